@@ -1,0 +1,37 @@
+#pragma once
+// The interface every feed implements, and the factory that turns a --feed SPEC into one.
+
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "feeds/update_channel.hpp"
+
+namespace tickgate::feeds {
+
+/// Simulator settings (--symbols, --rate, --seed).
+struct SimulatorOptions {
+    std::uint32_t symbols = 20;   // realistic pairs first, then synthetic ones of the same form
+    double rate = 1000;           // updates per second over all symbols, spread evenly in time
+    std::uint64_t seed = 1;       // same seed, same sequence of prices
+};
+
+class FeedAdapter {
+public:
+    virtual ~FeedAdapter() = default;
+    /// Stable name used in logs, metrics labels and status messages ("sim", "replay:ticks.jsonl").
+    virtual const std::string& name() const = 0;
+    /// Runs on the feed's own thread until `stop` is requested or the feed ends (a replay without
+    /// loop). Every update it publishes has `feed` set to the adapter's feed index, a topic, `seq`
+    /// rising by 1 per topic and `ts` set to when it was produced.
+    virtual void run(std::stop_token stop, UpdateChannel& out) = 0;
+};
+
+/// Builds the adapter for a --feed SPEC: "sim" or "replay:FILE[,speed=X][,loop]". Returns null and
+/// sets `error` (one line naming the problem) for a malformed spec or an unreadable replay file.
+std::unique_ptr<FeedAdapter> make_feed(std::string_view spec, const SimulatorOptions& sim, std::uint16_t feed_index,
+                                       std::string& error);
+
+}  // namespace tickgate::feeds

@@ -1,0 +1,33 @@
+#pragma once
+// Encoders for every server -> client JSON message of protocol v1. Each appends to `out`.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "feeds/ticker_update.hpp"
+#include "protocol/errors.hpp"
+
+namespace tickgate::protocol {
+
+/// {"type":"<channel>","topic":...,"seq":...,"ts":...,"snapshot":...,"bid":"..",...}
+/// The hot path: one call per update (not per client). No allocation beyond growing `out`.
+void encode_update(const feeds::TickerUpdate& u, bool snapshot, std::string& out);
+
+void encode_welcome(std::string_view session, std::string_view version, std::uint32_t heartbeat_ms,
+                    std::string& out);
+/// type is "subscribed" or "unsubscribed".
+void encode_topic_ack(std::string_view type, std::string_view id_json, std::span<const std::string> topics,
+                      std::string& out);
+void encode_topic_list(std::string_view id_json, std::span<const std::string_view> topics, std::string& out);
+void encode_pong(std::string_view id_json, std::int64_t ts_ns, std::string& out);
+/// "topics" is written only when non-empty.
+void encode_error(std::string_view id_json, ErrorCode code, std::string_view message,
+                  std::span<const std::string> topics, std::string& out);
+void encode_status(std::string_view feed, std::string_view state, std::string_view message, std::string& out);
+
+/// Appends `s` as a JSON string literal (quotes and escapes included).
+void append_json_string(std::string_view s, std::string& out);
+
+}  // namespace tickgate::protocol

@@ -1,0 +1,61 @@
+#pragma once
+// RFC 6455 framing, server side: building unmasked server frames and parsing masked client frames.
+// Pure code: bytes in, messages out.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tickgate::protocol {
+
+enum class Opcode : std::uint8_t { continuation = 0x0, text = 0x1, binary = 0x2, close = 0x8, ping = 0x9, pong = 0xA };
+
+inline constexpr std::size_t kMaxFrameHeader = 10;  // server frames are never masked
+
+/// Writes a FIN frame header for `payload_size` bytes into `out` (kMaxFrameHeader bytes room).
+std::size_t write_frame_header(std::uint8_t* out, Opcode op, std::size_t payload_size) noexcept;
+/// Appends a whole FIN frame (header + payload).
+void append_frame(std::string& out, Opcode op, std::string_view payload);
+/// Appends a close frame; the reason is cut to fit the 125-byte control payload.
+void append_close_frame(std::string& out, std::uint16_t code, std::string_view reason);
+
+struct ClientMessage {
+    enum class Kind { text, binary, ping, pong, close };
+    Kind kind = Kind::text;
+    std::string_view payload;        // unmasked; valid until the next call to FrameReader::next
+    std::uint16_t close_code = 0;    // close only: 1005 when the frame carried no code
+    std::string_view close_reason;   // close only
+};
+
+/// Why reading stopped; each maps to the close code the server must send.
+enum class FrameError : std::uint16_t {
+    none = 0,
+    protocol_error = 1002,  // unmasked frame, reserved bits/opcodes, bad continuation, bad control frame
+    invalid_utf8 = 1007,    // text message or close reason that is not UTF-8
+    too_big = 1009,         // a message (all fragments together) over max_message_bytes
+};
+
+/// Incremental parser of client frames. Reassembles fragmented messages; control frames may
+/// arrive between fragments and are returned at once.
+class FrameReader {
+public:
+    explicit FrameReader(std::size_t max_message_bytes);
+
+    /// Consumes bytes from the front of `data` until one complete message is available (returns
+    /// true, `msg` filled) or `data` is used up (returns false; bytes are kept internally as needed).
+    /// After an error it returns false and consumes nothing; error() says why.
+    bool next(std::string_view& data, ClientMessage& msg);
+    FrameError error() const noexcept { return error_; }
+
+private:
+    std::size_t max_message_bytes_;
+    FrameError error_ = FrameError::none;
+    std::string frame_;       // bytes of the frame being assembled (header + payload)
+    std::string message_;     // unmasked payload of a fragmented data message so far
+    std::string control_;     // unmasked payload of the last control frame
+    bool in_fragmented_ = false;
+    Opcode fragmented_op_ = Opcode::text;
+};
+
+}  // namespace tickgate::protocol
