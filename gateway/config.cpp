@@ -1,0 +1,171 @@
+#include "gateway/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace tickgate::gateway {
+namespace po = boost::program_options;
+
+std::optional<Endpoint> parse_endpoint(const std::string& text) {
+    std::string host;
+    std::string port_text;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+        host = text.substr(1, close - 1);
+        port_text = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string::npos) return std::nullopt;
+        host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+    }
+    if (host.empty() || port_text.empty() || port_text.size() > 5) return std::nullopt;
+    unsigned long port = 0;
+    for (char c : port_text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        port = port * 10 + static_cast<unsigned long>(c - '0');
+    }
+    if (port > 65535) return std::nullopt;
+    return Endpoint{host, static_cast<std::uint16_t>(port)};
+}
+
+namespace {
+
+std::string default_state_dir() {
+    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) return std::string(xdg) + "/tickgate";
+    if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/state/tickgate";
+    return ".tickgate-state";
+}
+
+std::vector<std::string> split_list(const std::vector<std::string>& items) {
+    std::vector<std::string> out;
+    for (const auto& item : items) {
+        std::stringstream in(item);
+        std::string part;
+        while (std::getline(in, part, ','))
+            if (!part.empty()) out.push_back(part);
+    }
+    return out;
+}
+
+po::options_description describe_options(Config& c, std::string& listen, std::string& metrics_listen,
+                                         std::string& config_file) {
+    po::options_description d("tickgate options (every option may also be set in --config FILE as key = value)");
+    // clang-format off
+    d.add_options()
+        ("help", "print this help and exit")
+        ("version", "print the version and exit")
+        ("config", po::value(&config_file), "read options from FILE (key = value lines; flags override it)")
+        ("listen", po::value(&listen)->default_value("127.0.0.1:8443"), "HOST:PORT for wss:// (port 0: any free port)")
+        ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9464"), "HOST:PORT for Prometheus /metrics")
+        ("threads", po::value(&c.threads)->default_value(c.threads), "I/O threads (0: one per core)")
+        ("cert", po::value(&c.cert_file), "TLS certificate chain (PEM); without --cert/--key a self-signed one is generated")
+        ("key", po::value(&c.key_file), "TLS private key (PEM)")
+        ("state-dir", po::value(&c.state_dir), "where the generated certificate lives (default $XDG_STATE_HOME/tickgate, else ~/.local/state/tickgate)")
+        ("no-tls", po::bool_switch(&c.no_tls), "serve plain ws:// (behind a TLS terminator)")
+        ("feed", po::value(&c.feeds)->default_value(c.feeds, "sim"), "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]")
+        ("symbols", po::value(&c.sim.symbols)->default_value(c.sim.symbols), "simulator: number of symbols")
+        ("rate", po::value(&c.sim.rate)->default_value(c.sim.rate), "simulator: updates per second over all symbols")
+        ("seed", po::value(&c.sim.seed)->default_value(c.sim.seed), "simulator: random seed")
+        ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections), "connections in all; beyond: HTTP 503")
+        ("max-connections-per-ip", po::value(&c.max_connections_per_ip)->default_value(c.max_connections_per_ip), "connections per client IP; beyond: HTTP 503")
+        ("max-subscriptions", po::value(&c.max_subscriptions)->default_value(c.max_subscriptions), "subscriptions per connection (a pattern counts as one)")
+        ("max-topics", po::value(&c.max_topics)->default_value(c.max_topics), "distinct topics held; updates for more are dropped and counted")
+        ("max-message-bytes", po::value(&c.max_message_bytes)->default_value(c.max_message_bytes), "largest client message; beyond: close 1009")
+        ("client-rate", po::value(&c.client_rate)->default_value(c.client_rate), "client messages per second per connection (bursts of 2x)")
+        ("max-queue-bytes", po::value(&c.max_queue_bytes)->default_value(c.max_queue_bytes), "per-session send backlog: conflate past half, close 1008 past all")
+        ("slow-timeout-ms", po::value(&c.slow_timeout_ms)->default_value(c.slow_timeout_ms), "close 1008 when the send backlog is older than this")
+        ("heartbeat-ms", po::value(&c.heartbeat_ms)->default_value(c.heartbeat_ms), "ping interval; 3 silent intervals close the connection")
+        ("handshake-timeout-ms", po::value(&c.handshake_timeout_ms)->default_value(c.handshake_timeout_ms), "TCP accept to WebSocket open")
+        ("stale-ms", po::value(&c.stale_ms)->default_value(c.stale_ms), "a feed with no update for this long is stale")
+        ("allowed-origins", po::value<std::vector<std::string>>()->composing(), "comma-separated browser Origins allowed to upgrade (default: any)")
+        ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error");
+    // clang-format on
+    return d;
+}
+
+std::optional<std::string> validate(const Config& c) {
+    if (c.threads > 256) return "--threads must be at most 256";
+    if (c.sim.symbols == 0 || c.sim.symbols > 100000) return "--symbols must be between 1 and 100000";
+    if (!(c.sim.rate > 0) || c.sim.rate > 1e8) return "--rate must be above 0 and at most 100000000";
+    if (c.max_connections == 0) return "--max-connections must be at least 1";
+    if (c.max_connections_per_ip == 0) return "--max-connections-per-ip must be at least 1";
+    if (c.max_subscriptions == 0) return "--max-subscriptions must be at least 1";
+    if (c.max_topics == 0) return "--max-topics must be at least 1";
+    if (c.max_message_bytes < 64) return "--max-message-bytes must be at least 64";
+    if (c.client_rate == 0) return "--client-rate must be at least 1";
+    if (c.max_queue_bytes < 4096) return "--max-queue-bytes must be at least 4096";
+    if (c.slow_timeout_ms == 0) return "--slow-timeout-ms must be at least 1";
+    if (c.heartbeat_ms < 10) return "--heartbeat-ms must be at least 10";
+    if (c.handshake_timeout_ms == 0) return "--handshake-timeout-ms must be at least 1";
+    if (c.stale_ms == 0) return "--stale-ms must be at least 1";
+    if (c.feeds.empty()) return "at least one --feed is needed";
+    if (c.feeds.size() > 64) return "at most 64 --feed specs";
+    if (c.cert_file.empty() != c.key_file.empty()) return "--cert and --key go together";
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+        return "--log-level must be debug, info, warn or error";
+    return std::nullopt;
+}
+
+}  // namespace
+
+ParseOutcome parse_command_line(int argc, const char* const argv[]) {
+    ParseOutcome out;
+    Config& c = out.config;
+    std::string listen, metrics_listen, config_file;
+    const auto options = describe_options(c, listen, metrics_listen, config_file);
+    po::variables_map vm;
+    try {
+        // Flags are stored first: Program_options keeps the first value it sees, so flags win over the file.
+        po::store(po::parse_command_line(argc, argv, options), vm);
+        if (vm.count("help")) {
+            std::ostringstream text;
+            text << "usage: tickgate [options]\n" << options << '\n';
+            out.text = text.str();
+            out.exit_code = 0;
+            return out;
+        }
+        if (vm.count("version")) {
+            out.text = std::string("tickgate ") + TICKGATE_VERSION + '\n';
+            out.exit_code = 0;
+            return out;
+        }
+        if (vm.count("config")) {
+            const auto path = vm["config"].as<std::string>();
+            std::ifstream file(path);
+            if (!file) throw std::runtime_error("cannot read config file " + path);
+            po::store(po::parse_config_file(file, options), vm);
+        }
+        po::notify(vm);
+    } catch (const std::exception& e) {
+        out.text = std::string("tickgate: ") + e.what();
+        out.exit_code = 2;
+        return out;
+    }
+    const auto listen_ep = parse_endpoint(listen);
+    const auto metrics_ep = parse_endpoint(metrics_listen);
+    if (!listen_ep) {
+        out.text = "tickgate: --listen must be HOST:PORT, got '" + listen + "'";
+        out.exit_code = 2;
+        return out;
+    }
+    if (!metrics_ep) {
+        out.text = "tickgate: --metrics-listen must be HOST:PORT, got '" + metrics_listen + "'";
+        out.exit_code = 2;
+        return out;
+    }
+    c.listen = *listen_ep;
+    c.metrics_listen = *metrics_ep;
+    if (vm.count("allowed-origins")) c.allowed_origins = split_list(vm["allowed-origins"].as<std::vector<std::string>>());
+    if (c.state_dir.empty()) c.state_dir = default_state_dir();
+    if (auto problem = validate(c)) {
+        out.text = "tickgate: " + *problem;
+        out.exit_code = 2;
+    }
+    return out;
+}
+
+}  // namespace tickgate::gateway

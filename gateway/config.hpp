@@ -1,0 +1,62 @@
+#pragma once
+// Everything an operator can set, as one plain struct with its defaults, and the one parser that
+// fills it from flags and an optional --config file (Boost.Program_options, `key = value`).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "feeds/feed_adapter.hpp"
+
+namespace tickgate::gateway {
+
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;  // 0: the kernel picks a free port
+};
+
+struct Config {
+    Endpoint listen{"127.0.0.1", 8443};          // wss (or ws with no_tls) and /healthz, /readyz
+    Endpoint metrics_listen{"127.0.0.1", 9464};  // Prometheus /metrics
+    unsigned threads = 0;                        // I/O threads; 0 = one per core
+
+    std::string cert_file, key_file;  // both empty: a self-signed certificate in state_dir
+    std::string state_dir;            // default $XDG_STATE_HOME/tickgate or ~/.local/state/tickgate
+    bool no_tls = false;              // plain ws, for use behind a TLS terminator
+
+    std::vector<std::string> feeds{"sim"};  // --feed SPEC, repeatable; the first publisher of a topic owns it
+    feeds::SimulatorOptions sim;
+
+    // Limits: each bounds what one client, or all of them, can make the gateway hold.
+    std::uint32_t max_connections = 10000;          // beyond it: HTTP 503
+    std::uint32_t max_connections_per_ip = 1000;    // beyond it: HTTP 503
+    std::uint32_t max_subscriptions = 256;          // per connection; a pattern counts as one
+    std::uint32_t max_topics = 100000;              // updates for further new topics are dropped and counted
+    std::uint32_t max_message_bytes = 4096;         // client frames; beyond it: close 1009
+    std::uint32_t client_rate = 50;                 // client messages/s per connection, bursts of 2x
+    std::uint32_t max_queue_bytes = 1u << 20;       // per session; conflate past half, close past all
+    std::uint32_t slow_timeout_ms = 5000;           // backlog older than this: close 1008
+    std::uint32_t heartbeat_ms = 20000;             // server ping interval; 3 silent intervals: close
+    std::uint32_t handshake_timeout_ms = 5000;      // TCP accept to WebSocket open
+    std::uint32_t stale_ms = 5000;                  // a feed with no update for this long is stale
+    std::vector<std::string> allowed_origins;       // empty: any Origin may upgrade
+
+    std::string log_level = "info";  // debug, info, warn, error
+};
+
+/// Outcome of parsing the command line. exit_code is set when the program should stop now:
+/// 0 after --help or --version (text holds what to print on stdout), 2 for a bad flag or config file
+/// (text holds the one-line error for stderr).
+struct ParseOutcome {
+    Config config;
+    std::optional<int> exit_code;
+    std::string text;
+};
+
+ParseOutcome parse_command_line(int argc, const char* const argv[]);
+
+/// Parses "HOST:PORT" ("[::1]:8443" for IPv6). Returns nullopt when malformed.
+std::optional<Endpoint> parse_endpoint(const std::string& text);
+
+}  // namespace tickgate::gateway
