@@ -49,13 +49,29 @@ public:
     FrameError error() const noexcept { return error_; }
 
 private:
+    bool read_header(std::string_view& data);
+    bool start_frame(const unsigned char* header);
+    bool check_first_bytes(unsigned char b0, unsigned char b1) noexcept;
+    bool fail(FrameError e) noexcept;
+    bool finish_control(ClientMessage& msg);
+
     std::size_t max_message_bytes_;
     FrameError error_ = FrameError::none;
-    std::string frame_;       // bytes of the frame being assembled (header + payload)
-    std::string message_;     // unmasked payload of a fragmented data message so far
+    // Header bytes of a frame split across reads. Payload bytes never go here: they are unmasked
+    // straight into message_ or control_ as they arrive.
+    std::string frame_;
+    std::string message_;     // unmasked payload of the data message so far (all its fragments)
     std::string control_;     // unmasked payload of the last control frame
-    bool in_fragmented_ = false;
+    bool in_fragmented_ = false;  // a data message is in progress (its final fragment not yet read)
     Opcode fragmented_op_ = Opcode::text;
+
+    // The frame whose payload is being read.
+    bool have_header_ = false;
+    bool frame_fin_ = false;
+    Opcode frame_op_ = Opcode::text;
+    std::uint64_t remaining_ = 0;  // payload bytes still to come
+    std::size_t mask_offset_ = 0;  // payload bytes already unmasked (selects the mask key byte)
+    unsigned char mask_[4] = {};
 };
 
 }  // namespace tickgate::protocol

@@ -1,0 +1,94 @@
+#include "protocol/request.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include "protocol/messages.hpp"
+
+namespace tickgate::protocol {
+namespace {
+
+constexpr std::size_t kMaxTopicsPerRequest = 1000;
+
+using Allocator = rapidjson::MemoryPoolAllocator<>;
+using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, Allocator, rapidjson::CrtAllocator>;
+using Value = Document::ValueType;
+
+std::string_view view(const Value& v) noexcept { return {v.GetString(), v.GetStringLength()}; }
+
+RequestError bad_request(std::string message, std::string id_json = {}) {
+    return RequestError{ErrorCode::bad_request, std::move(message), std::move(id_json)};
+}
+
+}  // namespace
+
+std::variant<Request, RequestError> parse_request(std::string_view text) {
+    // Typical requests fit in this buffer, so parsing one allocates nothing for the DOM.
+    alignas(16) char pool[2048];
+    Allocator allocator(pool, sizeof pool);
+    Document doc(&allocator);
+    // Iterative so a deeply nested request cannot exhaust the stack; the encoding check makes
+    // invalid UTF-8 a bad_request rather than something echoed back to the client.
+    doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    if (doc.HasParseError()) {
+        if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
+            return bad_request("invalid UTF-8 in request");
+        }
+        return bad_request(std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
+                           " at offset " + std::to_string(doc.GetErrorOffset()));
+    }
+    if (!doc.IsObject()) return bad_request("request must be a JSON object");
+
+    Request req;
+    // The id is read first so every later error can echo it.
+    if (const auto it = doc.FindMember("id"); it != doc.MemberEnd()) {
+        const Value& id = it->value;
+        if (id.IsInt64()) {
+            req.id_json = std::to_string(id.GetInt64());
+        } else if (id.IsUint64()) {
+            req.id_json = std::to_string(id.GetUint64());
+        } else if (id.IsString()) {
+            append_json_string(view(id), req.id_json);
+        } else {
+            return bad_request("field 'id' must be an integer or a string");
+        }
+    }
+
+    const auto op_it = doc.FindMember("op");
+    if (op_it == doc.MemberEnd()) return bad_request("field 'op' is required", req.id_json);
+    if (!op_it->value.IsString()) return bad_request("field 'op' must be a string", req.id_json);
+    const std::string_view op = view(op_it->value);
+    if (op == "subscribe") {
+        req.op = Op::subscribe;
+    } else if (op == "unsubscribe") {
+        req.op = Op::unsubscribe;
+    } else if (op == "list") {
+        req.op = Op::list;
+        return req;
+    } else if (op == "ping") {
+        req.op = Op::ping;
+        return req;
+    } else {
+        return bad_request("unknown op; expected subscribe, unsubscribe, list or ping", req.id_json);
+    }
+
+    const auto topics_it = doc.FindMember("topics");
+    if (topics_it == doc.MemberEnd()) {
+        return bad_request("field 'topics' is required for " + std::string(op), req.id_json);
+    }
+    const Value& topics = topics_it->value;
+    if (!topics.IsArray()) return bad_request("field 'topics' must be an array of strings", req.id_json);
+    if (topics.Empty()) return bad_request("field 'topics' must not be empty", req.id_json);
+    if (topics.Size() > kMaxTopicsPerRequest) {
+        return bad_request("field 'topics' has more than " + std::to_string(kMaxTopicsPerRequest) + " entries",
+                           req.id_json);
+    }
+    req.topics.reserve(topics.Size());
+    for (const Value& t : topics.GetArray()) {
+        if (!t.IsString()) return bad_request("field 'topics' must be an array of strings", req.id_json);
+        req.topics.emplace_back(view(t));
+    }
+    return req;
+}
+
+}  // namespace tickgate::protocol
