@@ -40,10 +40,16 @@ public:
     std::size_t capacity() const noexcept { return ring_.capacity(); }
 
 private:
+    bool wait_and_push(const TickerUpdate& u, const std::stop_token& stop);
+    void notify_consumer() noexcept;
+    std::size_t wait_and_consume(std::span<TickerUpdate> out, std::chrono::steady_clock::time_point deadline);
+    std::size_t await_claimed(std::span<TickerUpdate> out, std::chrono::steady_clock::time_point deadline);
+
     MpscRing<TickerUpdate> ring_;
     std::atomic<std::uint64_t> full_events_{0};
     alignas(64) std::atomic<std::uint32_t> consumer_waiting_{0};
-    std::atomic<std::uint32_t> wake_epoch_{0};
+    std::atomic<std::uint32_t> wake_epoch_{0};     // the futex word: bumped by every wake-up
+    std::atomic<bool> wake_requested_{false};      // wake_consumer() was called: next wait returns 0
 };
 
 }  // namespace tickgate::feeds
