@@ -1,0 +1,76 @@
+#pragma once
+// The broadcast engine: one thread that drains the ring, gives each topic a dense id and an owning
+// feed, encodes each update once into a shared frame, and hands the batch to every worker. It also
+// watches feed freshness and announces state changes.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "feeds/update_channel.hpp"
+#include "gateway/config.hpp"
+#include "gateway/stats.hpp"
+
+namespace tickgate::gateway {
+
+class Worker;
+
+struct FeedHealth {
+    std::string name;
+    bool fresh = false;
+    std::int64_t age_ms = 0;  // since its last update (or since start, before the first)
+    std::uint64_t updates = 0;
+};
+
+class BroadcastEngine {
+public:
+    BroadcastEngine(const Config& config, feeds::UpdateChannel& channel, std::vector<std::string> feed_names,
+                    std::vector<Worker*> workers);
+    ~BroadcastEngine();
+
+    void start();
+    void stop();
+
+    // Any thread.
+    std::vector<FeedHealth> feed_health() const;
+    std::uint64_t conflicts() const noexcept { return conflicts_.get(); }
+    std::uint64_t topic_limit_drops() const noexcept { return topic_limit_drops_.get(); }
+    std::size_t topic_count() const noexcept { return topic_count_.load(std::memory_order_relaxed); }
+    /// Time the engine waited for workers that were behind (back-pressure towards the ring).
+    std::uint64_t worker_backpressure_waits() const noexcept { return backpressure_waits_.get(); }
+
+private:
+    struct FeedState {
+        std::string name;
+        std::atomic<std::int64_t> last_update_ns{0};
+        OwnedCounter updates;
+        bool stale = false;  // engine thread only
+    };
+    struct TopicEntry {
+        std::uint32_t id;
+        std::uint16_t owner;
+    };
+
+    void run(std::stop_token stop);
+    void publish(const feeds::TickerUpdate* updates, std::size_t n);
+    void check_freshness(std::int64_t now_ns);
+    void wait_for_workers(const std::stop_token& stop);
+
+    const Config& config_;
+    feeds::UpdateChannel& channel_;
+    std::vector<Worker*> workers_;
+    std::vector<std::unique_ptr<FeedState>> feeds_;
+    std::unordered_map<std::string, TopicEntry> topics_;
+    std::int64_t started_ns_ = 0;
+    OwnedCounter conflicts_;
+    OwnedCounter topic_limit_drops_;
+    OwnedCounter backpressure_waits_;
+    std::atomic<std::size_t> topic_count_{0};
+    std::jthread thread_;
+};
+
+}  // namespace tickgate::gateway

@@ -1,0 +1,304 @@
+// From an accepted socket to a WebSocket session: TLS handshake, one or more HTTP requests
+// (/healthz, /readyz, the /ws upgrade), admission and Origin checks, the 101 response.
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "gateway/connection_slot.hpp"
+#include "gateway/log.hpp"
+#include "gateway/server.hpp"
+#include "gateway/transport.hpp"
+#include "gateway/worker.hpp"
+
+namespace tickgate::gateway {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+std::string websocket_accept_key(std::string_view key) {
+    static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    std::string input(key);
+    input.append(guid);
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+    char encoded[64];
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded), digest, SHA_DIGEST_LENGTH);
+    return std::string(encoded, static_cast<std::size_t>(n));
+}
+
+std::string percent_decode(std::string_view in) {
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+            out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(in[i] == '+' ? ' ' : in[i]);
+        }
+    }
+    return out;
+}
+
+/// The value of `name` in a query string, percent-decoded; empty when absent.
+std::string query_param(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+std::string response(int status, std::string_view reason, std::string_view content_type, std::string_view body,
+                     bool keep_alive, std::string_view extra_headers = {}) {
+    std::string r = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\nServer: tickgate\r\n";
+    if (!content_type.empty()) r += "Content-Type: " + std::string(content_type) + "\r\n";
+    r += "Content-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n";
+    r += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+    r += extra_headers;
+    r += "\r\n";
+    r += body;
+    return r;
+}
+
+std::string error_body(std::string_view message) { return "{\"error\":\"" + std::string(message) + "\"}\n"; }
+
+template <class Stream>
+TcpSocket& socket_of(Stream& s) {
+    if constexpr (std::is_same_v<Stream, TlsStream>)
+        return s.next_layer();
+    else
+        return s;
+}
+
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
+public:
+    HttpSession(Worker& worker, Server& server, Stream stream, std::shared_ptr<asio::ssl::context> tls,
+                ConnectionSlot slot, std::string peer)
+        : worker_(worker), server_(server), stream_(std::move(stream)), tls_(std::move(tls)), slot_(std::move(slot)),
+          peer_(std::move(peer)), timer_(worker.io()) {}
+
+    void start() {
+        timer_.expires_after(std::chrono::milliseconds(server_.config().handshake_timeout_ms));
+        timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+            if (auto self = weak.lock(); self && !ec) self->on_timeout();
+        });
+        if constexpr (std::is_same_v<Stream, TlsStream>) {
+            stream_.async_handshake(asio::ssl::stream_base::server,
+                                    [self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+        } else {
+            do_read();
+        }
+    }
+
+private:
+    void on_timeout() {
+        if (upgraded_) return;
+        timed_out_ = true;
+        TG_LOG(debug, "connection %s: no WebSocket open within %u ms, closing", peer_.c_str(),
+               server_.config().handshake_timeout_ms);
+        server_.count_connection(ConnectionResult::timeout);
+        beast::error_code ec;
+        socket_of(stream_).close(ec);
+    }
+
+    void on_handshake(beast::error_code ec) {
+        if (ec) {
+            if (!timed_out_) {
+                server_.count_connection(ConnectionResult::tls_error);
+                TG_LOG(debug, "connection %s: TLS handshake failed: %s", peer_.c_str(), ec.message().c_str());
+            }
+            return close_socket();
+        }
+        do_read();
+    }
+
+    void do_read() {
+        parser_.emplace();
+        parser_->header_limit(8 * 1024);
+        parser_->body_limit(64 * 1024);
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec) {
+            // A client closing a kept-alive HTTP connection is the normal end, not an error.
+            const bool quiet = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                               ec == asio::error::operation_aborted || timed_out_ || requests_ > 0;
+            if (!quiet) {
+                server_.count_connection(ConnectionResult::bad_handshake);
+                TG_LOG(debug, "connection %s: bad HTTP request: %s", peer_.c_str(), ec.message().c_str());
+            }
+            return close_socket();
+        }
+        ++requests_;
+        route(parser_->get());
+    }
+
+    void route(const http::request<http::empty_body>& req) {
+        const std::string_view target(req.target().data(), req.target().size());
+        const auto qmark = target.find('?');
+        const auto path = target.substr(0, qmark);
+        const auto query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+        const bool keep_alive = req.keep_alive();
+
+        if (!slot_.admitted()) {
+            server_.count_connection(ConnectionResult::rejected_limit);
+            return reply(response(503, "Service Unavailable", "application/json", error_body("connection limit reached"),
+                                  false, "Retry-After: 1\r\n"),
+                         false);
+        }
+        if (req.method() != http::verb::get) {
+            server_.count_connection(ConnectionResult::http);
+            return reply(response(405, "Method Not Allowed", "application/json", error_body("only GET is served"),
+                                  false, "Allow: GET\r\n"),
+                         false);
+        }
+        if (path == "/healthz") {
+            server_.count_connection(ConnectionResult::http);
+            auto [status, body] = server_.health_report();
+            return reply(response(status, status == 200 ? "OK" : "Service Unavailable", "application/json", body,
+                                  keep_alive),
+                         keep_alive);
+        }
+        if (path == "/readyz") {
+            server_.count_connection(ConnectionResult::http);
+            const bool ready = server_.ready() && !server_.draining();
+            const std::string body = std::string("{\"status\":\"") +
+                                     (ready ? "ready" : server_.draining() ? "draining" : "starting") + "\"}\n";
+            return reply(response(ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "application/json", body,
+                                  keep_alive),
+                         keep_alive);
+        }
+        if (path != "/ws") {
+            server_.count_connection(ConnectionResult::http);
+            return reply(response(404, "Not Found", "application/json", error_body("not found; WebSocket clients use /ws"),
+                                  keep_alive),
+                         keep_alive);
+        }
+        upgrade(req, query);
+    }
+
+    void upgrade(const http::request<http::empty_body>& req, std::string_view query) {
+        const auto& config = server_.config();
+        if (!beast::websocket::is_upgrade(req)) {
+            server_.count_connection(ConnectionResult::bad_handshake);
+            return reply(response(426, "Upgrade Required", "application/json",
+                                  error_body("this is a WebSocket endpoint: connect with a WebSocket client"), false,
+                                  "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"),
+                         false);
+        }
+        if (server_.draining() || worker_.draining()) {
+            server_.count_connection(ConnectionResult::rejected_limit);
+            return reply(response(503, "Service Unavailable", "application/json", error_body("shutting down"), false),
+                         false);
+        }
+        const auto origin = req[http::field::origin];
+        if (!config.allowed_origins.empty() && !origin.empty() &&
+            std::find(config.allowed_origins.begin(), config.allowed_origins.end(),
+                      std::string_view(origin.data(), origin.size())) == config.allowed_origins.end()) {
+            server_.count_connection(ConnectionResult::rejected_origin);
+            TG_LOG(info, "connection %s: Origin %.*s not allowed", peer_.c_str(), static_cast<int>(origin.size()),
+                   origin.data());
+            return reply(response(403, "Forbidden", "application/json", error_body("origin not allowed"), false), false);
+        }
+        const auto key = req[http::field::sec_websocket_key];
+        const auto version = req[http::field::sec_websocket_version];
+        if (key.empty() || key.size() > 64 || version != "13") {
+            server_.count_connection(ConnectionResult::bad_handshake);
+            return reply(response(400, "Bad Request", "application/json",
+                                  error_body("Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required"), false,
+                                  "Sec-WebSocket-Version: 13\r\n"),
+                         false);
+        }
+        subscribe_list_ = query_param(query, "subscribe");
+        upgraded_ = true;
+        write_buffer_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Server: tickgate\r\nSec-WebSocket-Accept: " +
+                        websocket_accept_key(std::string_view(key.data(), key.size())) + "\r\n\r\n";
+        asio::async_write(stream_, asio::buffer(write_buffer_),
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_upgraded(ec); });
+    }
+
+    void on_upgraded(beast::error_code ec) {
+        timer_.cancel();
+        if (ec) return close_socket();
+        server_.count_connection(ConnectionResult::websocket);
+        const auto pending = buffer_.data();
+        std::string leftover(static_cast<const char*>(pending.data()), pending.size());
+        start_websocket_session(worker_, std::move(stream_), std::move(tls_), std::move(slot_), std::move(peer_),
+                                std::move(leftover), std::move(subscribe_list_));
+    }
+
+    void reply(std::string bytes, bool keep_alive) {
+        write_buffer_ = std::move(bytes);
+        asio::async_write(stream_, asio::buffer(write_buffer_),
+                          [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                              if (ec || !keep_alive) return self->close_socket();
+                              self->do_read();
+                          });
+    }
+
+    void close_socket() {
+        timer_.cancel();
+        beast::error_code ec;
+        socket_of(stream_).shutdown(TcpSocket::shutdown_both, ec);
+        socket_of(stream_).close(ec);
+    }
+
+    Worker& worker_;
+    Server& server_;
+    Stream stream_;
+    std::shared_ptr<asio::ssl::context> tls_;
+    ConnectionSlot slot_;
+    std::string peer_;
+    asio::steady_timer timer_;
+    beast::flat_buffer buffer_{16 * 1024};
+    std::optional<http::request_parser<http::empty_body>> parser_;
+    std::string write_buffer_;
+    std::string subscribe_list_;
+    unsigned requests_ = 0;
+    bool upgraded_ = false;
+    bool timed_out_ = false;
+};
+
+}  // namespace
+
+void start_connection(Worker& worker, Server& server, TcpSocket socket, std::shared_ptr<asio::ssl::context> tls,
+                      ConnectionSlot slot) {
+    beast::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return;  // already gone
+    socket.set_option(asio::ip::tcp::no_delay(true), ec);  // we batch ourselves; Nagle only adds latency
+    std::string peer = remote.address().to_string() + ":" + std::to_string(remote.port());
+    if (tls) {
+        TlsStream stream(std::move(socket), *tls);
+        std::make_shared<HttpSession<TlsStream>>(worker, server, std::move(stream), std::move(tls), std::move(slot),
+                                                 std::move(peer))
+            ->start();
+    } else {
+        std::make_shared<HttpSession<TcpSocket>>(worker, server, std::move(socket), nullptr, std::move(slot),
+                                                 std::move(peer))
+            ->start();
+    }
+}
+
+}  // namespace tickgate::gateway

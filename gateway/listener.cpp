@@ -1,0 +1,85 @@
+#include "gateway/listener.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+
+#include "gateway/connection_slot.hpp"
+#include "gateway/log.hpp"
+#include "gateway/server.hpp"
+#include "gateway/transport.hpp"
+#include "gateway/worker.hpp"
+
+namespace tickgate::gateway {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Listener::Listener(asio::io_context& io, Server& server, std::vector<Worker*> workers)
+    : server_(server), workers_(std::move(workers)), acceptor_(io), backoff_(io) {}
+
+bool Listener::open(const tcp::endpoint& endpoint, std::string& error) {
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        error = "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " +
+                ec.message();
+        return false;
+    }
+    return true;
+}
+
+tcp::endpoint Listener::local_endpoint() const {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec);
+}
+
+void Listener::start() { do_accept(); }
+
+void Listener::stop() {
+    asio::post(acceptor_.get_executor(), [this] {
+        stopped_ = true;
+        boost::system::error_code ec;
+        backoff_.cancel();
+        acceptor_.close(ec);
+    });
+}
+
+void Listener::do_accept() {
+    if (stopped_) return;
+    Worker& worker = *workers_[next_worker_];
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+    acceptor_.async_accept(worker.io(), [this, &worker](const boost::system::error_code& ec, tcp::socket socket) {
+        on_accept(ec, std::move(socket), worker);
+    });
+}
+
+void Listener::on_accept(const boost::system::error_code& ec, tcp::socket socket, Worker& worker) {
+    if (stopped_ || ec == asio::error::operation_aborted) return;
+    if (ec) {
+        server_.count_accept_error();
+        // EMFILE/ENFILE/ENOBUFS: the connection stays in the backlog until descriptors free up.
+        // Accepting again at once would spin; wait a little and retry.
+        TG_LOG(warn, "accept failed: %s; retrying in 100 ms", ec.message().c_str());
+        backoff_.expires_after(std::chrono::milliseconds(100));
+        backoff_.async_wait([this](const boost::system::error_code& wait_ec) {
+            if (!wait_ec) do_accept();
+        });
+        return;
+    }
+    boost::system::error_code addr_ec;
+    const auto remote = socket.remote_endpoint(addr_ec);
+    if (!addr_ec) {
+        ConnectionSlot slot(server_.limits(), remote.address().to_string());
+        auto tls = server_.tls_context();
+        asio::post(worker.io(), [&worker, server = &server_, socket = std::move(socket), tls = std::move(tls),
+                                 slot = std::move(slot)]() mutable {
+            start_connection(worker, *server, std::move(socket), std::move(tls), std::move(slot));
+        });
+    }
+    do_accept();
+}
+
+}  // namespace tickgate::gateway

@@ -1,0 +1,166 @@
+#include "gateway/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+#include "gateway/broadcast_engine.hpp"
+#include "gateway/server.hpp"
+#include "gateway/worker.hpp"
+#include "protocol/errors.hpp"
+
+namespace tickgate::gateway {
+namespace pm = prometheus;
+
+namespace {
+void set_total(pm::Counter& c, double total) {
+    const double delta = total - c.Value();
+    if (delta > 0) c.Increment(delta);
+}
+}  // namespace
+
+struct Metrics::Families {
+    pm::Registry registry;
+    pm::Gauge& connections;
+    pm::Family<pm::Counter>& connections_total;
+    pm::Counter& accept_errors;
+    pm::Gauge& subscriptions;
+    pm::Gauge& topics;
+    pm::Family<pm::Counter>& feed_updates;
+    pm::Family<pm::Gauge>& feed_age;
+    pm::Family<pm::Gauge>& feed_fresh;
+    pm::Counter& feed_conflicts;
+    pm::Counter& topic_limit_drops;
+    pm::Counter& messages_sent;
+    pm::Counter& bytes_sent;
+    pm::Counter& messages_conflated;
+    pm::Counter& slow_consumers;
+    pm::Counter& heartbeat_timeouts;
+    pm::Family<pm::Counter>& client_errors;
+    pm::Gauge& ring_depth;
+    pm::Gauge& ring_capacity;
+    pm::Counter& ring_full;
+    pm::Counter& engine_waits;
+    pm::Histogram& fanout_latency;
+    std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> folded_buckets{};
+    std::uint64_t folded_sum_ns = 0;
+
+    explicit Families()
+        : connections(gauge("tickgate_connections", "Open WebSocket sessions")),
+          connections_total(pm::BuildCounter()
+                                .Name("tickgate_connections_total")
+                                .Help("Accepted TCP connections by what became of them")
+                                .Register(registry)),
+          accept_errors(counter("tickgate_accept_errors_total",
+                                "accept() failures (e.g. out of file descriptors); the listener backs off and resumes")),
+          subscriptions(gauge("tickgate_subscriptions", "Subscription entries held (a pattern counts as one)")),
+          topics(gauge("tickgate_topics", "Distinct topics known")),
+          feed_updates(pm::BuildCounter().Name("tickgate_feed_updates_total").Help("Updates received per feed").Register(registry)),
+          feed_age(pm::BuildGauge().Name("tickgate_feed_age_seconds").Help("Time since the feed's last update").Register(registry)),
+          feed_fresh(pm::BuildGauge().Name("tickgate_feed_fresh").Help("1 while the feed updated within --stale-ms").Register(registry)),
+          feed_conflicts(counter("tickgate_feed_conflicts_total", "Updates dropped because another feed owns the topic")),
+          topic_limit_drops(counter("tickgate_topic_limit_drops_total", "Updates dropped because --max-topics was reached")),
+          messages_sent(counter("tickgate_messages_sent_total", "WebSocket messages written to clients")),
+          bytes_sent(counter("tickgate_bytes_sent_total", "Bytes written to clients (before TLS)")),
+          messages_conflated(counter("tickgate_messages_conflated_total",
+                                     "Live updates replaced by a newer one of the same topic for a slow client")),
+          slow_consumers(counter("tickgate_slow_consumer_disconnects_total", "Clients closed with 1008 slow consumer")),
+          heartbeat_timeouts(counter("tickgate_heartbeat_timeouts_total", "Clients closed after 3 silent heartbeats")),
+          client_errors(pm::BuildCounter().Name("tickgate_client_errors_total").Help("Error frames sent to clients by code").Register(registry)),
+          ring_depth(gauge("tickgate_ring_depth", "Updates waiting in the feed ring")),
+          ring_capacity(gauge("tickgate_ring_capacity", "Slots in the feed ring")),
+          ring_full(counter("tickgate_ring_full_total", "Times a feed found the ring full and had to wait")),
+          engine_waits(counter("tickgate_engine_backpressure_waits_total",
+                               "Times the broadcast engine waited for a worker that was behind")),
+          fanout_latency(pm::BuildHistogram()
+                             .Name("tickgate_fanout_latency_seconds")
+                             .Help("Feed timestamp to completion of the write carrying it (oldest update per write)")
+                             .Register(registry)
+                             .Add({}, pm::Histogram::BucketBoundaries(kLatencyBucketsSeconds.begin(),
+                                                                      kLatencyBucketsSeconds.end()))) {}
+
+    pm::Gauge& gauge(const char* name, const char* help) {
+        return pm::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+    }
+    pm::Counter& counter(const char* name, const char* help) {
+        return pm::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+    }
+};
+
+Metrics::Metrics(const Server& server) : server_(server), families_(std::make_unique<Families>()) {}
+Metrics::~Metrics() = default;
+
+std::string Metrics::scrape() {
+    std::lock_guard lock(mutex_);
+    Families& f = *families_;
+
+    std::int64_t sessions = 0, subscriptions = 0;
+    std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0;
+    std::array<std::uint64_t, kErrorCodeCount> errors{};
+    std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> buckets{};
+    std::uint64_t sum_ns = 0;
+    for (const auto& w : server_.workers()) {
+        const WorkerStats& s = w->stats();
+        sessions += s.sessions.get();
+        subscriptions += s.subscriptions.get();
+        sent += s.messages_sent.get();
+        bytes += s.bytes_sent.get();
+        conflated += s.messages_conflated.get();
+        slow += s.slow_consumer_disconnects.get();
+        heartbeats += s.heartbeat_timeouts.get();
+        for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += s.client_errors[i].get();
+        const auto b = s.fanout_latency.buckets();
+        for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += b[i];
+        sum_ns += s.fanout_latency.sum_ns();
+    }
+    f.connections.Set(static_cast<double>(sessions));
+    f.subscriptions.Set(static_cast<double>(subscriptions));
+    set_total(f.messages_sent, static_cast<double>(sent));
+    set_total(f.bytes_sent, static_cast<double>(bytes));
+    set_total(f.messages_conflated, static_cast<double>(conflated));
+    set_total(f.slow_consumers, static_cast<double>(slow));
+    set_total(f.heartbeat_timeouts, static_cast<double>(heartbeats));
+    for (std::size_t i = 0; i < errors.size(); ++i) {
+        const auto name = protocol::error_code_name(static_cast<protocol::ErrorCode>(i));
+        set_total(f.client_errors.Add({{"code", std::string(name)}}), static_cast<double>(errors[i]));
+    }
+    std::vector<double> increments(buckets.size());
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+        increments[i] = static_cast<double>(buckets[i] - f.folded_buckets[i]);
+        f.folded_buckets[i] = buckets[i];
+    }
+    f.fanout_latency.ObserveMultiple(increments, static_cast<double>(sum_ns - f.folded_sum_ns) * 1e-9);
+    f.folded_sum_ns = sum_ns;
+
+    for (int r = 0; r < static_cast<int>(ConnectionResult::count); ++r) {
+        const auto result = static_cast<ConnectionResult>(r);
+        set_total(f.connections_total.Add({{"result", connection_result_name(result)}}),
+                  static_cast<double>(server_.connection_results(result)));
+    }
+    set_total(f.accept_errors, static_cast<double>(server_.accept_errors()));
+
+    const BroadcastEngine& engine = server_.engine();
+    f.topics.Set(static_cast<double>(engine.topic_count()));
+    set_total(f.feed_conflicts, static_cast<double>(engine.conflicts()));
+    set_total(f.topic_limit_drops, static_cast<double>(engine.topic_limit_drops()));
+    set_total(f.engine_waits, static_cast<double>(engine.worker_backpressure_waits()));
+    for (const auto& feed : engine.feed_health()) {
+        set_total(f.feed_updates.Add({{"feed", feed.name}}), static_cast<double>(feed.updates));
+        f.feed_age.Add({{"feed", feed.name}}).Set(static_cast<double>(feed.age_ms) / 1000.0);
+        f.feed_fresh.Add({{"feed", feed.name}}).Set(feed.fresh ? 1 : 0);
+    }
+    const auto& channel = server_.channel();
+    f.ring_depth.Set(static_cast<double>(channel.depth()));
+    f.ring_capacity.Set(static_cast<double>(channel.capacity()));
+    set_total(f.ring_full, static_cast<double>(channel.full_events()));
+
+    std::ostringstream out;
+    pm::TextSerializer().Serialize(out, f.registry.Collect());
+    return out.str();
+}
+
+}  // namespace tickgate::gateway

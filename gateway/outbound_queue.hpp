@@ -1,0 +1,83 @@
+#pragma once
+// One session's send backlog, with the slow-consumer policy:
+// - below half of max_bytes, every frame is copied in order into one contiguous buffer, ready to be
+//   written (one socket write, one TLS record where it fits) when the previous write completes;
+// - past half, live updates are conflated: only the newest frame per topic is kept (the client sees a
+//   seq gap), and they go out after the ordered bytes;
+// - past max_bytes in all, push reports overflow and the session closes 1008 "slow consumer".
+// Control frames (acks, errors, snapshots, pings, status) always keep their order.
+// Thread-confined to the session's worker; no locks.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "gateway/frame.hpp"
+
+namespace tickgate::gateway {
+
+class OutboundQueue {
+public:
+    enum class Push { queued, conflated, overflow };
+
+    explicit OutboundQueue(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+
+    /// A live update. now_ns is the caller's clock (read once per batch, not per push).
+    Push push_live(const Frame& frame, const FramePtr& owner, std::int64_t now_ns);
+    /// Ordered bytes of one or more whole frames; false (nothing queued) on overflow.
+    bool push_control(std::string_view frame_bytes, std::int64_t now_ns);
+    /// Appends a frame built in place by `encode(std::string&)`; false on overflow (nothing queued).
+    template <typename Build>
+    bool push_control_built(Build&& build, std::int64_t now_ns);
+
+    /// The session no longer covers the topic: its conflated frame, if any, must not be sent.
+    void forget_topic(std::uint32_t topic_id);
+
+    struct Taken {
+        std::size_t messages = 0;
+        std::int64_t oldest_update_ts_ns = 0;  // feed ts of the oldest live update taken (0: none)
+        std::int64_t queued_since_ns = 0;      // when the oldest byte taken was queued
+    };
+    /// Moves everything queued into `out` (which must be empty), in send order.
+    Taken take(std::string& out);
+
+    void clear();
+    bool empty() const noexcept { return ordered_.empty() && conflated_.empty(); }
+    std::size_t bytes() const noexcept { return ordered_.size() + conflated_bytes_; }
+    std::size_t max_bytes() const noexcept { return max_bytes_; }
+    /// Live updates replaced by a newer one of the same topic since the last call.
+    std::uint64_t take_conflated_count() noexcept { return std::exchange(conflated_count_, 0); }
+
+private:
+    void note_queued(std::int64_t now_ns) noexcept {
+        if (empty()) queued_since_ns_ = now_ns;
+    }
+
+    std::size_t max_bytes_;
+    std::string ordered_;
+    std::size_t ordered_messages_ = 0;
+    std::unordered_map<std::uint32_t, FramePtr> conflated_;
+    std::size_t conflated_bytes_ = 0;
+    std::uint64_t conflated_count_ = 0;
+    std::int64_t oldest_update_ts_ns_ = 0;
+    std::int64_t queued_since_ns_ = 0;
+};
+
+template <typename Build>
+bool OutboundQueue::push_control_built(Build&& build, std::int64_t now_ns) {
+    const std::size_t before = ordered_.size();
+    const bool was_empty = empty();
+    build(ordered_);
+    if (bytes() > max_bytes_) {
+        ordered_.resize(before);
+        return false;
+    }
+    if (was_empty) queued_since_ns_ = now_ns;
+    ++ordered_messages_;
+    return true;
+}
+
+}  // namespace tickgate::gateway

@@ -1,0 +1,86 @@
+#pragma once
+// The protocol side of one WebSocket connection, independent of the transport (TLS or plain):
+// requests, acks, snapshots, errors, rate limiting, heartbeats, the slow-consumer rule and the
+// closing handshake's bookkeeping. The transport (websocket_session.cpp) moves the bytes.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/subscription_registry.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/request.hpp"
+
+namespace tickgate::gateway {
+
+class Worker;
+
+class SessionBase : public Subscriber, public std::enable_shared_from_this<SessionBase> {
+public:
+    SessionBase(Worker& worker, std::string peer);
+    ~SessionBase() override;
+
+    const std::string& id() const noexcept { return id_; }
+    const std::string& peer() const noexcept { return peer_; }
+    bool is_open() const noexcept { return state_ == State::open; }
+
+    /// Starts a write of everything queued, unless one is in flight. Worker thread only.
+    virtual void flush() = 0;
+    /// Starts the closing handshake: no more deliveries, the close frame after what is queued
+    /// (or instead of it when discard_backlog), then the socket closes.
+    void close(std::uint16_t code, std::string_view reason, bool discard_backlog);
+    /// Periodic checks: heartbeat pings and timeouts, backlog age.
+    void on_sweep(std::int64_t now_ns);
+
+protected:
+    enum class State { open, closing, closed };
+
+    /// Welcome, current stale feed states, and the ?subscribe= list of the upgrade request.
+    void on_open(std::string_view subscribe_list);
+    void on_text(std::string_view text);
+    void on_binary();
+    void on_peer_close(std::uint16_t code);
+    void note_activity() noexcept { last_activity_ns_ = now(); }
+    /// Called by the transport when it has written bytes (writing = false) or started (true).
+    void note_write_started(std::int64_t queued_since_ns) noexcept {
+        write_in_flight_ = true;
+        inflight_queued_since_ns_ = queued_since_ns;
+    }
+    void note_write_done() noexcept { write_in_flight_ = false; }
+    /// The transport closes the socket when this becomes true after a write.
+    bool close_handshake_done() const noexcept { return state_ == State::closing && queue.empty() && peer_closed_; }
+    bool close_frame_sent() const noexcept { return state_ == State::closing && queue.empty() && !write_in_flight_; }
+    /// The transport's hook to close the socket (now, or after a grace period it owns).
+    virtual void on_closing() = 0;
+    void mark_closed() noexcept { state_ = State::closed; }
+    std::int64_t now() const;
+
+    Worker& worker_;
+    State state_ = State::open;
+    bool peer_closed_ = false;
+    std::uint16_t close_code_ = 0;
+    std::string close_reason_;
+
+private:
+    void handle(const protocol::Request& request);
+    void subscribe(const std::string& id_json, const std::vector<std::string>& entries);
+    void unsubscribe(const std::string& id_json, const std::vector<std::string>& entries);
+    void send_error(std::string_view id_json, protocol::ErrorCode code, std::string_view message,
+                    const std::vector<std::string>& topics = {});
+    bool take_rate_token(std::int64_t now_ns);
+    void update_subscription_gauge();
+
+    std::string id_;
+    std::string peer_;
+    std::int64_t last_activity_ns_ = 0;
+    std::int64_t last_ping_ns_ = 0;
+    bool write_in_flight_ = false;
+    std::int64_t inflight_queued_since_ns_ = 0;
+    double rate_tokens_ = 0;
+    std::int64_t rate_refilled_ns_ = 0;
+    std::uint32_t rate_strikes_ = 0;
+    std::size_t counted_subscriptions_ = 0;
+};
+
+}  // namespace tickgate::gateway

@@ -1,0 +1,20 @@
+#include "gateway/stats.hpp"
+
+namespace tickgate::gateway {
+
+void LatencyHistogram::observe_ns(std::int64_t ns) noexcept {
+    if (ns < 0) ns = 0;
+    const double seconds = static_cast<double>(ns) * 1e-9;
+    std::size_t i = 0;
+    while (i < kLatencyBucketsSeconds.size() && seconds > kLatencyBucketsSeconds[i]) ++i;
+    buckets_[i].add();
+    sum_ns_.add(static_cast<std::uint64_t>(ns));
+}
+
+std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> LatencyHistogram::buckets() const noexcept {
+    std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> out{};
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = buckets_[i].get();
+    return out;
+}
+
+}  // namespace tickgate::gateway

@@ -1,0 +1,144 @@
+#include "gateway/subscription_registry.hpp"
+
+#include <algorithm>
+
+#include "protocol/topic.hpp"
+
+namespace tickgate::gateway {
+
+TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_view name) {
+    if (id < topics_.size()) return topics_[id];
+    topics_.resize(id + 1);
+    TopicState& t = topics_[id];
+    t.name.assign(name);
+    ids_.emplace(t.name, id);
+    for (auto& [pattern, holders] : patterns_)
+        if (protocol::entry_matches(pattern, t.name))
+            for (Subscriber* s : holders) cover(*s, id, nullptr);
+    return t;
+}
+
+void SubscriptionRegistry::deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
+                                   std::int64_t now_ns, std::vector<Subscriber*>& dirty) {
+    TopicState& t = topics_[topic_id];
+    t.latest = update;
+    t.has_value = true;
+    for (Subscriber* s : t.subscribers) {
+        if (s->queue.push_live(*frame, frame, now_ns) == OutboundQueue::Push::overflow) s->overflowed = true;
+        if (!s->dirty) {
+            s->dirty = true;
+            dirty.push_back(s);
+        }
+    }
+}
+
+SubscriptionRegistry::SubscribeOutcome SubscriptionRegistry::subscribe(Subscriber& s,
+                                                                       std::span<const std::string> entries,
+                                                                       std::size_t max_entries) {
+    SubscribeOutcome out;
+    for (const std::string& entry : entries) {
+        const auto kind = protocol::classify_entry(entry);
+        if (kind == protocol::EntryKind::invalid) {
+            out.malformed.push_back(entry);
+            continue;
+        }
+        if (std::find(s.entries.begin(), s.entries.end(), entry) != s.entries.end()) continue;  // held: no-op
+        std::optional<std::uint32_t> exact;
+        if (kind == protocol::EntryKind::topic) {
+            exact = find(entry);
+            if (!exact) {
+                out.unknown.push_back(entry);
+                continue;
+            }
+        }
+        if (s.entries.size() >= max_entries) {
+            out.over_limit.push_back(entry);
+            continue;
+        }
+        s.entries.push_back(entry);
+        out.added.push_back(entry);
+        if (exact) {
+            cover(s, *exact, &out.newly_covered);
+        } else {
+            patterns_[entry].insert(&s);
+            for (std::uint32_t id = 0; id < topics_.size(); ++id)
+                if (protocol::entry_matches(entry, topics_[id].name)) cover(s, id, &out.newly_covered);
+        }
+    }
+    return out;
+}
+
+SubscriptionRegistry::UnsubscribeOutcome SubscriptionRegistry::unsubscribe(Subscriber& s,
+                                                                           std::span<const std::string> entries) {
+    UnsubscribeOutcome out;
+    for (const std::string& entry : entries) {
+        if (protocol::classify_entry(entry) == protocol::EntryKind::invalid) {
+            out.malformed.push_back(entry);
+            continue;
+        }
+        auto it = std::find(s.entries.begin(), s.entries.end(), entry);
+        if (it == s.entries.end()) continue;  // not held: nothing to remove
+        s.entries.erase(it);
+        drop_entry(s, entry);
+        out.removed.push_back(entry);
+    }
+    return out;
+}
+
+void SubscriptionRegistry::remove(Subscriber& s) {
+    for (const std::string& entry : s.entries) drop_entry(s, entry);
+    s.entries.clear();
+}
+
+void SubscriptionRegistry::drop_entry(Subscriber& s, const std::string& entry) {
+    if (protocol::classify_entry(entry) == protocol::EntryKind::topic) {
+        if (auto id = find(entry)) uncover(s, *id);
+        return;
+    }
+    if (auto it = patterns_.find(entry); it != patterns_.end()) {
+        it->second.erase(&s);
+        if (it->second.empty()) patterns_.erase(it);
+    }
+    for (std::uint32_t id = 0; id < topics_.size(); ++id)
+        if (protocol::entry_matches(entry, topics_[id].name)) uncover(s, id);
+}
+
+void SubscriptionRegistry::cover(Subscriber& s, std::uint32_t topic_id, std::vector<std::uint32_t>* newly_covered) {
+    auto [it, inserted] = s.coverage.try_emplace(topic_id);
+    if (inserted) {
+        auto& list = topics_[topic_id].subscribers;
+        it->second.index = static_cast<std::uint32_t>(list.size());
+        list.push_back(&s);
+        if (newly_covered) newly_covered->push_back(topic_id);
+    }
+    ++it->second.entries;
+}
+
+void SubscriptionRegistry::uncover(Subscriber& s, std::uint32_t topic_id) {
+    auto it = s.coverage.find(topic_id);
+    if (it == s.coverage.end() || --it->second.entries > 0) return;
+    auto& list = topics_[topic_id].subscribers;
+    const std::uint32_t index = it->second.index;
+    Subscriber* moved = list.back();
+    list[index] = moved;
+    moved->coverage[topic_id].index = index;
+    list.pop_back();
+    s.coverage.erase(it);
+    s.queue.forget_topic(topic_id);
+}
+
+std::optional<std::uint32_t> SubscriptionRegistry::find(std::string_view topic) const {
+    // Heterogeneous lookup needs a transparent hash; topics are short, so a temporary is cheap here.
+    auto it = ids_.find(std::string(topic));
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<std::string_view> SubscriptionRegistry::topic_names() const {
+    std::vector<std::string_view> names;
+    names.reserve(topics_.size());
+    for (const auto& t : topics_) names.push_back(t.name);
+    return names;
+}
+
+}  // namespace tickgate::gateway

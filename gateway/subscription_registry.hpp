@@ -1,0 +1,91 @@
+#pragma once
+// One worker's view of topics and who subscribes to them. Thread-confined to the worker: the engine
+// hands every worker the same ordered stream of updates, so each worker keeps its own copy of the
+// topic table, latest values (for snapshots) and subscriber lists, and fan-out takes no lock.
+//
+// A session appears at most once in a topic's subscriber list however many of its entries cover
+// the topic (an exact topic and a pattern), so it is delivered once; `coverage` counts the entries.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "feeds/ticker_update.hpp"
+#include "gateway/outbound_queue.hpp"
+
+namespace tickgate::gateway {
+
+/// What the registry knows of a session.
+struct Subscriber {
+    explicit Subscriber(std::size_t max_queue_bytes) : queue(max_queue_bytes) {}
+    virtual ~Subscriber() = default;
+
+    struct Coverage {
+        std::uint32_t entries = 0;  // how many held entries cover the topic
+        std::uint32_t index = 0;    // position in the topic's subscriber list
+    };
+
+    OutboundQueue queue;
+    std::vector<std::string> entries;                       // exact topics and patterns held
+    std::unordered_map<std::uint32_t, Coverage> coverage;  // topic id -> coverage
+    bool dirty = false;       // queued something since the worker's last flush pass
+    bool overflowed = false;  // the queue passed its bound: to be closed as a slow consumer
+};
+
+struct TopicState {
+    std::string name;
+    feeds::TickerUpdate latest;
+    bool has_value = false;
+    std::vector<Subscriber*> subscribers;
+};
+
+class SubscriptionRegistry {
+public:
+    struct SubscribeOutcome {
+        std::vector<std::string> added;       // entries now held, in request order
+        std::vector<std::string> malformed;   // not a topic or pattern
+        std::vector<std::string> unknown;     // exact topics no feed has published
+        std::vector<std::string> over_limit;  // valid, but the session holds max_entries already
+        std::vector<std::uint32_t> newly_covered;  // topics the session now receives that it did not before
+    };
+    struct UnsubscribeOutcome {
+        std::vector<std::string> removed;
+        std::vector<std::string> malformed;
+    };
+
+    /// Topic ids arrive densely and in order from the engine; a new id creates the topic and
+    /// subscribes the sessions whose patterns match it.
+    TopicState& ensure_topic(std::uint32_t id, std::string_view name);
+
+    /// Stores the update as the topic's latest value and queues the shared frame on every
+    /// subscriber. Subscribers that become dirty are appended to `dirty`.
+    void deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
+                 std::int64_t now_ns, std::vector<Subscriber*>& dirty);
+
+    SubscribeOutcome subscribe(Subscriber& s, std::span<const std::string> entries, std::size_t max_entries);
+    UnsubscribeOutcome unsubscribe(Subscriber& s, std::span<const std::string> entries);
+    /// Drops every entry of a closing session.
+    void remove(Subscriber& s);
+
+    std::optional<std::uint32_t> find(std::string_view topic) const;
+    const TopicState& topic(std::uint32_t id) const { return topics_[id]; }
+    std::size_t topic_count() const noexcept { return topics_.size(); }
+    std::vector<std::string_view> topic_names() const;
+
+private:
+    void cover(Subscriber& s, std::uint32_t topic_id, std::vector<std::uint32_t>* newly_covered);
+    void uncover(Subscriber& s, std::uint32_t topic_id);
+    void drop_entry(Subscriber& s, const std::string& entry);
+
+    std::vector<TopicState> topics_;
+    std::unordered_map<std::string, std::uint32_t> ids_;
+    // Distinct patterns and who holds them: a new topic is matched once per distinct pattern.
+    std::unordered_map<std::string, std::unordered_set<Subscriber*>> patterns_;
+};
+
+}  // namespace tickgate::gateway

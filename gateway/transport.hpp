@@ -1,0 +1,31 @@
+#pragma once
+// The two byte streams a connection can run on, and the hand-off from the listener.
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+
+#include <memory>
+
+namespace tickgate::gateway {
+
+class Server;
+class Worker;
+class ConnectionSlot;
+
+using TcpSocket = boost::asio::ip::tcp::socket;
+using TlsStream = boost::asio::ssl::stream<TcpSocket>;
+
+/// Runs a freshly accepted connection on `worker` (its socket already belongs to the worker's
+/// io_context): TLS handshake unless `tls` is null, then HTTP, then maybe the WebSocket upgrade.
+/// Worker thread only.
+void start_connection(Worker& worker, Server& server, TcpSocket socket, std::shared_ptr<boost::asio::ssl::context> tls,
+                      ConnectionSlot slot);
+
+/// Starts the WebSocket session on a stream whose upgrade response has been written.
+/// `leftover` holds bytes read past the HTTP request.
+template <class Stream>
+void start_websocket_session(Worker& worker, Stream stream, std::shared_ptr<boost::asio::ssl::context> tls,
+                             ConnectionSlot slot, std::string peer, std::string leftover, std::string subscribe_list);
+
+}  // namespace tickgate::gateway

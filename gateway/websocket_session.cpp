@@ -1,0 +1,191 @@
+// The transport half of a WebSocket connection: reads client frames into the protocol half
+// (session.cpp) and writes the session's queue with exactly one write in flight. Our own RFC 6455
+// framing rather than beast::websocket::stream, so that every queued frame, pre-built once for all
+// clients, goes out in one socket write (one TLS record where it fits).
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <chrono>
+
+#include "gateway/connection_slot.hpp"
+#include "gateway/log.hpp"
+#include "gateway/session.hpp"
+#include "gateway/transport.hpp"
+#include "gateway/worker.hpp"
+#include "protocol/websocket_frame.hpp"
+
+namespace tickgate::gateway {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+// How long a closing connection waits for the client's close frame, or for a stalled write to end.
+constexpr std::chrono::milliseconds kCloseGrace{1000};
+// Write buffers grown past this by a burst are given back once drained.
+constexpr std::size_t kKeepWriteCapacity = 64 * 1024;
+
+template <class Stream>
+TcpSocket& socket_of(Stream& s) {
+    if constexpr (std::is_same_v<Stream, TlsStream>)
+        return s.next_layer();
+    else
+        return s;
+}
+
+template <class Stream>
+class WebSocketSession final : public SessionBase {
+public:
+    WebSocketSession(Worker& worker, Stream stream, std::shared_ptr<asio::ssl::context> tls, ConnectionSlot slot,
+                     std::string peer)
+        : SessionBase(worker, std::move(peer)), stream_(std::move(stream)), tls_(std::move(tls)), slot_(std::move(slot)),
+          close_timer_(worker.io()), reader_(worker.config().max_message_bytes) {}
+
+    void start(std::string_view leftover, std::string_view subscribe_list) {
+        TG_LOG(info, "connect %s session %s", peer().c_str(), id().c_str());
+        on_open(subscribe_list);
+        if (!leftover.empty()) consume(leftover);
+        flush();
+        do_read();
+    }
+
+    void flush() override {
+        if (writing_ || state_ == State::closed || queue.empty()) return;
+        const auto taken = queue.take(write_buffer_);
+        worker_.stats().messages_conflated.add(queue.take_conflated_count());
+        inflight_messages_ = taken.messages;
+        inflight_oldest_ts_ = taken.oldest_update_ts_ns;
+        writing_ = true;
+        note_write_started(taken.queued_since_ns);
+        asio::async_write(stream_, asio::buffer(write_buffer_),
+                          [self = shared_self()](error_code ec, std::size_t n) { self->on_write(ec, n); });
+    }
+
+private:
+    std::shared_ptr<WebSocketSession> shared_self() {
+        return std::static_pointer_cast<WebSocketSession>(shared_from_this());
+    }
+
+    void on_write(error_code ec, std::size_t bytes) {
+        writing_ = false;
+        note_write_done();
+        if (ec) return close_socket();
+        auto& stats = worker_.stats();
+        stats.messages_sent.add(inflight_messages_);
+        stats.bytes_sent.add(bytes);
+        if (inflight_oldest_ts_ != 0) stats.fanout_latency.observe_ns(now() - inflight_oldest_ts_);
+        write_buffer_.clear();
+        if (write_buffer_.capacity() > kKeepWriteCapacity) std::string().swap(write_buffer_);
+        if (state_ == State::closing && queue.empty()) {
+            // Our close frame is out. RFC 6455: the server closes TCP once both close frames are exchanged.
+            if (peer_closed_) close_socket();
+            return;
+        }
+        flush();
+    }
+
+    void do_read() {
+        stream_.async_read_some(asio::buffer(read_buffer_),
+                                [self = shared_self()](error_code ec, std::size_t n) { self->on_read(ec, n); });
+    }
+
+    void on_read(error_code ec, std::size_t n) {
+        if (ec) return finish(ec);
+        note_activity();
+        consume(std::string_view(read_buffer_.data(), n));
+        flush();
+        if (state_ != State::closed) do_read();
+    }
+
+    void consume(std::string_view data) {
+        protocol::ClientMessage msg;
+        while (state_ != State::closed && reader_.next(data, msg)) {
+            using Kind = protocol::ClientMessage::Kind;
+            switch (msg.kind) {
+            case Kind::text: on_text(msg.payload); break;
+            case Kind::binary: on_binary(); break;
+            case Kind::ping:
+                if (state_ == State::open)
+                    queue.push_control_built(
+                        [&](std::string& out) { protocol::append_frame(out, protocol::Opcode::pong, msg.payload); },
+                        now());
+                break;
+            case Kind::pong: break;
+            case Kind::close: on_peer_close(msg.close_code); break;
+            }
+        }
+        if (const auto error = reader_.error(); error != protocol::FrameError::none && state_ == State::open) {
+            const char* reason = error == protocol::FrameError::too_big        ? "message too big"
+                                 : error == protocol::FrameError::invalid_utf8 ? "invalid UTF-8"
+                                                                                : "protocol error";
+            close(static_cast<std::uint16_t>(error), reason, true);
+        }
+    }
+
+    void on_closing() override {
+        if (close_handshake_done()) return close_socket();
+        close_timer_.expires_after(kCloseGrace);
+        close_timer_.async_wait([self = shared_self()](error_code ec) {
+            if (!ec) self->close_socket();
+        });
+    }
+
+    void close_socket() {
+        if (socket_closed_) return;
+        socket_closed_ = true;
+        close_timer_.cancel();
+        error_code ignored;
+        socket_of(stream_).shutdown(TcpSocket::shutdown_both, ignored);
+        socket_of(stream_).close(ignored);
+    }
+
+    /// The read loop has ended: the socket is done. The last place a session is touched.
+    void finish(error_code ec) {
+        if (finished_) return;
+        finished_ = true;
+        const bool was_open = state_ == State::open;
+        mark_closed();
+        close_socket();
+        if (was_open) {
+            close_code_ = peer_closed_ ? close_code_ : 1006;
+            TG_LOG(info, "disconnect %s session %s code 1006 (connection lost: %s)", peer().c_str(), id().c_str(),
+                   ec.message().c_str());
+        } else {
+            TG_LOG(info, "disconnect %s session %s code %u%s%s", peer().c_str(), id().c_str(), close_code_,
+                   close_reason_.empty() ? "" : " reason ", close_reason_.c_str());
+        }
+        worker_.detach(*this);
+    }
+
+    Stream stream_;
+    std::shared_ptr<asio::ssl::context> tls_;  // keeps the context of this connection's certificate alive
+    ConnectionSlot slot_;
+    asio::steady_timer close_timer_;
+    protocol::FrameReader reader_;
+    std::array<char, 4096> read_buffer_;
+    std::string write_buffer_;
+    std::size_t inflight_messages_ = 0;
+    std::int64_t inflight_oldest_ts_ = 0;
+    bool writing_ = false;
+    bool socket_closed_ = false;
+    bool finished_ = false;
+};
+
+}  // namespace
+
+template <class Stream>
+void start_websocket_session(Worker& worker, Stream stream, std::shared_ptr<asio::ssl::context> tls,
+                             ConnectionSlot slot, std::string peer, std::string leftover, std::string subscribe_list) {
+    auto session = std::make_shared<WebSocketSession<Stream>>(worker, std::move(stream), std::move(tls),
+                                                              std::move(slot), std::move(peer));
+    worker.attach(session);
+    session->start(leftover, subscribe_list);
+}
+
+template void start_websocket_session<TlsStream>(Worker&, TlsStream, std::shared_ptr<asio::ssl::context>,
+                                                 ConnectionSlot, std::string, std::string, std::string);
+template void start_websocket_session<TcpSocket>(Worker&, TcpSocket, std::shared_ptr<asio::ssl::context>,
+                                                 ConnectionSlot, std::string, std::string, std::string);
+
+}  // namespace tickgate::gateway

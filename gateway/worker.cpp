@@ -1,0 +1,134 @@
+#include "gateway/worker.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include "gateway/log.hpp"
+#include "gateway/session.hpp"
+
+namespace tickgate::gateway {
+
+Worker::Worker(unsigned index, const Config& config) : index_(index), config_(config), sweep_timer_(io_) {}
+
+Worker::~Worker() { join(); }
+
+void Worker::start() {
+    schedule_sweep();
+    thread_ = std::thread([this] {
+        // A worker's handlers report their errors through error codes; an exception here is a bug
+        // we want to see rather than a silently dead thread.
+        io_.run();
+    });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::stop() { io_.stop(); }
+
+std::int64_t Worker::now_ns() const {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void Worker::post_batch(std::shared_ptr<const UpdateBatch> batch) {
+    pending_batches_.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(io_, [this, batch = std::move(batch)] {
+        on_batch(*batch);
+        pending_batches_.fetch_sub(1, std::memory_order_relaxed);
+    });
+}
+
+void Worker::on_batch(const UpdateBatch& batch) {
+    const auto t = now_ns();
+    for (const BatchItem& item : batch.items) {
+        registry_.ensure_topic(item.topic_id, item.update.topic());
+        registry_.deliver(item.topic_id, item.update, item.frame, t, dirty_);
+    }
+    flush_dirty();
+}
+
+void Worker::flush_dirty() {
+    // Corking: everything a batch queued for a session goes out in one write.
+    for (Subscriber* s : dirty_) {
+        s->dirty = false;
+        auto* session = static_cast<SessionBase*>(s);
+        if (s->overflowed) {
+            stats_.slow_consumer_disconnects.add();
+            session->close(1008, "slow consumer", true);
+        } else {
+            session->flush();
+        }
+    }
+    dirty_.clear();
+}
+
+void Worker::post_status(std::string feed, bool stale, FramePtr frame) {
+    boost::asio::post(io_, [this, feed = std::move(feed), stale, frame = std::move(frame)] {
+        if (stale)
+            stale_statuses_[feed] = frame;
+        else
+            stale_statuses_.erase(feed);
+        const auto t = now_ns();
+        for (auto& [raw, session] : sessions_) {
+            if (!session->is_open()) continue;
+            session->queue.push_control(frame->bytes(), t);
+            session->flush();
+        }
+    });
+}
+
+std::vector<FramePtr> Worker::current_stale_statuses() const {
+    std::vector<FramePtr> out;
+    for (const auto& [feed, frame] : stale_statuses_) out.push_back(frame);
+    return out;
+}
+
+void Worker::post_drain() {
+    boost::asio::post(io_, [this] {
+        draining_ = true;
+        // close() may detach sessions synchronously; iterate over a copy.
+        std::vector<std::shared_ptr<SessionBase>> open;
+        for (auto& [raw, session] : sessions_) open.push_back(session);
+        for (auto& session : open) session->close(1001, "going away", false);
+    });
+}
+
+void Worker::attach(std::shared_ptr<SessionBase> session) {
+    SessionBase* raw = session.get();
+    sessions_.emplace(raw, std::move(session));
+    session_count_.store(sessions_.size(), std::memory_order_relaxed);
+}
+
+void Worker::detach(SessionBase& session) {
+    registry_.remove(session);
+    // The session may still be in dirty_ if it closed mid-batch; it stays alive until flush_dirty
+    // runs because the handler that closed it holds a reference.
+    sessions_.erase(&session);
+    session_count_.store(sessions_.size(), std::memory_order_relaxed);
+}
+
+void Worker::schedule_sweep() {
+    const auto interval = std::chrono::milliseconds(std::clamp<std::uint32_t>(config_.heartbeat_ms / 4, 5, 100));
+    sweep_timer_.expires_after(interval);
+    sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        on_sweep();
+        schedule_sweep();
+    });
+}
+
+void Worker::on_sweep() {
+    const auto t = now_ns();
+    std::vector<std::shared_ptr<SessionBase>> all;
+    all.reserve(sessions_.size());
+    for (auto& [raw, session] : sessions_) all.push_back(session);
+    for (auto& session : all) session->on_sweep(t);
+}
+
+}  // namespace tickgate::gateway

@@ -1,0 +1,84 @@
+#pragma once
+// One I/O thread: its own io_context, the sessions pinned to it, and its copy of the subscription
+// registry. Other threads only post work to it (update batches, status frames, shutdown), so a
+// message crosses threads once per worker, never once per client.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/config.hpp"
+#include "gateway/stats.hpp"
+#include "gateway/subscription_registry.hpp"
+#include "gateway/update_batch.hpp"
+
+namespace tickgate::gateway {
+
+class SessionBase;
+
+class Worker {
+public:
+    Worker(unsigned index, const Config& config);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    unsigned index() const noexcept { return index_; }
+    boost::asio::io_context& io() noexcept { return io_; }
+    const Config& config() const noexcept { return config_; }
+    WorkerStats& stats() noexcept { return stats_; }
+    const WorkerStats& stats() const noexcept { return stats_; }
+
+    void start();  // runs the io_context on a new thread
+    void join();
+
+    // Any thread.
+    void post_batch(std::shared_ptr<const UpdateBatch> batch);
+    /// A feed state change: sent to every session now, and to sessions that open while it holds.
+    void post_status(std::string feed, bool stale, FramePtr frame);
+    /// Stops taking sessions and closes every session with 1001 "going away".
+    void post_drain();
+    void stop();  // stops the io_context
+    std::size_t pending_batches() const noexcept { return pending_batches_.load(std::memory_order_relaxed); }
+    std::size_t session_count() const noexcept { return session_count_.load(std::memory_order_relaxed); }
+
+    // This worker's thread only.
+    SubscriptionRegistry& registry() noexcept { return registry_; }
+    void attach(std::shared_ptr<SessionBase> session);
+    void detach(SessionBase& session);
+    /// Wall clock in ns, refreshed once per batch or handler that asks for it.
+    std::int64_t now_ns() const;
+    /// Status frames of feeds that are stale now, for a newly opened session.
+    std::vector<FramePtr> current_stale_statuses() const;
+    bool draining() const noexcept { return draining_; }
+
+private:
+    void on_batch(const UpdateBatch& batch);
+    void flush_dirty();
+    void schedule_sweep();
+    void on_sweep();
+
+    const unsigned index_;
+    const Config& config_;
+    boost::asio::io_context io_{1};
+    boost::asio::steady_timer sweep_timer_;
+    std::thread thread_;
+    WorkerStats stats_;
+    SubscriptionRegistry registry_;
+    std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;
+    std::vector<Subscriber*> dirty_;
+    std::map<std::string, FramePtr> stale_statuses_;
+    bool draining_ = false;
+    std::atomic<std::size_t> pending_batches_{0};
+    std::atomic<std::size_t> session_count_{0};
+};
+
+}  // namespace tickgate::gateway
