@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what tickgate needs to build and test on Debian 12, skipping what is already there.
+# Safe to run again: the second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates openssl curl
+  libboost1.81-dev libboost-system1.81-dev libboost-program-options1.81-dev
+  libssl-dev rapidjson-dev prometheus-cpp-dev libbenchmark-dev libgtest-dev libgmock-dev
+  nodejs npm
+)
+if [[ "${TICKGATE_SETUP_TEST:-0}" == 1 ]]; then
+  # Test-only tools: clang's libFuzzer for the fuzz targets.
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  # nodejs/npm may come from elsewhere (a newer Node on PATH is fine).
+  if [[ "$p" == nodejs || "$p" == npm ]] && command -v "${p/nodejs/node}" >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ "${TICKGATE_SETUP_TEST:-0}" == 1 ]]; then
+  # npm clients for the end-to-end tests, exactly as locked.
+  if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+fi

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything and runs the whole test suite: the Release build
+# (unit, end-to-end with the real binary, Node.js clients), then the same tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TICKGATE_SETUP_TEST=1
+bash scripts/setup.sh
+jobs=$(nproc)
+
+build() {  # dir, extra cmake args...
+  local dir=$1; shift
+  [[ -f "$dir/build.ninja" ]] || cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+echo "== Release build"
+build build-release -DCMAKE_BUILD_TYPE=Release
+echo "== Release tests"
+(cd build-release && ctest --output-on-failure -j"$jobs" --timeout 300)
+
+echo "== ASan+UBSan build"
+build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTICKGATE_SANITIZE=ON
+echo "== ASan+UBSan tests (timing-sensitive ones run in the Release build only)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 300 -LE timing)

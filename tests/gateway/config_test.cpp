@@ -1,0 +1,132 @@
+#include "gateway/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace tickgate::gateway {
+namespace {
+
+ParseOutcome parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "tickgate");
+    std::vector<const char*> argv;
+    for (auto& a : args) argv.push_back(a.c_str());
+    return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string write_temp(const std::string& text) {
+    char path[] = "/tmp/tickgate-config-XXXXXX";
+    const int fd = mkstemp(path);
+    EXPECT_GE(fd, 0);
+    std::ofstream(path) << text;
+    close(fd);
+    return path;
+}
+
+TEST(Config, DefaultsMatchTheDocumentedContract) {
+    auto out = parse({});
+    ASSERT_FALSE(out.exit_code) << out.text;
+    const Config& c = out.config;
+    EXPECT_EQ(c.listen.host, "127.0.0.1");
+    EXPECT_EQ(c.listen.port, 8443);
+    EXPECT_EQ(c.metrics_listen.port, 9464);
+    EXPECT_EQ(c.feeds, std::vector<std::string>{"sim"});
+    EXPECT_EQ(c.sim.symbols, 20u);
+    EXPECT_EQ(c.sim.rate, 1000);
+    EXPECT_EQ(c.max_connections, 10000u);
+    EXPECT_EQ(c.max_connections_per_ip, 1000u);
+    EXPECT_EQ(c.max_subscriptions, 256u);
+    EXPECT_EQ(c.max_topics, 100000u);
+    EXPECT_EQ(c.max_message_bytes, 4096u);
+    EXPECT_EQ(c.client_rate, 50u);
+    EXPECT_EQ(c.max_queue_bytes, 1u << 20);
+    EXPECT_EQ(c.slow_timeout_ms, 5000u);
+    EXPECT_EQ(c.heartbeat_ms, 20000u);
+    EXPECT_EQ(c.handshake_timeout_ms, 5000u);
+    EXPECT_EQ(c.stale_ms, 5000u);
+    EXPECT_TRUE(c.allowed_origins.empty());
+    EXPECT_FALSE(c.no_tls);
+    EXPECT_FALSE(c.state_dir.empty());
+}
+
+TEST(Config, FlagsAreParsed) {
+    auto out = parse({"--listen", "[::1]:0", "--feed", "sim", "--feed", "replay:x.jsonl,speed=2", "--rate", "250.5",
+                      "--allowed-origins", "https://a.example,https://b.example", "--no-tls"});
+    ASSERT_FALSE(out.exit_code) << out.text;
+    EXPECT_EQ(out.config.listen.host, "::1");
+    EXPECT_EQ(out.config.listen.port, 0);
+    EXPECT_EQ(out.config.feeds, (std::vector<std::string>{"sim", "replay:x.jsonl,speed=2"}));
+    EXPECT_DOUBLE_EQ(out.config.sim.rate, 250.5);
+    EXPECT_EQ(out.config.allowed_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+    EXPECT_TRUE(out.config.no_tls);
+}
+
+TEST(Config, ConfigFileIsReadAndFlagsOverrideIt) {
+    const auto path = write_temp("symbols = 7\nrate = 10\nfeed = sim\nfeed = replay:a.jsonl\nclient-rate = 9\n");
+    auto out = parse({"--config", path, "--rate", "20"});
+    std::remove(path.c_str());
+    ASSERT_FALSE(out.exit_code) << out.text;
+    EXPECT_EQ(out.config.sim.symbols, 7u);
+    EXPECT_EQ(out.config.sim.rate, 20);  // the flag wins
+    EXPECT_EQ(out.config.client_rate, 9u);
+    EXPECT_EQ(out.config.feeds, (std::vector<std::string>{"sim", "replay:a.jsonl"}));
+}
+
+TEST(Config, HelpAndVersionExitZero) {
+    auto help = parse({"--help"});
+    ASSERT_TRUE(help.exit_code);
+    EXPECT_EQ(*help.exit_code, 0);
+    for (const char* option : {"--listen", "--max-queue-bytes", "--allowed-origins", "--config", "--feed"})
+        EXPECT_NE(help.text.find(option), std::string::npos) << option;
+    EXPECT_NE(help.text.find("10000"), std::string::npos);
+    auto version = parse({"--version"});
+    ASSERT_TRUE(version.exit_code);
+    EXPECT_EQ(*version.exit_code, 0);
+    EXPECT_NE(version.text.find(TICKGATE_VERSION), std::string::npos);
+}
+
+TEST(Config, BadInputExitsTwoWithAOneLineError) {
+    const std::vector<std::vector<std::string>> cases = {
+        {"--nope"},
+        {"--threads", "abc"},
+        {"--listen", "127.0.0.1"},
+        {"--listen", "127.0.0.1:99999"},
+        {"--metrics-listen", ":80"},
+        {"--cert", "only.pem"},
+        {"--rate", "0"},
+        {"--max-message-bytes", "10"},
+        {"--log-level", "loud"},
+        {"--config", "/nonexistent/tickgate.conf"},
+    };
+    for (const auto& args : cases) {
+        auto out = parse(args);
+        ASSERT_TRUE(out.exit_code) << args[0];
+        EXPECT_EQ(*out.exit_code, 2) << args[0];
+        EXPECT_EQ(out.text.find('\n'), std::string::npos) << out.text;
+        EXPECT_EQ(out.text.rfind("tickgate: ", 0), 0u) << out.text;
+    }
+}
+
+TEST(Config, UnknownKeyInConfigFileIsAnError) {
+    const auto path = write_temp("symbolz = 7\n");
+    auto out = parse({"--config", path});
+    std::remove(path.c_str());
+    ASSERT_TRUE(out.exit_code);
+    EXPECT_EQ(*out.exit_code, 2);
+}
+
+TEST(Config, EndpointParsing) {
+    EXPECT_EQ(parse_endpoint("0.0.0.0:1")->port, 1);
+    EXPECT_EQ(parse_endpoint("localhost:8443")->host, "localhost");
+    EXPECT_FALSE(parse_endpoint("nohost"));
+    EXPECT_FALSE(parse_endpoint("[::1]8443"));
+    EXPECT_FALSE(parse_endpoint("h:12a"));
+}
+
+}  // namespace
+}  // namespace tickgate::gateway

@@ -1,0 +1,156 @@
+#include "gateway/subscription_registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace tickgate::gateway {
+namespace {
+
+feeds::TickerUpdate update(std::string_view topic, std::uint64_t seq) {
+    feeds::TickerUpdate u;
+    u.set_topic(topic);
+    u.seq = seq;
+    u.ts_ns = static_cast<std::int64_t>(seq);
+    return u;
+}
+
+FramePtr frame_for(std::uint32_t id, std::uint64_t seq) {
+    auto f = std::make_shared<Frame>();
+    f->storage = "[" + std::to_string(id) + ":" + std::to_string(seq) + "]";
+    f->topic_id = id;
+    return f;
+}
+
+class RegistryTest : public ::testing::Test {
+protected:
+    void add_topic(std::uint32_t id, std::string_view name) { registry.ensure_topic(id, name); }
+    void publish(std::uint32_t id, std::uint64_t seq) {
+        const auto& name = registry.topic(id).name;
+        registry.deliver(id, update(name, seq), frame_for(id, seq), 0, dirty);
+    }
+    std::string drain(Subscriber& s) {
+        std::string out;
+        s.queue.take(out);
+        s.dirty = false;
+        return out;
+    }
+    std::vector<std::string> list(std::initializer_list<const char*> items) { return {items.begin(), items.end()}; }
+
+    SubscriptionRegistry registry;
+    std::vector<Subscriber*> dirty;
+};
+
+TEST_F(RegistryTest, ClassifiesEntriesAndReportsUnknownAndMalformed) {
+    add_topic(0, "ticker.BTC-USD");
+    Subscriber s(1 << 20);
+    auto out = registry.subscribe(s, list({"ticker.BTC-USD", "ticker.NOPE-USD", "bad topic", "ticker.*"}), 10);
+    EXPECT_EQ(out.added, list({"ticker.BTC-USD", "ticker.*"}));
+    EXPECT_EQ(out.unknown, list({"ticker.NOPE-USD"}));
+    EXPECT_EQ(out.malformed, list({"bad topic"}));
+    EXPECT_EQ(out.newly_covered, std::vector<std::uint32_t>{0});  // covered twice, reported once
+}
+
+TEST_F(RegistryTest, DeliversOnceToASessionCoveredTwice) {
+    add_topic(0, "ticker.BTC-USD");
+    Subscriber s(1 << 20);
+    registry.subscribe(s, list({"ticker.BTC-USD", "ticker.*", "*.*"}), 10);
+    publish(0, 1);
+    EXPECT_EQ(drain(s), "[0:1]");
+    EXPECT_EQ(dirty.size(), 1u);
+}
+
+TEST_F(RegistryTest, PatternsCoverTopicsThatAppearLater) {
+    Subscriber s(1 << 20);
+    auto out = registry.subscribe(s, list({"*.ETH-USD"}), 10);
+    EXPECT_EQ(out.added, list({"*.ETH-USD"}));  // matching nothing yet is fine
+    add_topic(0, "ticker.BTC-USD");
+    add_topic(1, "ticker.ETH-USD");
+    add_topic(2, "trades.ETH-USD");
+    publish(0, 1);
+    publish(1, 1);
+    publish(2, 1);
+    EXPECT_EQ(drain(s), "[1:1][2:1]");
+}
+
+TEST_F(RegistryTest, UnsubscribeRemovesExactlyTheEntryNamed) {
+    add_topic(0, "ticker.BTC-USD");
+    add_topic(1, "ticker.ETH-USD");
+    Subscriber s(1 << 20);
+    registry.subscribe(s, list({"ticker.BTC-USD", "ticker.*"}), 10);
+    auto out = registry.unsubscribe(s, list({"ticker.BTC-USD", "ticker.SOL-USD"}));
+    EXPECT_EQ(out.removed, list({"ticker.BTC-USD"}));  // not held: not listed
+    publish(0, 2);
+    EXPECT_EQ(drain(s), "[0:2]");  // still covered by the pattern
+    registry.unsubscribe(s, list({"ticker.*"}));
+    publish(0, 3);
+    publish(1, 3);
+    EXPECT_EQ(drain(s), "");
+    EXPECT_TRUE(s.coverage.empty());
+}
+
+TEST_F(RegistryTest, ResubscribingAHeldEntryIsANoOp) {
+    add_topic(0, "ticker.BTC-USD");
+    Subscriber s(1 << 20);
+    registry.subscribe(s, list({"ticker.BTC-USD"}), 10);
+    auto again = registry.subscribe(s, list({"ticker.BTC-USD"}), 10);
+    EXPECT_TRUE(again.added.empty());
+    EXPECT_TRUE(again.newly_covered.empty());
+    EXPECT_EQ(s.entries.size(), 1u);
+}
+
+TEST_F(RegistryTest, EnforcesTheSubscriptionLimitWithPatternsCountingAsOne) {
+    add_topic(0, "ticker.BTC-USD");
+    add_topic(1, "ticker.ETH-USD");
+    Subscriber s(1 << 20);
+    auto out = registry.subscribe(s, list({"*.*", "ticker.BTC-USD", "ticker.ETH-USD"}), 2);
+    EXPECT_EQ(out.added, list({"*.*", "ticker.BTC-USD"}));
+    EXPECT_EQ(out.over_limit, list({"ticker.ETH-USD"}));
+}
+
+TEST_F(RegistryTest, RemovingOneSessionKeepsOthersListsIntact) {
+    add_topic(0, "ticker.BTC-USD");
+    std::vector<std::unique_ptr<Subscriber>> subs;
+    for (int i = 0; i < 5; ++i) {
+        subs.push_back(std::make_unique<Subscriber>(1 << 20));
+        registry.subscribe(*subs.back(), list({"ticker.BTC-USD"}), 10);
+    }
+    registry.remove(*subs[1]);
+    registry.remove(*subs[4]);
+    publish(0, 1);
+    EXPECT_EQ(drain(*subs[0]), "[0:1]");
+    EXPECT_EQ(drain(*subs[1]), "");
+    EXPECT_EQ(drain(*subs[2]), "[0:1]");
+    EXPECT_EQ(drain(*subs[3]), "[0:1]");
+    EXPECT_EQ(drain(*subs[4]), "");
+    EXPECT_EQ(registry.topic(0).subscribers.size(), 3u);
+}
+
+TEST_F(RegistryTest, KeepsTheLatestValueForSnapshots) {
+    add_topic(0, "ticker.BTC-USD");
+    EXPECT_FALSE(registry.topic(0).has_value);
+    publish(0, 41);
+    publish(0, 42);
+    EXPECT_TRUE(registry.topic(0).has_value);
+    EXPECT_EQ(registry.topic(0).latest.seq, 42u);
+    Subscriber s(1 << 20);
+    auto out = registry.subscribe(s, list({"ticker.*"}), 10);
+    EXPECT_EQ(out.newly_covered, std::vector<std::uint32_t>{0});
+}
+
+TEST_F(RegistryTest, UnsubscribeDropsAConflatedFrameOfTheTopic) {
+    add_topic(0, "ticker.BTC-USD");
+    add_topic(1, "ticker.ETH-USD");
+    Subscriber s(16);  // half = 8 bytes: frames after the first are conflated
+    registry.subscribe(s, list({"ticker.BTC-USD", "ticker.ETH-USD"}), 10);
+    publish(1, 1);
+    publish(1, 2);
+    publish(0, 3);  // conflated
+    registry.unsubscribe(s, list({"ticker.BTC-USD"}));
+    EXPECT_EQ(drain(s), "[1:1][1:2]");
+}
+
+}  // namespace
+}  // namespace tickgate::gateway
