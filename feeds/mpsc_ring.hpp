@@ -4,9 +4,12 @@
 // never wait for one another beyond the CAS on the tail, and the consumer needs no atomic RMW.
 // The consumer owns its head index outright: it is cache-line padded away from the producers' tail.
 //
-// Turn protocol for the slot at position p (slot index p & mask): turn == p means "free for the
-// producer of position p", turn == p + 1 means "holds the element of position p", and the
-// consumer hands it back to the producer one lap later by storing p + capacity.
+// Turn protocol for the slot at position p (slot index p & mask): the producer that claimed p
+// stores turn = p + 1 once the element is written; the consumer takes the element when it sees
+// exactly p + 1 (an older lap left p + 1 - capacity there). Producers do not read turns: whether
+// position p is free follows from the consumer's published head (p < head + capacity), which the
+// consumer stores once per batch. So the consumer writes nothing per element, and a slot's lines
+// only travel from producer to consumer, as in an SPSC queue, instead of ping-ponging.
 
 #include <atomic>
 #include <cstddef>
@@ -32,6 +35,7 @@ public:
     /// capacity is rounded up to a power of two (at least 2).
     explicit MpscRing(std::size_t capacity)
         : mask_(round_up_pow2(capacity) - 1), slots_(std::make_unique<Slot[]>(mask_ + 1)) {
+        // Anything but p + 1 marks position p (= slot i on the first lap) as not yet written.
         for (std::size_t i = 0; i <= mask_; ++i) slots_[i].turn.store(i, std::memory_order_relaxed);
     }
 
@@ -50,42 +54,40 @@ public:
     template <typename... Args>
     [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
         static_assert(std::is_nothrow_constructible_v<T, Args&&...>, "constructing T must not throw");
-        std::size_t pos = tail_.value.load(std::memory_order_relaxed);
-        Slot* slot;
+        std::size_t pos = producers_.tail.load(std::memory_order_relaxed);
         for (;;) {
-            slot = &slots_[pos & mask_];
-            const std::size_t turn = slot->turn.load(std::memory_order_acquire);
-            const auto diff = static_cast<std::ptrdiff_t>(turn - pos);
-            if (diff == 0) {
-                if (tail_.value.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
-                                                      std::memory_order_relaxed))
-                    break;  // pos is ours; on failure compare_exchange reloaded it
-            } else if (diff < 0) {
-                return false;  // the consumer has not yet freed this slot from the previous lap
-            } else {
-                pos = tail_.value.load(std::memory_order_relaxed);  // another producer took pos
+            if (static_cast<std::ptrdiff_t>(pos - producers_.head.load(std::memory_order_acquire)) >=
+                static_cast<std::ptrdiff_t>(capacity())) {
+                // Looks full by the producers' copy of the head: refresh it from the consumer's line
+                // (the only time a producer reads that line). Acquire/release along the chain makes
+                // the consumer's last reads of a slot happen before a producer overwrites it.
+                const std::size_t head = consumer_.head.load(std::memory_order_acquire);
+                producers_.head.store(head, std::memory_order_release);
+                if (static_cast<std::ptrdiff_t>(pos - head) >= static_cast<std::ptrdiff_t>(capacity())) return false;
             }
+            if (producers_.tail.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+                                                      std::memory_order_relaxed))
+                break;  // pos is ours; on failure compare_exchange reloaded it
         }
-        ::new (static_cast<void*>(slot->storage)) T(std::forward<Args>(args)...);
-        slot->turn.store(pos + 1, std::memory_order_release);
+        Slot& slot = slots_[pos & mask_];
+        ::new (static_cast<void*>(slot.storage)) T(std::forward<Args>(args)...);
+        slot.turn.store(pos + 1, std::memory_order_release);
         return true;
     }
     [[nodiscard]] bool try_push(const T& v) noexcept { return try_emplace(v); }
 
     /// Consumer thread only. The front element, or nullptr when empty.
     [[nodiscard]] T* front() noexcept {
-        Slot& slot = slots_[head_pos_ & mask_];
-        if (slot.turn.load(std::memory_order_acquire) != head_pos_ + 1) return nullptr;
+        const std::size_t pos = consumer_.pos;
+        Slot& slot = slots_[pos & mask_];
+        if (slot.turn.load(std::memory_order_acquire) != pos + 1) return nullptr;
         return slot.element();
     }
 
     /// Consumer thread only; front() must have returned non-null.
     void pop() noexcept {
-        Slot& slot = slots_[head_pos_ & mask_];
-        slot.element()->~T();
-        release(slot, head_pos_);
-        ++head_pos_;
-        head_.value.store(head_pos_, std::memory_order_relaxed);
+        slots_[consumer_.pos & mask_].element()->~T();
+        consumer_.head.store(++consumer_.pos, std::memory_order_release);
     }
 
     /// Consumer thread only. Moves up to `max` elements into out[0..n) (assigning to existing
@@ -93,7 +95,7 @@ public:
     /// a burst cheaper than front()/pop() per element.
     [[nodiscard]] std::size_t pop_into(T* out, std::size_t max) noexcept {
         static_assert(std::is_nothrow_move_assignable_v<T>, "pop_into needs nothrow move assignment");
-        std::size_t pos = head_pos_;
+        std::size_t pos = consumer_.pos;
         std::size_t n = 0;
         for (; n < max; ++n, ++pos) {
             Slot& slot = slots_[pos & mask_];
@@ -101,11 +103,10 @@ public:
             T* e = slot.element();
             out[n] = std::move(*e);
             e->~T();
-            release(slot, pos);
         }
         if (n != 0) {
-            head_pos_ = pos;
-            head_.value.store(pos, std::memory_order_relaxed);
+            consumer_.pos = pos;
+            consumer_.head.store(pos, std::memory_order_release);
         }
         return n;
     }
@@ -114,13 +115,13 @@ public:
     /// head. Unlike front() == nullptr, it also sees a push that has claimed its slot but not yet
     /// finished writing it. Seq_cst so that it pairs with try_emplace's CAS (see there).
     [[nodiscard]] bool nothing_claimed() const noexcept {
-        return tail_.value.load(std::memory_order_seq_cst) == head_pos_;
+        return producers_.tail.load(std::memory_order_seq_cst) == consumer_.pos;
     }
 
     /// Approximate: exact only when no thread is pushing or popping.
     [[nodiscard]] std::size_t size() const noexcept {
-        const std::size_t head = head_.value.load(std::memory_order_relaxed);
-        const std::size_t tail = tail_.value.load(std::memory_order_relaxed);
+        const std::size_t head = consumer_.head.load(std::memory_order_relaxed);
+        const std::size_t tail = producers_.tail.load(std::memory_order_relaxed);
         // Loaded apart, the two can cross; clamp rather than report a wrapped-around size.
         if (tail <= head) return 0;
         return tail - head > capacity() ? capacity() : tail - head;
@@ -136,10 +137,15 @@ private:
         T* element() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
     };
 
-    // Each index on its own cache line so producers bumping the tail never invalidate the line the
-    // consumer reads its head from (and vice versa for size()).
-    struct alignas(kCacheLine) PaddedIndex {
-        std::atomic<std::size_t> value{0};
+    // Producers and consumer each write only their own cache line (apart from the slots), so a
+    // tail CAS never invalidates the consumer's head, and a pop never invalidates the tail.
+    struct alignas(kCacheLine) ProducerSide {
+        std::atomic<std::size_t> tail{0};  // next position a producer claims
+        std::atomic<std::size_t> head{0};  // a recent consumer head: enough to know most slots are free
+    };
+    struct alignas(kCacheLine) ConsumerSide {
+        std::size_t pos = 0;               // the consumer's own head, read without atomics
+        std::atomic<std::size_t> head{0};  // pos as published to producers (release)
     };
 
     static std::size_t round_up_pow2(std::size_t n) noexcept {
@@ -148,17 +154,10 @@ private:
         return p;
     }
 
-    void release(Slot& slot, std::size_t pos) noexcept {
-        slot.turn.store(pos + mask_ + 1, std::memory_order_release);
-    }
-
     const std::size_t mask_;
     std::unique_ptr<Slot[]> slots_;
-    PaddedIndex tail_;   // next position a producer claims
-    PaddedIndex head_;   // the consumer's head, published for size() only
-    // The consumer's private copy of its head: read on every pop without an atomic load, and on a
-    // line of its own so producers' tail CASes do not evict it.
-    alignas(kCacheLine) std::size_t head_pos_ = 0;
+    ProducerSide producers_;
+    ConsumerSide consumer_;
 };
 
 }  // namespace tickgate::feeds

@@ -157,28 +157,33 @@ TickerUpdate SimulatorFeed::next_update() {
 
 void SimulatorFeed::run(std::stop_token stop, UpdateChannel& out) {
     using Clock = std::chrono::steady_clock;
+    using Seconds = std::chrono::duration<double>;
     use_precise_timer_slack();
     // Update k of the current schedule is due at start + k / rate. When publishing stalls (a full
     // ring) for more than a tenth of a second, the schedule restarts instead of catching up in
     // one large burst.
     const auto backlog_cap = static_cast<std::uint64_t>(std::max(1.0, rate_ / 10));
+    // Up to this rate a sleep fits between two updates, so they go out one per wake-up; a late
+    // wake-up (a busy machine) is caught up at 0.6 intervals apart rather than as a burst. Above
+    // it, each wake-up publishes every update that is due.
+    const bool one_per_wake = rate_ <= 20'000;
+    const auto min_gap = std::chrono::duration_cast<Clock::duration>(Seconds(0.6 / rate_));
     auto start = Clock::now();
     std::uint64_t k = 0;
     while (!stop.stop_requested()) {
         const auto now = Clock::now();
-        const double elapsed = std::chrono::duration<double>(now - start).count();
-        auto due = static_cast<std::uint64_t>(elapsed * rate_) + 1;  // updates whose time has come
+        auto due = static_cast<std::uint64_t>(Seconds(now - start).count() * rate_) + 1;  // time has come
         if (due - k > backlog_cap) {
             start = now;
             k = 0;
             due = 1;
         }
-        for (; k < due; ++k) {
+        for (const std::uint64_t end = one_per_wake ? std::min(due, k + 1) : due; k < end; ++k) {
             if (!out.publish(next_update(), stop)) return;
             if ((k & 1023) == 1023 && stop.stop_requested()) return;
         }
-        const auto next = start + std::chrono::duration_cast<Clock::duration>(
-                                      std::chrono::duration<double>(static_cast<double>(k) / rate_));
+        auto next = start + std::chrono::duration_cast<Clock::duration>(Seconds(static_cast<double>(k) / rate_));
+        if (one_per_wake) next = std::max(next, now + min_gap);
         if (!sleep_until_or_stop(stop, next)) return;
     }
 }
