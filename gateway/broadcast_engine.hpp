@@ -64,7 +64,12 @@ private:
     feeds::UpdateChannel& channel_;
     std::vector<Worker*> workers_;
     std::vector<std::unique_ptr<FeedState>> feeds_;
-    std::unordered_map<std::string, TopicEntry> topics_;
+    struct TopicHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    // Transparent lookup: finding a topic by the update's string_view allocates nothing.
+    std::unordered_map<std::string, TopicEntry, TopicHash, std::equal_to<>> topics_;
     std::int64_t started_ns_ = 0;
     OwnedCounter conflicts_;
     OwnedCounter topic_limit_drops_;

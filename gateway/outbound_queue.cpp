@@ -2,35 +2,30 @@
 
 namespace tickgate::gateway {
 
-OutboundQueue::Push OutboundQueue::push_live(const Frame& frame, const FramePtr& owner, std::int64_t now_ns) {
-    const auto bytes_in = frame.bytes();
+OutboundQueue::Push OutboundQueue::push_live(const FramePtr& frame, std::int64_t now_ns) {
+    const std::size_t size = frame->bytes().size();
+    note_queued(now_ns);
     // Once one topic is conflated, every live update goes through the map until the next write,
     // so a topic's frames never overtake each other.
-    if (conflated_.empty() && ordered_.size() + bytes_in.size() <= max_bytes_ / 2) {
-        note_queued(now_ns);
-        ordered_.append(bytes_in);
-        ++ordered_messages_;
-        if (oldest_update_ts_ns_ == 0 || frame.ts_ns < oldest_update_ts_ns_) oldest_update_ts_ns_ = frame.ts_ns;
+    if (conflated_.empty() && ordered_bytes_ + size <= max_bytes_ / 2) {
+        pieces_.push_back(Piece{frame, 0, 0});
+        ordered_bytes_ += size;
+        if (oldest_update_ts_ns_ == 0 || frame->ts_ns < oldest_update_ts_ns_) oldest_update_ts_ns_ = frame->ts_ns;
         return Push::queued;
     }
-    note_queued(now_ns);
-    auto [it, inserted] = conflated_.try_emplace(frame.topic_id, owner);
+    auto [it, inserted] = conflated_.try_emplace(frame->topic_id, frame);
     if (!inserted) {
         conflated_bytes_ -= it->second->bytes().size();
-        it->second = owner;
+        it->second = frame;
         ++conflated_count_;
     }
-    conflated_bytes_ += bytes_in.size();
+    conflated_bytes_ += size;
     if (bytes() > max_bytes_) return Push::overflow;
     return inserted ? Push::queued : Push::conflated;
 }
 
 bool OutboundQueue::push_control(std::string_view frame_bytes, std::int64_t now_ns) {
-    if (bytes() + frame_bytes.size() > max_bytes_) return false;
-    note_queued(now_ns);
-    ordered_.append(frame_bytes);
-    ++ordered_messages_;
-    return true;
+    return push_control_built([&](std::string& out) { out.append(frame_bytes); }, now_ns);
 }
 
 void OutboundQueue::forget_topic(std::uint32_t topic_id) {
@@ -42,8 +37,14 @@ void OutboundQueue::forget_topic(std::uint32_t topic_id) {
 }
 
 OutboundQueue::Taken OutboundQueue::take(std::string& out) {
-    Taken taken{ordered_messages_ + conflated_.size(), oldest_update_ts_ns_, queued_since_ns_};
-    out.swap(ordered_);
+    Taken taken{pieces_.size() + conflated_.size(), oldest_update_ts_ns_, queued_since_ns_};
+    out.reserve(out.size() + bytes());
+    for (const Piece& p : pieces_) {
+        if (p.frame)
+            out.append(p.frame->bytes());
+        else
+            out.append(control_, p.begin, p.end - p.begin);
+    }
     for (const auto& [topic, frame] : conflated_) {
         out.append(frame->bytes());
         if (taken.oldest_update_ts_ns == 0 || frame->ts_ns < taken.oldest_update_ts_ns)
@@ -54,8 +55,9 @@ OutboundQueue::Taken OutboundQueue::take(std::string& out) {
 }
 
 void OutboundQueue::clear() {
-    ordered_.clear();
-    ordered_messages_ = 0;
+    pieces_.clear();
+    control_.clear();
+    ordered_bytes_ = 0;
     conflated_.clear();
     conflated_bytes_ = 0;
     oldest_update_ts_ns_ = 0;

@@ -1,7 +1,8 @@
 #pragma once
 // One session's send backlog, with the slow-consumer policy:
-// - below half of max_bytes, every frame is copied in order into one contiguous buffer, ready to be
-//   written (one socket write, one TLS record where it fits) when the previous write completes;
+// - below half of max_bytes, frames are kept in order: shared live frames by reference (queueing
+//   costs a pointer, not a copy), per-session control frames in a local buffer; take() gathers them
+//   into one contiguous buffer for one socket write (one TLS record where it fits);
 // - past half, live updates are conflated: only the newest frame per topic is kept (the client sees a
 //   seq gap), and they go out after the ordered bytes;
 // - past max_bytes in all, push reports overflow and the session closes 1008 "slow consumer".
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "gateway/frame.hpp"
 
@@ -26,7 +28,7 @@ public:
     explicit OutboundQueue(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
     /// A live update. now_ns is the caller's clock (read once per batch, not per push).
-    Push push_live(const Frame& frame, const FramePtr& owner, std::int64_t now_ns);
+    Push push_live(const FramePtr& frame, std::int64_t now_ns);
     /// Ordered bytes of one or more whole frames; false (nothing queued) on overflow.
     bool push_control(std::string_view frame_bytes, std::int64_t now_ns);
     /// Appends a frame built in place by `encode(std::string&)`; false on overflow (nothing queued).
@@ -45,8 +47,8 @@ public:
     Taken take(std::string& out);
 
     void clear();
-    bool empty() const noexcept { return ordered_.empty() && conflated_.empty(); }
-    std::size_t bytes() const noexcept { return ordered_.size() + conflated_bytes_; }
+    bool empty() const noexcept { return pieces_.empty() && conflated_.empty(); }
+    std::size_t bytes() const noexcept { return ordered_bytes_ + conflated_bytes_; }
     std::size_t max_bytes() const noexcept { return max_bytes_; }
     /// Live updates replaced by a newer one of the same topic since the last call.
     std::uint64_t take_conflated_count() noexcept { return std::exchange(conflated_count_, 0); }
@@ -56,9 +58,16 @@ private:
         if (empty()) queued_since_ns_ = now_ns;
     }
 
+    /// A shared frame, or (frame null) the bytes control_[begin, end).
+    struct Piece {
+        FramePtr frame;
+        std::uint32_t begin = 0, end = 0;
+    };
+
     std::size_t max_bytes_;
-    std::string ordered_;
-    std::size_t ordered_messages_ = 0;
+    std::vector<Piece> pieces_;
+    std::string control_;
+    std::size_t ordered_bytes_ = 0;
     std::unordered_map<std::uint32_t, FramePtr> conflated_;
     std::size_t conflated_bytes_ = 0;
     std::uint64_t conflated_count_ = 0;
@@ -68,15 +77,16 @@ private:
 
 template <typename Build>
 bool OutboundQueue::push_control_built(Build&& build, std::int64_t now_ns) {
-    const std::size_t before = ordered_.size();
-    const bool was_empty = empty();
-    build(ordered_);
-    if (bytes() > max_bytes_) {
-        ordered_.resize(before);
+    const std::size_t before = control_.size();
+    build(control_);
+    const std::size_t added = control_.size() - before;
+    if (bytes() + added > max_bytes_) {
+        control_.resize(before);
         return false;
     }
-    if (was_empty) queued_since_ns_ = now_ns;
-    ++ordered_messages_;
+    note_queued(now_ns);
+    pieces_.push_back(Piece{nullptr, static_cast<std::uint32_t>(before), static_cast<std::uint32_t>(control_.size())});
+    ordered_bytes_ += added;
     return true;
 }
 

@@ -24,7 +24,7 @@ void SubscriptionRegistry::deliver(std::uint32_t topic_id, const feeds::TickerUp
     t.latest = update;
     t.has_value = true;
     for (Subscriber* s : t.subscribers) {
-        if (s->queue.push_live(*frame, frame, now_ns) == OutboundQueue::Push::overflow) s->overflowed = true;
+        if (s->queue.push_live(frame, now_ns) == OutboundQueue::Push::overflow) s->overflowed = true;
         if (!s->dirty) {
             s->dirty = true;
             dirty.push_back(s);
@@ -128,8 +128,7 @@ void SubscriptionRegistry::uncover(Subscriber& s, std::uint32_t topic_id) {
 }
 
 std::optional<std::uint32_t> SubscriptionRegistry::find(std::string_view topic) const {
-    // Heterogeneous lookup needs a transparent hash; topics are short, so a temporary is cheap here.
-    auto it = ids_.find(std::string(topic));
+    auto it = ids_.find(topic);
     if (it == ids_.end()) return std::nullopt;
     return it->second;
 }

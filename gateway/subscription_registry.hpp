@@ -83,7 +83,11 @@ private:
     void drop_entry(Subscriber& s, const std::string& entry);
 
     std::vector<TopicState> topics_;
-    std::unordered_map<std::string, std::uint32_t> ids_;
+    struct NameHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> ids_;
     // Distinct patterns and who holds them: a new topic is matched once per distinct pattern.
     std::unordered_map<std::string, std::unordered_set<Subscriber*>> patterns_;
 };
