@@ -201,7 +201,7 @@ export class Client {
 
   /** Waits up to timeoutMs for the connection to close; resolves {code, reason} or null. */
   async waitClosed(timeoutMs = 3000) {
-    return Promise.race([this.closed, delay(timeoutMs).then(() => null)]);
+    return Promise.race([this.closed, delay(timeoutMs, null, { ref: false })]);
   }
 
   close(code = 1000) {
