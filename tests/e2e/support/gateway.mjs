@@ -182,6 +182,12 @@ export class Client {
     });
   }
 
+  /** Like next(), but only for messages that arrive from now on. */
+  nextNew(pred = () => true, timeoutMs = 3000) {
+    this.cursor = this.messages.length;
+    return this.next(pred, timeoutMs);
+  }
+
   /** Sends a request and waits for the reply of `type` (and the same id when given). */
   async request(obj, type, timeoutMs = 3000) {
     const from = this.messages.length;

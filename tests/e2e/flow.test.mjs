@@ -1,0 +1,137 @@
+// Flow control and liveness: a stalled client is conflated and then closed without hurting anyone
+// else; a client that stops answering pings is closed; SIGTERM closes everyone with 1001 and exits.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectReady, delay, scrape, startGateway, waitFor } from './support/gateway.mjs';
+import { assertGapFree } from './support/checks.mjs';
+
+describe('slow consumer (--rate 5000 --max-queue-bytes 65536 --slow-timeout-ms 1500)', () => {
+  let gw;
+  const clients = [];
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await gw?.stop();
+  });
+
+  test('a stalled client is conflated, then closed; a normal client keeps its rate, gap-free', { timeout: 25000 }, async () => {
+    gw = await startGateway(['--rate', '5000', '--max-queue-bytes', '65536', '--slow-timeout-ms', '1500']);
+    const normal = await connectReady(gw.wsUrl, { label: 'normal' });
+    const stalled = await connectReady(gw.wsUrl, { label: 'stalled' });
+    clients.push(normal, stalled);
+    normal.send({ op: 'subscribe', id: 1, topics: ['ticker.BTC-USD', 'ticker.ETH-USD'] });
+    stalled.send({ op: 'subscribe', id: 1, topics: ['*.*'] });
+    await normal.next('subscribed');
+    await stalled.next('subscribed');
+    await stalled.next((m) => m.snapshot === false, 3000);  // live updates are flowing to it
+
+    const before = await scrape(gw);
+    assert.equal(before.tickgate_slow_consumer_disconnects_total, 0);
+    const stallStart = Date.now();
+    const normalFrom = normal.messages.length;
+    stalled.ws._socket.pause();  // stop reading: the kernel buffers fill, then the gateway's queue
+
+    let conflatedSeen = 0;
+    const m = await waitFor(async () => {
+      const s = await scrape(gw);
+      conflatedSeen = Math.max(conflatedSeen, s.tickgate_messages_conflated_total);
+      return s.tickgate_slow_consumer_disconnects_total >= 1 ? s : null;
+    }, { timeoutMs: 15000, intervalMs: 100, what: 'tickgate_slow_consumer_disconnects_total >= 1' });
+    const stallMs = Date.now() - stallStart;
+    await delay(300);
+    const final = await scrape(gw);
+
+    // The stalled client: closed as a slow consumer, exactly once, nobody else.
+    assert.equal(final.tickgate_slow_consumer_disconnects_total, 1, 'one slow consumer: the stalled client');
+    stalled.ws._socket.resume();
+    const closed = await stalled.waitClosed(5000);
+    assert.ok(closed, 'the stalled client sees its connection closed once it reads again');
+    assert.ok(closed.code === 1008 || closed.code === 1006, `close code 1008 (or abnormal 1006), got ${closed.code}`);
+    if (closed.code === 1008) assert.match(closed.reason, /slow/);
+
+    // The normal client: still open, gap-free, at the feed's pace throughout.
+    assert.ok(normal.isOpen, 'the normal client stays connected');
+    const during = normal.updates(normalFrom);
+    assertGapFree(normal.updates(), 'normal client');
+    const expected = (stallMs / 1000) * 2 * (5000 / 20);  // two of twenty topics at 5000/s
+    assert.ok(during.length >= 0.3 * expected,
+      `normal client kept receiving during the stall: ${during.length} updates in ${stallMs} ms (feed: ~${expected})`);
+    await normal.nextNew((u) => u.topic === 'ticker.BTC-USD', 2000);  // and is live right now
+
+    // Conflation is what happened to the stalled client before it was closed.
+    assert.ok(Math.max(conflatedSeen, final.tickgate_messages_conflated_total) > 0,
+      `tickgate_messages_conflated_total must rise for a stalled client (seen ${conflatedSeen}, final `
+      + `${final.tickgate_messages_conflated_total}; slow consumer closed after ${stallMs} ms)`);
+    assert.ok(m.tickgate_connections >= 1);
+  });
+});
+
+describe('heartbeats (--heartbeat-ms 300)', () => {
+  let gw;
+  const clients = [];
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await gw?.stop();
+  });
+
+  test('a client that does not answer pings is closed within a few heartbeats; one that answers stays', { timeout: 15000 }, async () => {
+    gw = await startGateway(['--heartbeat-ms', '300', '--symbols', '5']);
+    const silent = await connectReady(gw.wsUrl, { label: 'silent', autoPong: false });
+    const alive = await connectReady(gw.wsUrl, { label: 'alive' });
+    clients.push(silent, alive);
+    const welcome = silent.messages[0];
+    assert.equal(welcome.heartbeat_ms, 300);
+    let silentPings = 0;
+    let alivePings = 0;
+    silent.ws.on('ping', () => { silentPings += 1; });
+    alive.ws.on('ping', () => { alivePings += 1; });
+    const t0 = Date.now();
+
+    await delay(450);
+    assert.ok(silent.isOpen, 'not closed after about one heartbeat');
+    const closed = await silent.waitClosed(4000);
+    const elapsed = Date.now() - t0;
+    assert.ok(closed, 'the silent client is closed');
+    assert.ok(silentPings >= 1, 'it was pinged before being closed');
+    assert.ok(elapsed <= 3000, `closed within ~3-4 heartbeats plus margin (took ${elapsed} ms)`);
+    assert.equal(closed.code, 1001);
+    assert.equal(closed.reason, 'heartbeat timeout');
+
+    await delay(1500);  // the answering client is now well past 3 heartbeats
+    assert.ok(alive.isOpen, 'the client answering pings stays connected');
+    assert.ok(alivePings >= 3, `it was pinged (${alivePings})`);
+    alive.send({ op: 'ping', id: 'still-here' });
+    await alive.next('pong');
+    const m = await scrape(gw);
+    assert.equal(m.tickgate_heartbeat_timeouts_total, 1);
+    assert.equal(m.tickgate_connections, 1);
+  });
+});
+
+describe('SIGTERM', () => {
+  test('every connected client gets close 1001 "going away" and the process exits 0 within 2 s', { timeout: 15000 }, async () => {
+    const gw = await startGateway(['--symbols', '5']);
+    const cs = [];
+    try {
+      for (let i = 0; i < 4; ++i) cs.push(await connectReady(gw.wsUrl, { label: `c${i}` }));
+      cs[0].send({ op: 'subscribe', id: 1, topics: ['*.*'] });
+      cs[1].send({ op: 'subscribe', id: 1, topics: ['ticker.BTC-USD'] });
+      await cs[0].next('subscribed');
+      await cs[1].next('subscribed');
+      await delay(200);
+      const stopped = gw.stop({ timeoutMs: 5000 });
+      const closes = await Promise.all(cs.map((c) => c.waitClosed(3000)));
+      const { code, signal, elapsedMs } = await stopped;
+      closes.forEach((cl, i) => {
+        assert.ok(cl, `client ${i} was closed`);
+        assert.equal(cl.code, 1001, `client ${i} close code`);
+        assert.equal(cl.reason, 'going away', `client ${i} close reason`);
+      });
+      assert.equal(signal, null);
+      assert.equal(code, 0, 'exit code 0');
+      assert.ok(elapsedMs < 2000, `exited in ${elapsedMs} ms`);
+    } finally {
+      cs.forEach((c) => c.terminate());
+      await gw.stop();
+    }
+  });
+});
