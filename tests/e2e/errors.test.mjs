@@ -2,7 +2,7 @@
 // documented error codes and close codes; nobody else on the gateway loses anything meanwhile.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectReady, delay, startGateway } from './support/gateway.mjs';
+import { connect, connectReady, delay, startGateway, waitFor } from './support/gateway.mjs';
 import { assertGapFree } from './support/checks.mjs';
 
 const T = { timeout: 15000 };
@@ -193,5 +193,26 @@ describe('limits (--max-subscriptions 3, --client-rate 5, --max-message-bytes 25
     assert.deepEqual(observer.messages.filter((m) => m.type === 'error'), []);
     // And it is still live right now.
     await observer.nextNew((m) => m.topic === 'ticker.BTC-USD');
+  });
+});
+
+describe('connection limits (--max-connections 2)', () => {
+  test('a third connection gets HTTP 503; once one leaves, a new one is admitted', { timeout: 15000 }, async () => {
+    const gw = await startGateway(['--symbols', '2', '--max-connections', '2']);
+    const cs = [];
+    try {
+      cs.push(await connectReady(gw.wsUrl, { label: 'a' }), await connectReady(gw.wsUrl, { label: 'b' }));
+      await assert.rejects(connect(gw.wsUrl, { label: 'c' }), (err) => err.statusCode === 503);
+      assert.ok(cs[0].isOpen && cs[1].isOpen, 'the admitted ones are untouched');
+      await cs[0].close();
+      const d = await waitFor(() => connectReady(gw.wsUrl, { label: 'd' }).catch(() => null),
+        { timeoutMs: 5000, intervalMs: 200, what: 'a slot to free up' });
+      cs.push(d);
+      d.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
+      await d.next('subscribed');
+    } finally {
+      await Promise.all(cs.map((c) => c.close()));
+      await gw.stop();
+    }
   });
 });

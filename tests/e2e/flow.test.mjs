@@ -134,4 +134,27 @@ describe('SIGTERM', () => {
       await gw.stop();
     }
   });
+
+  test('a stalled client does not hold up the exit: still within 2 s, others get 1001', { timeout: 20000 }, async () => {
+    const gw = await startGateway(['--rate', '5000', '--slow-timeout-ms', '60000']);
+    const cs = [];
+    try {
+      const normal = await connectReady(gw.wsUrl, { label: 'normal' });
+      const stalled = await connectReady(gw.wsUrl, { label: 'stalled' });
+      cs.push(normal, stalled);
+      stalled.send({ op: 'subscribe', id: 1, topics: ['*.*'] });
+      await stalled.next('subscribed');
+      stalled.ws._socket.pause();
+      await delay(4000);  // long enough at 5000/s for the socket buffers to fill: the write is stuck
+      const stopped = gw.stop({ timeoutMs: 5000 });
+      const closed = await normal.waitClosed(3000);
+      const { code, elapsedMs } = await stopped;
+      assert.equal(closed?.code, 1001);
+      assert.equal(code, 0);
+      assert.ok(elapsedMs < 2000, `exited in ${elapsedMs} ms`);
+    } finally {
+      cs.forEach((c) => c.terminate());
+      await gw.stop();
+    }
+  });
 });

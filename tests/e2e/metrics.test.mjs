@@ -155,3 +155,45 @@ describe('a replay feed that ends goes stale (--stale-ms 500)', () => {
     assert.equal(late.messages.indexOf(lateStatus), 1, 'right after the welcome');
   });
 });
+
+describe('a feed that resumes after a gap (--stale-ms 500)', () => {
+  let gw;
+  let dir;
+  const clients = [];
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await gw?.stop();
+    dir?.cleanup();
+  });
+
+  test('clients get stale then ok; /healthz goes back to 200; seq continues', { timeout: 20000 }, async () => {
+    dir = tempDir();
+    const base = 1_700_000_000_000_000_000n;
+    const lines = [];
+    for (const ms of [0, 100, 200, 300, 400, 500, 3500, 3600, 3700, 3800, 3900, 4000, 4100, 4200]) {
+      lines.push(replayLine('ticker.GAP-USD', base + BigInt(ms) * 1_000_000n));
+    }
+    const file = writeReplay(dir.dir, 'gap.jsonl', lines);
+    const feedName = `replay:${file}`;
+    gw = await startGateway(['--feed', feedName, '--stale-ms', '500']);
+    const c = await connectReady(gw.wsUrl, { label: 'gap' });
+    clients.push(c);
+    c.send({ op: 'subscribe', id: 1, topics: ['*.*'] });
+    await c.next('subscribed');
+    const stale = await c.next((m) => m.type === 'status', 5000);
+    assert.equal(stale.state, 'stale');
+    assert.equal((await httpGet(`${gw.httpsUrl}/healthz`)).status, 503);
+    const ok = await c.next((m) => m.type === 'status', 6000);
+    assert.equal(ok.feed, feedName);
+    assert.equal(ok.state, 'ok');
+    await delay(300);
+    const h = await httpGet(`${gw.httpsUrl}/healthz`);
+    assert.equal(h.status, 200, h.body);
+    assert.equal(h.json.feeds[0].state, 'ok');
+    const ups = c.updates();
+    const after = ups.filter((u) => c.messages.indexOf(u) > c.messages.indexOf(stale));
+    assert.ok(after.length >= 1, 'updates resumed');
+    const live = ups.filter((u) => !u.snapshot);
+    for (let i = 1; i < live.length; ++i) assert.equal(live[i].seq, live[i - 1].seq + 1, 'seq continues across the gap');
+  });
+});

@@ -236,6 +236,22 @@ describe('protocol v1 against the simulator (--symbols 5, default rate)', () => 
       assertGapFree(mine, t);
     }
   });
+
+  test('?subscribe= reports bad entries like a request without id and takes percent-encoding', T, async () => {
+    const c = await connect(`${gw.wsUrl}?subscribe=ticker.BTC-USD,bogus,ticker.NOPE-USD,%2A.ETH-USD`, { label: 'query-bad' });
+    clients.push(c);
+    const bad = await c.next('error');
+    assert.equal(bad.code, 'bad_request');
+    assert.deepEqual(bad.topics, ['bogus']);
+    assert.equal(bad.id, undefined);
+    const unknown = await c.next('error');
+    assert.equal(unknown.code, 'unknown_topic');
+    assert.deepEqual(unknown.topics, ['ticker.NOPE-USD']);
+    const ack = await c.next('subscribed');
+    assert.deepEqual(ack.topics, ['ticker.BTC-USD', '*.ETH-USD']);
+    await delay(500);
+    assert.deepEqual([...new Set(c.updates().map((u) => u.topic))].sort(), ['ticker.BTC-USD', 'ticker.ETH-USD']);
+  });
 });
 
 describe('patterns over topics that appear later (replay feed)', () => {
