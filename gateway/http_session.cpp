@@ -112,9 +112,12 @@ private:
     void on_timeout() {
         if (upgraded_) return;
         timed_out_ = true;
-        TG_LOG(debug, "connection %s: no WebSocket open within %u ms, closing", peer_.c_str(),
-               server_.config().handshake_timeout_ms);
-        server_.count_connection(ConnectionResult::timeout);
+        // A kept-alive plain HTTP connection (health probes) also ends here; it was counted as http.
+        if (requests_ == 0) {
+            TG_LOG(debug, "connection %s: no WebSocket open within %u ms, closing", peer_.c_str(),
+                   server_.config().handshake_timeout_ms);
+            server_.count_connection(ConnectionResult::timeout);
+        }
         beast::error_code ec;
         socket_of(stream_).close(ec);
     }
@@ -167,20 +170,20 @@ private:
                          false);
         }
         if (req.method() != http::verb::get) {
-            server_.count_connection(ConnectionResult::http);
+            count_http();
             return reply(response(405, "Method Not Allowed", "application/json", error_body("only GET is served"),
                                   false, "Allow: GET\r\n"),
                          false);
         }
         if (path == "/healthz") {
-            server_.count_connection(ConnectionResult::http);
+            count_http();
             auto [status, body] = server_.health_report();
             return reply(response(status, status == 200 ? "OK" : "Service Unavailable", "application/json", body,
                                   keep_alive),
                          keep_alive);
         }
         if (path == "/readyz") {
-            server_.count_connection(ConnectionResult::http);
+            count_http();
             const bool ready = server_.ready() && !server_.draining();
             const std::string body = std::string("{\"status\":\"") +
                                      (ready ? "ready" : server_.draining() ? "draining" : "starting") + "\"}\n";
@@ -189,7 +192,7 @@ private:
                          keep_alive);
         }
         if (path != "/ws") {
-            server_.count_connection(ConnectionResult::http);
+            count_http();
             return reply(response(404, "Not Found", "application/json", error_body("not found; WebSocket clients use /ws"),
                                   keep_alive),
                          keep_alive);
@@ -255,6 +258,10 @@ private:
                               if (ec || !keep_alive) return self->close_socket();
                               self->do_read();
                           });
+    }
+
+    void count_http() {
+        if (requests_ == 1) server_.count_connection(ConnectionResult::http);
     }
 
     void close_socket() {

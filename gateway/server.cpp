@@ -147,7 +147,12 @@ bool Server::start(std::string& error) {
     std::vector<std::string> feed_names;
     for (std::size_t i = 0; i < config_.feeds.size(); ++i) {
         auto adapter = feeds::make_feed(config_.feeds[i], config_.sim, static_cast<std::uint16_t>(i), error);
-        if (!adapter) return false;
+        if (!adapter) {
+            // A malformed spec is a bad flag (exit 2); a file that cannot be read is a start-up failure (exit 1).
+            start_exit_code_ = error.rfind("cannot read", 0) == 0 ? 1 : 2;
+            error = "--feed " + config_.feeds[i] + ": " + error;
+            return false;
+        }
         feed_names.push_back(adapter->name());
         feeds_->adapters.push_back(std::move(adapter));
     }
@@ -229,7 +234,7 @@ int Server::run() {
         for (auto& t : feeds_->threads) t.request_stop();
         if (engine_) engine_->stop();
         for (auto& w : workers_) w->stop();
-        return 1;
+        return start_exit_code_;
     }
     std::function<void()> wait_reload = [&] {
         reload_signal.async_wait([&](const boost::system::error_code& ec, int) {

@@ -66,6 +66,7 @@ private:
 
     Config config_;
     ConnectionLimits limits_;
+    int start_exit_code_ = 1;
     std::atomic<bool> ready_{false};
     std::atomic<bool> draining_{false};
     mutable std::mutex tls_mutex_;
