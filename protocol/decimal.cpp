@@ -1,5 +1,6 @@
 #include "protocol/decimal.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tickgate::protocol {
@@ -32,19 +33,44 @@ constexpr std::int64_t kPow10[kMaxDecimals + 1] = {
     1000000000000000000LL,
 };
 
+int count_digits(std::uint64_t v) noexcept {
+    // log10 estimated from the bit width (1233/4096 ~ log10(2)), then corrected by one compare.
+    static constexpr std::uint64_t kPow10u[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+        1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+        100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+        1000000000000000000ULL, 10000000000000000000ULL,
+    };
+    const int t = (64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    return t + (v >= kPow10u[t]);
+}
+
 }  // namespace
 
 std::size_t format_decimal(char* out, std::int64_t mantissa, int decimals) noexcept {
     // Out-of-range decimals are a caller bug; clamping keeps the write inside kMaxDecimalChars.
     if (decimals < 0) decimals = 0;
     if (decimals > kMaxDecimals) decimals = kMaxDecimals;
-    const auto d = static_cast<std::size_t>(decimals);
 
     // Unsigned negation so INT64_MIN has a representable magnitude.
     std::uint64_t u = mantissa < 0 ? 0 - static_cast<std::uint64_t>(mantissa) : static_cast<std::uint64_t>(mantissa);
-    char buf[24];
-    char* const end = buf + sizeof buf;
-    char* p = end;
+
+    // The length is known before writing, so digits go straight to `out` from the right: going
+    // through a scratch buffer made the final copy stall on store forwarding (this is the hot path).
+    const int digits = std::max(count_digits(u), decimals + 1);
+    const std::size_t length = static_cast<std::size_t>(digits + (mantissa < 0) + (decimals > 0));
+    char* p = out + length;
+    int frac = decimals;
+    for (; frac >= 2; frac -= 2) {
+        p -= 2;
+        std::memcpy(p, kDigitPairs + (u % 100) * 2, 2);
+        u /= 100;
+    }
+    if (frac == 1) {
+        *--p = static_cast<char>('0' + u % 10);
+        u /= 10;
+    }
+    if (decimals > 0) *--p = '.';
     while (u >= 100) {
         p -= 2;
         std::memcpy(p, kDigitPairs + (u % 100) * 2, 2);
@@ -56,20 +82,8 @@ std::size_t format_decimal(char* out, std::int64_t mantissa, int decimals) noexc
     } else {
         *--p = static_cast<char>('0' + u);
     }
-    // Zero-pad so there is at least one digit before the point.
-    while (static_cast<std::size_t>(end - p) < d + 1) *--p = '0';
-
-    char* o = out;
-    if (mantissa < 0) *o++ = '-';
-    const std::size_t int_digits = static_cast<std::size_t>(end - p) - d;
-    std::memcpy(o, p, int_digits);
-    o += int_digits;
-    if (d > 0) {
-        *o++ = '.';
-        std::memcpy(o, p + int_digits, d);
-        o += d;
-    }
-    return static_cast<std::size_t>(o - out);
+    if (mantissa < 0) *--p = '-';
+    return length;
 }
 
 std::optional<ParsedDecimal> parse_decimal(std::string_view text) noexcept {

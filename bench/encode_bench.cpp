@@ -1,0 +1,82 @@
+// Hot-path costs of protocol/: one encode per update, one parse per client request, one frame read
+// per client message.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "feeds/ticker_update.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/request.hpp"
+#include "protocol/websocket_frame.hpp"
+
+namespace tp = tickgate::protocol;
+
+namespace {
+
+tickgate::feeds::TickerUpdate btc_update() {
+    tickgate::feeds::TickerUpdate u;
+    u.set_topic("ticker.BTC-USD");
+    u.seq = 18446744;
+    u.ts_ns = 1764090000123456789;
+    u.bid = 6499950;
+    u.bid_size = 2500;
+    u.ask = 6500000;
+    u.ask_size = 11000;
+    u.last = 6499975;
+    u.last_size = 100;
+    u.open_24h = 6300000;
+    u.high_24h = 6510000;
+    u.low_24h = 6290000;
+    u.volume_24h = 12345678;
+    return u;
+}
+
+void BM_EncodeUpdate(benchmark::State& state) {
+    auto u = btc_update();
+    std::string out;
+    out.reserve(512);
+    for (auto _ : state) {
+        out.clear();
+        tp::encode_update(u, false, out);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+        ++u.seq;
+        u.last += (u.seq & 1) ? 25 : -25;
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * out.size()));
+}
+BENCHMARK(BM_EncodeUpdate);
+
+void BM_ParseSubscribe(benchmark::State& state) {
+    const std::string text = R"({"op":"subscribe","id":1,"topics":["ticker.BTC-USD","ticker.ETH-USD","trades.*"]})";
+    for (auto _ : state) {
+        auto r = tp::parse_request(text);
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(BM_ParseSubscribe);
+
+std::string masked_text_frame(const std::string& payload) {
+    std::string f;
+    f += '\x81';
+    f += static_cast<char>(0x80 | payload.size());
+    const char key[4] = {0x12, 0x34, 0x56, 0x78};
+    f.append(key, 4);
+    for (std::size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ key[i % 4]);
+    return f;
+}
+
+void BM_FrameReaderSmallText(benchmark::State& state) {
+    const std::string frame = masked_text_frame(R"({"op":"ping","id":42})");
+    tp::FrameReader reader(4096);
+    tp::ClientMessage msg;
+    for (auto _ : state) {
+        std::string_view data = frame;
+        const bool ok = reader.next(data, msg);
+        benchmark::DoNotOptimize(ok);
+        benchmark::DoNotOptimize(msg.payload.data());
+    }
+}
+BENCHMARK(BM_FrameReaderSmallText);
+
+}  // namespace
