@@ -7,6 +7,7 @@
 
 #include "support/client.hpp"
 #include "support/gateway_process.hpp"
+#include "support/json.hpp"
 #include "support/session_helpers.hpp"
 
 namespace e2e {
@@ -118,6 +119,54 @@ TEST(Cli, ConfigFileIsHonouredAndFlagsOverrideIt) {
         ASSERT_TRUE(topics) << gw.stderr_text();
         EXPECT_EQ(topics->size(), 5u) << "--symbols 5 overrides symbols = 3 of the file";
     }
+}
+
+TEST(Cli, ConfigFileRepeatsAKeyForARepeatableOptionAndTheFlagReplacesThem) {
+    TempDir dir;
+    write_file(dir.file("one.jsonl"),
+               R"({"topic":"ticker.XRP-USD","ts":1764090000000000000,"bid":"1.50","bid_size":"1","ask":"1.60",)"
+               R"("ask_size":"1","last":"1.55","last_size":"1","open_24h":"1","high_24h":"2","low_24h":"1",)"
+               R"("volume_24h":"10"})"
+               "\n");
+    write_file(dir.file("feeds.conf"), "feed = sim\nfeed = replay:" + dir.file("one.jsonl") + "\nsymbols = 2\n");
+    {
+        GatewayProcess gw;
+        ASSERT_TRUE(gw.start({"--config", dir.file("feeds.conf")})) << gw.stderr_text();
+        const auto health = http_get(gw.ws_port(), "/healthz");
+        const auto doc = parse_json(health.body);
+        ASSERT_TRUE(doc.IsObject() && doc.HasMember("feeds") && doc["feeds"].IsArray()) << health.body;
+        EXPECT_EQ(doc["feeds"].Size(), 2u) << "both feed keys of the file are used: " << health.body;
+    }
+    {
+        GatewayProcess gw;
+        ASSERT_TRUE(gw.start({"--config", dir.file("feeds.conf"), "--feed", "sim"})) << gw.stderr_text();
+        const auto health = http_get(gw.ws_port(), "/healthz");
+        const auto doc = parse_json(health.body);
+        ASSERT_TRUE(doc.IsObject() && doc.HasMember("feeds") && doc["feeds"].IsArray()) << health.body;
+        EXPECT_EQ(doc["feeds"].Size(), 1u) << "--feed on the command line replaces the file's feeds: " << health.body;
+    }
+}
+
+TEST(Cli, AllowedOriginsFlagOverridesTheConfigFile) {
+    // README: "Flags override the file." An operator narrowing the allowed Origins with the flag must
+    // not keep allowing the file's.
+    TempDir dir;
+    write_file(dir.file("origins.conf"), "allowed-origins = https://b.example\n");
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({"--config", dir.file("origins.conf"), "--allowed-origins", "https://a.example",
+                          "--symbols", "2"}))
+        << gw.stderr_text();
+    auto origin = [](const std::string& o) {
+        ConnectOptions options;
+        options.headers.emplace_back("Origin", o);
+        return options;
+    };
+    WssClient a;
+    EXPECT_TRUE(a.connect(gw.ws_port(), origin("https://a.example"))) << a.http_status() << " " << a.error();
+    WssClient b;
+    EXPECT_FALSE(b.connect(gw.ws_port(), origin("https://b.example")))
+        << "https://b.example (config file only) was admitted although --allowed-origins overrides the file";
+    EXPECT_EQ(b.http_status(), 403);
 }
 
 TEST(Cli, ConfigFileWithUnknownKeyExitsTwo) {

@@ -135,6 +135,32 @@ TEST(Http, ReadyzUnknownPathAndPlainGetOfWs) {
     EXPECT_EQ(http_get(gw.metrics_port(), "/other", http).status, 404);
 }
 
+TEST(Http, BadUpgradeRequestsAreAnsweredWith400And405) {
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({"--symbols", "2"})) << gw.stderr_text();
+    HttpOptions upgrade;
+    upgrade.headers = {{"Connection", "Upgrade"},
+                       {"Upgrade", "websocket"},
+                       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                       {"Sec-WebSocket-Version", "8"}};
+    const auto old_version = http_get(gw.ws_port(), "/ws", upgrade);
+    EXPECT_EQ(old_version.status, 400) << old_version.error << old_version.body;
+    EXPECT_EQ(old_version.header("Sec-WebSocket-Version"), "13");
+
+    upgrade.headers = {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"}};
+    EXPECT_EQ(http_get(gw.ws_port(), "/ws", upgrade).status, 400) << "no Sec-WebSocket-Key";
+
+    // A well-formed upgrade is answered 101 with the RFC 6455 accept key.
+    upgrade.headers = {{"Connection", "Upgrade"},
+                       {"Upgrade", "websocket"},
+                       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                       {"Sec-WebSocket-Version", "13"}};
+    upgrade.timeout = 2s;
+    const auto ok = http_get(gw.ws_port(), "/ws", upgrade);
+    EXPECT_EQ(ok.status, 101) << ok.error;
+    EXPECT_EQ(ok.header("Sec-WebSocket-Accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
 TEST(Http, AllowedOriginsRefuseOtherBrowserOriginsWith403) {
     GatewayProcess gw;
     ASSERT_TRUE(gw.start({"--symbols", "2", "--allowed-origins", "https://a.example,https://c.example"}))

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <ios>
 
 #include "support/certs.hpp"
 #include "support/client.hpp"
@@ -102,6 +103,52 @@ TEST(Tls, ExpiredGeneratedCertificateIsRegenerated) {
     EXPECT_GT(info->not_after, std::time(nullptr) + 360 * kDay);
     EXPECT_TRUE(key_matches_certificate(state.file("key.pem"), state.file("cert.pem")));
     EXPECT_EQ(presented_fingerprint(gw.ws_port()), info->sha256);
+}
+
+TEST(Tls, RegeneratedKeyIsOwnerOnlyEvenWhenTheFileItReplacesWasNot) {
+    // A state dir restored or copied with a umask-default (0644) key.pem: the regenerated private
+    // key must not end up world-readable.
+    TempDir state;
+    write_self_signed(state.file("cert.pem"), state.file("key.pem"), -30 * kDay, -kDay);
+    ::chmod(state.file("key.pem").c_str(), 0644);
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({"--state-dir", state.path()}, with_state_dir())) << gw.stderr_text();
+    struct stat st {};
+    ASSERT_EQ(::stat(state.file("key.pem").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << "regenerated key.pem has mode " << std::oct << (st.st_mode & 0777);
+}
+
+TEST(Tls, SighupRegeneratesAGeneratedCertificateThatHasExpired) {
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({})) << gw.stderr_text();
+    const auto original = read_certificate(gw.state_dir() + "/cert.pem");
+    ASSERT_TRUE(original);
+    // The certificate on disk expires while the gateway runs (here: replaced by an expired one).
+    const auto expired =
+        write_self_signed(gw.state_dir() + "/cert.pem", gw.state_dir() + "/key.pem", -30 * kDay, -kDay);
+    ::chmod((gw.state_dir() + "/key.pem").c_str(), 0600);
+    const auto mark = gw.stderr_size();
+    gw.signal(SIGHUP);
+    ASSERT_TRUE(gw.wait_for_stderr("SIGHUP", 3s, mark)) << gw.stderr_text();
+    const auto now_on_disk = read_certificate(gw.state_dir() + "/cert.pem");
+    ASSERT_TRUE(now_on_disk);
+    EXPECT_NE(now_on_disk->sha256, expired) << "SIGHUP regenerates an expired generated certificate";
+    EXPECT_GT(now_on_disk->not_after, std::time(nullptr) + 360 * kDay);
+    const auto presented = presented_fingerprint(gw.ws_port());
+    EXPECT_NE(presented, expired) << "never serve an expired certificate";
+    EXPECT_EQ(presented, now_on_disk->sha256);
+}
+
+TEST(Tls, UnusableStateDirExitsOne) {
+    TempDir dir;
+    write_file(dir.file("a-file"), "x");
+    const auto r = run_tickgate({"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--state-dir",
+                                 dir.file("a-file") + "/state"},
+                                5s);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    const auto errors = lines_with(r.err, "tickgate: ");
+    ASSERT_EQ(errors.size(), 1u) << r.err;
+    EXPECT_NE(errors[0].find("a-file"), std::string::npos) << errors[0];
 }
 
 TEST(Tls, Tls12AndTls13HandshakesSucceedOlderVersionsAreRefused) {
