@@ -161,6 +161,45 @@ TEST(Http, BadUpgradeRequestsAreAnsweredWith400And405) {
     EXPECT_EQ(ok.header("Sec-WebSocket-Accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
+/// A masked client text frame (RFC 6455), payload < 126 bytes.
+std::string client_text_frame(const std::string& payload) {
+    std::string f;
+    f += static_cast<char>(0x81);
+    f += static_cast<char>(0x80 | payload.size());
+    const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    f.append(mask, 4);
+    for (std::size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
+    return f;
+}
+
+TEST(Http, UpgradeRequestAndFirstFrameInOneWriteAreBothServed) {
+    // A client may send its first message right behind the upgrade request, in the same TCP segment.
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({"--no-tls", "--symbols", "2"})) << gw.stderr_text();
+    RawTcp raw;
+    ASSERT_TRUE(raw.connect(gw.ws_port()));
+    const std::string upgrade =
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    ASSERT_TRUE(raw.send(upgrade + client_text_frame(R"({"op":"ping","id":"first"})")));
+    ASSERT_TRUE(raw.read_until(R"("type":"pong")", 3s)) << "received: " << raw.received();
+    EXPECT_EQ(raw.received().rfind("HTTP/1.1 101", 0), 0u) << raw.received();
+    EXPECT_NE(raw.received().find(R"("id":"first")"), std::string::npos) << raw.received();
+    EXPECT_LT(raw.received().find(R"("type":"welcome")"), raw.received().find(R"("type":"pong")"))
+        << "the welcome comes first";
+}
+
+TEST(Http, TwoPipelinedRequestsOnOneConnectionAreBothAnswered) {
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({"--no-tls", "--symbols", "2"})) << gw.stderr_text();
+    RawTcp raw;
+    ASSERT_TRUE(raw.connect(gw.ws_port()));
+    ASSERT_TRUE(raw.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    raw.wait_closed(3s);
+    EXPECT_NE(raw.received().find(R"("feeds")"), std::string::npos) << raw.received();
+    EXPECT_NE(raw.received().find(R"({"status":"ready"})"), std::string::npos) << raw.received();
+}
+
 TEST(Http, AllowedOriginsRefuseOtherBrowserOriginsWith403) {
     GatewayProcess gw;
     ASSERT_TRUE(gw.start({"--symbols", "2", "--allowed-origins", "https://a.example,https://c.example"}))
@@ -241,6 +280,21 @@ TEST(Http, SilentConnectionIsClosedAfterTheHandshakeTimeout) {
     EXPECT_TRUE(open_session(later, gw.ws_port()));
     const auto metrics = scrape(gw);
     EXPECT_GE(metric_value(metrics, "tickgate_connections_total", "result=\"timeout\"").value_or(0), 1.0);
+}
+
+TEST(Http, StalledTlsHandshakeIsClosedAndItsConnectionSlotFreed) {
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({"--symbols", "2", "--handshake-timeout-ms", "300", "--max-connections", "1"}))
+        << gw.stderr_text();
+    RawTcp stalled;
+    ASSERT_TRUE(stalled.connect(gw.ws_port()));
+    // A TLS record header announcing a 500-byte ClientHello, then nothing more.
+    ASSERT_TRUE(stalled.send(std::string("\x16\x03\x01\x01\xf4\x01\x00", 7)));
+    const auto closed_after = stalled.wait_closed(2s);
+    ASSERT_TRUE(closed_after) << "a stalled TLS handshake must be closed";
+    EXPECT_LT(closed_after->count(), 1500);
+    std::unique_ptr<WssClient> client;
+    EXPECT_TRUE(eventually_open(client, gw.ws_port(), {}, 1s)) << "the only connection slot must be free again";
 }
 
 TEST(Http, GarbageOnTheTlsPortIsDroppedWithoutDisturbingOpenClients) {

@@ -104,5 +104,22 @@ TEST(WebSocket, SigtermClosesClientsWith1001GoingAwayAndExitsZeroWithinTwoSecond
     EXPECT_LT(elapsed, 2s) << "took " << std::chrono::duration_cast<Ms>(elapsed).count() << " ms";
 }
 
+TEST(WebSocket, SigintOnPlainWsAlsoClosesWith1001AndExitsZero) {
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({"--no-tls", "--symbols", "2"})) << gw.stderr_text();
+    WssClient client;
+    ConnectOptions options;
+    options.tls = false;
+    ASSERT_TRUE(client.connect(gw.ws_port(), options)) << client.error();
+    ASSERT_TRUE(client.read_text(3s)) << client.error();
+    const auto signalled = Clock::now();
+    gw.signal(SIGINT);
+    while (client.read_text(3s)) ASSERT_LT(Clock::now() - signalled, 3s);
+    EXPECT_EQ(client.close_code(), 1001) << client.error();
+    EXPECT_EQ(client.close_reason(), "going away");
+    EXPECT_EQ(gw.wait_exit(3s), 0) << gw.stderr_text();
+    EXPECT_LT(Clock::now() - signalled, 2s);
+}
+
 }  // namespace
 }  // namespace e2e

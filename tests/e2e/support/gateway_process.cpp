@@ -318,6 +318,22 @@ std::optional<Ms> RawTcp::wait_closed(Ms timeout) {
     return std::nullopt;
 }
 
+bool RawTcp::read_until(const std::string& needle, Ms timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (received_.find(needle) == std::string::npos) {
+        const auto now = Clock::now();
+        if (now >= deadline) return false;
+        pollfd p{fd_, POLLIN, 0};
+        const int left = static_cast<int>(std::chrono::duration_cast<Ms>(deadline - now).count());
+        if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
+        char buf[4096];
+        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n > 0) received_.append(buf, static_cast<std::size_t>(n));
+        else if (n == 0 || (errno != EINTR && errno != EAGAIN)) return received_.find(needle) != std::string::npos;
+    }
+    return true;
+}
+
 std::optional<double> metric_value(const std::string& exposition, const std::string& name, const std::string& labels) {
     std::istringstream in(exposition);
     std::string line;

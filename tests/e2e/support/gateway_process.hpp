@@ -130,6 +130,8 @@ public:
     /// Any bytes received meanwhile are appended to received().
     std::optional<Ms> wait_closed(Ms timeout);
     const std::string& received() const noexcept { return received_; }
+    /// Reads until received() contains `needle` or the timeout passes (or the peer closes).
+    bool read_until(const std::string& needle, Ms timeout);
 
 private:
     int fd_ = -1;
