@@ -1,0 +1,61 @@
+#include "bench/load/update_scan.hpp"
+
+#include <charconv>
+
+namespace tickgate::load {
+namespace {
+
+/// The position just after `"name":` (whitespace after the colon skipped), or npos. Keys are
+/// searched with their quotes and colon, so "topic" does not match "topics".
+std::size_t value_of(std::string_view text, std::string_view quoted_key_colon) noexcept {
+    const auto at = text.find(quoted_key_colon);
+    if (at == std::string_view::npos) return at;
+    auto p = at + quoted_key_colon.size();
+    while (p < text.size() && (text[p] == ' ' || text[p] == '\t' || text[p] == '\n' || text[p] == '\r')) ++p;
+    return p;
+}
+
+bool read_string(std::string_view text, std::size_t p, std::string_view& out) noexcept {
+    if (p >= text.size() || text[p] != '"') return false;
+    const auto end = text.find('"', p + 1);
+    if (end == std::string_view::npos) return false;
+    out = text.substr(p + 1, end - p - 1);
+    return out.find('\\') == std::string_view::npos;
+}
+
+template <typename Int>
+bool read_int(std::string_view text, std::size_t p, Int& out) noexcept {
+    if (p >= text.size()) return false;
+    const auto r = std::from_chars(text.data() + p, text.data() + text.size(), out);
+    return r.ec == std::errc{};
+}
+
+}  // namespace
+
+ScannedMessage scan_message(std::string_view text) noexcept {
+    ScannedMessage m;
+    if (text.empty() || text.front() != '{') {
+        m.kind = ScannedMessage::Kind::malformed;
+        return m;
+    }
+    const auto topic_at = value_of(text, "\"topic\":");
+    if (topic_at == std::string_view::npos) {
+        std::string_view type;
+        const auto type_at = value_of(text, "\"type\":");
+        if (type_at != std::string_view::npos && read_string(text, type_at, type)) {
+            if (type == "subscribed") m.kind = ScannedMessage::Kind::subscribed;
+            else if (type == "error") m.kind = ScannedMessage::Kind::error;
+        }
+        return m;
+    }
+    m.kind = ScannedMessage::Kind::malformed;
+    if (!read_string(text, topic_at, m.topic)) return m;
+    if (!read_int(text, value_of(text, "\"seq\":"), m.seq)) return m;
+    if (!read_int(text, value_of(text, "\"ts\":"), m.ts_ns)) return m;
+    const auto snap_at = value_of(text, "\"snapshot\":");
+    m.snapshot = snap_at != std::string_view::npos && text.substr(snap_at, 4) == "true";
+    m.kind = ScannedMessage::Kind::update;
+    return m;
+}
+
+}  // namespace tickgate::load

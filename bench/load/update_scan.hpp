@@ -1,0 +1,30 @@
+#pragma once
+// Pulls the few fields the load tool needs out of one server message by scanning its bytes, not by
+// building a DOM: at 100k messages/s a parser per message would cost more than the gateway's send.
+
+#include <cstdint>
+#include <string_view>
+
+namespace tickgate::load {
+
+struct ScannedMessage {
+    enum class Kind {
+        update,      // has "topic", "seq" and "ts": a market-data update (snapshot or live)
+        subscribed,  // {"type":"subscribed",...}
+        error,       // {"type":"error",...}
+        other,       // welcome, status, pong, topics, unsubscribed, ...
+        malformed,   // not a JSON object, or an update with an unreadable field
+    };
+    Kind kind = Kind::other;
+    std::string_view topic;
+    std::uint64_t seq = 0;
+    std::int64_t ts_ns = 0;
+    bool snapshot = false;
+};
+
+/// Scans one protocol-v1 message (a JSON object). Field order does not matter; values must be
+/// plain (a string topic without escapes, integer seq and ts, boolean snapshot), which every v1
+/// update is. Allocation-free; `topic` points into `text`.
+ScannedMessage scan_message(std::string_view text) noexcept;
+
+}  // namespace tickgate::load
