@@ -239,6 +239,18 @@ TEST(Http, MaxConnectionsAnswers503AndAdmitsAgainAfterAClose) {
     EXPECT_TRUE(read_until_type(b, "pong", 2s)) << b.error();
 }
 
+TEST(Http, HealthProbesStillAnswerWhileTheConnectionLimitIsReached) {
+    // README: /healthz is "200 while every feed is fresh, 503 otherwise" and /readyz "200 while accepting
+    // clients". A gateway that is merely full must not look dead to a liveness probe (which would get
+    // it restarted, dropping every client).
+    GatewayProcess gw;
+    ASSERT_TRUE(gw.start({"--symbols", "2", "--max-connections", "1"})) << gw.stderr_text();
+    WssClient only;
+    ASSERT_TRUE(open_session(only, gw.ws_port()));
+    const auto health = http_get(gw.ws_port(), "/healthz");
+    EXPECT_EQ(health.status, 200) << "feeds are fresh, yet /healthz says: " << health.status << " " << health.body;
+}
+
 TEST(Http, MaxConnectionsPerIpAnswers503ToThatIpOnly) {
     GatewayProcess gw;
     ASSERT_TRUE(gw.start({"--symbols", "2", "--max-connections-per-ip", "1"})) << gw.stderr_text();
