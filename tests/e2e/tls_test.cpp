@@ -70,6 +70,18 @@ TEST(Tls, GeneratesAnEcdsaP256CertificateForLocalhostIntoTheStateDir) {
     EXPECT_FALSE(lines_with(gw.stderr_text(), cert).empty()) << "the certificate path is logged:\n" << gw.stderr_text();
 }
 
+TEST(Tls, DefaultStateDirIsUnderXdgStateHome) {
+    TempDir xdg;
+    GatewayProcess gw;
+    GatewayProcess::Options options;
+    options.own_state_dir = false;
+    options.env = {"XDG_STATE_HOME=" + xdg.path()};
+    ASSERT_TRUE(gw.start({"--symbols", "2"}, options)) << gw.stderr_text();
+    const auto info = read_certificate(xdg.path() + "/tickgate/cert.pem");
+    ASSERT_TRUE(info) << "no certificate in $XDG_STATE_HOME/tickgate:\n" << gw.stderr_text();
+    EXPECT_EQ(presented_fingerprint(gw.ws_port()), info->sha256);
+}
+
 TEST(Tls, SecondStartReusesTheGeneratedCertificate) {
     TempDir state;
     std::string first;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,8 @@
 #ifndef TICKGATE_BINARY
 #define TICKGATE_BINARY "tickgate"
 #endif
+
+extern "C" char** environ;
 
 namespace e2e {
 namespace fs = std::filesystem;
@@ -70,9 +73,22 @@ std::vector<char*> make_argv(const std::vector<std::string>& args, std::vector<s
 }
 
 /// fork/exec with stdout -> out_fd (or /dev/null when -1), stderr -> err_fd.
-pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const std::vector<int>& close_in_child) {
+pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const std::vector<int>& close_in_child,
+            const std::vector<std::string>& extra_env = {}) {
     std::vector<std::string> storage;
     auto argv = make_argv(args, storage);
+    std::vector<std::string> env_storage;
+    for (char** e = environ; *e; ++e) {
+        const std::string entry(*e);
+        const auto name = entry.substr(0, entry.find('=') + 1);
+        const bool overridden = std::any_of(extra_env.begin(), extra_env.end(),
+                                            [&](const std::string& x) { return x.rfind(name, 0) == 0; });
+        if (!overridden) env_storage.push_back(entry);
+    }
+    env_storage.insert(env_storage.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
@@ -90,7 +106,7 @@ pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const 
         ::signal(SIGHUP, SIG_DFL);
         ::signal(SIGTERM, SIG_DFL);
         ::signal(SIGPIPE, SIG_DFL);
-        ::execv(argv[0], argv.data());
+        ::execve(argv[0], argv.data(), envp.data());
         std::fprintf(stderr, "exec %s failed: %s\n", argv[0], std::strerror(errno));
         ::_exit(127);
     }
@@ -165,7 +181,7 @@ bool GatewayProcess::start(const std::vector<std::string>& user_args, Options op
     args.insert(args.end(), user_args.begin(), user_args.end());
     int err_pipe[2];
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    pid_ = spawn(args, -1, err_pipe[1], {err_pipe[0]});
+    pid_ = spawn(args, -1, err_pipe[1], {err_pipe[0]}, options.env);
     ::close(err_pipe[1]);
     reader_thread_ = std::thread([this, fd = err_pipe[0]] { reader(fd); });
     if (!options.wait_ready) return true;

@@ -56,6 +56,7 @@ public:
         bool own_state_dir = true;    // add --state-dir <fresh temp dir>
         bool wait_ready = true;       // wait for "metrics on http://..."
         Ms ready_timeout = 10s;
+        std::vector<std::string> env;  // extra "NAME=value" entries for the child's environment
     };
 
     GatewayProcess();
