@@ -57,8 +57,9 @@ TEST(Histogram, BucketsAreContiguousAndBounded) {
         if (Histogram::bucket_low(b) == 0) break;
         ASSERT_EQ(Histogram::bucket_low(b - 1) + Histogram::bucket_width(b - 1), Histogram::bucket_low(b)) << b;
         ASSERT_EQ(Histogram::bucket_of(Histogram::bucket_low(b)), b);
-        if (b >= Histogram::kLinear)
+        if (b >= Histogram::kLinear) {
             ASSERT_LE(static_cast<double>(Histogram::bucket_width(b)), Histogram::bucket_low(b) / 128.0);
+        }
         if (Histogram::bucket_low(b) > (std::uint64_t{1} << 62)) break;
     }
     EXPECT_LT(Histogram::bucket_of(~std::uint64_t{0} >> 1), Histogram::kBuckets);
