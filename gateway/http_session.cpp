@@ -163,12 +163,6 @@ private:
         const auto query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
         const bool keep_alive = req.keep_alive();
 
-        if (!slot_.admitted()) {
-            server_.count_connection(ConnectionResult::rejected_limit);
-            return reply(response(503, "Service Unavailable", "application/json", error_body("connection limit reached"),
-                                  false, "Retry-After: 1\r\n"),
-                         false);
-        }
         if (req.method() != http::verb::get) {
             count_http();
             return reply(response(405, "Method Not Allowed", "application/json", error_body("only GET is served"),
@@ -202,6 +196,14 @@ private:
 
     void upgrade(const http::request<http::empty_body>& req, std::string_view query) {
         const auto& config = server_.config();
+        // Only WebSocket clients count against the limits: health probes must still be answered
+        // by a gateway that is merely full, or a liveness check would restart it.
+        if (!slot_.admitted()) {
+            server_.count_connection(ConnectionResult::rejected_limit);
+            return reply(response(503, "Service Unavailable", "application/json", error_body("connection limit reached"),
+                                  false, "Retry-After: 1\r\n"),
+                         false);
+        }
         if (!beast::websocket::is_upgrade(req)) {
             server_.count_connection(ConnectionResult::bad_handshake);
             return reply(response(426, "Upgrade Required", "application/json",

@@ -142,7 +142,9 @@ void SessionBase::subscribe(const std::string& id_json, const std::vector<std::s
         send_error(id_json, protocol::ErrorCode::too_many_subscriptions,
                    "at most " + std::to_string(worker_.config().max_subscriptions) + " subscriptions per connection",
                    outcome.over_limit);
-    if (outcome.added.empty()) return;
+    // Entries already held are accepted no-ops: they get an ack (listing only what was added) so a
+    // client waiting on its request id always hears back; a request with nothing valid gets none.
+    if (outcome.added.empty() && outcome.already_held.empty()) return;
     const auto t = now();
     queue.push_control_built(
         [&](std::string& out) {

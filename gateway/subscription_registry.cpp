@@ -42,7 +42,10 @@ SubscriptionRegistry::SubscribeOutcome SubscriptionRegistry::subscribe(Subscribe
             out.malformed.push_back(entry);
             continue;
         }
-        if (std::find(s.entries.begin(), s.entries.end(), entry) != s.entries.end()) continue;  // held: no-op
+        if (std::find(s.entries.begin(), s.entries.end(), entry) != s.entries.end()) {
+            out.already_held.push_back(entry);
+            continue;
+        }
         std::optional<std::uint32_t> exact;
         if (kind == protocol::EntryKind::topic) {
             exact = find(entry);

@@ -48,6 +48,7 @@ class SubscriptionRegistry {
 public:
     struct SubscribeOutcome {
         std::vector<std::string> added;       // entries now held, in request order
+        std::vector<std::string> already_held;  // valid entries the session held before (no-ops)
         std::vector<std::string> malformed;   // not a topic or pattern
         std::vector<std::string> unknown;     // exact topics no feed has published
         std::vector<std::string> over_limit;  // valid, but the session holds max_entries already

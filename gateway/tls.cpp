@@ -69,6 +69,11 @@ bool generate(const std::string& cert_path, const std::string& key_path, std::st
 
     // The key is written owner-only, before anything else can open it.
     const int fd = ::open(key_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    // O_CREAT's mode applies only to a new file; an old key file may have been left readable.
+    if (fd >= 0 && ::fchmod(fd, 0600) != 0) {
+        ::close(fd);
+        return error = "cannot restrict permissions of " + key_path, false;
+    }
     File key_file(fd >= 0 ? fdopen(fd, "w") : nullptr);
     if (!key_file || !PEM_write_PrivateKey(key_file.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr))
         return error = "cannot write " + key_path, false;

@@ -53,7 +53,6 @@ public:
     void flush() override {
         if (writing_ || state_ == State::closed || queue.empty()) return;
         const auto taken = queue.take(write_buffer_);
-        worker_.stats().messages_conflated.add(queue.take_conflated_count());
         inflight_messages_ = taken.messages;
         inflight_oldest_ts_ = taken.oldest_update_ts_ns;
         writing_ = true;

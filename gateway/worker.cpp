@@ -57,6 +57,8 @@ void Worker::flush_dirty() {
     // Corking: everything a batch queued for a session goes out in one write.
     for (Subscriber* s : dirty_) {
         s->dirty = false;
+        // Counted here, not when a write starts: a stalled client never starts another write.
+        stats_.messages_conflated.add(s->queue.take_conflated_count());
         auto* session = static_cast<SessionBase*>(s);
         if (s->overflowed) {
             stats_.slow_consumer_disconnects.add();

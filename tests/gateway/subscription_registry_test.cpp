@@ -97,6 +97,7 @@ TEST_F(RegistryTest, ResubscribingAHeldEntryIsANoOp) {
     registry.subscribe(s, list({"ticker.BTC-USD"}), 10);
     auto again = registry.subscribe(s, list({"ticker.BTC-USD"}), 10);
     EXPECT_TRUE(again.added.empty());
+    EXPECT_EQ(again.already_held, list({"ticker.BTC-USD"}));
     EXPECT_TRUE(again.newly_covered.empty());
     EXPECT_EQ(s.entries.size(), 1u);
 }
