@@ -6,6 +6,7 @@
 
 #include "gateway/frame.hpp"
 #include "gateway/log.hpp"
+#include "gateway/newest_seq.hpp"
 #include "gateway/update_batch.hpp"
 #include "gateway/worker.hpp"
 #include "protocol/messages.hpp"
@@ -29,8 +30,9 @@ constexpr std::size_t kMaxPendingBatchesPerWorker = 256;
 }  // namespace
 
 BroadcastEngine::BroadcastEngine(const Config& config, feeds::UpdateChannel& channel,
-                                 std::vector<std::string> feed_names, std::vector<Worker*> workers)
-    : config_(config), channel_(channel), workers_(std::move(workers)) {
+                                 std::vector<std::string> feed_names, std::vector<Worker*> workers,
+                                 NewestSeqTable& newest)
+    : config_(config), channel_(channel), workers_(std::move(workers)), newest_(newest) {
     for (auto& name : feed_names) {
         auto f = std::make_unique<FeedState>();
         f->name = std::move(name);
@@ -113,6 +115,7 @@ void BroadcastEngine::publish(const feeds::TickerUpdate* updates, std::size_t n)
         for (std::size_t w = 1; w < batches.size(); ++w)
             batches[w]->items.push_back(BatchItem{it->second.id, u, std::make_shared<const Frame>(*frame)});
         batches[0]->items.push_back(BatchItem{it->second.id, u, std::move(frame)});
+        newest_.publish(it->second.id, u.seq);
     }
     if (batches[0]->items.empty()) return;
     for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->post_batch(std::move(batches[w]));

@@ -18,6 +18,7 @@
 namespace tickgate::gateway {
 
 class Worker;
+class NewestSeqTable;
 
 struct FeedHealth {
     std::string name;
@@ -29,7 +30,7 @@ struct FeedHealth {
 class BroadcastEngine {
 public:
     BroadcastEngine(const Config& config, feeds::UpdateChannel& channel, std::vector<std::string> feed_names,
-                    std::vector<Worker*> workers);
+                    std::vector<Worker*> workers, NewestSeqTable& newest);
     ~BroadcastEngine();
 
     void start();
@@ -63,6 +64,7 @@ private:
     const Config& config_;
     feeds::UpdateChannel& channel_;
     std::vector<Worker*> workers_;
+    NewestSeqTable& newest_;
     std::vector<std::unique_ptr<FeedState>> feeds_;
     struct TopicHash {
         using is_transparent = void;

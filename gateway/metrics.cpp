@@ -40,6 +40,7 @@ struct Metrics::Families {
     pm::Counter& messages_conflated;
     pm::Counter& slow_consumers;
     pm::Counter& heartbeat_timeouts;
+    pm::Counter& skipped_behind;
     pm::Family<pm::Counter>& client_errors;
     pm::Gauge& ring_depth;
     pm::Gauge& ring_capacity;
@@ -70,6 +71,8 @@ struct Metrics::Families {
                                      "Live updates replaced by a newer one of the same topic for a slow client")),
           slow_consumers(counter("tickgate_slow_consumer_disconnects_total", "Clients closed with 1008 slow consumer")),
           heartbeat_timeouts(counter("tickgate_heartbeat_timeouts_total", "Clients closed after 3 silent heartbeats")),
+          skipped_behind(counter("tickgate_updates_skipped_behind_total",
+                                 "Updates a lagging worker skipped because a newer one of the topic was queued")),
           client_errors(pm::BuildCounter().Name("tickgate_client_errors_total").Help("Error frames sent to clients by code").Register(registry)),
           ring_depth(gauge("tickgate_ring_depth", "Updates waiting in the feed ring")),
           ring_capacity(gauge("tickgate_ring_capacity", "Slots in the feed ring")),
@@ -99,7 +102,7 @@ std::string Metrics::scrape() {
     Families& f = *families_;
 
     std::int64_t sessions = 0, subscriptions = 0;
-    std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0;
+    std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0;
     std::array<std::uint64_t, kErrorCodeCount> errors{};
     std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> buckets{};
     std::uint64_t sum_ns = 0;
@@ -112,6 +115,7 @@ std::string Metrics::scrape() {
         conflated += s.messages_conflated.get();
         slow += s.slow_consumer_disconnects.get();
         heartbeats += s.heartbeat_timeouts.get();
+        skipped += s.updates_skipped_behind.get();
         for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += s.client_errors[i].get();
         const auto b = s.fanout_latency.buckets();
         for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += b[i];
@@ -124,6 +128,7 @@ std::string Metrics::scrape() {
     set_total(f.messages_conflated, static_cast<double>(conflated));
     set_total(f.slow_consumers, static_cast<double>(slow));
     set_total(f.heartbeat_timeouts, static_cast<double>(heartbeats));
+    set_total(f.skipped_behind, static_cast<double>(skipped));
     for (std::size_t i = 0; i < errors.size(); ++i) {
         const auto name = protocol::error_code_name(static_cast<protocol::ErrorCode>(i));
         set_total(f.client_errors.Add({{"code", std::string(name)}}), static_cast<double>(errors[i]));

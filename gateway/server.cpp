@@ -16,6 +16,7 @@
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/metrics_server.hpp"
+#include "gateway/newest_seq.hpp"
 #include "gateway/tls.hpp"
 #include "gateway/worker.hpp"
 
@@ -157,13 +158,14 @@ bool Server::start(std::string& error) {
         feeds_->adapters.push_back(std::move(adapter));
     }
 
+    newest_ = std::make_unique<NewestSeqTable>(config_.max_topics);
     const unsigned threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
     std::vector<Worker*> worker_ptrs;
     for (unsigned i = 0; i < threads; ++i) {
-        workers_.push_back(std::make_unique<Worker>(i, config_));
+        workers_.push_back(std::make_unique<Worker>(i, config_, newest_.get()));
         worker_ptrs.push_back(workers_.back().get());
     }
-    engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->channel, feed_names, worker_ptrs);
+    engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->channel, feed_names, worker_ptrs, *newest_);
 
     const auto listen = resolve(config_.listen, error);
     if (!listen) return false;

@@ -25,6 +25,7 @@ namespace tickgate::gateway {
 
 class BroadcastEngine;
 class Metrics;
+class NewestSeqTable;
 class Listener;
 class MetricsServer;
 class Worker;
@@ -77,6 +78,7 @@ private:
 
     struct Feeds;
     std::unique_ptr<Feeds> feeds_;
+    std::unique_ptr<NewestSeqTable> newest_;
     std::unique_ptr<BroadcastEngine> engine_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<Listener> listener_;

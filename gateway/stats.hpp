@@ -57,6 +57,7 @@ struct alignas(64) WorkerStats {
     OwnedCounter messages_conflated;
     OwnedCounter slow_consumer_disconnects;
     OwnedCounter heartbeat_timeouts;
+    OwnedCounter updates_skipped_behind;  // superseded before this worker could fan them out
     std::array<OwnedCounter, kErrorCodeCount> client_errors;  // indexed by protocol::ErrorCode
     LatencyHistogram fanout_latency;
 

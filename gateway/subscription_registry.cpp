@@ -20,10 +20,8 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
 
 void SubscriptionRegistry::deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
                                    std::int64_t now_ns, std::vector<Subscriber*>& dirty) {
-    TopicState& t = topics_[topic_id];
-    t.latest = update;
-    t.has_value = true;
-    for (Subscriber* s : t.subscribers) {
+    store_latest(topic_id, update);
+    for (Subscriber* s : topics_[topic_id].subscribers) {
         if (s->queue.push_live(frame, now_ns) == OutboundQueue::Push::overflow) s->overflowed = true;
         if (!s->dirty) {
             s->dirty = true;

@@ -68,6 +68,12 @@ public:
     void deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
                  std::int64_t now_ns, std::vector<Subscriber*>& dirty);
 
+    /// Records the update as the topic's latest value without delivering it.
+    void store_latest(std::uint32_t topic_id, const feeds::TickerUpdate& update) {
+        topics_[topic_id].latest = update;
+        topics_[topic_id].has_value = true;
+    }
+
     SubscribeOutcome subscribe(Subscriber& s, std::span<const std::string> entries, std::size_t max_entries);
     UnsubscribeOutcome unsubscribe(Subscriber& s, std::span<const std::string> entries);
     /// Drops every entry of a closing session.

@@ -7,11 +7,13 @@
 #include <ctime>
 
 #include "gateway/log.hpp"
+#include "gateway/newest_seq.hpp"
 #include "gateway/session.hpp"
 
 namespace tickgate::gateway {
 
-Worker::Worker(unsigned index, const Config& config) : index_(index), config_(config), sweep_timer_(io_) {}
+Worker::Worker(unsigned index, const Config& config, const NewestSeqTable* newest)
+    : index_(index), config_(config), newest_(newest), sweep_timer_(io_) {}
 
 Worker::~Worker() { join(); }
 
@@ -48,6 +50,11 @@ void Worker::on_batch(const UpdateBatch& batch) {
     const auto t = now_ns();
     for (const BatchItem& item : batch.items) {
         registry_.ensure_topic(item.topic_id, item.update.topic());
+        if (newest_ && newest_->superseded(item.topic_id, item.update.seq)) {
+            registry_.store_latest(item.topic_id, item.update);
+            stats_.updates_skipped_behind.add();
+            continue;
+        }
         registry_.deliver(item.topic_id, item.update, item.frame, t, dirty_);
     }
     flush_dirty();

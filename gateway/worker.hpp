@@ -23,10 +23,12 @@
 namespace tickgate::gateway {
 
 class SessionBase;
+class NewestSeqTable;
 
 class Worker {
 public:
-    Worker(unsigned index, const Config& config);
+    /// `newest` (may be null) lets the worker skip updates already superseded when it is behind.
+    Worker(unsigned index, const Config& config, const NewestSeqTable* newest = nullptr);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -68,6 +70,7 @@ private:
 
     const unsigned index_;
     const Config& config_;
+    const NewestSeqTable* newest_;
     boost::asio::io_context io_{1};
     boost::asio::steady_timer sweep_timer_;
     std::thread thread_;

@@ -1,0 +1,100 @@
+#include "gateway/worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include "gateway/newest_seq.hpp"
+#include "gateway/session.hpp"
+
+namespace tickgate::gateway {
+namespace {
+
+class RecordingSession final : public SessionBase {
+public:
+    using SessionBase::SessionBase;
+    void flush() override { ++flushes; }
+    void on_closing() override {}
+    int flushes = 0;
+};
+
+FramePtr frame_for(std::uint32_t id, std::uint64_t seq) {
+    auto f = std::make_shared<Frame>();
+    f->storage = "[" + std::to_string(id) + ":" + std::to_string(seq) + "]";
+    f->topic_id = id;
+    return f;
+}
+
+BatchItem item(std::uint32_t id, std::string_view topic, std::uint64_t seq) {
+    BatchItem i;
+    i.topic_id = id;
+    i.update.set_topic(topic);
+    i.update.seq = seq;
+    i.frame = frame_for(id, seq);
+    return i;
+}
+
+class WorkerTest : public ::testing::Test {
+protected:
+    Config config;
+    NewestSeqTable newest{16};
+    Worker worker{0, config, &newest};
+    std::shared_ptr<RecordingSession> session = std::make_shared<RecordingSession>(worker, "127.0.0.1:1");
+
+    void SetUp() override {
+        worker.attach(session);
+        // Topics appear with the first batch; subscribe to a pattern so they are covered.
+        worker.registry().subscribe(*session, std::vector<std::string>{"ticker.*"}, 10);
+    }
+    void run(std::vector<BatchItem> items) {
+        auto batch = std::make_shared<UpdateBatch>();
+        batch->items = std::move(items);
+        worker.post_batch(batch);
+        worker.io().restart();
+        worker.io().poll();
+    }
+    std::string drain() {
+        std::string out;
+        session->queue.take(out);
+        return out;
+    }
+};
+
+TEST_F(WorkerTest, FansOutABatchAndFlushesEachDirtySessionOnce) {
+    newest.publish(0, 1);
+    newest.publish(1, 1);
+    run({item(0, "ticker.BTC-USD", 1), item(1, "ticker.ETH-USD", 1)});
+    EXPECT_EQ(drain(), "[0:1][1:1]");
+    EXPECT_EQ(session->flushes, 1);
+    EXPECT_EQ(worker.pending_batches(), 0u);
+}
+
+TEST_F(WorkerTest, ABehindWorkerSkipsUpdatesAlreadySupersededButKeepsTheLatestValue) {
+    // The engine has already handed out seq 3 of topic 0: seq 1 and 2 are stale for live delivery.
+    newest.publish(0, 3);
+    run({item(0, "ticker.BTC-USD", 1), item(0, "ticker.BTC-USD", 2)});
+    EXPECT_EQ(drain(), "");
+    EXPECT_EQ(worker.stats().updates_skipped_behind.get(), 2u);
+    EXPECT_EQ(worker.registry().topic(0).latest.seq, 2u);
+    run({item(0, "ticker.BTC-USD", 3)});
+    EXPECT_EQ(drain(), "[0:3]");
+}
+
+TEST_F(WorkerTest, ClosesASessionWhoseQueueOverflowsAsASlowConsumer) {
+    Config small;
+    small.max_queue_bytes = 16;
+    Worker w(0, small, &newest);
+    auto s = std::make_shared<RecordingSession>(w, "127.0.0.1:2");
+    w.attach(s);
+    w.registry().subscribe(*s, std::vector<std::string>{"ticker.*"}, 10);
+    auto batch = std::make_shared<UpdateBatch>();
+    for (std::uint32_t id = 0; id < 8; ++id) {
+        const std::string topic = "ticker.S" + std::to_string(id) + "-USD";
+        batch->items.push_back(item(id, topic, 1));
+    }
+    w.post_batch(batch);
+    w.io().poll();
+    EXPECT_FALSE(s->is_open());
+    EXPECT_EQ(w.stats().slow_consumer_disconnects.get(), 1u);
+}
+
+}  // namespace
+}  // namespace tickgate::gateway
