@@ -11,6 +11,10 @@
 #include "gateway/session.hpp"
 
 namespace tickgate::gateway {
+namespace {
+// Batches a busy worker may gather before it must flush (see on_batch).
+constexpr unsigned kMaxBatchesPerFlush = 16;
+}  // namespace
 
 Worker::Worker(unsigned index, const Config& config, const NewestSeqTable* newest)
     : index_(index), config_(config), newest_(newest), sweep_timer_(io_) {}
@@ -57,6 +61,12 @@ void Worker::on_batch(const UpdateBatch& batch) {
         }
         registry_.deliver(item.topic_id, item.update, item.frame, t, dirty_);
     }
+    // Corking without a timer: while more batches are already queued behind this one, keep
+    // gathering, so a busy worker writes several updates per session per socket write. An idle
+    // worker (the common case) flushes at once. The cap keeps writes flowing under sustained load.
+    const bool more_queued = pending_batches_.load(std::memory_order_relaxed) > 1;
+    if (more_queued && ++batches_since_flush_ < kMaxBatchesPerFlush) return;
+    batches_since_flush_ = 0;
     flush_dirty();
 }
 

@@ -78,6 +78,7 @@ private:
     SubscriptionRegistry registry_;
     std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;
     std::vector<Subscriber*> dirty_;
+    unsigned batches_since_flush_ = 0;
     std::map<std::string, FramePtr> stale_statuses_;
     bool draining_ = false;
     std::atomic<std::size_t> pending_batches_{0};

@@ -98,3 +98,23 @@ TEST_F(WorkerTest, ClosesASessionWhoseQueueOverflowsAsASlowConsumer) {
 
 }  // namespace
 }  // namespace tickgate::gateway
+
+namespace tickgate::gateway {
+namespace {
+
+TEST_F(WorkerTest, ABusyWorkerGathersQueuedBatchesIntoOneFlush) {
+    const char* topics[] = {"ticker.BTC-USD", "ticker.ETH-USD", "ticker.SOL-USD"};
+    for (std::uint32_t id = 0; id < 3; ++id) {
+        newest.publish(id, 1);
+        auto batch = std::make_shared<UpdateBatch>();
+        batch->items.push_back(item(id, topics[id], 1));
+        worker.post_batch(batch);  // all three queued before the worker runs
+    }
+    worker.io().restart();
+    worker.io().poll();
+    EXPECT_EQ(session->flushes, 1);
+    EXPECT_EQ(drain(), "[0:1][1:1][2:1]");
+}
+
+}  // namespace
+}  // namespace tickgate::gateway
