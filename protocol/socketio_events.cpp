@@ -1,0 +1,74 @@
+#include "protocol/socketio_events.hpp"
+
+#include <rapidjson/document.h>
+
+#include <string>
+
+#include "protocol/utf8.hpp"
+
+namespace tickgate::protocol::socketio {
+namespace {
+
+constexpr std::size_t kMaxTopicsPerRequest = 1000;  // as for a v1 request
+constexpr std::size_t kMaxEchoedNameBytes = 64;
+
+using Allocator = rapidjson::MemoryPoolAllocator<>;
+using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, Allocator, rapidjson::CrtAllocator>;
+using Value = Document::ValueType;
+
+RequestError bad_request(std::string message) { return RequestError{ErrorCode::bad_request, std::move(message), {}}; }
+
+/// subscribe / unsubscribe: exactly one argument, a topic string or a non-empty array of them.
+std::variant<Request, RequestError> topics_request(Op op, std::string_view name, const Packet& event) {
+    const std::string usage = "event '" + std::string(name) +
+                              "' takes one argument: a topic string or a non-empty array of topic strings";
+    if (event.args.size() != 1) return bad_request(usage);
+
+    // decode() validated the whole payload, so this parse of one of its elements cannot fail.
+    alignas(16) char pool[2048];
+    Allocator allocator(pool, sizeof pool);
+    Document doc(&allocator);
+    const std::string_view arg = event.args[0];
+    doc.Parse<rapidjson::kParseIterativeFlag>(arg.data(), arg.size());
+    if (doc.HasParseError()) return bad_request(usage);
+
+    Request req;
+    req.op = op;
+    if (doc.IsString()) {
+        req.topics.emplace_back(doc.GetString(), doc.GetStringLength());
+        return req;
+    }
+    if (!doc.IsArray() || doc.Empty()) return bad_request(usage);
+    if (doc.Size() > kMaxTopicsPerRequest) {
+        return bad_request("event '" + std::string(name) + "' has more than " +
+                           std::to_string(kMaxTopicsPerRequest) + " topics");
+    }
+    req.topics.reserve(doc.Size());
+    for (const Value& t : doc.GetArray()) {
+        if (!t.IsString()) return bad_request(usage);
+        req.topics.emplace_back(t.GetString(), t.GetStringLength());
+    }
+    return req;
+}
+
+}  // namespace
+
+std::variant<Request, RequestError> event_to_request(const Packet& event) {
+    if (event.type != PacketType::event) return bad_request("not an event");
+    const std::string_view name = event.event;
+    if (name == "subscribe") return topics_request(Op::subscribe, name, event);
+    if (name == "unsubscribe") return topics_request(Op::unsubscribe, name, event);
+    if (name == "list") return Request{Op::list, {}, {}};
+    if (name == "ping") return Request{Op::ping, {}, {}};
+    if (name == kMessageEvent) {
+        if (event.args.size() != 1) {
+            return bad_request("event 'message' takes one argument: a protocol v1 request object");
+        }
+        return parse_request(event.args[0]);
+    }
+    // The name came through RapidJSON's UTF-8 check; cutting it keeps the error message short.
+    return bad_request("unknown event '" + std::string(utf8_truncate(name, kMaxEchoedNameBytes)) +
+                       "'; expected subscribe, unsubscribe, list, ping or message");
+}
+
+}  // namespace tickgate::protocol::socketio
