@@ -11,9 +11,17 @@ packages=(
   nodejs npm
 )
 if [[ "${TICKGATE_SETUP_TEST:-0}" == 1 ]]; then
-  # Test-only tools: clang's libFuzzer for the fuzz targets.
-  packages+=(clang libclang-rt-14-dev)
+  # Test-only tools: clang's libFuzzer for the fuzz targets, Chromium for the browser tests.
+  packages+=(clang libclang-rt-14-dev chromium)
 fi
+
+# --- Benchmark-only (optional): bench/scenarios, bench/peers and bench/report need these. ---
+if [[ "${TICKGATE_SETUP_BENCH:-0}" == 1 ]]; then
+  # gnuplot draws the report's PNGs; Flask-SocketIO under gevent (with its websocket transport)
+  # is one of the peer servers, run with Debian's /usr/bin/python3.
+  packages+=(gnuplot-nox python3-flask-socketio python3-gevent python3-gevent-websocket)
+fi
+# --- end of benchmark-only packages ---
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,3 +42,11 @@ if [[ "${TICKGATE_SETUP_TEST:-0}" == 1 ]]; then
     npm ci --no-audit --no-fund --loglevel=error
   fi
 fi
+
+# --- Benchmark-only (optional): the npm peer servers (ws, socket.io), exactly as locked. ---
+if [[ "${TICKGATE_SETUP_BENCH:-0}" == 1 ]]; then
+  if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+fi
+# --- end of benchmark-only npm packages ---

@@ -1,0 +1,202 @@
+"""Shared pieces of the scenario runner (run.py) and the peer comparison (bench/peers/compare.py):
+build paths, the benchmark certificate, starting a server and reading its URL from stderr, running
+tickgate-load with a time bound, and small helpers for the result JSON. Standard library only, so
+that Debian's /usr/bin/python3 runs it without extra packages."""
+
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEFAULT_BUILD = os.environ.get("TICKGATE_BUILD_DIR", os.path.join(ROOT, "build-bench"))
+DEFAULT_OUT = os.path.join(ROOT, "bench", "results")
+
+
+def log(msg):
+    print(time.strftime("%H:%M:%S ") + msg, file=sys.stderr, flush=True)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def binaries(build_dir):
+    """Paths of tickgate and tickgate-load in build_dir; builds them (Release, -j2) when missing."""
+    tickgate = os.path.join(build_dir, "tickgate")
+    load = os.path.join(build_dir, "bench", "load", "tickgate-load")
+    if not (os.access(tickgate, os.X_OK) and os.access(load, os.X_OK)):
+        log(f"building tickgate and tickgate-load (Release) in {build_dir}")
+        subprocess.run(["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+                        "-DTICKGATE_TESTS=OFF"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", build_dir, "--target", "tickgate", "tickgate-load", "-j2"], check=True)
+    cache = os.path.join(build_dir, "CMakeCache.txt")
+    if os.path.exists(cache) and "CMAKE_BUILD_TYPE:STRING=Release" not in open(cache).read():
+        log(f"warning: {build_dir} is not a Release build; figures will not be representative")
+    return tickgate, load
+
+
+def certificate(out_dir):
+    """One ECDSA P-256 self-signed certificate for every server of every run (same TLS cost)."""
+    d = os.path.join(out_dir, "cert")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    if not (os.path.exists(cert) and os.path.exists(key)):
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "365", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def _raise_nofile():
+    # Servers inherit the soft limit; 10,000 connections need it at the hard limit (20,000 here).
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Server:
+    """A server process whose stderr goes to a log file; ready once `ready` (a regex with a URL
+    group) appears there."""
+
+    def __init__(self, name, argv, log_path, ready=r"listening on (wss?://\S+)", timeout=30, env=None):
+        self.name, self.log_path = name, log_path
+        self.log_file = open(log_path, "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT, cwd=ROOT,
+                                     preexec_fn=_raise_nofile, env=env)
+        self.pid = self.proc.pid
+        deadline = time.time() + timeout
+        while True:
+            text = open(log_path).read()
+            m = re.search(ready, text)
+            if m:
+                self.url = m.group(1)
+                self.text = text
+                break
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"{name} did not start (see {log_path}):\n{text[-2000:]}")
+            time.sleep(0.05)
+
+    def metrics_url(self):
+        m = re.search(r"metrics on (http://\S+)", open(self.log_path).read())
+        return m.group(1) if m else None
+
+    def rss_kib(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 10 s; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+        return self.proc.returncode
+
+
+def start_tickgate(tickgate, cert, key, log_path, rate, symbols, max_connections=10000, extra=()):
+    state = tempfile.mkdtemp(prefix="tickgate-bench-")
+    argv = [tickgate, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--cert", cert, "--key", key,
+            "--state-dir", state, "--symbols", str(symbols), "--rate", str(rate),
+            # tickgate-load spreads clients over 127.0.0.2.. at 500 per address, under the default
+            # per-IP limit of 1,000; the total limit must cover the scenario plus its topic query.
+            "--max-connections", str(max_connections + 100), *extra]
+    return Server("tickgate", argv, log_path)
+
+
+def scrape_metrics(url):
+    """Counters and gauges from tickgate's /metrics, summed over labels: {name: value}."""
+    out = {}
+    try:
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+    except OSError as e:
+        return {"error": str(e)}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        name = name_labels.split("{")[0]
+        if name.endswith("_bucket"):
+            continue
+        try:
+            out[name] = out.get(name, 0) + float(value)
+        except ValueError:
+            pass
+    return out
+
+
+def run_load(load, url, pids, out_json, args, timeout, log_path=None):
+    """Runs tickgate-load (quiet) and returns its JSON result; the timeout bounds every run."""
+    argv = [load, "--url", url, "--out", out_json, "--quiet", *[f"--pid={p}" for p in pids], *map(str, args)]
+    stderr = open(log_path, "w") if log_path else subprocess.DEVNULL
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=stderr, timeout=timeout, text=True,
+                              preexec_fn=_raise_nofile)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"tickgate-load did not finish within {timeout} s"}
+    finally:
+        if log_path:
+            stderr.close()
+    try:
+        with open(out_json) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        result = {"ok": False, "error": f"no result (exit {proc.returncode}): {proc.stdout[-500:]}"}
+    result["summary"] = proc.stdout
+    return result
+
+
+def expected_per_s(rate, symbols, connections, per_connection):
+    """Messages/s a server must deliver: each update of a topic goes to its subscribers, and with K
+    distinct topics per client drawn uniformly, a topic has connections*K/symbols of them."""
+    return rate * connections * min(per_connection, symbols) / symbols
+
+
+def keeps_up(load, expected, p99_limit_ms=10.0, share=0.95):
+    """(bool, reason): delivered at least `share` of the offered messages, p99 within the limit,
+    no seq gaps and no disconnects among normal clients."""
+    if not load.get("ok"):
+        return False, "run failed: " + str(load.get("error"))
+    per_s = load["messages"]["per_s"]
+    p99 = load["latency"]["normal"]["p99_ms"]
+    gaps = load["seq"]["normal"]["gaps"]
+    disc = load["connections"]["disconnects"]["total"]
+    if per_s < share * expected:
+        return False, f"delivered {per_s:,.0f}/s < {share:.0%} of {expected:,.0f}/s"
+    if p99 > p99_limit_ms:
+        return False, f"p99 {p99:.2f} ms > {p99_limit_ms} ms"
+    if gaps:
+        return False, f"{gaps} seq gaps"
+    if disc:
+        return False, f"{disc} disconnects"
+    return True, "keeps up"
+
+
+def check(target, measured, limit, ok, unit=""):
+    return {"target": target, "measured": measured, "limit": limit, "unit": unit, "pass": bool(ok)}
+
+
+def write_json(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)

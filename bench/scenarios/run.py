@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""Runs tickgate's benchmark scenarios (issue 3): each starts its own Release tickgate on a free
+loopback port with the benchmark certificate, loads it with tickgate-load (sampling the gateway's
+CPU and RSS through --pid), stops it, and writes OUT/<scenario>.json with the load result, the
+gateway's metrics and the targets checked. See bench/README.md.
+
+    bench/scenarios/run.sh [--only NAME[,NAME]] [--quick] [--out DIR] [sizes...]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+
+SCENARIOS = ["fanout", "connections", "handshake", "slow", "saturation"]
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", help="comma-separated scenarios: " + ",".join(SCENARIOS))
+    p.add_argument("--quick", action="store_true", help="shorter windows and smaller sizes (a smoke run, not the figures)")
+    p.add_argument("--out", default=B.DEFAULT_OUT, help="result directory (default bench/results)")
+    p.add_argument("--build", default=B.DEFAULT_BUILD, help="build directory with tickgate and tickgate-load "
+                   "(default $TICKGATE_BUILD_DIR or build-bench; built Release there when missing)")
+    p.add_argument("--load-threads", type=int, default=1,
+                   help="tickgate-load threads (default 1: the other core is the gateway's; raise it when "
+                        "the result warns that the load generator is saturated)")
+    p.add_argument("--gateway-arg", action="append", default=[], help="extra tickgate flag (repeatable), e.g. --gateway-arg=--threads=1")
+    g = p.add_argument_group("fanout and slow")
+    g.add_argument("--connections", type=int, default=1000)
+    g.add_argument("--symbols", type=int, default=100)
+    g.add_argument("--per-connection", type=int, default=10)
+    g.add_argument("--rate", type=float, default=1000, help="feed updates/s over all symbols")
+    g.add_argument("--duration", type=float, default=30)
+    g.add_argument("--slow-fraction", type=float, default=0.05)
+    g = p.add_argument_group("connections")
+    g.add_argument("--held", type=int, default=10000, help="connections held")
+    g.add_argument("--held-rate", type=float, default=10, help="feed rate while holding them")
+    g.add_argument("--held-connect-rate", type=float, default=1000)
+    g.add_argument("--held-duration", type=float, default=20)
+    g = p.add_argument_group("handshake")
+    g.add_argument("--churners", type=int, default=64, help="concurrent connect/upgrade/subscribe/close loops")
+    g.add_argument("--churn-duration", type=float, default=10)
+    g = p.add_argument_group("saturation")
+    g.add_argument("--steps", default="1000,2000,3000,4000,6000,8000,12000,16000,24000,32000",
+                   help="feed rates tried in order until delivery falls behind or p99 > 10 ms")
+    g.add_argument("--step-duration", type=float, default=6)
+    a = p.parse_args()
+    if a.quick:
+        a.duration, a.held, a.held_duration, a.churn_duration, a.step_duration = 8, 2000, 5, 5, 4
+        a.held_connect_rate = 2000
+    a.only = a.only.split(",") if a.only else SCENARIOS
+    for s in a.only:
+        if s not in SCENARIOS:
+            p.error(f"unknown scenario {s}; choose from {','.join(SCENARIOS)}")
+    return a
+
+
+def build_info(build):
+    """Which source the binaries were built from, for the record."""
+    info = {"build_dir": build}
+    try:
+        cache = open(os.path.join(build, "CMakeCache.txt")).read()
+        src = next(l.split("=", 1)[1] for l in cache.splitlines() if l.startswith("CMAKE_HOME_DIRECTORY"))
+        info["source_dir"] = src
+        commit_file = os.path.join(src, ".commit")
+        if os.path.exists(commit_file):
+            info["commit"] = open(commit_file).read().strip()
+        else:
+            info["commit"] = subprocess.run(["git", "-C", src, "describe", "--always", "--dirty"],
+                                            capture_output=True, text=True).stdout.strip()
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+class Runner:
+    def __init__(self, a):
+        self.a = a
+        self.tickgate, self.load = B.binaries(a.build)
+        os.makedirs(os.path.join(a.out, "raw"), exist_ok=True)
+        self.cert, self.key = B.certificate(a.out)
+        self.build = build_info(a.build)
+
+    def raw(self, name):
+        return os.path.join(self.a.out, "raw", name)
+
+    def measure(self, label, rate, connections, load_args, timeout, per_connection=None, symbols=None):
+        """One gateway, one tickgate-load run against it: returns (load result, gateway record)."""
+        a = self.a
+        symbols = symbols or a.symbols
+        gw = B.start_tickgate(self.tickgate, self.cert, self.key, self.raw(label + ".gateway.log"), rate, symbols,
+                              max_connections=connections, extra=a.gateway_arg)
+        try:
+            rss_idle = gw.rss_kib()
+            load = B.run_load(self.load, gw.url, [gw.pid], self.raw(label + ".load.json"),
+                              ["--connections", connections, "--per-connection", per_connection or a.per_connection,
+                               "--threads", a.load_threads, "--label", label, *load_args],
+                              timeout=timeout, log_path=self.raw(label + ".load.log"))
+            metrics = B.scrape_metrics(gw.metrics_url()) if gw.alive() else {"error": "gateway exited during the run"}
+            alive = gw.alive()
+        finally:
+            status = gw.stop()
+        record = {"argv": gw.proc.args, "rss_idle_kib": rss_idle, "alive_at_end": alive, "exit_status": status,
+                  "metrics": metrics}
+        return load, record
+
+    def result(self, name, settings, **rest):
+        return {"scenario": name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "loadavg_before": B.loadavg(),
+                "settings": settings, "build": self.build, **rest}
+
+    def save(self, name, data):
+        data["loadavg_after"] = B.loadavg()
+        B.write_json(os.path.join(self.a.out, name + ".json"), data)
+        for c in data.get("checks", []):
+            B.log(f"  {'PASS' if c['pass'] else 'MISS'} {c['target']}: {c['measured']} {c['unit']} (target {c['limit']})")
+
+    # ---- scenarios ----
+
+    def fanout_like(self, name, slow_fraction):
+        a = self.a
+        settings = {"connections": a.connections, "per_connection": a.per_connection, "symbols": a.symbols,
+                    "rate": a.rate, "duration_s": a.duration, "slow_fraction": slow_fraction,
+                    "load_threads": a.load_threads}
+        data = self.result(name, settings)
+        extra = ["--slow-fraction", slow_fraction, "--slow-mode", "stall"] if slow_fraction else []
+        load, gw = self.measure(name, a.rate, a.connections,
+                                ["--duration", a.duration, "--warmup", 2, "--connect-rate", 2000, *extra],
+                                timeout=a.duration + a.connections / 500 + 60)
+        expected = B.expected_per_s(a.rate, a.symbols, a.connections, a.per_connection) * (1 - slow_fraction)
+        data.update(load=load, gateway=gw, expected_per_s=expected)
+        data["checks"] = self.fanout_checks(load, expected) if not slow_fraction else self.slow_checks(load)
+        return data
+
+    def fanout_checks(self, load, expected):
+        if not load.get("ok"):
+            return [B.check("run", load.get("error"), "ok", False)]
+        n, lat = load["seq"]["normal"], load["latency"]["normal"]
+        cpu = load["targets_total"]["cpu_us_per_message"]
+        return [
+            B.check("delivered/s (≥ 95% of offered)", round(load["messages"]["per_s"]), round(expected),
+                    load["messages"]["per_s"] >= 0.95 * expected, "msg/s"),
+            B.check("seq gaps (normal clients)", n["gaps"], 0, n["gaps"] == 0),
+            B.check("disconnects", load["connections"]["disconnects"]["total"], 0,
+                    load["connections"]["disconnects"]["total"] == 0),
+            B.check("p99", lat["p99_ms"], 1.0, lat["p99_ms"] <= 1.0, "ms"),
+            B.check("p99.9", lat["p999_ms"], 5.0, lat["p999_ms"] <= 5.0, "ms"),
+            B.check("gateway CPU per delivered msg", round(cpu, 2), 3.0, cpu <= 3.0, "µs"),
+        ]
+
+    def slow_checks(self, load):
+        if not load.get("ok"):
+            return [B.check("run", load.get("error"), "ok", False)]
+        base_path = os.path.join(self.a.out, "fanout.json")
+        p99 = load["latency"]["normal"]["p99_ms"]
+        checks = [B.check("seq gaps (normal clients)", load["seq"]["normal"]["gaps"], 0,
+                          load["seq"]["normal"]["gaps"] == 0)]
+        try:
+            base = json.load(open(base_path))["load"]["latency"]["normal"]["p99_ms"]
+            checks.append(B.check("normal p99 / fanout p99", round(p99 / base, 2), 1.5, p99 <= 1.5 * base, "×"))
+        except (OSError, KeyError, ValueError, ZeroDivisionError):
+            checks.append(B.check("normal p99 / fanout p99", "no fanout.json to compare with", 1.5, False))
+        return checks
+
+    def fanout(self):
+        return self.fanout_like("fanout", 0)
+
+    def slow(self):
+        return self.fanout_like("slow", self.a.slow_fraction)
+
+    def connections(self):
+        a = self.a
+        settings = {"connections": a.held, "per_connection": a.per_connection, "symbols": a.symbols,
+                    "rate": a.held_rate, "connect_rate": a.held_connect_rate, "duration_s": a.held_duration}
+        data = self.result("connections", settings)
+        load, gw = self.measure("connections", a.held_rate, a.held,
+                                ["--duration", a.held_duration, "--warmup", 3, "--connect-rate", a.held_connect_rate],
+                                timeout=a.held / a.held_connect_rate + a.held_duration + 90)
+        data.update(load=load, gateway=gw)
+        if not load.get("ok"):
+            data["checks"] = [B.check("run", load.get("error"), "ok", False)]
+            return data
+        open_ = load["connections"]["open_at_end"]
+        rss_end = load["targets"][0]["rss_end_kib"]
+        per_conn = rss_end / open_ if open_ else float("inf")
+        data["rss_marginal_kib_per_connection"] = (rss_end - gw["rss_idle_kib"]) / open_ if open_ else None
+        data["checks"] = [
+            B.check("connections held at the end", open_, a.held, open_ == a.held),
+            B.check("gateway RSS per connection", round(per_conn, 1), 48, per_conn <= 48, "KiB"),
+        ]
+        return data
+
+    def handshake(self):
+        a = self.a
+        settings = {"churners": a.churners, "duration_s": a.churn_duration, "per_connection": a.per_connection}
+        data = self.result("handshake", settings)
+        load, gw = self.measure("handshake", 10, a.churners,
+                                ["--churn", "--duration", a.churn_duration, "--connect-rate", 0],
+                                timeout=a.churn_duration + 60)
+        data.update(load=load, gateway=gw)
+        if not load.get("ok"):
+            data["checks"] = [B.check("run", load.get("error"), "ok", False)]
+            return data
+        rate = load["connections"]["churn_cycles_per_s"]
+        failures = load["connections"]["failures"]["total"]
+        data["checks"] = [
+            B.check("connect+upgrade+subscribe+ack cycles per second", round(rate), 3000, rate >= 3000, "/s"),
+            B.check("failed connections", failures, 0, failures == 0),
+        ]
+        return data
+
+    def saturation(self):
+        a = self.a
+        rates = [float(r) for r in a.steps.split(",")]
+        if a.quick:
+            rates = rates[::2]
+        settings = {"connections": a.connections, "per_connection": a.per_connection, "symbols": a.symbols,
+                    "rates": rates, "step_duration_s": a.step_duration, "load_threads": a.load_threads}
+        data = self.result("saturation", settings)
+        steps, knee = [], None
+        for rate in rates:
+            label = f"saturation-{int(rate)}"
+            load, gw = self.measure(label, rate, a.connections,
+                                    ["--duration", a.step_duration, "--warmup", 1, "--connect-rate", 2000],
+                                    timeout=a.step_duration + a.connections / 500 + 60)
+            expected = B.expected_per_s(rate, a.symbols, a.connections, a.per_connection)
+            ok, reason = B.keeps_up(load, expected)
+            step = {"rate": rate, "expected_per_s": expected, "keeps_up": ok, "reason": reason, "load": load,
+                    "gateway": gw}
+            steps.append(step)
+            if load.get("ok"):
+                B.log(f"  rate {rate:>7.0f}: delivered {load['messages']['per_s']:>10,.0f}/s of {expected:,.0f}, "
+                      f"p99 {load['latency']['normal']['p99_ms']:.2f} ms, "
+                      f"gateway {load['targets_total']['cpu_us_per_message']:.2f} µs/msg: {reason}")
+            if not ok:
+                break
+            knee = step
+        data["steps"] = steps
+        if knee:
+            l = knee["load"]
+            data["knee"] = {"rate": knee["rate"], "delivered_per_s": l["messages"]["per_s"],
+                            "p99_ms": l["latency"]["normal"]["p99_ms"],
+                            "cpu_us_per_message": l["targets_total"]["cpu_us_per_message"],
+                            "gateway_cpu_util": l["targets"][0]["cpu_util"],
+                            "load_generator_saturated": l["self"]["saturated"],
+                            "first_failing_step": steps[-1]["rate"] if not steps[-1]["keeps_up"] else None,
+                            "failure": steps[-1]["reason"] if not steps[-1]["keeps_up"] else "every step kept up"}
+        data["checks"] = [B.check("knee found (delivered msg/s at the last rate kept up)",
+                                  round(data["knee"]["delivered_per_s"]) if knee else None, "reported", knee is not None, "msg/s")]
+        return data
+
+
+def main():
+    a = parse_args()
+    r = Runner(a)
+    B.log(f"results in {a.out}; load average {B.loadavg()}; build {r.build.get('commit', '?')}")
+    for name in SCENARIOS:
+        if name not in a.only:
+            continue
+        B.log(f"scenario {name}")
+        r.save(name, getattr(r, name)())
+    B.log(f"done; report: bench/report/report.sh --results {a.out}")
+
+
+if __name__ == "__main__":
+    main()
