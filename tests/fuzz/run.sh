@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz with clang in build-fuzz/ and runs each for SECONDS
+# (default 20), starting from the seeds in tests/fuzz/corpus/<target>/. Exits non-zero when a
+# target crashes, leaks, trips a sanitizer or fails one of its checks; the input that did it is
+# saved as build-fuzz/artifacts/<target>-crash-* (replay: build-fuzz/<target> <that file>).
+#   usage: bash tests/fuzz/run.sh [SECONDS]
+set -euo pipefail
+
+seconds="${1:-20}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="$root/build-fuzz"
+targets=(engineio_fuzz socketio_fuzz frame_reader_fuzz request_fuzz)
+
+generator=()
+if command -v ninja >/dev/null; then generator=(-G Ninja); fi
+CC=clang CXX=clang++ cmake -S "$root/tests/fuzz" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j2
+
+# halt_on_error: a UBSan report is a crash. The suppressions excuse one known RapidJSON 1.1.0 case.
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/tests/fuzz/ubsan.supp"
+mkdir -p "$build/artifacts"
+failed=()
+for target in "${targets[@]}"; do
+  # New inputs go to a scratch directory, so the committed seeds stay small and unchanged.
+  work="$build/corpus/$target"
+  mkdir -p "$work"
+  echo "== $target: ${seconds}s"
+  if ! "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
+        "$work" "$root/tests/fuzz/corpus/$target" 2>"$build/$target.log"; then
+    failed+=("$target")
+    tail -n 60 "$build/$target.log"
+  fi
+  grep -E '^stat::number_of_executed_runs|^Done|^#[0-9]+.*DONE' "$build/$target.log" | tail -n 2 || true
+done
+
+if ((${#failed[@]})); then
+  echo "fuzz: FAILED: ${failed[*]} (inputs in $build/artifacts/)" >&2
+  exit 1
+fi
+echo "fuzz: ${#targets[@]} targets ran ${seconds}s each without a finding"
