@@ -17,6 +17,7 @@
 #include "gateway/connection_slot.hpp"
 #include "gateway/log.hpp"
 #include "gateway/server.hpp"
+#include "gateway/static_pages.hpp"
 #include "gateway/transport.hpp"
 #include "gateway/worker.hpp"
 
@@ -183,6 +184,13 @@ private:
                                      (ready ? "ready" : server_.draining() ? "draining" : "starting") + "\"}\n";
             return reply(response(ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "application/json", body,
                                   keep_alive),
+                         keep_alive);
+        }
+        if (path == "/" || path == "/index.html") {
+            count_http();
+            return reply(response(200, "OK", "text/html; charset=utf-8", index_html(), keep_alive,
+                                  "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; "
+                                  "style-src 'unsafe-inline'; script-src 'unsafe-inline'\r\n"),
                          keep_alive);
         }
         if (path != "/ws") {

@@ -194,6 +194,8 @@ bool Server::start(std::string& error) {
     TG_LOG(info, "tickgate %s: %u I/O threads, feeds: %zu", TICKGATE_VERSION, threads, feed_names.size());
     TG_LOG(info, "listening on %s", url.c_str());
     TG_LOG(info, "metrics on http://%s:%u/metrics", host_for_url(m).c_str(), static_cast<unsigned>(m.port()));
+    TG_LOG(info, "live page: %s://%s:%u/ (self-signed certificate: accept it once in the browser)",
+           config_.no_tls ? "http" : "https", host_for_url(ws).c_str(), static_cast<unsigned>(ws.port()));
     TG_LOG(info, "try: npx wscat%s -c '%s?subscribe=ticker.BTC-USD'", config_.no_tls ? "" : " --no-check", url.c_str());
     return true;
 }
