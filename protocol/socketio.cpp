@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -38,12 +39,13 @@ bool is_reserved_event(std::string_view name) noexcept {
 
 /// Index just past the JSON value starting at `i`. Only called on text RapidJSON has validated, so
 /// it only has to find the end, not check anything; iterative, so nesting depth costs no stack.
+/// Every index is still bounds-checked: a wrong assumption about the text must not read past it.
 std::size_t skip_value(std::string_view s, std::size_t i) noexcept {
     int depth = 0;
     do {
         const char c = s[i];
         if (c == '"') {
-            for (++i; s[i] != '"'; ++i) {
+            for (++i; i < s.size() && s[i] != '"'; ++i) {
                 if (s[i] == '\\') ++i;  // the escaped character cannot end the string
             }
             ++i;
@@ -58,8 +60,8 @@ std::size_t skip_value(std::string_view s, std::size_t i) noexcept {
         } else {
             while (i < s.size() && s[i] != ',' && s[i] != ']' && s[i] != '}' && !is_json_space(s[i])) ++i;
         }
-    } while (depth > 0);
-    return i;
+    } while (depth > 0 && i < s.size());
+    return std::min(i, s.size());
 }
 
 std::size_t skip_space(std::string_view s, std::size_t i) noexcept {
@@ -69,14 +71,16 @@ std::size_t skip_space(std::string_view s, std::size_t i) noexcept {
 
 /// The raw text of each element of the (validated) JSON array `array`, from element `first` on.
 void split_array(std::string_view array, std::size_t first, std::vector<std::string_view>& out) {
-    std::size_t i = skip_space(array, 0) + 1;  // past '['
+    std::size_t i = skip_space(array, 0);
+    if (i == array.size() || array[i] != '[') return;
+    ++i;
     for (std::size_t index = 0;; ++index) {
         i = skip_space(array, i);
-        if (array[i] == ']') return;
+        if (i == array.size() || array[i] == ']') return;
         const std::size_t end = skip_value(array, i);
         if (index >= first) out.push_back(array.substr(i, end - i));
         i = skip_space(array, end);
-        if (array[i] == ',') ++i;
+        if (i < array.size() && array[i] == ',') ++i;
     }
 }
 
@@ -203,6 +207,9 @@ DecodeError decode(std::string_view text, Packet& out, std::size_t max_bytes) {
         return optional ? DecodeError::none : DecodeError::bad_payload;
     }
     if (out.type == PacketType::disconnect) return DecodeError::bad_payload;
+    // RapidJSON skips a UTF-8 byte order mark, even a partial one ("\xBB[1]" parses). No JSON value
+    // starts with a non-ASCII byte, so refusing those keeps "validated" meaning what split_array assumes.
+    if (static_cast<unsigned char>(rest[0]) >= 0x80) return DecodeError::bad_json;
 
     // Requests are small: a stack pool keeps the usual parse free of heap allocation. Iterative
     // parsing so nesting depth cannot exhaust the stack; the encoding check keeps invalid UTF-8
