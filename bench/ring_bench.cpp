@@ -1,11 +1,14 @@
-// TickerUpdate through MpscRing, beside Boost.Lockfree's spsc_queue and queue, in one binary so the
+// TickerUpdate through UpdateChannel (what feeds and the broadcast engine use: one SpscRing lane per
+// producer, publish() with its full policy and wake-up fence, consume() with its fair drain) and
+// through a bare SpscRing, beside Boost.Lockfree's spsc_queue and queue, in one binary so the
 // figures compare like with like. Throughput: producers push as fast as they can, the consumer
 // (the benchmark thread) drains in batches of kBatch; items/s is what it receives. Latency: one
 // update bounced between two threads through two queues, time per iteration = one round trip.
 //
 // On a 2-core machine the consumer is pinned to CPU 1 and every producer to CPU 0, so 2P means two
-// producers sharing a core: it measures the cost of the CAS under (time-sliced) contention, not
-// two cores' worth of pushing.
+// producers time-sliced on one core: it measures what sharing costs (UpdateChannel: two lanes and
+// the drain's round robin; boost::lockfree::queue: its CAS under contention), not two cores' worth
+// of pushing.
 
 #include <benchmark/benchmark.h>
 #include <pthread.h>
@@ -15,6 +18,7 @@
 #include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <memory>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -22,13 +26,15 @@
 #include <immintrin.h>
 #endif
 
-#include "feeds/mpsc_ring.hpp"
+#include "feeds/spsc_ring.hpp"
 #include "feeds/ticker_update.hpp"
+#include "feeds/update_channel.hpp"
 
 namespace {
 
-using tickgate::feeds::MpscRing;
+using tickgate::feeds::SpscRing;
 using tickgate::feeds::TickerUpdate;
+using tickgate::feeds::UpdateChannel;
 
 constexpr std::size_t kCapacity = 4096;
 constexpr std::size_t kBatch = 256;
@@ -54,11 +60,22 @@ void unpin() {
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
-// Uniform face over the three queues: push one, pop up to n.
+// Uniform face over the queues: push one, pop up to n.
 struct Ring {
-    MpscRing<TickerUpdate> q{kCapacity};
+    SpscRing<TickerUpdate> q{kCapacity};
     bool push(const TickerUpdate& u) { return q.try_push(u); }
     std::size_t pop(TickerUpdate* out, std::size_t n) { return q.pop_into(out, n); }
+};
+
+// publish() waits by itself while the caller's lane is full, so push() only fails once the
+// benchmark stops the producers; consume() returns at once while any lane holds updates.
+struct Channel {
+    UpdateChannel q{kCapacity};
+    std::stop_source stop;
+    const std::stop_token token = stop.get_token();  // one token for all: copying one per push costs an atomic RMW
+    bool push(const TickerUpdate& u) { return q.publish(u, token); }
+    std::size_t pop(TickerUpdate* out, std::size_t n) { return q.consume({out, n}, std::chrono::milliseconds(0)); }
+    void stop_producers() { stop.request_stop(); }
 };
 
 struct BoostSpsc {
@@ -109,6 +126,7 @@ void BM_Throughput(benchmark::State& state) {
         benchmark::DoNotOptimize(out.data());
     }
     stop = true;
+    if constexpr (requires { queue->stop_producers(); }) queue->stop_producers();  // a producer may be waiting on a full lane
     for (auto& t : threads) t.join();
     unpin();
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kBatch));
@@ -141,9 +159,10 @@ void BM_RoundTrip(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_TEMPLATE(BM_Throughput, Ring)->Name("Throughput/MpscRing")->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Throughput, Channel)->Name("Throughput/UpdateChannel")->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Throughput, Ring)->Name("Throughput/SpscRing")->Arg(1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, BoostSpsc)->Name("Throughput/boost_spsc_queue")->Arg(1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, BoostQueue)->Name("Throughput/boost_queue")->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_RoundTrip, Ring)->Name("RoundTrip/MpscRing")->UseRealTime();
+BENCHMARK_TEMPLATE(BM_RoundTrip, Ring)->Name("RoundTrip/SpscRing")->UseRealTime();
 BENCHMARK_TEMPLATE(BM_RoundTrip, BoostSpsc)->Name("RoundTrip/boost_spsc_queue")->UseRealTime();
 BENCHMARK_TEMPLATE(BM_RoundTrip, BoostQueue)->Name("RoundTrip/boost_queue")->UseRealTime();

@@ -4,9 +4,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <ctime>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -17,9 +22,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A producer blocked on a full ring spins for about a microsecond (the consumer is usually in the
+// A producer blocked on a full lane spins for about a microsecond (the consumer is usually in the
 // middle of a drain), then yields its core for a while, then sleeps in steps short enough that
-// the ring does not stay empty long after the consumer catches up.
+// the lane does not stay empty long after the consumer catches up.
 constexpr int kFullSpins = 256;
 constexpr int kFullYields = 64;
 constexpr auto kFullSleep = std::chrono::microseconds(50);
@@ -49,23 +54,112 @@ void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
     ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
+// Channel ids start at 1: 0 in a thread's LaneCache means "no lane yet".
+std::atomic<std::uint64_t> next_channel_id{1};
+
 }  // namespace
 
-UpdateChannel::UpdateChannel(std::size_t capacity) : ring_(capacity) {}
+// A lane is one producer's SPSC ring plus the flag that says a thread holds it. The ring's two
+// sides are cache-line aligned, so `claimed` (touched only when a thread starts or ends) does not
+// share a line with either index.
+struct UpdateChannel::Lane {
+    explicit Lane(std::size_t capacity) : ring(capacity) {}
+    SpscRing<TickerUpdate> ring;
+    std::atomic<bool> claimed{true};  // created for the thread that asked, hence held from the start
+};
+
+// Every lane a thread holds, one per channel it has published to; released when the thread exits.
+// Lanes are never handed back earlier: a thread that alternated between channels and got a
+// different lane on return could have its own updates overtake each other.
+struct UpdateChannel::ThreadClaims {
+    struct Claim {
+        std::uint64_t channel_id;
+        std::weak_ptr<Lanes> lanes;  // expired once the channel is destroyed: nothing to release
+        Lane* lane;
+    };
+    std::vector<Claim> claims;
+
+    ~ThreadClaims() {
+        for (const Claim& c : claims)
+            if (const auto alive = c.lanes.lock()) c.lane->claimed.store(false, std::memory_order_release);
+    }
+
+    static ThreadClaims& mine() {
+        static thread_local ThreadClaims claims;
+        return claims;
+    }
+};
+
+thread_local UpdateChannel::LaneCache UpdateChannel::last_lane_{};
+
+UpdateChannel::Lanes::~Lanes() {
+    for (std::size_t i = 0, n = count.load(std::memory_order_acquire); i < n; ++i)
+        delete lane[i].load(std::memory_order_relaxed);
+}
+
+UpdateChannel::UpdateChannel(std::size_t lane_capacity)
+    : id_(next_channel_id.fetch_add(1, std::memory_order_relaxed)),
+      lane_capacity_(std::bit_ceil(std::max<std::size_t>(lane_capacity, 1))),
+      lanes_(std::make_shared<Lanes>(lane_capacity_)) {}
+
+UpdateChannel::~UpdateChannel() = default;
+
+UpdateChannel::Lane& UpdateChannel::claim_lane() {
+    ThreadClaims& mine = ThreadClaims::mine();
+    std::erase_if(mine.claims, [](const ThreadClaims::Claim& c) { return c.lanes.expired(); });
+    for (const auto& c : mine.claims) {
+        if (c.channel_id == id_) {
+            last_lane_ = {id_, c.lane};
+            return *c.lane;
+        }
+    }
+
+    Lane* lane = nullptr;
+    {
+        // Registration is rare (once per producer thread), so a mutex keeps it simple; the
+        // consumer never takes it: it reads `count` and the lane pointers below it.
+        std::lock_guard lock(lanes_->mutex);
+        const std::size_t n = lanes_->count.load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i < n && lane == nullptr; ++i) {
+            // A lane given up by a thread that exited. Acquire pairs with that thread's release,
+            // so its last push happens before our first one and the lane stays a single-producer
+            // ring across the hand-over; what it left queued is drained before what we add.
+            Lane* l = lanes_->lane[i].load(std::memory_order_relaxed);
+            bool free = false;
+            if (l->claimed.compare_exchange_strong(free, true, std::memory_order_acquire)) lane = l;
+        }
+        if (lane == nullptr) {
+            if (n == kMaxProducers)
+                throw std::length_error("UpdateChannel: more than " + std::to_string(kMaxProducers) +
+                                        " producer threads at once");
+            lane = new Lane(lane_capacity_);
+            lanes_->lane[n].store(lane, std::memory_order_release);
+            // Seq_cst, like the consumer's load of it in all_drained(): a consumer about to sleep
+            // either sees the new lane or is seen waiting by the first publish into it.
+            lanes_->count.store(n + 1, std::memory_order_seq_cst);
+        }
+    }
+    mine.claims.push_back({id_, lanes_, lane});
+    last_lane_ = {id_, lane};
+    return *lane;
+}
 
 bool UpdateChannel::publish(const TickerUpdate& u, const std::stop_token& stop) {
-    if (!ring_.try_push(u)) {
+    Lane& lane = last_lane_.channel_id == id_ ? *last_lane_.lane : claim_lane();
+    if (!lane.ring.try_push(u)) {
         full_events_.fetch_add(1, std::memory_order_relaxed);
-        if (!wait_and_push(u, stop)) return false;
+        if (!wait_and_push(lane, u, stop)) return false;
     }
-    // This seq_cst load follows the ring's seq_cst tail CAS; the consumer stores the flag and then
-    // loads the tail, both seq_cst. One of the two sides must see the other: either the consumer
-    // sees the claimed slot and does not sleep, or we see the flag and wake it.
-    if (consumer_waiting_.load(std::memory_order_seq_cst) != 0) notify_consumer();
+    // Dekker with wait_and_consume(): the push stored the lane's tail, then this fence, then we
+    // read the flag; the consumer stores the flag, then reads every tail, both seq_cst. One of the
+    // two must see the other: either the consumer sees the update and does not sleep, or we see
+    // the flag and wake it. A fence rather than a seq_cst store in the ring keeps SpscRing plain.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (consumer_waiting_.load(std::memory_order_relaxed) != 0) notify_consumer();
     return true;
 }
 
-bool UpdateChannel::wait_and_push(const TickerUpdate& u, const std::stop_token& stop) {
+bool UpdateChannel::wait_and_push(Lane& lane, const TickerUpdate& u, const std::stop_token& stop) {
     for (int attempt = 0;; ++attempt) {
         if (stop.stop_requested()) return false;
         if (attempt < kFullSpins)
@@ -74,7 +168,7 @@ bool UpdateChannel::wait_and_push(const TickerUpdate& u, const std::stop_token& 
             std::this_thread::yield();
         else
             std::this_thread::sleep_for(kFullSleep);
-        if (ring_.try_push(u)) return true;
+        if (lane.ring.try_push(u)) return true;
     }
 }
 
@@ -91,12 +185,51 @@ void UpdateChannel::wake_consumer() noexcept {
     futex_wake_one(wake_epoch_);
 }
 
+std::size_t UpdateChannel::depth() const noexcept {
+    std::size_t total = 0;
+    for (std::size_t i = 0, n = lanes(); i < n; ++i) total += lanes_->lane[i].load(std::memory_order_acquire)->ring.size();
+    return total;
+}
+
+std::size_t UpdateChannel::drain(std::span<TickerUpdate> out) noexcept {
+    const std::size_t n = lanes();
+    if (n == 0) return 0;
+    // First pass: each lane gets a fair share of the batch, so a feed with a deep backlog cannot
+    // fill every batch while another feed's updates wait. Second pass, only if some lane used up
+    // its share: the rest of the batch goes to whoever still has updates, so a lone busy feed
+    // still moves full batches. Starting at a different lane each call spreads the rounding.
+    const std::size_t start = next_lane_ < n ? next_lane_ : 0;
+    next_lane_ = start + 1 < n ? start + 1 : 0;
+    const std::size_t share = (out.size() + n - 1) / n;
+    std::size_t got = 0;
+    bool more = false;
+    for (std::size_t k = 0, i = start; k < n && got < out.size(); ++k, i = i + 1 < n ? i + 1 : 0) {
+        Lane& lane = *lanes_->lane[i].load(std::memory_order_acquire);
+        const std::size_t want = std::min(share, out.size() - got);
+        const std::size_t took = lane.ring.pop_into(out.data() + got, want);
+        got += took;
+        more |= took == want;
+    }
+    for (std::size_t k = 0, i = start; more && k < n && got < out.size(); ++k, i = i + 1 < n ? i + 1 : 0)
+        got += lanes_->lane[i].load(std::memory_order_acquire)->ring.pop_into(out.data() + got, out.size() - got);
+    return got;
+}
+
+bool UpdateChannel::all_drained() const noexcept {
+    // Seq_cst loads of the lane count and of every tail: the consumer's half of the Dekker pair
+    // (see publish and claim_lane).
+    const std::size_t n = lanes_->count.load(std::memory_order_seq_cst);
+    for (std::size_t i = 0; i < n; ++i)
+        if (!lanes_->lane[i].load(std::memory_order_acquire)->ring.drained()) return false;
+    return true;
+}
+
 std::size_t UpdateChannel::consume(std::span<TickerUpdate> out, std::chrono::milliseconds max_wait) {
     if (out.empty()) return 0;
-    if (std::size_t n = ring_.pop_into(out.data(), out.size())) return n;
+    if (std::size_t n = drain(out)) return n;
     for (int i = 0; i < kEmptySpins; ++i) {
         cpu_relax();
-        if (ring_.front() != nullptr) return ring_.pop_into(out.data(), out.size());
+        if (std::size_t n = drain(out)) return n;
     }
     return wait_and_consume(out, Clock::now() + max_wait);
 }
@@ -108,9 +241,11 @@ std::size_t UpdateChannel::wait_and_consume(std::span<TickerUpdate> out, Clock::
         // the word after this read and the futex call below cannot sleep through it.
         const std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
         consumer_waiting_.store(1, std::memory_order_seq_cst);
-        if (!ring_.nothing_claimed()) {
+        if (!all_drained()) {
+            // A lane's tail moves only once its element is written, so what we saw is ready.
             consumer_waiting_.store(0, std::memory_order_relaxed);
-            return await_claimed(out, deadline);
+            if (std::size_t n = drain(out)) return n;
+            continue;
         }
         const auto now = Clock::now();
         if (now >= deadline) {
@@ -119,21 +254,8 @@ std::size_t UpdateChannel::wait_and_consume(std::span<TickerUpdate> out, Clock::
         }
         futex_wait(wake_epoch_, epoch, deadline - now);
         consumer_waiting_.store(0, std::memory_order_relaxed);
-        if (std::size_t n = ring_.pop_into(out.data(), out.size())) return n;
+        if (std::size_t n = drain(out)) return n;
         if (Clock::now() >= deadline) return 0;
-    }
-}
-
-std::size_t UpdateChannel::await_claimed(std::span<TickerUpdate> out, Clock::time_point deadline) {
-    // A producer has claimed the next slot but is still writing it (or was preempted while doing
-    // so): it will not notify us, so poll until the element appears.
-    for (int attempt = 0;; ++attempt) {
-        if (std::size_t n = ring_.pop_into(out.data(), out.size())) return n;
-        if (Clock::now() >= deadline) return 0;
-        if (attempt < kFullSpins)
-            cpu_relax();
-        else
-            std::this_thread::yield();
     }
 }
 

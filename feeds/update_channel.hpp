@@ -1,53 +1,113 @@
 #pragma once
-// What feeds write into and the broadcast engine reads from: the MPSC ring of TickerUpdates plus
-// the ring-full policy and the consumer's wake-up.
+// What feeds write into and the broadcast engine reads from: one single-producer lane (an SpscRing
+// of TickerUpdates) per producer thread, the consumer's fair drain over the lanes, the lane-full
+// policy and the consumer's wake-up.
 //
-// Ring-full policy: a producer that finds the ring full waits (spins briefly, then sleeps in short
-// steps) until the consumer frees a slot. Nothing is dropped; each time a producer finds the ring
-// full it is counted (full_events), which operators see as tickgate_ring_full_total. A feed that
-// cannot wait (a network subscriber) sees the delay as its own back-pressure.
+// Why lanes: every feed runs on its own thread, so giving each one its own SPSC ring removes the
+// only contended write of a shared MPSC ring (the CAS on its tail) from the hot path. Updates of one
+// producer stay in order (one lane, FIFO); updates of different producers may interleave in any
+// order, which is fine because each topic belongs to one feed, hence to one thread.
+//
+// Lanes are registered lazily: the first publish() from a thread claims a free lane of this channel
+// (or creates one) and remembers it in a thread-local cache, so later publishes cost one compare.
+// A thread keeps its lane until it exits; the lane, with whatever is still queued in it, then goes
+// to the next thread that needs one. At most kMaxProducers threads may hold a lane at once.
+//
+// Lane-full policy: a producer that finds its lane full waits (spins briefly, then sleeps in short
+// steps) until the consumer frees a slot. Nothing is dropped; each publish that had to wait is
+// counted once (full_events), which operators see as tickgate_ring_full_total. A feed that cannot
+// wait (a network subscriber) sees the delay as its own back-pressure. A full lane blocks only its
+// own producer: the other feeds keep flowing.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <stop_token>
 
-#include "feeds/mpsc_ring.hpp"
+#include "feeds/spsc_ring.hpp"
 #include "feeds/ticker_update.hpp"
 
 namespace tickgate::feeds {
 
 class UpdateChannel {
 public:
-    explicit UpdateChannel(std::size_t capacity);
+    /// Producer threads that may hold a lane at the same time (one per feed in the gateway).
+    static constexpr std::size_t kMaxProducers = 64;
 
-    /// Producer side, any thread. Waits while the ring is full; returns false only when `stop`
-    /// was requested while waiting (the update is then not published).
+    /// lane_capacity: slots per producer lane, rounded up to a power of two. Lanes are allocated
+    /// when a producer first publishes, not here.
+    explicit UpdateChannel(std::size_t lane_capacity);
+    ~UpdateChannel();
+
+    UpdateChannel(const UpdateChannel&) = delete;
+    UpdateChannel& operator=(const UpdateChannel&) = delete;
+
+    /// Producer side, any thread; the channel must outlive every publish. Waits while this
+    /// thread's lane is full; returns false only when `stop` was requested while waiting (the
+    /// update is then not published). Throws std::length_error if more than kMaxProducers threads
+    /// would hold a lane at once (only on a thread's first publish).
     bool publish(const TickerUpdate& u, const std::stop_token& stop);
 
-    /// Consumer side, one thread. Moves up to out.size() updates into `out` and returns how many.
-    /// When the ring is empty it waits up to max_wait for a producer (no busy loop beyond a short
+    /// Consumer side, one thread. Moves up to out.size() updates into `out` and returns how many,
+    /// taking from the lanes in turn (a fair share of `out` per lane first, the rest after, and a
+    /// different lane first on each call) so a busy feed cannot starve a quiet one.
+    /// When every lane is empty it waits up to max_wait for a producer (no busy loop beyond a short
     /// spin), returning 0 on timeout or after wake_consumer().
     std::size_t consume(std::span<TickerUpdate> out, std::chrono::milliseconds max_wait);
 
-    /// Makes a waiting consume() return early (used at shutdown).
+    /// Any thread. Makes a waiting consume() return early (used at shutdown).
     void wake_consumer() noexcept;
 
+    /// Any thread; approximate while producers and consumer are active.
     std::uint64_t full_events() const noexcept { return full_events_.load(std::memory_order_relaxed); }
-    std::size_t depth() const noexcept { return ring_.size(); }
-    std::size_t capacity() const noexcept { return ring_.capacity(); }
+    /// Updates queued over all lanes.
+    std::size_t depth() const noexcept;
+    /// Slots over all lanes allocated so far (lanes() * lane_capacity()).
+    std::size_t capacity() const noexcept { return lanes() * lane_capacity_; }
+    std::size_t lane_capacity() const noexcept { return lane_capacity_; }
+    /// Lanes allocated so far: the most producers that held one at the same time.
+    std::size_t lanes() const noexcept { return lanes_->count.load(std::memory_order_acquire); }
 
 private:
-    bool wait_and_push(const TickerUpdate& u, const std::stop_token& stop);
-    void notify_consumer() noexcept;
-    std::size_t wait_and_consume(std::span<TickerUpdate> out, std::chrono::steady_clock::time_point deadline);
-    std::size_t await_claimed(std::span<TickerUpdate> out, std::chrono::steady_clock::time_point deadline);
+    struct Lane;
+    struct ThreadClaims;
+    // The calling thread's most recent lane: the whole lookup on publish's fast path. Trivially
+    // destructible and constant-initialised, so reading it is a plain thread-local load.
+    struct LaneCache {
+        std::uint64_t channel_id = 0;
+        Lane* lane = nullptr;
+    };
+    static thread_local LaneCache last_lane_;
 
-    MpscRing<TickerUpdate> ring_;
+    // The lanes live in a block shared with the threads that claimed one, so a producer thread that
+    // exits after the channel is gone can tell (its weak_ptr has expired) and leave them alone.
+    struct Lanes {
+        explicit Lanes(std::size_t lane_capacity) : lane_capacity(lane_capacity) {}
+        ~Lanes();
+        const std::size_t lane_capacity;
+        std::mutex mutex;                                       // serialises creating lanes
+        std::array<std::atomic<Lane*>, kMaxProducers> lane{};   // [0, count) are set, never reset
+        std::atomic<std::size_t> count{0};
+    };
+
+    Lane& claim_lane();
+    bool wait_and_push(Lane& lane, const TickerUpdate& u, const std::stop_token& stop);
+    void notify_consumer() noexcept;
+    std::size_t drain(std::span<TickerUpdate> out) noexcept;
+    bool all_drained() const noexcept;
+    std::size_t wait_and_consume(std::span<TickerUpdate> out, std::chrono::steady_clock::time_point deadline);
+
+    const std::uint64_t id_;  // unique per channel for the life of the process: the thread-local cache's key
+    const std::size_t lane_capacity_;
+    const std::shared_ptr<Lanes> lanes_;
+    std::size_t next_lane_ = 0;  // consumer only: the lane drained first by the next consume()
     std::atomic<std::uint64_t> full_events_{0};
-    alignas(64) std::atomic<std::uint32_t> consumer_waiting_{0};
+    alignas(kCacheLine) std::atomic<std::uint32_t> consumer_waiting_{0};
     std::atomic<std::uint32_t> wake_epoch_{0};     // the futex word: bumped by every wake-up
     std::atomic<bool> wake_requested_{false};      // wake_consumer() was called: next wait returns 0
 };

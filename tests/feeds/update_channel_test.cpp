@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <latch>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -80,16 +82,15 @@ TEST(UpdateChannel, WakeBeforeWaitIsNotLost) {
 // Ping-pong: each producer publishes one update and waits for the consumer to acknowledge it
 // before the next, with varying pauses so publishes land before, during and after the consumer's
 // switch from spinning to sleeping. A lost wake-up leaves the only update in flight unseen, so
-// consume() times out, which fails the test.
-TEST(UpdateChannel, NoLostWakeUpsUnderStress) {
+// consume() times out, which fails the test. With several producers, each one's first publish
+// also registers its lane while the consumer may be deciding to sleep.
+void no_lost_wake_ups(int producer_count, int rounds) {
     UpdateChannel ch(64);
-    constexpr int kProducers = 2;
-    constexpr int kRounds = 4000;
-    std::atomic<int> acked[kProducers]{};
+    std::vector<std::atomic<int>> acked(static_cast<std::size_t>(producer_count));
     std::vector<std::jthread> producers;
-    for (int p = 0; p < kProducers; ++p) {
+    for (int p = 0; p < producer_count; ++p) {
         producers.emplace_back([&, p](std::stop_token st) {
-            for (int n = 1; n <= kRounds && !st.stop_requested(); ++n) {
+            for (int n = 1; n <= rounds && !st.stop_requested(); ++n) {
                 const auto pause = std::chrono::microseconds((n * 37 + p * 11) % 60);
                 for (const auto until = Clock::now() + pause; Clock::now() < until;) {
                 }
@@ -99,9 +100,9 @@ TEST(UpdateChannel, NoLostWakeUpsUnderStress) {
         });
     }
     std::vector<TickerUpdate> out(16);
-    std::uint64_t next[kProducers] = {1, 1};
+    std::vector<std::uint64_t> next(static_cast<std::size_t>(producer_count), 1);
     int received = 0;
-    while (received < kProducers * kRounds) {
+    while (received < producer_count * rounds) {
         const auto t0 = Clock::now();
         const std::size_t n = ch.consume(out, 1000ms);
         // A producer is always about to publish or has just published, so waiting anywhere near the
@@ -119,23 +120,153 @@ TEST(UpdateChannel, NoLostWakeUpsUnderStress) {
     }
 }
 
-TEST(UpdateChannel, FullRingBlocksProducerAndCountsOncePerPublish) {
+TEST(UpdateChannel, NoLostWakeUpsUnderStressOneProducer) { no_lost_wake_ups(1, 4000); }
+TEST(UpdateChannel, NoLostWakeUpsUnderStress) { no_lost_wake_ups(2, 4000); }
+TEST(UpdateChannel, NoLostWakeUpsUnderStressFourProducers) { no_lost_wake_ups(4, 2000); }
+
+// Every producer publishes seq 1..per_producer as fast as it can through small lanes (so they are
+// often full and the consumer often empty-handed); each producer's updates must arrive exactly once
+// and in its order, whatever the interleaving across producers.
+void stress(int producer_count, std::uint64_t per_producer, std::size_t lane_capacity) {
+    UpdateChannel ch(lane_capacity);
+    std::vector<std::jthread> producers;
+    for (int p = 0; p < producer_count; ++p) {
+        producers.emplace_back([&, p](std::stop_token st) {
+            for (std::uint64_t n = 1; n <= per_producer; ++n)
+                if (!ch.publish(update(n, static_cast<std::uint16_t>(p)), st)) return;
+        });
+    }
+    std::vector<std::uint64_t> next(static_cast<std::size_t>(producer_count), 1);
+    std::vector<TickerUpdate> out(64);
+    std::uint64_t received = 0;
+    const auto deadline = Clock::now() + 60s;
+    while (received < per_producer * static_cast<std::uint64_t>(producer_count)) {
+        if (Clock::now() > deadline) {
+            for (auto& t : producers) t.request_stop();
+            FAIL() << "only " << received << " updates arrived";
+        }
+        const std::size_t n = ch.consume(out, 100ms);
+        for (std::size_t i = 0; i < n; ++i) {
+            const TickerUpdate& u = out[i];
+            ASSERT_LT(u.feed, producer_count);
+            ASSERT_EQ(u.seq, next[u.feed]) << "producer " << u.feed << ": lost, duplicated or reordered";
+            ++next[u.feed];
+        }
+        received += n;
+    }
+    for (auto& t : producers) t.join();
+    std::vector<TickerUpdate> rest(8);
+    EXPECT_EQ(ch.consume(rest, 0ms), 0u) << "nothing beyond what was published";
+    EXPECT_EQ(ch.depth(), 0u);
+    EXPECT_EQ(ch.lanes(), static_cast<std::size_t>(producer_count));
+}
+
+TEST(UpdateChannel, OneProducerStress) { stress(1, 300'000, 64); }
+TEST(UpdateChannel, TwoProducersStress) { stress(2, 150'000, 64); }
+TEST(UpdateChannel, FourProducersStress) { stress(4, 75'000, 64); }
+TEST(UpdateChannel, FourProducersTinyLanesStress) { stress(4, 20'000, 2); }
+
+TEST(UpdateChannel, EachProducerThreadGetsItsOwnLane) {
     UpdateChannel ch(4);
-    std::stop_source stop;
-    for (std::uint64_t i = 1; i <= 4; ++i) ASSERT_TRUE(ch.publish(update(i), stop.get_token()));
-    std::atomic<bool> done{false};
+    std::stop_source never;
+    EXPECT_EQ(ch.lanes(), 0u) << "lanes are allocated on first publish";
+    EXPECT_EQ(ch.capacity(), 0u);
+    for (std::uint64_t i = 1; i <= 4; ++i) ASSERT_TRUE(ch.publish(update(i, 0), never.get_token()));
+    EXPECT_EQ(ch.lanes(), 1u);
+    // This thread's lane is full, yet another thread publishes without waiting: lanes are
+    // independent, so one stalled feed does not hold up the others.
+    std::thread other([&] {
+        for (std::uint64_t i = 1; i <= 4; ++i) EXPECT_TRUE(ch.publish(update(i, 1), never.get_token()));
+    });
+    other.join();
+    EXPECT_EQ(ch.lanes(), 2u);
+    EXPECT_EQ(ch.capacity(), 8u);
+    EXPECT_EQ(ch.lane_capacity(), 4u);
+    EXPECT_EQ(ch.depth(), 8u);
+    EXPECT_EQ(ch.full_events(), 0u);
+}
+
+TEST(UpdateChannel, LaneOfAnExitedThreadIsReusedAfterWhatItLeft) {
+    UpdateChannel ch(8);
+    std::stop_source never;
+    std::thread([&] {
+        for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(ch.publish(update(i), never.get_token()));
+    }).join();
+    std::thread([&] {
+        for (std::uint64_t i = 4; i <= 5; ++i) ASSERT_TRUE(ch.publish(update(i), never.get_token()));
+    }).join();
+    EXPECT_EQ(ch.lanes(), 1u) << "the second thread takes over the first one's lane";
+    std::vector<TickerUpdate> out(8);
+    ASSERT_EQ(ch.consume(out, 0ms), 5u);
+    for (std::uint64_t i = 0; i < 5; ++i) EXPECT_EQ(out[i].seq, i + 1);
+}
+
+TEST(UpdateChannel, ThreadKeepsItsLaneAcrossChannels) {
+    // A thread alternating between two channels must find its own lane again in each, or its
+    // updates could overtake each other.
+    UpdateChannel a(8), b(8);
+    std::stop_source never;
+    for (std::uint64_t i = 1; i <= 6; ++i) {
+        ASSERT_TRUE(a.publish(update(i), never.get_token()));
+        ASSERT_TRUE(b.publish(update(i), never.get_token()));
+    }
+    EXPECT_EQ(a.lanes(), 1u);
+    EXPECT_EQ(b.lanes(), 1u);
+    std::vector<TickerUpdate> out(8);
+    ASSERT_EQ(a.consume(out, 0ms), 6u);
+    for (std::uint64_t i = 0; i < 6; ++i) EXPECT_EQ(out[i].seq, i + 1);
+}
+
+TEST(UpdateChannel, BusyLaneDoesNotStarveAQuietOne) {
+    UpdateChannel ch(1024);
+    std::stop_source never;
+    // Both producers stay alive until the check, so each keeps its own lane.
+    std::latch busy_done(1), all_done(2), release(1);
+    std::jthread busy([&] {
+        for (std::uint64_t i = 1; i <= 1000; ++i) EXPECT_TRUE(ch.publish(update(i, 0), never.get_token()));
+        busy_done.count_down();
+        all_done.count_down();
+        release.wait();
+    });
+    std::jthread quiet([&] {
+        busy_done.wait();  // the busy lane's backlog is all queued before the quiet lane's first update
+        for (std::uint64_t i = 1; i <= 3; ++i) EXPECT_TRUE(ch.publish(update(i, 1), never.get_token()));
+        all_done.count_down();
+        release.wait();
+    });
+    all_done.wait();
+    ASSERT_EQ(ch.lanes(), 2u);
+    // The quiet lane's updates come out in the first batch, not after the busy lane's backlog.
+    std::vector<TickerUpdate> out(16);
+    ASSERT_EQ(ch.consume(out, 0ms), 16u);
+    std::set<std::uint64_t> quiet_seqs;
+    std::uint64_t busy_next = 1;
+    for (const TickerUpdate& u : out) {
+        if (u.feed == 1) quiet_seqs.insert(u.seq);
+        else EXPECT_EQ(u.seq, busy_next++);
+    }
+    EXPECT_EQ(quiet_seqs, (std::set<std::uint64_t>{1, 2, 3}));
+    EXPECT_EQ(busy_next, 14u);
+    release.count_down();
+}
+
+TEST(UpdateChannel, FullLaneBlocksProducerAndCountsOncePerPublish) {
+    UpdateChannel ch(4);
+    std::atomic<int> published{0};
     std::jthread producer([&](std::stop_token st) {
-        EXPECT_TRUE(ch.publish(update(5), st));
-        done = true;
+        for (std::uint64_t i = 1; i <= 5; ++i) {
+            EXPECT_TRUE(ch.publish(update(i), st));
+            ++published;
+        }
     });
     std::this_thread::sleep_for(100ms);
-    EXPECT_FALSE(done) << "publish must wait while the ring is full";
+    EXPECT_EQ(published, 4) << "publish must wait while the producer's lane is full";
     EXPECT_EQ(ch.full_events(), 1u) << "one full event per blocked publish, however long it waits";
 
     std::vector<TickerUpdate> out(2);
     ASSERT_EQ(ch.consume(out, 0ms), 2u);
     producer.join();
-    EXPECT_TRUE(done);
+    EXPECT_EQ(published, 5);
     std::vector<TickerUpdate> rest(8);
     ASSERT_EQ(ch.consume(rest, 0ms), 3u);
     EXPECT_EQ(rest[2].seq, 5u);
@@ -144,11 +275,12 @@ TEST(UpdateChannel, FullRingBlocksProducerAndCountsOncePerPublish) {
 
 TEST(UpdateChannel, StopWhileBlockedReturnsFalse) {
     UpdateChannel ch(2);
-    std::stop_source never;
-    ASSERT_TRUE(ch.publish(update(1), never.get_token()));
-    ASSERT_TRUE(ch.publish(update(2), never.get_token()));
     std::atomic<int> result{-1};
-    std::jthread producer([&](std::stop_token st) { result = ch.publish(update(3), st) ? 1 : 0; });
+    std::jthread producer([&](std::stop_token st) {
+        ASSERT_TRUE(ch.publish(update(1), st));
+        ASSERT_TRUE(ch.publish(update(2), st));
+        result = ch.publish(update(3), st) ? 1 : 0;
+    });
     std::this_thread::sleep_for(50ms);
     EXPECT_EQ(result, -1);
     const auto t0 = Clock::now();
