@@ -76,7 +76,7 @@ def targets_section(res):
     for name in SCENARIOS:
         r = res.get(name)
         for c in (r or {}).get("checks", []):
-            rows.append([name, c["target"], f"{fmt(c['measured'])} {c['unit']}".strip(), f"{c['limit']} {c['unit']}".strip(),
+            rows.append([name, c["target"], f"{fmt(c['measured'])} {c['unit']}".strip(), f"{fmt(c['limit'])} {c['unit']}".strip(),
                          "✅" if c["pass"] else "❌ missed", la(r)])
     p = res.get("peers")
     for peer, e in (p or {}).get("peers", {}).items():
@@ -232,22 +232,26 @@ def plot_latency(res, d):
         rows.append((f"saturation knee ({s['knee']['rate']:.0f}/s)", knee["load"]["latency"]["normal"]))
     if not rows:
         return None
-    with open(os.path.join(d, "latency.dat"), "w") as f:
+    with open(os.path.join(d, "raw", "latency.dat"), "w") as f:
         f.write("scenario p50 p90 p99 p99.9 max\n")
         for name, lat in rows:
             f.write(f'"{name}" {lat["p50_ms"]} {lat["p90_ms"]} {lat["p99_ms"]} {lat["p999_ms"]} {lat["max_ms"]}\n')
-    gnuplot(TERM + """set output 'latency.png'
+    top = max(lat["max_ms"] for _, lat in rows) * 3  # room for the value labels
+    gnuplot(TERM + f"set xrange [-1:{6 * len(rows) - 1}]\nset yrange [0.01:{top}]\n" + """set output 'latency.png'
 set title 'tickgate: latency percentiles per scenario (receive time - ts)'
 set ylabel 'latency (ms, log scale)'
 set logscale y
-set style data histograms
-set style histogram clustered gap 1
+# Boxes placed by hand (group j, percentile i at x = 6j + i - 2) so each value can sit above its bar.
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set key top left
 set grid ytics
-set yrange [0.01:*]
-plot for [i=2:6] 'latency.dat' using i:xtic(1) title columnheader(i)
+set xtics scale 0
+set key autotitle columnhead
+plot for [i=2:6] 'raw/latency.dat' using ($0 * 6 + i - 2):i with boxes title columnheader(i), \\
+     'raw/latency.dat' using ($0 * 6 + 2):(NaN):xticlabels(1) notitle, \\
+     for [i=2:6] 'raw/latency.dat' using ($0 * 6 + i - 2):(column(i)):(sprintf('%.2f', column(i))) \\
+         with labels offset 0,0.7 font ',8' notitle
 """, d)
     return "latency.png"
 
@@ -257,30 +261,39 @@ def plot_saturation(res, d):
     steps = [st for st in (s or {}).get("steps", []) if st["load"].get("ok")]
     if not steps:
         return None
-    with open(os.path.join(d, "saturation.dat"), "w") as f:
+    with open(os.path.join(d, "raw", "saturation.dat"), "w") as f:
         f.write("rate offered delivered p50 p99 p999 cpu_us\n")
         for st in steps:
             l = st["load"]
-            f.write(f"{st['rate']} {st['expected_per_s'] / 1000} {l['messages']['per_s'] / 1000} "
+            f.write(f"{st['rate']:.0f} {st['expected_per_s'] / 1000} {l['messages']['per_s'] / 1000} "
                     f"{l['latency']['normal']['p50_ms']} {l['latency']['normal']['p99_ms']} "
                     f"{l['latency']['normal']['p999_ms']} {l['targets_total']['cpu_us_per_message']}\n")
-    gnuplot(TERM.replace("1000,600", "1000,800") + """set output 'saturation.png'
-set multiplot layout 2,1 title 'tickgate saturation: 1,000 TLS clients x 10 of 100 topics, feed rate stepped up'
+    st = s["settings"]
+    head = f"conns = {st['connections']}; k = {st['per_connection']}; symbols = {st['symbols']}\n"
+    gnuplot(TERM.replace("1000,600", "1000,800") + head + """set output 'saturation.png'
+set multiplot layout 2,1 title sprintf('tickgate saturation: %d TLS clients x %d of %d topics, feed rate stepped up', conns, k, symbols)
 set grid
 set key top left
-set xlabel 'feed rate (updates/s)'
+set logscale x 2
+set lmargin 12
+set rmargin 12
+set xlabel 'feed rate (updates/s, log scale)'
 set ylabel 'thousand messages/s'
-plot 'saturation.dat' using 1:2 with linespoints lw 2 dt 2 title 'offered', \\
+set yrange [0:*]
+plot 'raw/saturation.dat' using 1:2:xtic(1) with linespoints lw 2 dt 2 title 'offered', \\
      '' using 1:3 with linespoints lw 2 pt 7 title 'delivered'
 set logscale y
-set ylabel 'ms (log)'
+set yrange [*:*]
+set ylabel 'latency, ms (log)'
 set y2label 'gateway CPU us per message'
 set y2tics
+set y2range [0:*]
+set key below horizontal
 set ytics nomirror
-plot 'saturation.dat' using 1:4 with linespoints lw 2 pt 7 title 'p50', \\
+plot 'raw/saturation.dat' using 1:4:xtic(1) with linespoints lw 2 pt 7 title 'p50', \\
      '' using 1:5 with linespoints lw 2 pt 7 title 'p99', \\
      '' using 1:6 with linespoints lw 2 pt 7 title 'p99.9', \\
-     10 with lines dt 3 lc rgb 'red' title '10 ms limit', \\
+     10 with lines dt 2 lw 2 lc rgb 'red' title '10 ms limit', \\
      '' using 1:7 axes x1y2 with linespoints lw 2 pt 5 lc rgb 'black' title 'CPU us/msg (right)'
 unset multiplot
 """, d)
@@ -292,33 +305,40 @@ def plot_peers(res, d):
     runs = [r for r in (p or {}).get("runs", []) if r["load"].get("ok")]
     if not runs:
         return None
-    with open(os.path.join(d, "peers.dat"), "w") as f:
-        f.write("server cpu_us p99 rss_kib delivered_k\n")
+    colors = {"tickgate": "#4472c4", "node-ws": "#70ad47", "node-socketio": "#ed7d31", "flask-socketio": "#a5a5a5"}
+    with open(os.path.join(d, "raw", "peers.dat"), "w") as f:
+        f.write("server cpu_us p99 rss_kib delivered_k color\n")
         for r in sorted(runs, key=lambda r: (-r["rate"], r["server"] != "tickgate", r["server"])):
             l = r["load"]
             mark = "" if r["keeps_up"] else " (behind)"
+            color = int(colors.get(r["server"], "#000000")[1:], 16)
             f.write(f'"{r["server"]} @{r["rate"]:.0f}/s{mark}" {l["targets_total"]["cpu_us_per_message"]} '
                     f'{l["latency"]["normal"]["p99_ms"]} {l["targets_total"]["rss_kib_per_connection"]} '
-                    f'{l["messages"]["per_s"] / 1000}\n')
-    gnuplot(TERM.replace("1000,600", "1200,900") + """set output 'peers.png'
-set multiplot layout 2,2 title 'tickgate beside the peers (fanout scenario; feed rate per bar)'
-set style data histograms
+                    f'{l["messages"]["per_s"] / 1000} {color}\n')
+    gnuplot(TERM.replace("1000,600", "1200,900") + f"set xrange [-0.6:{len(runs) - 0.4}]\n" + """set output 'peers.png'
+set multiplot layout 2,2 title 'tickgate beside the peers (fanout scenario; the feed rate under each bar; (behind): did not keep up)'
+set key autotitle columnhead
 set style fill solid 0.85 border -1
-set boxwidth 0.8
-set xtics rotate by 30 right font ',9'
+set boxwidth 0.7
+set xtics rotate by 30 right font ',9' scale 0
+set lmargin 14
 set grid ytics
 unset key
+# One box per run, coloured by server, its value printed above it.
+bars(col, f) = sprintf("plot 'raw/peers.dat' using 0:%d:6:xtic(1) with boxes lc rgb variable, '' using 0:%d:(sprintf('%s', column(%d))) with labels offset 0,0.7 font ',8'", col, col, f, col)
 set title 'server CPU per delivered message (us, log)'
 set logscale y
-plot 'peers.dat' using 2:xtic(1) lc rgb '#4472c4'
+set yrange [1:*]
+eval bars(2, '%.1f')
 set title 'p99 latency (ms, log)'
-plot 'peers.dat' using 3:xtic(1) lc rgb '#ed7d31'
+set yrange [0.1:*]
+eval bars(3, '%.2f')
 unset logscale y
 set yrange [0:*]
 set title 'RSS per connection (KiB)'
-plot 'peers.dat' using 4:xtic(1) lc rgb '#70ad47'
+eval bars(4, '%.0f')
 set title 'delivered (thousand messages/s)'
-plot 'peers.dat' using 5:xtic(1) lc rgb '#7f7f7f'
+eval bars(5, '%.1f')
 unset multiplot
 """, d)
     return "peers.png"
@@ -331,6 +351,7 @@ def main():
     res = load_results(a.results)
     if not res:
         sys.exit(f"report: no results in {a.results}; run bench/scenarios/run.sh and bench/peers/compare.sh first")
+    os.makedirs(os.path.join(a.results, "raw"), exist_ok=True)
     plots = []
     if shutil.which("gnuplot"):
         for f in (plot_latency, plot_saturation, plot_peers):
@@ -342,8 +363,9 @@ def main():
               "writing the tables only", file=sys.stderr)
     any_result = next(iter(res.values()))
     build = any_result.get("build", {})
+    shown = os.path.relpath(a.results, ROOT) if a.results.startswith(ROOT + os.sep) else a.results
     md = ["# tickgate benchmark report\n",
-          f"Generated {time.strftime('%Y-%m-%d %H:%M %Z')} from `{os.path.relpath(a.results, ROOT)}`; machine: {machine()}; "
+          f"Generated {time.strftime('%Y-%m-%d %H:%M %Z')} from `{shown}`; machine: {machine()}; "
           f"build: {build.get('commit', '?')} (Release). The load generator runs on the same two cores. "
           "Load average (1 min, `/proc/loadavg`) before → after each run is listed with the targets: "
           "the machine is shared, so figures taken under a higher load are pessimistic.\n",

@@ -36,24 +36,27 @@ def parse_args():
     g.add_argument("--symbols", type=int, default=100)
     g.add_argument("--per-connection", type=int, default=10)
     g.add_argument("--rate", type=float, default=1000, help="feed updates/s over all symbols")
-    g.add_argument("--duration", type=float, default=30)
+    g.add_argument("--duration", type=float, help="seconds measured (default 30; --quick 8)")
     g.add_argument("--slow-fraction", type=float, default=0.05)
     g = p.add_argument_group("connections")
-    g.add_argument("--held", type=int, default=10000, help="connections held")
+    g.add_argument("--held", type=int, help="connections held (default 10000; --quick 2000)")
     g.add_argument("--held-rate", type=float, default=10, help="feed rate while holding them")
     g.add_argument("--held-connect-rate", type=float, default=1000)
-    g.add_argument("--held-duration", type=float, default=20)
+    g.add_argument("--held-duration", type=float, help="default 20; --quick 5")
     g = p.add_argument_group("handshake")
     g.add_argument("--churners", type=int, default=64, help="concurrent connect/upgrade/subscribe/close loops")
-    g.add_argument("--churn-duration", type=float, default=10)
+    g.add_argument("--churn-duration", type=float, help="default 10; --quick 5")
     g = p.add_argument_group("saturation")
     g.add_argument("--steps", default="1000,2000,3000,4000,6000,8000,12000,16000,24000,32000",
                    help="feed rates tried in order until delivery falls behind or p99 > 10 ms")
-    g.add_argument("--step-duration", type=float, default=6)
+    g.add_argument("--step-duration", type=float, help="seconds per step (default 6; --quick 4)")
     a = p.parse_args()
-    if a.quick:
-        a.duration, a.held, a.held_duration, a.churn_duration, a.step_duration = 8, 2000, 5, 5, 4
-        a.held_connect_rate = 2000
+    # Flags given explicitly win over both sets of defaults.
+    defaults = dict(duration=8, held=2000, held_duration=5, churn_duration=5, step_duration=4) if a.quick else \
+        dict(duration=30, held=10000, held_duration=20, churn_duration=10, step_duration=6)
+    for k, v in defaults.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
     a.only = a.only.split(",") if a.only else SCENARIOS
     for s in a.only:
         if s not in SCENARIOS:
@@ -160,9 +163,14 @@ class Runner:
         p99 = load["latency"]["normal"]["p99_ms"]
         checks = [B.check("seq gaps (normal clients)", load["seq"]["normal"]["gaps"], 0,
                           load["seq"]["normal"]["gaps"] == 0)]
+        same = ("connections", "per_connection", "symbols", "rate")
         try:
-            base = json.load(open(base_path))["load"]["latency"]["normal"]["p99_ms"]
-            checks.append(B.check("normal p99 / fanout p99", round(p99 / base, 2), 1.5, p99 <= 1.5 * base, "×"))
+            fanout = json.load(open(base_path))
+            base = fanout["load"]["latency"]["normal"]["p99_ms"]
+            if any(fanout["settings"][k] != getattr(self.a, k) for k in same):
+                checks.append(B.check("normal p99 / fanout p99", "fanout.json was run with other sizes", 1.5, False))
+            else:
+                checks.append(B.check("normal p99 / fanout p99", round(p99 / base, 2), 1.5, p99 <= 1.5 * base, "×"))
         except (OSError, KeyError, ValueError, ZeroDivisionError):
             checks.append(B.check("normal p99 / fanout p99", "no fanout.json to compare with", 1.5, False))
         return checks
