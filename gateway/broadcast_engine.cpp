@@ -132,10 +132,9 @@ void BroadcastEngine::check_freshness(std::int64_t now_ns) {
         const std::string message =
             stale ? "no update for " + std::to_string(age / 1'000'000) + " ms" : "updates flowing again";
         TG_LOG(warn, "feed %s is %s: %s", feed->name.c_str(), stale ? "stale" : "ok", message.c_str());
-        FramePtr frame = make_text_frame([&](std::string& out) {
-            protocol::encode_status(feed->name, stale ? "stale" : "ok", message, out);
-        });
-        for (Worker* w : workers_) w->post_status(feed->name, stale, frame);
+        std::string json;
+        protocol::encode_status(feed->name, stale ? "stale" : "ok", message, json);
+        for (Worker* w : workers_) w->post_status(feed->name, stale, json);
     }
 }
 

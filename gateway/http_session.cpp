@@ -17,6 +17,8 @@
 #include "gateway/connection_slot.hpp"
 #include "gateway/log.hpp"
 #include "gateway/server.hpp"
+#include "gateway/session.hpp"
+#include "protocol/engineio.hpp"
 #include "gateway/static_pages.hpp"
 #include "gateway/transport.hpp"
 #include "gateway/worker.hpp"
@@ -193,6 +195,7 @@ private:
                                   "style-src 'unsafe-inline'; script-src 'unsafe-inline'\r\n"),
                          keep_alive);
         }
+        if (path == "/socket.io/" || path == "/socket.io") return socketio_request(req, query);
         if (path != "/ws") {
             count_http();
             return reply(response(404, "Not Found", "application/json", error_body("not found; WebSocket clients use /ws"),
@@ -200,6 +203,35 @@ private:
                          keep_alive);
         }
         upgrade(req, query);
+    }
+
+    /// /socket.io/: Engine.IO v4 over WebSocket. Long-polling is not served yet (HTTP 400 saying so),
+    /// so clients connect with transports: ["websocket"].
+    void socketio_request(const http::request<http::empty_body>& req, std::string_view query) {
+        namespace eio = protocol::engineio;
+        eio::Query q;
+        std::string body;
+        auto error = eio::parse_query(query, q);
+        if (error == eio::QueryError::none && q.transport == eio::Transport::polling) {
+            count_http();
+            return reply(response(400, "Bad Request", "application/json",
+                                  "{\"code\":0,\"message\":\"Transport unknown: tickgate serves Socket.IO over "
+                                  "WebSocket only; connect with transports: ['websocket']\"}",
+                                  false),
+                         false);
+        }
+        if (error == eio::QueryError::none && !q.sid.empty()) {
+            count_http();
+            eio::encode_http_error(eio::HttpError::unknown_sid, body);
+            return reply(response(400, "Bad Request", "application/json", body, false), false);
+        }
+        if (error != eio::QueryError::none) {
+            count_http();
+            eio::encode_http_error(eio::http_error_for(error), body);
+            return reply(response(400, "Bad Request", "application/json", body, false), false);
+        }
+        wire_ = Wire::socketio;
+        upgrade(req, {});
     }
 
     void upgrade(const http::request<http::empty_body>& req, std::string_view query) {
@@ -258,7 +290,7 @@ private:
         const auto pending = buffer_.data();
         std::string leftover(static_cast<const char*>(pending.data()), pending.size());
         start_websocket_session(worker_, std::move(stream_), std::move(tls_), std::move(slot_), std::move(peer_),
-                                std::move(leftover), std::move(subscribe_list_));
+                                std::move(leftover), std::move(subscribe_list_), wire_);
     }
 
     void reply(std::string bytes, bool keep_alive) {
@@ -292,6 +324,7 @@ private:
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::string write_buffer_;
     std::string subscribe_list_;
+    Wire wire_ = Wire::v1;
     unsigned requests_ = 0;
     bool upgraded_ = false;
     bool timed_out_ = false;

@@ -41,6 +41,9 @@ struct Metrics::Families {
     pm::Counter& slow_consumers;
     pm::Counter& heartbeat_timeouts;
     pm::Counter& skipped_behind;
+    pm::Family<pm::Gauge>& connections_by_protocol;
+    pm::Family<pm::Counter>& messages_by_protocol;
+    pm::Counter& socketio_malformed;
     pm::Family<pm::Counter>& client_errors;
     pm::Gauge& ring_depth;
     pm::Gauge& ring_capacity;
@@ -73,6 +76,16 @@ struct Metrics::Families {
           heartbeat_timeouts(counter("tickgate_heartbeat_timeouts_total", "Clients closed after 3 silent heartbeats")),
           skipped_behind(counter("tickgate_updates_skipped_behind_total",
                                  "Updates a lagging worker skipped because a newer one of the topic was queued")),
+          connections_by_protocol(pm::BuildGauge()
+                                      .Name("tickgate_connections_by_protocol")
+                                      .Help("Open sessions by wire protocol (v1, socketio)")
+                                      .Register(registry)),
+          messages_by_protocol(pm::BuildCounter()
+                                   .Name("tickgate_messages_sent_by_protocol_total")
+                                   .Help("Messages written to clients by wire protocol")
+                                   .Register(registry)),
+          socketio_malformed(counter("tickgate_socketio_malformed_packets_total",
+                                     "Socket.IO sessions closed for a malformed Engine.IO or Socket.IO packet")),
           client_errors(pm::BuildCounter().Name("tickgate_client_errors_total").Help("Error frames sent to clients by code").Register(registry)),
           ring_depth(gauge("tickgate_ring_depth", "Updates waiting in the feed ring")),
           ring_capacity(gauge("tickgate_ring_capacity", "Slots in the feed ring")),
@@ -103,6 +116,8 @@ std::string Metrics::scrape() {
 
     std::int64_t sessions = 0, subscriptions = 0;
     std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0;
+    std::int64_t sio_sessions = 0;
+    std::uint64_t sio_sent = 0, sio_malformed = 0;
     std::array<std::uint64_t, kErrorCodeCount> errors{};
     std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> buckets{};
     std::uint64_t sum_ns = 0;
@@ -116,6 +131,9 @@ std::string Metrics::scrape() {
         slow += s.slow_consumer_disconnects.get();
         heartbeats += s.heartbeat_timeouts.get();
         skipped += s.updates_skipped_behind.get();
+        sio_sessions += s.socketio_sessions.get();
+        sio_sent += s.socketio_messages_sent.get();
+        sio_malformed += s.socketio_malformed.get();
         for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += s.client_errors[i].get();
         const auto b = s.fanout_latency.buckets();
         for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += b[i];
@@ -129,6 +147,11 @@ std::string Metrics::scrape() {
     set_total(f.slow_consumers, static_cast<double>(slow));
     set_total(f.heartbeat_timeouts, static_cast<double>(heartbeats));
     set_total(f.skipped_behind, static_cast<double>(skipped));
+    f.connections_by_protocol.Add({{"protocol", "v1"}}).Set(static_cast<double>(sessions - sio_sessions));
+    f.connections_by_protocol.Add({{"protocol", "socketio"}}).Set(static_cast<double>(sio_sessions));
+    set_total(f.messages_by_protocol.Add({{"protocol", "v1"}}), static_cast<double>(sent - sio_sent));
+    set_total(f.messages_by_protocol.Add({{"protocol", "socketio"}}), static_cast<double>(sio_sent));
+    set_total(f.socketio_malformed, static_cast<double>(sio_malformed));
     for (std::size_t i = 0; i < errors.size(); ++i) {
         const auto name = protocol::error_code_name(static_cast<protocol::ErrorCode>(i));
         set_total(f.client_errors.Add({{"code", std::string(name)}}), static_cast<double>(errors[i]));

@@ -9,6 +9,10 @@
 #include "gateway/log.hpp"
 #include "gateway/worker.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/engineio.hpp"
+#include "protocol/socketio.hpp"
+#include "protocol/socketio_events.hpp"
+#include "protocol/topic.hpp"
 #include "protocol/websocket_frame.hpp"
 
 namespace tickgate::gateway {
@@ -35,34 +39,157 @@ std::vector<std::string> split_subscribe_list(std::string_view list) {
 
 }  // namespace
 
-SessionBase::SessionBase(Worker& worker, std::string peer)
-    : Subscriber(worker.config().max_queue_bytes), worker_(worker), id_(make_session_id()), peer_(std::move(peer)) {
+SessionBase::SessionBase(Worker& worker, std::string peer, Wire wire)
+    : Subscriber(worker.config().max_queue_bytes), worker_(worker), id_(make_session_id()), peer_(std::move(peer)),
+      wire_(wire) {
+    socketio = wire == Wire::socketio;
     const auto t = now();
     last_activity_ns_ = t;
     last_ping_ns_ = t;
     rate_refilled_ns_ = t;
     rate_tokens_ = 2.0 * worker_.config().client_rate;
     worker_.stats().sessions.add(1);
+    if (socketio) worker_.stats().socketio_sessions.add(1);
 }
 
 SessionBase::~SessionBase() {
     worker_.stats().sessions.add(-1);
+    if (socketio) worker_.stats().socketio_sessions.add(-1);
     worker_.stats().subscriptions.add(-static_cast<std::int64_t>(counted_subscriptions_));
 }
 
 std::int64_t SessionBase::now() const { return worker_.now_ns(); }
 
 void SessionBase::on_open(std::string_view subscribe_list) {
-    const auto t = now();
-    queue.push_control_built(
+    if (wire_ == Wire::socketio) {
+        // Engine.IO handshake; the Socket.IO welcome follows the client's CONNECT.
+        std::string open;
+        protocol::engineio::OpenInfo info;
+        info.sid = id_;
+        info.offer_websocket_upgrade = false;
+        info.ping_interval_ms = worker_.config().heartbeat_ms;
+        info.ping_timeout_ms = worker_.config().heartbeat_ms;
+        info.max_payload = worker_.config().max_message_bytes;
+        protocol::engineio::encode_open(info, open);
+        push_payload(open);
+        return;
+    }
+    send_welcome();
+    if (!subscribe_list.empty()) subscribe("", split_subscribe_list(subscribe_list));
+}
+
+void SessionBase::send_welcome() {
+    std::string json;
+    protocol::encode_welcome(id_, TICKGATE_VERSION, worker_.config().heartbeat_ms, json);
+    send_reply("welcome", json);
+    for (const auto& status : worker_.current_stale_statuses(wire_)) queue.push_control(status->bytes(), now());
+}
+
+bool SessionBase::push_payload(std::string_view payload) {
+    return queue.push_control_built(
+        [&](std::string& out) { append_text_frame(out, [&](std::string& o) { o.append(payload); }); }, now());
+}
+
+void SessionBase::send_reply(std::string_view event, std::string_view v1_json) {
+    if (wire_ == Wire::v1) {
+        push_payload(v1_json);
+        return;
+    }
+    std::string packet;
+    protocol::socketio::encode_event(message_mode_ ? protocol::socketio::kMessageEvent : event, v1_json, packet);
+    push_payload(packet);
+}
+
+void SessionBase::send_ack(std::string_view json) {
+    std::string packet;
+    protocol::socketio::encode_ack(*ack_id_, json, packet);
+    ack_id_.reset();
+    push_payload(packet);
+}
+
+void SessionBase::queue_snapshot(const feeds::TickerUpdate& update) {
+    const bool queued = queue.push_control_built(
         [&](std::string& out) {
             append_text_frame(out, [&](std::string& o) {
-                protocol::encode_welcome(id_, TICKGATE_VERSION, worker_.config().heartbeat_ms, o);
+                if (wire_ == Wire::socketio) {
+                    protocol::socketio::begin_event(protocol::topic_channel(update.topic()), o);
+                    protocol::encode_update(update, true, o);
+                    protocol::socketio::end_event(o);
+                } else {
+                    protocol::encode_update(update, true, o);
+                }
             });
         },
-        t);
-    for (const auto& status : worker_.current_stale_statuses()) queue.push_control(status->bytes(), t);
-    if (!subscribe_list.empty()) subscribe("", split_subscribe_list(subscribe_list));
+        now());
+    if (!queued) overflowed = true;
+}
+
+void SessionBase::on_engineio_packet(std::string_view frame) {
+    if (state_ != State::open) return;
+    namespace eio = protocol::engineio;
+    eio::Packet packet;
+    if (const auto error = eio::decode_text_packet(frame, packet); error != eio::DecodeError::none)
+        return protocol_violation(eio::decode_error_name(error));
+    switch (packet.type) {
+    case eio::PacketType::message: return on_socketio_packet(packet.data);
+    case eio::PacketType::pong: return;  // activity was noted on read
+    case eio::PacketType::ping: {
+        // Only an upgrade probe ("2probe") is a client ping in Engine.IO v4; answer it anyway.
+        std::string pong;
+        eio::append_packet(eio::PacketType::pong, packet.data, pong);
+        push_payload(pong);
+        return;
+    }
+    case eio::PacketType::close: return close(1000, "client closed", true);
+    case eio::PacketType::upgrade:
+    case eio::PacketType::noop: return;
+    case eio::PacketType::open: return protocol_violation("open packet from a client");
+    }
+}
+
+void SessionBase::on_socketio_packet(std::string_view data) {
+    namespace sio = protocol::socketio;
+    sio::Packet packet;
+    if (const auto error = sio::decode(data, packet, worker_.config().max_message_bytes); error != sio::DecodeError::none)
+        return protocol_violation(sio::decode_error_name(error));
+    if (packet.type == sio::PacketType::connect) {
+        std::string reply;
+        if (packet.nsp != sio::kDefaultNamespace) {
+            sio::encode_connect_error(packet.nsp, "Invalid namespace", reply);
+            push_payload(reply);
+            return;
+        }
+        if (socketio_connected_) return;
+        socketio_connected_ = true;
+        sio::encode_connect(id_, reply);
+        push_payload(reply);
+        send_welcome();
+        return;
+    }
+    if (packet.type == sio::PacketType::disconnect) return close(1000, "client disconnected", true);
+    if (packet.type != sio::PacketType::event) return;  // acks from the client: we never ask for any
+    if (!socketio_connected_ || packet.nsp != sio::kDefaultNamespace)
+        return protocol_violation("event before CONNECT or outside namespace /");
+    if (!take_rate_token(now())) return;
+    ack_id_ = packet.ack_id;
+    message_mode_ = packet.event == sio::kMessageEvent;
+    auto parsed = sio::event_to_request(packet);
+    if (auto* error = std::get_if<protocol::RequestError>(&parsed)) {
+        send_error(error->id_json, error->code, error->message);
+        if (wants_ack()) send_ack(ack_body("", false));
+    } else {
+        handle(std::get<protocol::Request>(parsed));
+    }
+    ack_id_.reset();
+    ack_error_json_.clear();
+    message_mode_ = false;
+}
+
+void SessionBase::protocol_violation(std::string_view what) {
+    worker_.stats().socketio_malformed.add();
+    TG_LOG(info, "session %s %s: malformed Socket.IO packet (%.*s), closing", id_.c_str(), peer_.c_str(),
+           static_cast<int>(what.size()), what.data());
+    close(1002, "malformed packet", true);
 }
 
 void SessionBase::on_text(std::string_view text) {
@@ -78,6 +205,7 @@ void SessionBase::on_text(std::string_view text) {
 
 void SessionBase::on_binary() {
     if (state_ != State::open) return;
+    if (wire_ == Wire::socketio) return protocol_violation("binary packet (attachments are not accepted)");
     if (!take_rate_token(now())) return;
     send_error("", protocol::ErrorCode::bad_request, "binary frames are not supported; send JSON text frames");
 }
@@ -107,22 +235,30 @@ void SessionBase::handle(const protocol::Request& request) {
     case protocol::Op::unsubscribe: unsubscribe(request.id_json, request.topics); break;
     case protocol::Op::list: {
         const auto names = worker_.registry().topic_names();
-        queue.push_control_built(
-            [&](std::string& out) {
-                append_text_frame(out, [&](std::string& o) { protocol::encode_topic_list(request.id_json, names, o); });
-            },
-            now());
+        std::string json;
+        if (wants_ack()) {
+            json = "{\"topics\":";
+            std::string list;
+            protocol::encode_topic_list("", names, list);  // {"type":"topics","topics":[...]}
+            json.append(list, list.find('['), std::string::npos);
+            send_ack(json);
+        } else {
+            protocol::encode_topic_list(request.id_json, names, json);
+            send_reply("topics", json);
+        }
         break;
     }
     case protocol::Op::ping: {
         const auto ts = std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-        queue.push_control_built(
-            [&](std::string& out) {
-                append_text_frame(out, [&](std::string& o) { protocol::encode_pong(request.id_json, ts, o); });
-            },
-            now());
+        std::string json;
+        if (wants_ack()) {
+            send_ack("{\"ts\":" + std::to_string(ts) + "}");
+        } else {
+            protocol::encode_pong(request.id_json, ts, json);
+            send_reply("pong", json);
+        }
         break;
     }
     }
@@ -144,28 +280,24 @@ void SessionBase::subscribe(const std::string& id_json, const std::vector<std::s
                    outcome.over_limit);
     // Entries already held are accepted no-ops: they get an ack (listing only what was added) so a
     // client waiting on its request id always hears back; a request with nothing valid gets none.
-    if (outcome.added.empty() && outcome.already_held.empty()) return;
-    const auto t = now();
-    queue.push_control_built(
-        [&](std::string& out) {
-            append_text_frame(out, [&](std::string& o) {
-                protocol::encode_topic_ack("subscribed", id_json, outcome.added, o);
-            });
-        },
-        t);
+    const bool accepted = !outcome.added.empty() || !outcome.already_held.empty();
+    std::string json;
+    if (wants_ack()) {
+        protocol::encode_topic_ack("subscribed", "", outcome.added, json);
+        send_ack(ack_body(json, accepted));
+        if (!accepted) return;
+    } else if (!accepted) {
+        return;
+    } else {
+        protocol::encode_topic_ack("subscribed", id_json, outcome.added, json);
+        send_reply("subscribed", json);
+    }
     // Snapshots after the ack; they sit in the ordered part of the queue, ahead of any later live update.
     for (std::uint32_t topic_id : outcome.newly_covered) {
         const TopicState& topic = registry.topic(topic_id);
         if (!topic.has_value) continue;
-        const bool queued = queue.push_control_built(
-            [&](std::string& out) {
-                append_text_frame(out, [&](std::string& o) { protocol::encode_update(topic.latest, true, o); });
-            },
-            t);
-        if (!queued) {
-            overflowed = true;
-            break;
-        }
+        queue_snapshot(topic.latest);
+        if (overflowed) break;
     }
     if (overflowed) close(1008, "slow consumer", true);
 }
@@ -176,13 +308,14 @@ void SessionBase::unsubscribe(const std::string& id_json, const std::vector<std:
     if (!outcome.malformed.empty())
         send_error(id_json, protocol::ErrorCode::bad_request,
                    "not a topic (channel.SYMBOL-QUOTE) or pattern (* for a segment)", outcome.malformed);
-    queue.push_control_built(
-        [&](std::string& out) {
-            append_text_frame(out, [&](std::string& o) {
-                protocol::encode_topic_ack("unsubscribed", id_json, outcome.removed, o);
-            });
-        },
-        now());
+    std::string json;
+    if (wants_ack()) {
+        protocol::encode_topic_ack("unsubscribed", "", outcome.removed, json);
+        send_ack(ack_body(json, true));
+    } else {
+        protocol::encode_topic_ack("unsubscribed", id_json, outcome.removed, json);
+        send_reply("unsubscribed", json);
+    }
 }
 
 void SessionBase::send_error(std::string_view id_json, protocol::ErrorCode code, std::string_view message,
@@ -190,11 +323,33 @@ void SessionBase::send_error(std::string_view id_json, protocol::ErrorCode code,
     worker_.stats().client_error(code);
     TG_LOG(debug, "session %s %s: %s error: %.*s", id_.c_str(), peer_.c_str(),
            std::string(protocol::error_code_name(code)).c_str(), static_cast<int>(message.size()), message.data());
-    queue.push_control_built(
-        [&](std::string& out) {
-            append_text_frame(out, [&](std::string& o) { protocol::encode_error(id_json, code, message, topics, o); });
-        },
-        now());
+    if (wants_ack()) {
+        // Socket.IO: a request with an ack hears about its errors in the ack, as {"error":{...}}.
+        if (ack_error_json_.empty()) {
+            std::string json;
+            protocol::encode_error("", code, message, topics, json);  // {"type":"error","code":...}
+            ack_error_json_.assign(1, '{');
+            ack_error_json_.append(json, json.find("\"code\""));
+        }
+        return;
+    }
+    std::string json;
+    protocol::encode_error(id_json, code, message, topics, json);
+    send_reply("error", json);
+}
+
+std::string SessionBase::ack_body(std::string_view topics_ack_json, bool accepted) {
+    // topics_ack_json is {"type":..,"topics":[..]}: keep only the topics.
+    std::string body(1, '{');
+    if (accepted) body.append(topics_ack_json.substr(topics_ack_json.find("\"topics\"")));
+    else body += '}';
+    if (!ack_error_json_.empty()) {
+        body.pop_back();
+        if (body.size() > 1) body += ',';
+        body += "\"error\":" + ack_error_json_ + "}";
+    }
+    ack_error_json_.clear();
+    return body;
 }
 
 void SessionBase::update_subscription_gauge() {
@@ -235,7 +390,10 @@ void SessionBase::on_sweep(std::int64_t now_ns) {
     if (state_ != State::open) return;
     const auto& c = worker_.config();
     const std::int64_t heartbeat_ns = static_cast<std::int64_t>(c.heartbeat_ms) * 1'000'000;
-    if (now_ns - last_activity_ns_ >= 3 * heartbeat_ns) {
+    // v1: three silent heartbeats. Engine.IO: the pong is due within pingTimeout (= heartbeat) of
+    // a ping sent every pingInterval (= heartbeat).
+    const int silent_heartbeats = wire_ == Wire::socketio ? 2 : 3;
+    if (now_ns - last_activity_ns_ >= silent_heartbeats * heartbeat_ns) {
         worker_.stats().heartbeat_timeouts.add();
         close(1001, "heartbeat timeout", true);
         return;
@@ -248,8 +406,11 @@ void SessionBase::on_sweep(std::int64_t now_ns) {
     }
     if (now_ns - last_ping_ns_ >= heartbeat_ns) {
         last_ping_ns_ = now_ns;
-        queue.push_control_built([](std::string& out) { protocol::append_frame(out, protocol::Opcode::ping, ""); },
-                                 now_ns);
+        if (wire_ == Wire::socketio)
+            push_payload(protocol::engineio::kPing);
+        else
+            queue.push_control_built(
+                [](std::string& out) { protocol::append_frame(out, protocol::Opcode::ping, ""); }, now_ns);
         flush();
     }
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,14 +17,18 @@ namespace tickgate::gateway {
 
 class Worker;
 
+/// The wire protocol of a session: v1 JSON frames, or Socket.IO v5 over Engine.IO v4 (WebSocket).
+enum class Wire { v1, socketio };
+
 class SessionBase : public Subscriber, public std::enable_shared_from_this<SessionBase> {
 public:
-    SessionBase(Worker& worker, std::string peer);
+    SessionBase(Worker& worker, std::string peer, Wire wire = Wire::v1);
     ~SessionBase() override;
 
     const std::string& id() const noexcept { return id_; }
     const std::string& peer() const noexcept { return peer_; }
     bool is_open() const noexcept { return state_ == State::open; }
+    Wire wire() const noexcept { return wire_; }
 
     /// Starts a write of everything queued, unless one is in flight. Worker thread only.
     virtual void flush() = 0;
@@ -40,6 +45,8 @@ protected:
     void on_open(std::string_view subscribe_list);
     void on_text(std::string_view text);
     void on_binary();
+    /// Socket.IO sessions: one Engine.IO packet (a WebSocket text frame).
+    void on_engineio_packet(std::string_view packet);
     void on_peer_close(std::uint16_t code);
     void note_activity() noexcept { last_activity_ns_ = now(); }
     /// Called by the transport when it has written bytes (writing = false) or started (true).
@@ -64,6 +71,20 @@ protected:
 
 private:
     void handle(const protocol::Request& request);
+    void on_socketio_packet(std::string_view data);
+    void send_welcome();
+    /// A reply that is not an ack: the v1 object as a frame, or for Socket.IO an event named
+    /// `event` (or "message" for requests that came through send()).
+    void send_reply(std::string_view event, std::string_view v1_json);
+    /// Socket.IO only: the request carried an ack id and this answers it (once).
+    bool wants_ack() const noexcept { return wire_ == Wire::socketio && ack_id_ && !message_mode_; }
+    void send_ack(std::string_view json);
+    /// The ack of a subscribe/unsubscribe: {"topics":[..]} from the v1 ack object, plus "error"
+    /// when one was recorded for this request; {"error":..} alone when nothing was accepted.
+    std::string ack_body(std::string_view topics_ack_json, bool accepted);
+    bool push_payload(std::string_view payload);
+    void queue_snapshot(const feeds::TickerUpdate& update);
+    void protocol_violation(std::string_view what);
     void subscribe(const std::string& id_json, const std::vector<std::string>& entries);
     void unsubscribe(const std::string& id_json, const std::vector<std::string>& entries);
     void send_error(std::string_view id_json, protocol::ErrorCode code, std::string_view message,
@@ -73,6 +94,11 @@ private:
 
     std::string id_;
     std::string peer_;
+    const Wire wire_;
+    bool socketio_connected_ = false;
+    std::optional<std::uint64_t> ack_id_;  // of the Socket.IO event being handled
+    bool message_mode_ = false;            // the event being handled came through send()
+    std::string ack_error_json_;           // first error of the request being handled, for its ack
     std::int64_t last_activity_ns_ = 0;
     std::int64_t last_ping_ns_ = 0;
     bool write_in_flight_ = false;

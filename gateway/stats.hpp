@@ -52,6 +52,9 @@ inline constexpr std::size_t kErrorCodeCount = 4;
 struct alignas(64) WorkerStats {
     OwnedGauge sessions;
     OwnedGauge subscriptions;
+    OwnedGauge socketio_sessions;     // of `sessions`, those speaking Socket.IO
+    OwnedCounter socketio_messages_sent;
+    OwnedCounter socketio_malformed;  // sessions closed for a malformed Engine.IO/Socket.IO packet
     OwnedCounter messages_sent;
     OwnedCounter bytes_sent;
     OwnedCounter messages_conflated;

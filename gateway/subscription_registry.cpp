@@ -2,9 +2,26 @@
 
 #include <algorithm>
 
+#include "protocol/messages.hpp"
+#include "protocol/socketio.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
+namespace {
+
+// 42["<channel>",{v1 update}] as a WebSocket text frame.
+FramePtr make_socketio_update_frame(const feeds::TickerUpdate& u, std::uint32_t topic_id) {
+    auto f = make_text_frame([&](std::string& out) {
+        protocol::socketio::begin_event(protocol::topic_channel(u.topic()), out);
+        protocol::encode_update(u, false, out);
+        protocol::socketio::end_event(out);
+    });
+    f->topic_id = topic_id;
+    f->ts_ns = u.ts_ns;
+    return f;
+}
+
+}  // namespace
 
 TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_view name) {
     if (id < topics_.size()) return topics_[id];
@@ -21,8 +38,14 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
 void SubscriptionRegistry::deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
                                    std::int64_t now_ns, std::vector<Subscriber*>& dirty) {
     store_latest(topic_id, update);
+    FramePtr socketio_frame;
     for (Subscriber* s : topics_[topic_id].subscribers) {
-        if (s->queue.push_live(frame, now_ns) == OutboundQueue::Push::overflow) s->overflowed = true;
+        const FramePtr* f = &frame;
+        if (s->socketio) {
+            if (!socketio_frame) socketio_frame = make_socketio_update_frame(update, frame->topic_id);
+            f = &socketio_frame;
+        }
+        if (s->queue.push_live(*f, now_ns) == OutboundQueue::Push::overflow) s->overflowed = true;
         if (!s->dirty) {
             s->dirty = true;
             dirty.push_back(s);

@@ -33,6 +33,7 @@ struct Subscriber {
     OutboundQueue queue;
     std::vector<std::string> entries;                       // exact topics and patterns held
     std::unordered_map<std::uint32_t, Coverage> coverage;  // topic id -> coverage
+    bool socketio = false;    // receives Socket.IO event frames instead of v1 frames
     bool dirty = false;       // queued something since the worker's last flush pass
     bool overflowed = false;  // the queue passed its bound: to be closed as a slow consumer
 };
@@ -64,7 +65,8 @@ public:
     TopicState& ensure_topic(std::uint32_t id, std::string_view name);
 
     /// Stores the update as the topic's latest value and queues the shared frame on every
-    /// subscriber. Subscribers that become dirty are appended to `dirty`.
+    /// subscriber (Socket.IO subscribers get `socketio_frame`, encoded here on first need, once per
+    /// update per worker). Subscribers that become dirty are appended to `dirty`.
     void deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
                  std::int64_t now_ns, std::vector<Subscriber*>& dirty);
 

@@ -12,6 +12,7 @@ namespace tickgate::gateway {
 class Server;
 class Worker;
 class ConnectionSlot;
+enum class Wire;
 
 using TcpSocket = boost::asio::ip::tcp::socket;
 using TlsStream = boost::asio::ssl::stream<TcpSocket>;
@@ -26,6 +27,7 @@ void start_connection(Worker& worker, Server& server, TcpSocket socket, std::sha
 /// `leftover` holds bytes read past the HTTP request.
 template <class Stream>
 void start_websocket_session(Worker& worker, Stream stream, std::shared_ptr<boost::asio::ssl::context> tls,
-                             ConnectionSlot slot, std::string peer, std::string leftover, std::string subscribe_list);
+                             ConnectionSlot slot, std::string peer, std::string leftover, std::string subscribe_list,
+                             Wire wire);
 
 }  // namespace tickgate::gateway

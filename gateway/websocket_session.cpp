@@ -38,12 +38,13 @@ template <class Stream>
 class WebSocketSession final : public SessionBase {
 public:
     WebSocketSession(Worker& worker, Stream stream, std::shared_ptr<asio::ssl::context> tls, ConnectionSlot slot,
-                     std::string peer)
-        : SessionBase(worker, std::move(peer)), stream_(std::move(stream)), tls_(std::move(tls)), slot_(std::move(slot)),
+                     std::string peer, Wire wire)
+        : SessionBase(worker, std::move(peer), wire), stream_(std::move(stream)), tls_(std::move(tls)), slot_(std::move(slot)),
           close_timer_(worker.io()), reader_(worker.config().max_message_bytes) {}
 
     void start(std::string_view leftover, std::string_view subscribe_list) {
-        TG_LOG(info, "connect %s session %s", peer().c_str(), id().c_str());
+        TG_LOG(info, "connect %s session %s%s", peer().c_str(), id().c_str(),
+               wire() == Wire::socketio ? " (socket.io)" : "");
         on_open(subscribe_list);
         if (!leftover.empty()) consume(leftover);
         flush();
@@ -72,6 +73,7 @@ private:
         if (ec) return close_socket();
         auto& stats = worker_.stats();
         stats.messages_sent.add(inflight_messages_);
+        if (socketio) stats.socketio_messages_sent.add(inflight_messages_);
         stats.bytes_sent.add(bytes);
         if (inflight_oldest_ts_ != 0) stats.fanout_latency.observe_ns(now() - inflight_oldest_ts_);
         write_buffer_.clear();
@@ -102,7 +104,12 @@ private:
         while (state_ != State::closed && reader_.next(data, msg)) {
             using Kind = protocol::ClientMessage::Kind;
             switch (msg.kind) {
-            case Kind::text: on_text(msg.payload); break;
+            case Kind::text:
+                if (wire() == Wire::socketio)
+                    on_engineio_packet(msg.payload);
+                else
+                    on_text(msg.payload);
+                break;
             case Kind::binary: on_binary(); break;
             case Kind::ping:
                 if (state_ == State::open)
@@ -175,16 +182,17 @@ private:
 
 template <class Stream>
 void start_websocket_session(Worker& worker, Stream stream, std::shared_ptr<asio::ssl::context> tls,
-                             ConnectionSlot slot, std::string peer, std::string leftover, std::string subscribe_list) {
+                             ConnectionSlot slot, std::string peer, std::string leftover, std::string subscribe_list,
+                             Wire wire) {
     auto session = std::make_shared<WebSocketSession<Stream>>(worker, std::move(stream), std::move(tls),
-                                                              std::move(slot), std::move(peer));
+                                                              std::move(slot), std::move(peer), wire);
     worker.attach(session);
     session->start(leftover, subscribe_list);
 }
 
 template void start_websocket_session<TlsStream>(Worker&, TlsStream, std::shared_ptr<asio::ssl::context>,
-                                                 ConnectionSlot, std::string, std::string, std::string);
+                                                 ConnectionSlot, std::string, std::string, std::string, Wire);
 template void start_websocket_session<TcpSocket>(Worker&, TcpSocket, std::shared_ptr<asio::ssl::context>,
-                                                 ConnectionSlot, std::string, std::string, std::string);
+                                                 ConnectionSlot, std::string, std::string, std::string, Wire);
 
 }  // namespace tickgate::gateway

@@ -9,6 +9,7 @@
 #include "gateway/log.hpp"
 #include "gateway/newest_seq.hpp"
 #include "gateway/session.hpp"
+#include "protocol/socketio.hpp"
 
 namespace tickgate::gateway {
 namespace {
@@ -87,24 +88,29 @@ void Worker::flush_dirty() {
     dirty_.clear();
 }
 
-void Worker::post_status(std::string feed, bool stale, FramePtr frame) {
-    boost::asio::post(io_, [this, feed = std::move(feed), stale, frame = std::move(frame)] {
+void Worker::post_status(std::string feed, bool stale, std::string json) {
+    boost::asio::post(io_, [this, feed = std::move(feed), stale, json = std::move(json)] {
+        StatusFrames frames{make_text_frame([&](std::string& out) { out += json; }),
+                            make_text_frame([&](std::string& out) {
+                                protocol::socketio::encode_event("status", json, out);
+                            })};
         if (stale)
-            stale_statuses_[feed] = frame;
+            stale_statuses_[feed] = frames;
         else
             stale_statuses_.erase(feed);
         const auto t = now_ns();
         for (auto& [raw, session] : sessions_) {
             if (!session->is_open()) continue;
+            const auto& frame = session->wire() == Wire::socketio ? frames.socketio : frames.v1;
             session->queue.push_control(frame->bytes(), t);
             session->flush();
         }
     });
 }
 
-std::vector<FramePtr> Worker::current_stale_statuses() const {
+std::vector<FramePtr> Worker::current_stale_statuses(Wire wire) const {
     std::vector<FramePtr> out;
-    for (const auto& [feed, frame] : stale_statuses_) out.push_back(frame);
+    for (const auto& [feed, frames] : stale_statuses_) out.push_back(wire == Wire::socketio ? frames.socketio : frames.v1);
     return out;
 }
 

@@ -23,6 +23,7 @@
 namespace tickgate::gateway {
 
 class SessionBase;
+enum class Wire;
 class NewestSeqTable;
 
 class Worker {
@@ -45,7 +46,7 @@ public:
     // Any thread.
     void post_batch(std::shared_ptr<const UpdateBatch> batch);
     /// A feed state change: sent to every session now, and to sessions that open while it holds.
-    void post_status(std::string feed, bool stale, FramePtr frame);
+    void post_status(std::string feed, bool stale, std::string json);
     /// Stops taking sessions and closes every session with 1001 "going away".
     void post_drain();
     void stop();  // stops the io_context
@@ -58,8 +59,8 @@ public:
     void detach(SessionBase& session);
     /// Wall clock in ns, refreshed once per batch or handler that asks for it.
     std::int64_t now_ns() const;
-    /// Status frames of feeds that are stale now, for a newly opened session.
-    std::vector<FramePtr> current_stale_statuses() const;
+    /// Status frames of feeds that are stale now, for a newly opened session of that wire protocol.
+    std::vector<FramePtr> current_stale_statuses(Wire wire) const;
     bool draining() const noexcept { return draining_; }
 
 private:
@@ -79,7 +80,10 @@ private:
     std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;
     std::vector<Subscriber*> dirty_;
     unsigned batches_since_flush_ = 0;
-    std::map<std::string, FramePtr> stale_statuses_;
+    struct StatusFrames {
+        FramePtr v1, socketio;
+    };
+    std::map<std::string, StatusFrames> stale_statuses_;
     bool draining_ = false;
     std::atomic<std::size_t> pending_batches_{0};
     std::atomic<std::size_t> session_count_{0};

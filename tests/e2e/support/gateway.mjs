@@ -26,7 +26,8 @@ export function tempDir(prefix = 'tickgate-e2e-') {
  */
 export async function startGateway(flags = [], { timeoutMs = 15000, threads } = {}) {
   const state = tempDir('tickgate-e2e-state-');
-  const args = ['--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--state-dir', state.dir];
+  const args = ['--metrics-listen', '127.0.0.1:0', '--state-dir', state.dir];
+  if (!flags.map(String).includes('--listen')) args.unshift('--listen', '127.0.0.1:0');
   if (threads !== undefined) args.push('--threads', String(threads));
   args.push(...flags.map(String));
   const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
