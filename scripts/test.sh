@@ -19,6 +19,9 @@ build build-release -DCMAKE_BUILD_TYPE=Release
 echo "== Release tests"
 (cd build-release && ctest --output-on-failure -j"$jobs" --timeout 300)
 
+echo "== Fuzzing the protocol decoders (libFuzzer, 20 s per target)"
+bash tests/fuzz/run.sh 20
+
 echo "== ASan+UBSan build"
 build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTICKGATE_SANITIZE=ON
 echo "== ASan+UBSan tests (timing-sensitive ones run in the Release build only)"
