@@ -24,13 +24,16 @@ export function tempDir(prefix = 'tickgate-e2e-') {
  * Starts tickgate with `flags` (an array of strings) on 127.0.0.1:0 for both listeners and a
  * temporary --state-dir. Resolves once both "listening on" and "metrics on" were logged.
  */
-export async function startGateway(flags = [], { timeoutMs = 15000, threads } = {}) {
+export async function startGateway(flags = [], { timeoutMs = 15000, threads, wrapper = [] } = {}) {
   const state = tempDir('tickgate-e2e-state-');
   const args = ['--metrics-listen', '127.0.0.1:0', '--state-dir', state.dir];
   if (!flags.map(String).includes('--listen')) args.unshift('--listen', '127.0.0.1:0');
   if (threads !== undefined) args.push('--threads', String(threads));
   args.push(...flags.map(String));
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // `wrapper` runs the gateway under another command (e.g. prlimit) that execs it.
+  const proc = wrapper.length
+    ? spawn(wrapper[0], [...wrapper.slice(1), BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   proc.stdout.setEncoding('utf8');
