@@ -81,17 +81,21 @@ def main():
                 "--duration", a.duration, "--warmup", 2, "--connect-rate", a.connect_rate, "--label", label]
         if proto == "socketio":
             args += ["--protocol", "socketio", "--topics", topic_list]
+        alive = False
         try:
             rss_idle = srv.rss_kib()
             result = B.run_load(load, srv.url + suffix, [srv.pid], os.path.join(raw, label + ".load.json"), args,
                                 timeout=a.duration + a.connections / a.connect_rate + 60,
                                 log_path=os.path.join(raw, label + ".load.log"))
+            alive = srv.alive()
         finally:
-            srv.stop()
+            status = srv.stop()
         expected = B.expected_per_s(rate, a.symbols, a.connections, a.per_connection)
         ok, reason = B.keeps_up(result, expected)
+        if not alive or status != 0:
+            reason += f"; the server died (exit {status})" if not alive else f"; exit status {status}"
         run = {"server": server, "rate": rate, "expected_per_s": expected, "keeps_up": ok, "reason": reason,
-               "rss_idle_kib": rss_idle, "load": result}
+               "rss_idle_kib": rss_idle, "alive_at_end": alive, "exit_status": status, "load": result}
         if result.get("ok"):
             B.log(f"  {server:15} rate {rate:>6.0f}: {result['messages']['per_s']:>9,.0f} msg/s of {expected:,.0f}, "
                   f"p99 {result['latency']['normal']['p99_ms']:.2f} ms, "

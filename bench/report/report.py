@@ -159,6 +159,9 @@ def scenario_section(res):
             out += (f"\n**Knee**: {k['delivered_per_s']:,.0f} messages/s delivered at a feed of {k['rate']:,.0f} updates/s "
                     f"(p99 {k['p99_ms']:.2f} ms, {k['cpu_us_per_message']:.2f} µs of gateway CPU per message, gateway at "
                     f"{k['gateway_cpu_util']:.2f} cores). Next step: {k['failure']}.\n")
+        else:
+            out += (f"\n**Knee**: below the lowest step: already at {s['steps'][0]['rate']:,.0f} updates/s "
+                    f"{s['steps'][0]['reason']}.\n")
     return out
 
 
