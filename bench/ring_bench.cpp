@@ -69,8 +69,9 @@ struct Ring {
 
 // publish() waits by itself while the caller's lane is full, so push() only fails once the
 // benchmark stops the producers; consume() returns at once while any lane holds updates.
+template <UpdateChannel::WakeBarrier kBarrier>
 struct Channel {
-    UpdateChannel q{kCapacity};
+    UpdateChannel q{kCapacity, kBarrier};
     std::stop_source stop;
     const std::stop_token token = stop.get_token();  // one token for all: copying one per push costs an atomic RMW
     bool push(const TickerUpdate& u) { return q.publish(u, token); }
@@ -159,7 +160,11 @@ void BM_RoundTrip(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_TEMPLATE(BM_Throughput, Channel)->Name("Throughput/UpdateChannel")->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Throughput, Channel<UpdateChannel::WakeBarrier::automatic>)
+    ->Name("Throughput/UpdateChannel")->Arg(1)->Arg(2)->UseRealTime();
+// The same with a seq_cst fence per publish (the fallback without membarrier), to show what it costs.
+BENCHMARK_TEMPLATE(BM_Throughput, Channel<UpdateChannel::WakeBarrier::fences>)
+    ->Name("Throughput/UpdateChannel_fences")->Arg(1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, Ring)->Name("Throughput/SpscRing")->Arg(1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, BoostSpsc)->Name("Throughput/boost_spsc_queue")->Arg(1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, BoostQueue)->Name("Throughput/boost_queue")->Arg(1)->Arg(2)->UseRealTime();

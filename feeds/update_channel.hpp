@@ -39,9 +39,16 @@ public:
     /// Producer threads that may hold a lane at the same time (one per feed in the gateway).
     static constexpr std::size_t kMaxProducers = 64;
 
+    /// How publish() and a consumer about to sleep make sure one sees the other (no lost wake-up).
+    enum class WakeBarrier {
+        automatic,  // membarrier(2) on the consumer's way to sleep, no CPU fence per publish;
+                    // seq_cst fences where the kernel refuses membarrier
+        fences,     // a seq_cst fence per publish and per sleep: tests and benchmarks compare it
+    };
+
     /// lane_capacity: slots per producer lane, rounded up to a power of two. Lanes are allocated
     /// when a producer first publishes, not here.
-    explicit UpdateChannel(std::size_t lane_capacity);
+    explicit UpdateChannel(std::size_t lane_capacity, WakeBarrier barrier = WakeBarrier::automatic);
     ~UpdateChannel();
 
     UpdateChannel(const UpdateChannel&) = delete;
@@ -105,6 +112,7 @@ private:
     const std::uint64_t id_;  // unique per channel for the life of the process: the thread-local cache's key
     const std::size_t lane_capacity_;
     const std::shared_ptr<Lanes> lanes_;
+    const bool asymmetric_;  // membarrier usable: publish needs no CPU fence (see update_channel.cpp)
     std::size_t next_lane_ = 0;  // consumer only: the lane drained first by the next consume()
     std::atomic<std::uint64_t> full_events_{0};
     alignas(kCacheLine) std::atomic<std::uint32_t> consumer_waiting_{0};

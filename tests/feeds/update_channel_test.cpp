@@ -84,8 +84,9 @@ TEST(UpdateChannel, WakeBeforeWaitIsNotLost) {
 // switch from spinning to sleeping. A lost wake-up leaves the only update in flight unseen, so
 // consume() times out, which fails the test. With several producers, each one's first publish
 // also registers its lane while the consumer may be deciding to sleep.
-void no_lost_wake_ups(int producer_count, int rounds) {
-    UpdateChannel ch(64);
+void no_lost_wake_ups(int producer_count, int rounds,
+                      UpdateChannel::WakeBarrier barrier = UpdateChannel::WakeBarrier::automatic) {
+    UpdateChannel ch(64, barrier);
     std::vector<std::atomic<int>> acked(static_cast<std::size_t>(producer_count));
     std::vector<std::jthread> producers;
     for (int p = 0; p < producer_count; ++p) {
@@ -123,6 +124,10 @@ void no_lost_wake_ups(int producer_count, int rounds) {
 TEST(UpdateChannel, NoLostWakeUpsUnderStressOneProducer) { no_lost_wake_ups(1, 4000); }
 TEST(UpdateChannel, NoLostWakeUpsUnderStress) { no_lost_wake_ups(2, 4000); }
 TEST(UpdateChannel, NoLostWakeUpsUnderStressFourProducers) { no_lost_wake_ups(4, 2000); }
+// The fallback for kernels without membarrier: a fence on both sides.
+TEST(UpdateChannel, NoLostWakeUpsUnderStressWithFences) {
+    no_lost_wake_ups(2, 4000, UpdateChannel::WakeBarrier::fences);
+}
 
 // Every producer publishes seq 1..per_producer as fast as it can through small lanes (so they are
 // often full and the consumer often empty-handed); each producer's updates must arrive exactly once
