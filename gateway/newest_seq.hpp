@@ -1,6 +1,6 @@
 #pragma once
 // The newest seq the broadcast engine has handed to the workers, per topic id. A worker that has
-// fallen behind checks it before fanning out an update: when a newer update of the same topic is
+// fallen behind (more than 250 ms of lag) checks it before fanning out an update: when a newer update of the same topic is
 // already queued for it, the older one is skipped for live delivery (clients see a seq gap, as with
 // per-client conflation), so an overloaded gateway stays current instead of building up lag.
 // Written by the engine thread only; read by every worker.

@@ -15,6 +15,8 @@ namespace tickgate::gateway {
 namespace {
 // Batches a busy worker may gather before it must flush (see on_batch).
 constexpr unsigned kMaxBatchesPerFlush = 16;
+// Lag (feed ts to fan-out) past which a worker skips updates already superseded by a newer one.
+constexpr std::int64_t kBehindNs = 250'000'000;
 }  // namespace
 
 Worker::Worker(unsigned index, const Config& config, const NewestSeqTable* newest)
@@ -55,7 +57,9 @@ void Worker::on_batch(const UpdateBatch& batch) {
     const auto t = now_ns();
     for (const BatchItem& item : batch.items) {
         registry_.ensure_topic(item.topic_id, item.update.topic());
-        if (newest_ && newest_->superseded(item.topic_id, item.update.seq)) {
+        // Only a worker that is really behind skips: a short scheduling hiccup must not cost a fast
+        // client a gap, a quarter second of lag is worth recovering from at once.
+        if (newest_ && t - item.update.ts_ns > kBehindNs && newest_->superseded(item.topic_id, item.update.seq)) {
             registry_.store_latest(item.topic_id, item.update);
             stats_.updates_skipped_behind.add();
             continue;
