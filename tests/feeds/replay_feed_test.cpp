@@ -62,6 +62,8 @@ std::vector<TickerUpdate> run_feed(FeedAdapter& feed, std::size_t max = SIZE_MAX
         got.insert(got.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
         if (n == 0 && was_ended) break;
     }
+    // A batch may carry updates past `max` when the feed was quick (a looping replay): keep `max`.
+    if (got.size() > max) got.resize(max);
     return got;
 }
 
