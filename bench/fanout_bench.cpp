@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/sample_update.hpp"
 #include "gateway/frame.hpp"
 #include "gateway/subscription_registry.hpp"
 #include "protocol/messages.hpp"
@@ -14,23 +15,7 @@
 namespace {
 using namespace tickgate;
 
-feeds::TickerUpdate sample_update(std::string_view topic) {
-    feeds::TickerUpdate u;
-    u.set_topic(topic);
-    u.seq = 1234;
-    u.ts_ns = 1764090000123456789;
-    u.bid = 6499950;
-    u.ask = 6500000;
-    u.last = 6499975;
-    u.open_24h = 6400000;
-    u.high_24h = 6600000;
-    u.low_24h = 6300000;
-    u.bid_size = 2500;
-    u.ask_size = 11000;
-    u.last_size = 100;
-    u.volume_24h = 12345678;
-    return u;
-}
+using bench::sample_update;
 
 void BM_FanoutToSessions(benchmark::State& state) {
     const auto sessions = static_cast<std::size_t>(state.range(0));

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/sample_update.hpp"
 #include "feeds/ticker_update.hpp"
 #include "protocol/engineio.hpp"
 #include "protocol/messages.hpp"
@@ -18,23 +19,7 @@ namespace sio = tickgate::protocol::socketio;
 
 namespace {
 
-tickgate::feeds::TickerUpdate btc_update() {
-    tickgate::feeds::TickerUpdate u;
-    u.set_topic("ticker.BTC-USD");
-    u.seq = 18446744;
-    u.ts_ns = 1764090000123456789;
-    u.bid = 6499950;
-    u.bid_size = 2500;
-    u.ask = 6500000;
-    u.ask_size = 11000;
-    u.last = 6499975;
-    u.last_size = 100;
-    u.open_24h = 6300000;
-    u.high_24h = 6510000;
-    u.low_24h = 6290000;
-    u.volume_24h = 12345678;
-    return u;
-}
+tickgate::feeds::TickerUpdate btc_update() { return tickgate::bench::sample_update(); }
 
 std::string encoded_update() {
     std::string json;

@@ -83,14 +83,6 @@ std::string response(int status, std::string_view reason, std::string_view conte
 std::string error_body(std::string_view message) { return "{\"error\":\"" + std::string(message) + "\"}\n"; }
 
 template <class Stream>
-TcpSocket& socket_of(Stream& s) {
-    if constexpr (std::is_same_v<Stream, TlsStream>)
-        return s.next_layer();
-    else
-        return s;
-}
-
-template <class Stream>
 class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 public:
     HttpSession(Worker& worker, Server& server, Stream stream, std::shared_ptr<asio::ssl::context> tls,

@@ -18,14 +18,18 @@ Listener::Listener(asio::io_context& io, Server& server, std::vector<Worker*> wo
     : server_(server), workers_(std::move(workers)), acceptor_(io), backoff_(io) {}
 
 bool Listener::open(const tcp::endpoint& endpoint, std::string& error) {
+    return open_acceptor(acceptor_, endpoint, "", error);
+}
+
+bool open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const char* what, std::string& error) {
     boost::system::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        error = "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " +
-                ec.message();
+        error = std::string("cannot listen") + what + " on " + endpoint.address().to_string() + ":" +
+                std::to_string(endpoint.port()) + ": " + ec.message();
         return false;
     }
     return true;

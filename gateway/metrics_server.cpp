@@ -1,4 +1,5 @@
 #include "gateway/metrics_server.hpp"
+#include "gateway/transport.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -90,17 +91,7 @@ MetricsServer::MetricsServer(Metrics& metrics) : metrics_(metrics), acceptor_(io
 MetricsServer::~MetricsServer() { stop(); }
 
 bool MetricsServer::open(const tcp::endpoint& endpoint, std::string& error) {
-    beast::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        error = "cannot listen for metrics on " + endpoint.address().to_string() + ":" +
-                std::to_string(endpoint.port()) + ": " + ec.message();
-        return false;
-    }
-    return true;
+    return open_acceptor(acceptor_, endpoint, " for metrics", error);
 }
 
 tcp::endpoint MetricsServer::local_endpoint() const {

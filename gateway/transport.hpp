@@ -6,6 +6,8 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include <memory>
+#include <string>
+#include <type_traits>
 
 namespace tickgate::gateway {
 
@@ -16,6 +18,19 @@ enum class Wire;
 
 using TcpSocket = boost::asio::ip::tcp::socket;
 using TlsStream = boost::asio::ssl::stream<TcpSocket>;
+
+/// The TCP socket under either stream.
+template <class Stream>
+TcpSocket& socket_of(Stream& s) {
+    if constexpr (std::is_same_v<Stream, TlsStream>)
+        return s.next_layer();
+    else
+        return s;
+}
+
+/// Opens, binds and listens; on failure returns false with "cannot listen <what> on HOST:PORT: why".
+bool open_acceptor(boost::asio::ip::tcp::acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint,
+                   const char* what, std::string& error);
 
 /// Runs a freshly accepted connection on `worker` (its socket already belongs to the worker's
 /// io_context): TLS handshake unless `tls` is null, then HTTP, then maybe the WebSocket upgrade.

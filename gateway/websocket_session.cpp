@@ -27,14 +27,6 @@ constexpr std::chrono::milliseconds kCloseGrace{1000};
 constexpr std::size_t kKeepWriteCapacity = 64 * 1024;
 
 template <class Stream>
-TcpSocket& socket_of(Stream& s) {
-    if constexpr (std::is_same_v<Stream, TlsStream>)
-        return s.next_layer();
-    else
-        return s;
-}
-
-template <class Stream>
 class WebSocketSession final : public SessionBase {
 public:
     WebSocketSession(Worker& worker, Stream stream, std::shared_ptr<asio::ssl::context> tls, ConnectionSlot slot,
