@@ -106,7 +106,7 @@ def scenario_section(res):
             lat, seq = l["latency"][cls], l["seq"][cls]
             per_s = l["messages"]["per_s"] if cls == "normal" else l["messages"].get("delivered_slow", 0) / l["window_s"]
             rows.append([name + (f" ({cls} clients)" if name == "slow" else ""), l["connections"]["open_at_end"],
-                         per_s, lat["p50_ms"], lat["p90_ms"], lat["p99_ms"], lat["p999_ms"], lat["max_ms"],
+                         r["settings"]["rate"], r["gateway"].get("feed_rate_actual"), per_s, lat["p50_ms"], lat["p90_ms"], lat["p99_ms"], lat["p999_ms"], lat["max_ms"],
                          seq["gaps"], l["connections"]["disconnects"]["total"] if cls == "normal" else "–",
                          l["targets_total"]["cpu_us_per_message"], l["targets"][0]["cpu_util"],
                          l["targets_total"]["rss_kib_per_connection"], l["self"]["cpu_us_per_message"],
@@ -116,8 +116,9 @@ def scenario_section(res):
         out += ("## Scenarios\n\nLatency is receive time − the update's `ts` (same host clock), in ms; CPU is the "
                 "gateway's own (user + sys from /proc) per delivered message; RSS is the gateway's at the end ÷ "
                 "open connections; the load generator's own CPU per message is shown so it can be subtracted "
-                "from the machine's two cores.\n\n")
-        out += table(["scenario", "open conns", "delivered msg/s", "p50", "p90", "p99", "p99.9", "max", "seq gaps",
+                "from the machine's two cores. \"feed actual/s\" is what the gateway's simulator really published "
+                "during the run (`tickgate_feed_updates_total`), below `--rate` when its thread is starved.\n\n")
+        out += table(["scenario", "open conns", "feed --rate", "feed actual/s", "delivered msg/s", "p50", "p90", "p99", "p99.9", "max", "seq gaps",
                       "disconnects", "gateway µs/msg", "gateway CPU (cores)", "RSS KiB/conn", "load-gen µs/msg",
                       "load-gen saturated"], rows)
     c = res.get("connections")
@@ -143,16 +144,17 @@ def scenario_section(res):
         for st in s["steps"]:
             l = st["load"]
             if not l.get("ok"):
-                rows.append([st["rate"], st["expected_per_s"], None, None, None, None, None, None, None, None, st["reason"]])
+                rows.append([st["rate"], None, st["expected_per_s"], None, None, None, None, None, None, None, None, st["reason"]])
                 continue
             m = st.get("gateway", {}).get("metrics", {})
-            rows.append([st["rate"], st["expected_per_s"], l["messages"]["per_s"], l["latency"]["normal"]["p50_ms"],
+            rows.append([st["rate"], st["gateway"].get("feed_rate_actual"), st["expected_per_s"], l["messages"]["per_s"],
+                         l["latency"]["normal"]["p50_ms"],
                          l["latency"]["normal"]["p99_ms"], l["latency"]["normal"]["p999_ms"],
                          l["targets_total"]["cpu_us_per_message"], l["targets"][0]["cpu_util"],
                          m.get("tickgate_updates_skipped_behind_total", 0) + m.get("tickgate_messages_conflated_total", 0),
                          msgs_per_write(m), st["reason"]])
         out += "\n### Saturation\n\n" + table(
-            ["feed updates/s", "offered msg/s", "delivered msg/s", "p50", "p99", "p99.9", "gateway µs/msg",
+            ["feed --rate", "feed actual/s", "offered msg/s", "delivered msg/s", "p50", "p99", "p99.9", "gateway µs/msg",
              "gateway CPU (cores)", "skipped+conflated", "msgs/write", "verdict"], rows)
         k = s.get("knee")
         if k:

@@ -123,7 +123,8 @@ def start_tickgate(tickgate, cert, key, log_path, rate, symbols, max_connections
 
 
 def scrape_metrics(url):
-    """Counters and gauges from tickgate's /metrics, summed over labels: {name: value}."""
+    """Counters and gauges from tickgate's /metrics: {name: value summed over labels} plus
+    {name{labels}: value} for each labelled series."""
     out = {}
     try:
         text = urllib.request.urlopen(url, timeout=5).read().decode()
@@ -138,6 +139,8 @@ def scrape_metrics(url):
             continue
         try:
             out[name] = out.get(name, 0) + float(value)
+            if name_labels != name:
+                out[name_labels] = float(value)  # e.g. connections_total{result="timeout"} as well
         except ValueError:
             pass
     return out
