@@ -60,6 +60,7 @@ def topics(symbols):
 
 
 def main():
+    B.exit_on_sigterm()
     a = parse_args()
     tickgate, load = B.binaries(a.build)
     cert, key = B.certificate(a.out)

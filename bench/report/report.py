@@ -215,6 +215,9 @@ def metrics_section(res):
         r = res.get(name)
         if r and isinstance(r.get("gateway", {}).get("metrics"), dict):
             m = r["gateway"]["metrics"]
+            if "error" in m:  # not scraped: the gateway had died
+                rows.append([name] + [f"– ({m['error']})"] + ["–"] * len(names))
+                continue
             rows.append([name] + [int(m.get(n, 0)) for n, _ in names] + [msgs_per_write(m)])
     if not rows:
         return ""
@@ -319,6 +322,11 @@ def plot_peers(res, d):
     runs = [r for r in (p or {}).get("runs", []) if r["load"].get("ok")]
     if not runs:
         return None
+    # Every server at the full rate, then each peer beside tickgate at the rate they are compared at;
+    # the intermediate steps are in the table only.
+    pairs = {(peer, e["compared_at_rate"]) for peer, e in p["peers"].items()}
+    pairs |= {("tickgate", rate) for _, rate in pairs}
+    runs = [r for r in runs if r["rate"] == p["settings"]["rate"] or (r["server"], r["rate"]) in pairs]
     colors = {"tickgate": "#4472c4", "node-ws": "#70ad47", "node-socketio": "#ed7d31", "flask-socketio": "#a5a5a5"}
     with open(os.path.join(d, "raw", "peers.dat"), "w") as f:
         f.write("server cpu_us p99 rss_kib delivered_k color\n")
@@ -329,17 +337,17 @@ def plot_peers(res, d):
             f.write(f'"{r["server"]} @{r["rate"]:.0f}/s{mark}" {l["targets_total"]["cpu_us_per_message"]} '
                     f'{l["latency"]["normal"]["p99_ms"]} {l["targets_total"]["rss_kib_per_connection"]} '
                     f'{l["messages"]["per_s"] / 1000} {color}\n')
-    gnuplot(TERM.replace("1000,600", "1200,900") + f"set xrange [-0.6:{len(runs) - 0.4}]\n" + """set output 'peers.png'
-set multiplot layout 2,2 title 'tickgate beside the peers (fanout scenario; the feed rate under each bar; (behind): did not keep up)'
+    gnuplot(TERM.replace("1000,600", "1200,1500") + f"set xrange [-0.6:{len(runs) - 0.4}]\n" + """set output 'peers.png'
+set multiplot layout 4,1 title 'tickgate beside the peers (fanout scenario; the feed rate under each bar; (behind): did not keep up)'
 set key autotitle columnhead
 set style fill solid 0.85 border -1
 set boxwidth 0.7
-set xtics rotate by 30 right font ',9' scale 0
-set lmargin 14
+set xtics rotate by 20 right font ',10' scale 0
+set lmargin 12
 set grid ytics
 unset key
 # One box per run, coloured by server, its value printed above it.
-bars(col, f) = sprintf("plot 'raw/peers.dat' using 0:%d:6:xtic(1) with boxes lc rgb variable, '' using 0:%d:(sprintf('%s', column(%d))) with labels offset 0,0.7 font ',8'", col, col, f, col)
+bars(col, f) = sprintf("plot 'raw/peers.dat' using 0:%d:6:xtic(1) with boxes lc rgb variable, '' using 0:%d:(sprintf('%s', column(%d))) with labels offset 0,0.7 font ',9'", col, col, f, col)
 set title 'server CPU per delivered message (us, log)'
 set logscale y
 set yrange [1:*]

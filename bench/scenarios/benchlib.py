@@ -119,7 +119,28 @@ def start_tickgate(tickgate, cert, key, log_path, rate, symbols, max_connections
             # tickgate-load spreads clients over 127.0.0.2.. at 500 per address, under the default
             # per-IP limit of 1,000; the total limit must cover the scenario plus its topic query.
             "--max-connections", str(max_connections + 100), *extra]
-    return Server("tickgate", argv, log_path)
+    server = Server("tickgate", argv, log_path)
+    wait_for_topics(server, symbols, rate)
+    return server
+
+
+def wait_for_topics(server, symbols, rate):
+    """Waits until the simulator has published every symbol once (tickgate_topics). tickgate-load
+    draws each client's topics from the gateway's `list`, which names only the topics seen so far:
+    at 10 updates/s over 100 symbols, a load started at once would find 4 topics and give every
+    client those 4 instead of 10 of 100."""
+    url = server.metrics_url()
+    deadline = time.time() + symbols / rate * 1.5 + 5
+    while time.time() < deadline:
+        if scrape_metrics(url).get("tickgate_topics", 0) >= symbols:
+            return
+        time.sleep(0.1)
+    log(f"warning: tickgate published fewer than {symbols} topics after {symbols / rate * 1.5 + 5:.0f} s")
+
+
+def exit_on_sigterm():
+    """SIGTERM raises SystemExit, so the `finally` blocks stop the servers this script started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def scrape_metrics(url):

@@ -275,6 +275,7 @@ class Runner:
 
 
 def main():
+    B.exit_on_sigterm()
     a = parse_args()
     r = Runner(a)
     B.log(f"results in {a.out}; load average {B.loadavg()}; build {r.build.get('commit', '?')}")
