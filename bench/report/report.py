@@ -369,6 +369,7 @@ unset multiplot
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--note", action="append", default=[], help="a paragraph on the run's conditions (repeatable)")
     a = ap.parse_args()
     res = load_results(a.results)
     if not res:
@@ -391,6 +392,7 @@ def main():
           f"build: {build.get('commit', '?')} (Release). The load generator runs on the same two cores. "
           "Load average (1 min, `/proc/loadavg`) before → after each run is listed with the targets: "
           "the machine is shared, so figures taken under a higher load are pessimistic.\n",
+          *[n + "\n" for n in a.note],
           targets_section(res), scenario_section(res), metrics_section(res), peers_section(res)]
     if plots:
         md.append("## Plots\n\n" + "\n".join(f"![{p}]({p})\n" for p in plots))
