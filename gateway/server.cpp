@@ -5,6 +5,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -227,6 +229,11 @@ void Server::shutdown() {
 
 int Server::run() {
     set_log_level(parse_log_level(config_.log_level));
+    // Each client is a descriptor: use all the hard limit allows (the soft limit is often 1024).
+    if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
     // Signals are handled on this thread's own io_context; the rest of the gateway never blocks it.
     asio::io_context signals_io{1};
     asio::signal_set stop_signals(signals_io, SIGINT, SIGTERM);

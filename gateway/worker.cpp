@@ -136,8 +136,12 @@ void Worker::attach(std::shared_ptr<SessionBase> session) {
 
 void Worker::detach(SessionBase& session) {
     registry_.remove(session);
-    // The session may still be in dirty_ if it closed mid-batch; it stays alive until flush_dirty
-    // runs because the handler that closed it holds a reference.
+    // A busy worker defers flushing across batches, so a session can end while still listed as
+    // dirty; it must leave that list before it can be freed.
+    if (session.dirty) {
+        dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), static_cast<Subscriber*>(&session)), dirty_.end());
+        session.dirty = false;
+    }
     sessions_.erase(&session);
     session_count_.store(sessions_.size(), std::memory_order_relaxed);
 }

@@ -118,3 +118,33 @@ TEST_F(WorkerTest, ABusyWorkerGathersQueuedBatchesIntoOneFlush) {
 
 }  // namespace
 }  // namespace tickgate::gateway
+
+namespace tickgate::gateway {
+namespace {
+
+TEST_F(WorkerTest, ASessionThatEndsWhileADeferredFlushIsPendingLeavesTheDirtyList) {
+    // Two batches queued: the first is gathered (flush deferred), then the session ends before
+    // the second batch flushes. It must not be flushed after it is gone.
+    auto other = std::make_shared<RecordingSession>(worker, "127.0.0.1:3");
+    worker.attach(other);
+    worker.registry().subscribe(*other, std::vector<std::string>{"ticker.*"}, 10);
+    const char* topics[] = {"ticker.BTC-USD", "ticker.ETH-USD"};
+    for (std::uint32_t id = 0; id < 2; ++id) {
+        newest.publish(id, 1);
+        auto batch = std::make_shared<UpdateBatch>();
+        batch->items.push_back(item(id, topics[id], 1));
+        worker.post_batch(batch);
+    }
+    worker.io().restart();
+    worker.io().run_one();  // first batch: other is dirty, flush deferred
+    ASSERT_TRUE(other->dirty);
+    RecordingSession* raw = other.get();
+    worker.detach(*raw);
+    EXPECT_FALSE(raw->dirty);
+    other.reset();  // freed now; ASan would catch a later flush of it
+    worker.io().poll();
+    EXPECT_EQ(session->flushes, 1);
+}
+
+}  // namespace
+}  // namespace tickgate::gateway
