@@ -96,8 +96,7 @@ public:
             if (auto self = weak.lock(); self && !ec) self->on_timeout();
         });
         if constexpr (std::is_same_v<Stream, TlsStream>) {
-            stream_.async_handshake(asio::ssl::stream_base::server,
-                                    [self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+            stream_.async_handshake([self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
         } else {
             do_read();
         }
@@ -332,11 +331,12 @@ void start_connection(Worker& worker, Server& server, TcpSocket socket, std::sha
     socket.set_option(asio::ip::tcp::no_delay(true), ec);  // we batch ourselves; Nagle only adds latency
     std::string peer = remote.address().to_string() + ":" + std::to_string(remote.port());
     if (tls) {
-        TlsStream stream(std::move(socket), *tls);
+        TlsStream stream(std::move(socket), tls->native_handle());
         std::make_shared<HttpSession<TlsStream>>(worker, server, std::move(stream), std::move(tls), std::move(slot),
                                                  std::move(peer))
             ->start();
     } else {
+        socket.non_blocking(true, ec);  // the WebSocket session reads and writes it without blocking
         std::make_shared<HttpSession<TcpSocket>>(worker, server, std::move(socket), nullptr, std::move(slot),
                                                  std::move(peer))
             ->start();

@@ -1,4 +1,5 @@
 #include "gateway/tls.hpp"
+#include "gateway/tls_socket.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 #include <openssl/ec.h>
@@ -104,6 +105,7 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const std::string& c
                          ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
                      ec);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    prepare_tls_context(ctx->native_handle());
     if (!ec) ctx->use_certificate_chain_file(cert_path, ec);
     if (ec) return error = "cannot load certificate " + cert_path + ": " + ec.message(), nullptr;
     ctx->use_private_key_file(key_path, ssl::context::pem, ec);

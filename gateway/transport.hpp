@@ -3,11 +3,12 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 
 #include <memory>
 #include <string>
 #include <type_traits>
+
+#include "gateway/tls_socket.hpp"
 
 namespace tickgate::gateway {
 
@@ -16,8 +17,7 @@ class Worker;
 class ConnectionSlot;
 enum class Wire;
 
-using TcpSocket = boost::asio::ip::tcp::socket;
-using TlsStream = boost::asio::ssl::stream<TcpSocket>;
+using TlsStream = TlsSocket;
 
 /// The TCP socket under either stream.
 template <class Stream>

@@ -3,9 +3,8 @@
 // framing rather than beast::websocket::stream, so that every queued frame, pre-built once for all
 // clients, goes out in one socket write (one TLS record where it fits).
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/post.hpp>
 
-#include <array>
 #include <chrono>
 
 #include "gateway/connection_slot.hpp"
@@ -25,6 +24,8 @@ namespace {
 constexpr std::chrono::milliseconds kCloseGrace{1000};
 // Write buffers grown past this by a burst are given back once drained.
 constexpr std::size_t kKeepWriteCapacity = 64 * 1024;
+// Reads in a row from one connection before the others get a turn.
+constexpr int kReadsPerTurn = 8;
 
 template <class Stream>
 class WebSocketSession final : public SessionBase {
@@ -49,9 +50,9 @@ public:
         inflight_messages_ = taken.messages;
         inflight_oldest_ts_ = taken.oldest_update_ts_ns;
         writing_ = true;
+        written_ = 0;
         note_write_started(taken.queued_since_ns);
-        asio::async_write(stream_, asio::buffer(write_buffer_),
-                          [self = shared_self()](error_code ec, std::size_t n) { self->on_write(ec, n); });
+        do_write();
     }
 
 private:
@@ -59,14 +60,28 @@ private:
         return std::static_pointer_cast<WebSocketSession>(shared_from_this());
     }
 
-    void on_write(error_code ec, std::size_t bytes) {
+    /// Writes without waiting while the socket takes the bytes (the usual case: no handler, no
+    /// allocation); only a full socket makes the write wait for readiness.
+    void do_write() {
+        error_code ec;
+        Want want = Want::nothing;
+        written_ += write_now(stream_, write_buffer_.data() + written_, write_buffer_.size() - written_, want, ec);
+        if (!ec && written_ < write_buffer_.size())
+            return wait(stream_, want, [self = shared_self()](error_code wait_ec) {
+                if (wait_ec) return self->on_write(wait_ec);
+                self->do_write();
+            });
+        on_write(ec);
+    }
+
+    void on_write(error_code ec) {
         writing_ = false;
         note_write_done();
         if (ec) return close_socket();
         auto& stats = worker_.stats();
         stats.messages_sent.add(inflight_messages_);
         if (socketio) stats.socketio_messages_sent.add(inflight_messages_);
-        stats.bytes_sent.add(bytes);
+        stats.bytes_sent.add(write_buffer_.size());
         if (inflight_oldest_ts_ != 0) stats.fanout_latency.observe_ns(now() - inflight_oldest_ts_);
         write_buffer_.clear();
         if (write_buffer_.capacity() > kKeepWriteCapacity) std::string().swap(write_buffer_);
@@ -79,16 +94,31 @@ private:
     }
 
     void do_read() {
-        stream_.async_read_some(asio::buffer(read_buffer_),
-                                [self = shared_self()](error_code ec, std::size_t n) { self->on_read(ec, n); });
+        wait(stream_, read_want_, [self = shared_self()](error_code ec) { self->on_readable(ec); });
     }
 
-    void on_read(error_code ec, std::size_t n) {
+    /// Reads into the worker's shared buffer: nothing is held per connection between reads but
+    /// the frame reader's partial frame, if any.
+    void on_readable(error_code ec) {
         if (ec) return finish(ec);
-        note_activity();
-        consume(std::string_view(read_buffer_.data(), n));
+        auto& buffer = worker_.read_scratch();
+        // TLS can hold decrypted bytes the socket no longer signals, so read until it would block;
+        // a client that keeps the socket full gets its turn again after everyone else's.
+        for (int reads = 0; reads < kReadsPerTurn; ++reads) {
+            Want want = Want::nothing;
+            const std::size_t n = read_now(stream_, buffer.data(), buffer.size(), want, ec);
+            if (ec) return finish(ec);
+            if (n == 0) {
+                read_want_ = want;
+                flush();
+                return do_read();
+            }
+            note_activity();
+            consume(std::string_view(buffer.data(), n));
+            if (state_ == State::closed) return;
+        }
         flush();
-        if (state_ != State::closed) do_read();
+        asio::post(worker_.io(), [self = shared_self()] { self->on_readable({}); });
     }
 
     void consume(std::string_view data) {
@@ -161,8 +191,9 @@ private:
     ConnectionSlot slot_;
     asio::steady_timer close_timer_;
     protocol::FrameReader reader_;
-    std::array<char, 4096> read_buffer_;
     std::string write_buffer_;
+    std::size_t written_ = 0;
+    Want read_want_ = Want::read;
     std::size_t inflight_messages_ = 0;
     std::int64_t inflight_oldest_ts_ = 0;
     bool writing_ = false;

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -62,6 +63,9 @@ public:
     /// Status frames of feeds that are stale now, for a newly opened session of that wire protocol.
     std::vector<FramePtr> current_stale_statuses(Wire wire) const;
     bool draining() const noexcept { return draining_; }
+    /// Where this worker's sessions read into: a read is consumed before the next one starts, so
+    /// one buffer serves every connection (16 KiB: one full TLS record).
+    std::array<char, 16 * 1024>& read_scratch() noexcept { return read_scratch_; }
 
 private:
     void on_batch(const UpdateBatch& batch);
@@ -85,6 +89,7 @@ private:
     };
     std::map<std::string, StatusFrames> stale_statuses_;
     bool draining_ = false;
+    std::array<char, 16 * 1024> read_scratch_;
     std::atomic<std::size_t> pending_batches_{0};
     std::atomic<std::size_t> session_count_{0};
 };

@@ -1,0 +1,138 @@
+#include "gateway/tls_socket.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+
+namespace tickgate::gateway {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+/// Turns the outcome of an SSL call that returned `ret` <= 0 into what the caller waits for, or an
+/// error. The thread's OpenSSL error queue is left empty either way: a stale entry there would be
+/// read as the cause of the next connection's failure.
+Want classify(SSL* ssl, int ret, error_code& ec) {
+    const int saved_errno = errno;
+    switch (SSL_get_error(ssl, ret)) {
+    case SSL_ERROR_WANT_READ: return Want::read;
+    case SSL_ERROR_WANT_WRITE: return Want::write;
+    case SSL_ERROR_ZERO_RETURN: ec = asio::error::eof; break;
+    case SSL_ERROR_SYSCALL:
+        if (const unsigned long e = ERR_get_error(); e != 0)
+            ec = error_code(static_cast<int>(e), asio::error::get_ssl_category());
+        else if (saved_errno == 0 || saved_errno == ECONNRESET || saved_errno == EPIPE)
+            ec = saved_errno == 0 ? error_code(asio::error::eof) : error_code(saved_errno, boost::system::system_category());
+        else
+            ec = error_code(saved_errno, boost::system::system_category());
+        break;
+    default: {
+        const unsigned long e = ERR_get_error();
+        ec = e != 0 ? error_code(static_cast<int>(e), asio::error::get_ssl_category())
+                    : error_code(asio::error::connection_aborted);
+    }
+    }
+    ERR_clear_error();
+    return Want::nothing;
+}
+
+}  // namespace
+
+void prepare_tls_context(SSL_CTX* context) {
+    // RELEASE_BUFFERS: an idle connection gives its two ~17 KiB record buffers back.
+    // ENABLE_PARTIAL_WRITE + ACCEPT_MOVING_WRITE_BUFFER: write_now() reports progress record by
+    // record, and the caller may retry from a buffer that moved (a std::string that grew).
+    SSL_CTX_set_mode(context, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // A client that drops TCP without close_notify is an ordinary disconnect for a broadcast
+    // server, not an error worth a distinct code: read it as end of stream.
+    SSL_CTX_set_options(context, SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
+TlsSocket::TlsSocket(TcpSocket socket, SSL_CTX* context) : socket_(std::move(socket)), ssl_(SSL_new(context)) {
+    error_code ignored;
+    socket_.non_blocking(true, ignored);
+    if (ssl_) {
+        SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
+        SSL_set_accept_state(ssl_);
+    }
+}
+
+TlsSocket::TlsSocket(TlsSocket&& other) noexcept : socket_(std::move(other.socket_)), ssl_(other.ssl_) {
+    other.ssl_ = nullptr;
+}
+
+TlsSocket::~TlsSocket() {
+    if (ssl_) SSL_free(ssl_);
+}
+
+Want TlsSocket::handshake_step(error_code& ec) {
+    if (!ssl_) return ec = asio::error::no_memory, Want::nothing;
+    ERR_clear_error();
+    const int ret = SSL_do_handshake(ssl_);
+    if (ret == 1) return Want::nothing;
+    return classify(ssl_, ret, ec);
+}
+
+std::size_t TlsSocket::read_now(void* data, std::size_t size, Want& want, error_code& ec) {
+    if (!ssl_) return ec = asio::error::no_memory, 0;
+    std::size_t n = 0;
+    ERR_clear_error();
+    const int ret = SSL_read_ex(ssl_, data, size, &n);
+    if (ret == 1) return want = Want::nothing, n;
+    want = classify(ssl_, ret, ec);
+    return 0;
+}
+
+std::size_t TlsSocket::write_now(const void* data, std::size_t size, Want& want, error_code& ec) {
+    if (!ssl_) return ec = asio::error::no_memory, 0;
+    std::size_t total = 0;
+    want = Want::nothing;
+    // Partial-write mode hands back progress one record (16 KiB) at a time; keep going until the
+    // socket is full or everything is out.
+    while (total < size) {
+        std::size_t n = 0;
+        ERR_clear_error();
+        const int ret = SSL_write_ex(ssl_, static_cast<const char*>(data) + total, size - total, &n);
+        if (ret != 1) {
+            want = classify(ssl_, ret, ec);
+            break;
+        }
+        total += n;
+    }
+    if (ec && total > 0) ec = {};  // report what went out; the error comes back on the next call
+    return total;
+}
+
+std::size_t read_now(TcpSocket& socket, void* data, std::size_t size, Want& want, error_code& ec) {
+    const std::size_t n = socket.read_some(asio::buffer(data, size), ec);
+    want = Want::nothing;
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec = {};
+        want = Want::read;
+    }
+    return n;
+}
+
+std::size_t write_now(TcpSocket& socket, const void* data, std::size_t size, Want& want, error_code& ec) {
+    std::size_t total = 0;
+    want = Want::nothing;
+    while (total < size) {
+        const std::size_t n = socket.write_some(asio::buffer(static_cast<const char*>(data) + total, size - total), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            ec = {};
+            want = Want::write;
+            break;
+        }
+        if (ec) break;
+        total += n;
+    }
+    if (ec && total > 0) ec = {};
+    return total;
+}
+
+}  // namespace tickgate::gateway

@@ -1,0 +1,164 @@
+#pragma once
+// A TLS connection with OpenSSL reading and writing the TCP socket itself (SSL_set_fd on the
+// non-blocking descriptor), instead of asio::ssl::stream's memory BIO pair.
+//
+// Why: asio::ssl::stream keeps ~68 KiB of buffers per connection for its whole life (two 17 KiB
+// record buffers plus a 2 x 17 KiB BIO pair) and copies every record through them; it also arms
+// two deadline timers per operation. Here OpenSSL's own record buffers are the only ones, and
+// SSL_MODE_RELEASE_BUFFERS frees them whenever a connection is idle, so an idle subscriber holds
+// only the SSL object. Ciphertext goes from SSL_write to send() with no copy in between.
+//
+// Two ways to drive it:
+//  - read_now()/write_now() plus wait(): the caller tries the operation and, when it would block,
+//    waits for the readiness OpenSSL asked for (a read can need the socket writable and the other
+//    way round). The WebSocket session uses this, so a write that completes at once costs no
+//    handler and a read lands in a buffer shared by the whole worker.
+//  - async_read_some/async_write_some/async_handshake, for Beast's HTTP parser and asio::async_write.
+//    Their handlers never run inside the initiating call (asio's rule for composed operations).
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+
+#include <cstddef>
+#include <utility>
+
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace tickgate::gateway {
+
+using TcpSocket = boost::asio::ip::tcp::socket;
+
+/// What a non-blocking operation needs before it can make progress.
+enum class Want { nothing, read, write };
+
+class TlsSocket {
+public:
+    using executor_type = TcpSocket::executor_type;
+    using lowest_layer_type = TcpSocket;
+
+    /// Takes over an accepted socket; the server side of a handshake that has not started.
+    TlsSocket(TcpSocket socket, SSL_CTX* context);
+    TlsSocket(TlsSocket&& other) noexcept;
+    TlsSocket& operator=(TlsSocket&&) = delete;
+    ~TlsSocket();
+
+    executor_type get_executor() noexcept { return socket_.get_executor(); }
+    TcpSocket& next_layer() noexcept { return socket_; }
+    SSL* native_handle() noexcept { return ssl_; }
+
+    /// One step of the handshake; Want::nothing with no error when it is complete.
+    Want handshake_step(boost::system::error_code& ec);
+    /// Up to `size` bytes of plaintext. 0 with `want` set when nothing can be read yet;
+    /// asio::error::eof when the peer closed.
+    std::size_t read_now(void* data, std::size_t size, Want& want, boost::system::error_code& ec);
+    /// Encrypts and sends as much of [data, size) as the socket takes. A write cut short by a full
+    /// socket must be retried with the same bytes (OpenSSL already holds the record it started).
+    std::size_t write_now(const void* data, std::size_t size, Want& want, boost::system::error_code& ec);
+
+    /// Calls `handler(error_code)` when the socket is ready for what `want` names.
+    template <class Handler>
+    void wait(Want want, Handler&& handler) {
+        socket_.async_wait(want == Want::write ? TcpSocket::wait_write : TcpSocket::wait_read,
+                           std::forward<Handler>(handler));
+    }
+
+    template <class Handler>
+    void async_handshake(Handler&& handler) {
+        boost::system::error_code ec;
+        const Want want = handshake_step(ec);
+        if (ec || want == Want::nothing)
+            return boost::asio::post(socket_.get_executor(),
+                                     [h = std::forward<Handler>(handler), ec]() mutable { std::move(h)(ec); });
+        wait(want, [this, h = std::forward<Handler>(handler)](boost::system::error_code wait_ec) mutable {
+            if (wait_ec) return std::move(h)(wait_ec);
+            continue_handshake(std::move(h));
+        });
+    }
+
+    template <class MutableBuffers, class Handler>
+    void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+        const auto buffer = first_buffer(buffers);
+        start_io<false>(buffer.data(), buffer.size(), std::forward<Handler>(handler));
+    }
+
+    template <class ConstBuffers, class Handler>
+    void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+        const auto buffer = first_buffer(buffers);
+        start_io<true>(const_cast<void*>(buffer.data()), buffer.size(), std::forward<Handler>(handler));
+    }
+
+private:
+    template <class Buffers>
+    static auto first_buffer(const Buffers& buffers) {
+        for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it)
+            if (it->size() != 0) return *it;
+        return *boost::asio::buffer_sequence_begin(buffers);
+    }
+
+    template <class Handler>
+    void continue_handshake(Handler&& handler) {
+        boost::system::error_code ec;
+        const Want want = handshake_step(ec);
+        if (ec || want == Want::nothing) return std::move(handler)(ec);
+        wait(want, [this, h = std::move(handler)](boost::system::error_code wait_ec) mutable {
+            if (wait_ec) return std::move(h)(wait_ec);
+            continue_handshake(std::move(h));
+        });
+    }
+
+    /// A zero-length operation completes at once, as for a socket.
+    template <bool Write, class Handler>
+    void start_io(void* data, std::size_t size, Handler&& handler) {
+        boost::system::error_code ec;
+        Want want = Want::nothing;
+        const std::size_t n = size == 0 ? 0 : Write ? write_now(data, size, want, ec) : read_now(data, size, want, ec);
+        if (n > 0 || ec || size == 0)
+            return boost::asio::post(socket_.get_executor(),
+                                     [h = std::forward<Handler>(handler), ec, n]() mutable { std::move(h)(ec, n); });
+        wait(want, [this, data, size, h = std::forward<Handler>(handler)](boost::system::error_code wait_ec) mutable {
+            if (wait_ec) return std::move(h)(wait_ec, std::size_t{0});
+            continue_io<Write>(data, size, std::move(h));
+        });
+    }
+
+    template <bool Write, class Handler>
+    void continue_io(void* data, std::size_t size, Handler&& handler) {
+        boost::system::error_code ec;
+        Want want = Want::nothing;
+        const std::size_t n = Write ? write_now(data, size, want, ec) : read_now(data, size, want, ec);
+        if (n > 0 || ec) return std::move(handler)(ec, n);
+        wait(want, [this, data, size, h = std::move(handler)](boost::system::error_code wait_ec) mutable {
+            if (wait_ec) return std::move(h)(wait_ec, std::size_t{0});
+            continue_io<Write>(data, size, std::move(h));
+        });
+    }
+
+    TcpSocket socket_;
+    SSL* ssl_ = nullptr;
+};
+
+/// The same non-blocking calls on a plain socket, so a session can be written once for both.
+std::size_t read_now(TcpSocket& socket, void* data, std::size_t size, Want& want, boost::system::error_code& ec);
+std::size_t write_now(TcpSocket& socket, const void* data, std::size_t size, Want& want, boost::system::error_code& ec);
+template <class Handler>
+void wait(TcpSocket& socket, Want want, Handler&& handler) {
+    socket.async_wait(want == Want::write ? TcpSocket::wait_write : TcpSocket::wait_read, std::forward<Handler>(handler));
+}
+
+inline std::size_t read_now(TlsSocket& s, void* data, std::size_t size, Want& want, boost::system::error_code& ec) {
+    return s.read_now(data, size, want, ec);
+}
+inline std::size_t write_now(TlsSocket& s, const void* data, std::size_t size, Want& want,
+                             boost::system::error_code& ec) {
+    return s.write_now(data, size, want, ec);
+}
+template <class Handler>
+void wait(TlsSocket& s, Want want, Handler&& handler) {
+    s.wait(want, std::forward<Handler>(handler));
+}
+
+/// Sets what every server context needs for TlsSocket: buffers released when idle, partial writes.
+void prepare_tls_context(SSL_CTX* context);
+
+}  // namespace tickgate::gateway
