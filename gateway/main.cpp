@@ -9,6 +9,8 @@
 //   listener.cpp           accepts and deals connections to workers
 //   http_session.cpp       TLS handshake, /healthz, /readyz, the /ws upgrade
 //   websocket_session.cpp  framing and the single write in flight; session.cpp: the protocol
+//   tls_socket.cpp         OpenSSL on the socket itself, buffers released when idle
+#include <csignal>
 #include <cstdio>
 
 #include "gateway/config.hpp"
@@ -21,6 +23,9 @@ int main(int argc, char* argv[]) {
         if (*parsed.exit_code != 0) std::fputc('\n', stderr);
         return *parsed.exit_code;
     }
+    // OpenSSL writes TLS records with write(2), which raises SIGPIPE when a client has gone;
+    // the error code is what the session acts on.
+    std::signal(SIGPIPE, SIG_IGN);
     tickgate::gateway::Server server(std::move(parsed.config));
     return server.run();
 }
