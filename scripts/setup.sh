@@ -11,8 +11,9 @@ packages=(
   nodejs npm
 )
 if [[ "${TICKGATE_SETUP_TEST:-0}" == 1 ]]; then
-  # Test-only tools: clang's libFuzzer for the fuzz targets, Chromium for the browser tests.
-  packages+=(clang libclang-rt-14-dev chromium)
+  # Test-only tools: clang's libFuzzer for the fuzz targets, Chromium for the browser tests;
+  # promtool (prometheus), python3-yaml and haproxy for the deploy/ checks (tests/deploy/).
+  packages+=(clang libclang-rt-14-dev chromium prometheus python3-yaml haproxy)
 fi
 
 # --- Benchmark-only (optional): bench/scenarios, bench/peers and bench/report need these. ---
