@@ -241,6 +241,8 @@ def check_grafana(dash):
         check(word in titles, f"dashboard: a panel for {word}")
     bad = [p["title"] for p in panels if p.get("type") != "row" and p.get("datasource", {}).get("uid") != "${datasource}"]
     check(not bad, f"dashboard: every panel uses the $datasource variable {bad or ''}")
+    run([sys.executable, str(DEPLOY / "grafana/make_dashboard.py"), "--check"],
+        "dashboard: tickgate.json is what deploy/grafana/make_dashboard.py writes")
     ids = [p["id"] for p in panels]
     check(len(ids) == len(set(ids)), "dashboard: panel ids are unique")
 
@@ -531,15 +533,13 @@ def start_gateway(name, gateway, tmp, conf_text, nats_url, cert, key, extra=()):
     return g, (int(ws.group(1)) if ws else None), (int(m.group(1)) if m else None)
 
 
-def start_feed(name, feed, tmp, conf_text, nats_url):
+def start_feed(name, feed, tmp, conf_text, nats_url, extra=()):
     conf = tmp / f"{name}.conf"
     conf.write_text(conf_text)
-    with socket.socket() as s:       # a free port, in case tickgate-feed does not log the one it got
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    f = Proc(name, [str(feed), "--config", str(conf), "--nats", nats_url, "--metrics-listen", f"127.0.0.1:{port}",
-                    "--symbols", "5", "--rate", "200"], tmp)
-    return f, port
+    f = Proc(name, [str(feed), "--config", str(conf), "--nats", nats_url, "--metrics-listen", "127.0.0.1:0",
+                    "--symbols", "5", "--rate", "200", *extra], tmp)
+    m = f.wait_for(r"metrics on http://127\.0\.0\.1:(\d+)/metrics")
+    return f, (int(m.group(1)) if m else None)
 
 
 def wait_until(fn, timeout):
@@ -572,7 +572,7 @@ def live_checks(args, tmp, kube_confs, used_names):
             feed, feed_port = start_feed("tickgate-feed", args.feed, tmp, kube_confs["feed"], nats_url)
             procs.append(feed)
             feed_metrics = f"http://127.0.0.1:{feed_port}/metrics"
-            check(wait_until(lambda: http_get(feed_metrics)[0] == 200, 10),
+            check(feed_port and wait_until(lambda: http_get(feed_metrics)[0] == 200, 10),
                   "tickgate-feed (Kubernetes ConfigMap config) serves /metrics")
         else:
             fail("no tickgate-feed binary: the publisher's metrics cannot be checked")
@@ -615,6 +615,22 @@ def live_checks(args, tmp, kube_confs, used_names):
         check(not missing, f"{len(used_names)} metric names used by rules.yml and the dashboard exist in the /metrics "
                            f"of tickgate and tickgate-feed{': missing ' + ', '.join(missing) if missing else ''}")
 
+        # The other shipped configs start (every key and value is accepted).
+        for name, path in (("docker", DEPLOY / "docker/tickgate.conf"), ("systemd", DEPLOY / "systemd/tickgate.conf")):
+            g, wsp, mp = start_gateway(f"tickgate-{name}", args.gateway, tmp, path.read_text(), "sim", cert, key)
+            procs.append(g)
+            check(wsp and mp, f"tickgate starts with deploy/{path.relative_to(DEPLOY)}")
+            rc = g.stop()
+            check(rc == 0, f"tickgate with deploy/{path.relative_to(DEPLOY)} stops cleanly ({rc})")
+        if args.feed:
+            # Its own subject prefix: one publisher per prefix.
+            f2, port = start_feed("tickgate-feed-systemd", args.feed, tmp, (DEPLOY / "systemd/tickgate-feed.conf").read_text(),
+                                  nats_url, extra=("--subject-prefix", "deploycheck"))
+            procs.append(f2)
+            check(port and wait_until(lambda: http_get(f"http://127.0.0.1:{port}/metrics")[0] == 200, 10),
+                  "tickgate-feed starts with deploy/systemd/tickgate-feed.conf")
+            rc = f2.stop()
+            check(rc == 0, f"tickgate-feed with deploy/systemd/tickgate-feed.conf stops cleanly ({rc})")
         # A NATS outage: the probes' contract.
         nats.stop()
         stale = wait_until(lambda: http_get(base + "/healthz")[0] == 503, 8)
@@ -635,19 +651,6 @@ def live_checks(args, tmp, kube_confs, used_names):
         check(closed == 1001, f"SIGTERM: the client got close {closed} (1001 going away)")
         check(rc == 0 and took < 2.5, f"SIGTERM: the gateway exited with {rc} after {took:.2f} s")
 
-        # The other shipped configs start (every key and value is accepted).
-        for name, path in (("docker", DEPLOY / "docker/tickgate.conf"), ("systemd", DEPLOY / "systemd/tickgate.conf")):
-            g, wsp, mp = start_gateway(f"tickgate-{name}", args.gateway, tmp, path.read_text(), "sim", cert, key)
-            procs.append(g)
-            check(wsp and mp, f"tickgate starts with deploy/{path.relative_to(DEPLOY)}")
-            rc = g.stop()
-            check(rc == 0, f"tickgate with deploy/{path.relative_to(DEPLOY)} stops cleanly ({rc})")
-        if args.feed:
-            f2, port = start_feed("tickgate-feed-systemd", args.feed, tmp, (DEPLOY / "systemd/tickgate-feed.conf").read_text(),
-                                  "nats://127.0.0.1:1")
-            procs.append(f2)
-            up = wait_until(lambda: http_get(f"http://127.0.0.1:{port}/metrics")[0] == 200, 10)
-            check(up, "tickgate-feed starts with deploy/systemd/tickgate-feed.conf")
     finally:
         for p in procs:
             if p.p.poll() is None or not p.log.closed:
