@@ -18,6 +18,14 @@ struct SimulatorOptions {
     std::uint64_t seed = 1;       // same seed, same sequence of prices
 };
 
+/// NATS subscriber settings (--feed nats://..., --nats-subjects, --max-topics).
+struct NatsOptions {
+    std::string subjects = "md.>";      // what tickgate-feed publishes with its default prefix
+    std::uint32_t max_topics = 100000;  // topics the feed tracks; a stray publisher cannot grow it further
+};
+
+struct UpstreamStats;
+
 class FeedAdapter {
 public:
     virtual ~FeedAdapter() = default;
@@ -27,10 +35,16 @@ public:
     /// loop). Every update it publishes has `feed` set to the adapter's feed index, a topic, `seq`
     /// rising by 1 per topic and `ts` set to when it was produced.
     virtual void run(std::stop_token stop, UpdateChannel& out) = 0;
+    /// A feed fed over the network reports its upstream (for /metrics); local feeds have none.
+    virtual const UpstreamStats* upstream_stats() const noexcept { return nullptr; }
 };
 
-/// Builds the adapter for a --feed SPEC: "sim" or "replay:FILE[,speed=X][,loop]". Returns null and
-/// sets `error` (one line naming the problem) for a malformed spec or an unreadable replay file.
+/// Builds the adapter for a --feed SPEC: "sim", "replay:FILE[,speed=X][,loop]" or
+/// "nats://HOST:PORT[,HOST:PORT...]". Returns null and sets `error` (one line naming the problem)
+/// for a malformed spec or an unreadable replay file.
+std::unique_ptr<FeedAdapter> make_feed(std::string_view spec, const SimulatorOptions& sim, const NatsOptions& nats,
+                                       std::uint16_t feed_index, std::string& error);
+/// The same with default NATS options.
 std::unique_ptr<FeedAdapter> make_feed(std::string_view spec, const SimulatorOptions& sim, std::uint16_t feed_index,
                                        std::string& error);
 

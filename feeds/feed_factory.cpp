@@ -6,6 +6,7 @@
 #include <string>
 
 #include "feeds/feed_adapter.hpp"
+#include "feeds/nats_feed.hpp"
 #include "feeds/replay_feed.hpp"
 #include "feeds/simulator_feed.hpp"
 
@@ -13,10 +14,11 @@ namespace tickgate::feeds {
 namespace {
 
 using FeedBuilder = std::unique_ptr<FeedAdapter> (*)(std::string_view rest, const SimulatorOptions& sim,
-                                                    std::uint16_t feed_index, std::string& error);
+                                                    const NatsOptions& nats, std::uint16_t feed_index,
+                                                    std::string& error);
 
-std::unique_ptr<FeedAdapter> make_simulator(std::string_view, const SimulatorOptions& sim, std::uint16_t feed_index,
-                                            std::string& error) {
+std::unique_ptr<FeedAdapter> make_simulator(std::string_view, const SimulatorOptions& sim, const NatsOptions&,
+                                            std::uint16_t feed_index, std::string& error) {
     if (sim.symbols == 0) {
         error = "the simulator needs at least one symbol";
         return nullptr;
@@ -35,8 +37,8 @@ bool parse_speed(std::string_view text, double& speed) {
 }
 
 // rest = "FILE[,speed=X][,loop]". A file name cannot contain a comma.
-std::unique_ptr<FeedAdapter> make_replay(std::string_view rest, const SimulatorOptions&, std::uint16_t feed_index,
-                                         std::string& error) {
+std::unique_ptr<FeedAdapter> make_replay(std::string_view rest, const SimulatorOptions&, const NatsOptions&,
+                                         std::uint16_t feed_index, std::string& error) {
     ReplayOptions options;
     const std::size_t comma = rest.find(',');
     options.file = std::string(rest.substr(0, comma));
@@ -65,6 +67,12 @@ std::unique_ptr<FeedAdapter> make_replay(std::string_view rest, const SimulatorO
     return ReplayFeed::open(options, feed_index, error);
 }
 
+// rest = "HOST:PORT[,HOST:PORT...]".
+std::unique_ptr<FeedAdapter> make_nats(std::string_view rest, const SimulatorOptions&, const NatsOptions& nats,
+                                       std::uint16_t feed_index, std::string& error) {
+    return NatsFeed::create(rest, nats, feed_index, error);
+}
+
 struct FeedKind {
     std::string_view prefix;  // the spec starts with it; the builder gets what follows
     bool exact;               // the whole spec must equal prefix (rest is then empty)
@@ -74,18 +82,25 @@ struct FeedKind {
 constexpr FeedKind kFeedKinds[] = {
     {"sim", true, make_simulator},
     {"replay:", false, make_replay},
+    {"nats://", false, make_nats},
 };
 
 }  // namespace
 
-std::unique_ptr<FeedAdapter> make_feed(std::string_view spec, const SimulatorOptions& sim, std::uint16_t feed_index,
-                                       std::string& error) {
+std::unique_ptr<FeedAdapter> make_feed(std::string_view spec, const SimulatorOptions& sim, const NatsOptions& nats,
+                                       std::uint16_t feed_index, std::string& error) {
     for (const FeedKind& kind : kFeedKinds) {
         if (kind.exact ? spec == kind.prefix : spec.starts_with(kind.prefix))
-            return kind.build(spec.substr(kind.prefix.size()), sim, feed_index, error);
+            return kind.build(spec.substr(kind.prefix.size()), sim, nats, feed_index, error);
     }
-    error = "unknown feed '" + std::string(spec) + "' (expected sim or replay:FILE[,speed=X][,loop])";
+    error = "unknown feed '" + std::string(spec) +
+            "' (expected sim, replay:FILE[,speed=X][,loop] or nats://HOST:PORT[,HOST:PORT...])";
     return nullptr;
+}
+
+std::unique_ptr<FeedAdapter> make_feed(std::string_view spec, const SimulatorOptions& sim, std::uint16_t feed_index,
+                                       std::string& error) {
+    return make_feed(spec, sim, NatsOptions{}, feed_index, error);
 }
 
 }  // namespace tickgate::feeds

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "gateway/feed_flags.hpp"
+
 namespace tickgate::gateway {
 namespace po = boost::program_options;
 
@@ -65,11 +67,11 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("cert", po::value(&c.cert_file), "TLS certificate chain (PEM); without --cert/--key a self-signed one is generated")
         ("key", po::value(&c.key_file), "TLS private key (PEM)")
         ("state-dir", po::value(&c.state_dir), "where the generated certificate lives (default $XDG_STATE_HOME/tickgate, else ~/.local/state/tickgate)")
-        ("no-tls", po::bool_switch(&c.no_tls), "serve plain ws:// (behind a TLS terminator)")
-        ("feed", po::value(&c.feeds)->default_value(c.feeds, "sim"), "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]")
-        ("symbols", po::value(&c.sim.symbols)->default_value(c.sim.symbols), "simulator: number of symbols")
-        ("rate", po::value(&c.sim.rate)->default_value(c.sim.rate), "simulator: updates per second over all symbols")
-        ("seed", po::value(&c.sim.seed)->default_value(c.sim.seed), "simulator: random seed")
+        ("no-tls", po::bool_switch(&c.no_tls), "serve plain ws:// (behind a TLS terminator)");
+    add_feed_flags(d, c.feeds, c.sim,
+                   "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop] | nats://HOST:PORT[,HOST:PORT...]");
+    d.add_options()
+        ("nats-subjects", po::value(&c.nats.subjects)->default_value(c.nats.subjects), "NATS feeds: subjects to subscribe to")
         ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections), "connections in all; beyond: HTTP 503")
         ("max-connections-per-ip", po::value(&c.max_connections_per_ip)->default_value(c.max_connections_per_ip), "connections per client IP; beyond: HTTP 503")
         ("max-subscriptions", po::value(&c.max_subscriptions)->default_value(c.max_subscriptions), "subscriptions per connection (a pattern counts as one)")
@@ -89,8 +91,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
 
 std::optional<std::string> validate(const Config& c) {
     if (c.threads > 256) return "--threads must be at most 256";
-    if (c.sim.symbols == 0 || c.sim.symbols > 100000) return "--symbols must be between 1 and 100000";
-    if (!(c.sim.rate > 0) || c.sim.rate > 1e8) return "--rate must be above 0 and at most 100000000";
+    if (auto problem = validate_feed_flags(c.feeds, c.sim)) return problem;
     if (c.max_connections == 0) return "--max-connections must be at least 1";
     if (c.max_connections_per_ip == 0) return "--max-connections-per-ip must be at least 1";
     if (c.max_subscriptions == 0) return "--max-subscriptions must be at least 1";
@@ -102,8 +103,7 @@ std::optional<std::string> validate(const Config& c) {
     if (c.heartbeat_ms < 10) return "--heartbeat-ms must be at least 10";
     if (c.handshake_timeout_ms == 0) return "--handshake-timeout-ms must be at least 1";
     if (c.stale_ms == 0) return "--stale-ms must be at least 1";
-    if (c.feeds.empty()) return "at least one --feed is needed";
-    if (c.feeds.size() > 64) return "at most 64 --feed specs";
+    if (c.nats.subjects.empty()) return "--nats-subjects must not be empty";
     if (c.cert_file.empty() != c.key_file.empty()) return "--cert and --key go together";
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
         return "--log-level must be debug, info, warn or error";

@@ -27,6 +27,7 @@ struct Config {
 
     std::vector<std::string> feeds{"sim"};  // --feed SPEC, repeatable; the first publisher of a topic owns it
     feeds::SimulatorOptions sim;
+    feeds::NatsOptions nats;  // nats:// feeds: subjects (--nats-subjects); max_topics comes from --max-topics
 
     // Limits: each bounds what one client, or all of them, can make the gateway hold.
     std::uint32_t max_connections = 10000;          // beyond it: HTTP 503

@@ -6,7 +6,11 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <map>
 #include <sstream>
+
+#include "feeds/feed_adapter.hpp"
+#include "feeds/upstream_stats.hpp"
 
 #include "gateway/broadcast_engine.hpp"
 #include "gateway/server.hpp"
@@ -52,6 +56,19 @@ struct Metrics::Families {
     pm::Histogram& fanout_latency;
     std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> folded_buckets{};
     std::uint64_t folded_sum_ns = 0;
+    // Feeds fed over the network (nats://), labelled by feed.
+    pm::Family<pm::Gauge>& upstream_connected;
+    pm::Family<pm::Counter>& upstream_messages;
+    pm::Family<pm::Counter>& upstream_decode_errors;
+    pm::Family<pm::Counter>& upstream_reconnects;
+    pm::Family<pm::Counter>& upstream_duplicates;
+    pm::Family<pm::Counter>& upstream_topic_limit_drops;
+    pm::Family<pm::Histogram>& upstream_latency;
+    struct FoldedHistogram {
+        std::array<std::uint64_t, feeds::kUpstreamLatencyBucketsSeconds.size() + 1> buckets{};
+        std::uint64_t sum_ns = 0;
+    };
+    std::map<std::string, FoldedHistogram> upstream_folded;
 
     explicit Families()
         : connections(gauge("tickgate_connections", "Open WebSocket sessions")),
@@ -97,7 +114,35 @@ struct Metrics::Families {
                              .Help("Feed timestamp to completion of the write carrying it (oldest update per write)")
                              .Register(registry)
                              .Add({}, pm::Histogram::BucketBoundaries(kLatencyBucketsSeconds.begin(),
-                                                                      kLatencyBucketsSeconds.end()))) {}
+                                                                      kLatencyBucketsSeconds.end()))),
+          upstream_connected(pm::BuildGauge()
+                                 .Name("tickgate_upstream_connected")
+                                 .Help("1 while the feed's upstream (NATS) connection is up")
+                                 .Register(registry)),
+          upstream_messages(pm::BuildCounter()
+                                .Name("tickgate_upstream_messages_total")
+                                .Help("Messages received from the upstream, live or latest values at (re)connect")
+                                .Register(registry)),
+          upstream_decode_errors(pm::BuildCounter()
+                                     .Name("tickgate_upstream_decode_errors_total")
+                                     .Help("Upstream messages skipped: not a bus record, or a subject without a valid topic")
+                                     .Register(registry)),
+          upstream_reconnects(pm::BuildCounter()
+                                  .Name("tickgate_upstream_reconnects_total")
+                                  .Help("Reconnections to the upstream after a disconnect")
+                                  .Register(registry)),
+          upstream_duplicates(pm::BuildCounter()
+                                  .Name("tickgate_upstream_duplicates_total")
+                                  .Help("Upstream updates skipped because their seq was not above the topic's last")
+                                  .Register(registry)),
+          upstream_topic_limit_drops(pm::BuildCounter()
+                                         .Name("tickgate_upstream_topic_limit_drops_total")
+                                         .Help("Upstream updates skipped because --max-topics topics were already tracked")
+                                         .Register(registry)),
+          upstream_latency(pm::BuildHistogram()
+                               .Name("tickgate_upstream_latency_seconds")
+                               .Help("Publisher timestamp to insertion into the gateway's ring (live updates)")
+                               .Register(registry)) {}
 
     pm::Gauge& gauge(const char* name, const char* help) {
         return pm::BuildGauge().Name(name).Help(help).Register(registry).Add({});
@@ -180,6 +225,30 @@ std::string Metrics::scrape() {
         set_total(f.feed_updates.Add({{"feed", feed.name}}), static_cast<double>(feed.updates));
         f.feed_age.Add({{"feed", feed.name}}).Set(static_cast<double>(feed.age_ms) / 1000.0);
         f.feed_fresh.Add({{"feed", feed.name}}).Set(feed.fresh ? 1 : 0);
+    }
+    for (const feeds::FeedAdapter* adapter : server_.feed_adapters()) {
+        const feeds::UpstreamStats* up = adapter->upstream_stats();
+        if (!up) continue;
+        const pm::Labels labels{{"feed", adapter->name()}};
+        f.upstream_connected.Add(labels).Set(up->connected.load(std::memory_order_relaxed) ? 1 : 0);
+        set_total(f.upstream_messages.Add(labels), static_cast<double>(up->messages.get()));
+        set_total(f.upstream_decode_errors.Add(labels), static_cast<double>(up->decode_errors.get()));
+        set_total(f.upstream_reconnects.Add(labels), static_cast<double>(up->reconnects.load(std::memory_order_relaxed)));
+        set_total(f.upstream_duplicates.Add(labels), static_cast<double>(up->duplicates.get()));
+        set_total(f.upstream_topic_limit_drops.Add(labels), static_cast<double>(up->topic_limit_drops.get()));
+        auto& histogram = f.upstream_latency.Add(
+            labels, pm::Histogram::BucketBoundaries(feeds::kUpstreamLatencyBucketsSeconds.begin(),
+                                                    feeds::kUpstreamLatencyBucketsSeconds.end()));
+        auto& folded = f.upstream_folded[adapter->name()];
+        std::vector<double> increments(folded.buckets.size());
+        for (std::size_t i = 0; i < folded.buckets.size(); ++i) {
+            const std::uint64_t now = up->latency_buckets[i].get();
+            increments[i] = static_cast<double>(now - folded.buckets[i]);
+            folded.buckets[i] = now;
+        }
+        const std::uint64_t sum_ns = up->latency_sum_ns.get();
+        histogram.ObserveMultiple(increments, static_cast<double>(sum_ns - folded.sum_ns) * 1e-9);
+        folded.sum_ns = sum_ns;
     }
     const auto& channel = server_.channel();
     f.ring_depth.Set(static_cast<double>(channel.depth()));

@@ -21,8 +21,8 @@ namespace {
 
 class MetricsConnection : public std::enable_shared_from_this<MetricsConnection> {
 public:
-    MetricsConnection(tcp::socket socket, Metrics& metrics)
-        : socket_(std::move(socket)), metrics_(metrics), timer_(socket_.get_executor()) {}
+    MetricsConnection(tcp::socket socket, const MetricsServer::Scrape& scrape)
+        : socket_(std::move(socket)), scrape_(scrape), timer_(socket_.get_executor()) {}
 
     void start() { do_read(); }
 
@@ -55,7 +55,7 @@ private:
             type = "text/plain";
             body = "only GET\n";
         } else if (target == "/metrics" || target.rfind("/metrics?", 0) == 0) {
-            body = metrics_.scrape();
+            body = scrape_();
         } else {
             status = "404 Not Found";
             type = "text/plain";
@@ -77,7 +77,7 @@ private:
     }
 
     tcp::socket socket_;
-    Metrics& metrics_;
+    const MetricsServer::Scrape& scrape_;
     asio::steady_timer timer_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::empty_body>> parser_;
@@ -86,7 +86,7 @@ private:
 
 }  // namespace
 
-MetricsServer::MetricsServer(Metrics& metrics) : metrics_(metrics), acceptor_(io_) {}
+MetricsServer::MetricsServer(Scrape scrape) : scrape_(std::move(scrape)), acceptor_(io_) {}
 
 MetricsServer::~MetricsServer() { stop(); }
 
@@ -114,7 +114,7 @@ void MetricsServer::do_accept() {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted) return;
         if (!ec) {
-            std::make_shared<MetricsConnection>(std::move(socket), metrics_)->start();
+            std::make_shared<MetricsConnection>(std::move(socket), scrape_)->start();
             do_accept();
         } else {
             // Out of descriptors: retry shortly rather than spin.

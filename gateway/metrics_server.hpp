@@ -6,17 +6,19 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include "gateway/metrics.hpp"
 
 namespace tickgate::gateway {
 
 class MetricsServer {
 public:
-    explicit MetricsServer(Metrics& metrics);
+    /// scrape: returns the text exposition; called on the server's thread, one scrape at a time.
+    /// A callback rather than the gateway's Metrics, so tickgate-feed serves its own the same way.
+    using Scrape = std::function<std::string()>;
+    explicit MetricsServer(Scrape scrape);
     ~MetricsServer();
     bool open(const boost::asio::ip::tcp::endpoint& endpoint, std::string& error);
     boost::asio::ip::tcp::endpoint local_endpoint() const;
@@ -26,7 +28,7 @@ public:
 private:
     void do_accept();
 
-    Metrics& metrics_;
+    Scrape scrape_;
     boost::asio::io_context io_{1};
     boost::asio::ip::tcp::acceptor acceptor_;
     std::thread thread_;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "feeds/feed_adapter.hpp"
+#include "feeds/feed_log.hpp"
 #include "feeds/update_channel.hpp"
 #include "gateway/broadcast_engine.hpp"
 #include "gateway/listener.hpp"
@@ -42,6 +43,16 @@ std::optional<tcp::endpoint> resolve(const Endpoint& e, std::string& error) {
         return std::nullopt;
     }
     return results.begin()->endpoint();
+}
+
+// Lines from feeds/ (the NATS subscriber's connection events) in the gateway's log format.
+void log_feed_line(feeds::FeedLogLevel level, const char* line) {
+    switch (level) {
+    case feeds::FeedLogLevel::debug: TG_LOG(debug, "%s", line); break;
+    case feeds::FeedLogLevel::info: TG_LOG(info, "%s", line); break;
+    case feeds::FeedLogLevel::warn: TG_LOG(warn, "%s", line); break;
+    case feeds::FeedLogLevel::error: TG_LOG(error, "%s", line); break;
+    }
 }
 
 std::string host_for_url(const tcp::endpoint& e) {
@@ -82,6 +93,12 @@ Server::Server(Config config)
 Server::~Server() = default;
 
 const feeds::UpdateChannel& Server::channel() const noexcept { return feeds_->channel; }
+
+std::vector<const feeds::FeedAdapter*> Server::feed_adapters() const {
+    std::vector<const feeds::FeedAdapter*> out;
+    for (const auto& a : feeds_->adapters) out.push_back(a.get());
+    return out;
+}
 
 std::shared_ptr<asio::ssl::context> Server::tls_context() const {
     std::lock_guard lock(tls_mutex_);
@@ -148,8 +165,10 @@ bool Server::start(std::string& error) {
     if (!load_tls(error)) return false;
 
     std::vector<std::string> feed_names;
+    feeds::NatsOptions nats = config_.nats;
+    nats.max_topics = config_.max_topics;
     for (std::size_t i = 0; i < config_.feeds.size(); ++i) {
-        auto adapter = feeds::make_feed(config_.feeds[i], config_.sim, static_cast<std::uint16_t>(i), error);
+        auto adapter = feeds::make_feed(config_.feeds[i], config_.sim, nats, static_cast<std::uint16_t>(i), error);
         if (!adapter) {
             // A malformed spec is a bad flag (exit 2); a file that cannot be read is a start-up failure (exit 1).
             start_exit_code_ = error.rfind("cannot read", 0) == 0 ? 1 : 2;
@@ -176,7 +195,7 @@ bool Server::start(std::string& error) {
     const auto metrics_at = resolve(config_.metrics_listen, error);
     if (!metrics_at) return false;
     metrics_model_ = std::make_unique<Metrics>(*this);
-    metrics_ = std::make_unique<MetricsServer>(*metrics_model_);
+    metrics_ = std::make_unique<MetricsServer>([m = metrics_model_.get()] { return m->scrape(); });
     if (!metrics_->open(*metrics_at, error)) return false;
 
     for (auto& w : workers_) w->start();
@@ -229,6 +248,7 @@ void Server::shutdown() {
 
 int Server::run() {
     set_log_level(parse_log_level(config_.log_level));
+    feeds::set_feed_log_sink(log_feed_line);
     // Each client is a descriptor: use all the hard limit allows (the soft limit is often 1024).
     if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
         lim.rlim_cur = lim.rlim_max;

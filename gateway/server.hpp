@@ -19,6 +19,7 @@ class context;
 
 namespace tickgate::feeds {
 class UpdateChannel;
+class FeedAdapter;
 }
 
 namespace tickgate::gateway {
@@ -58,6 +59,8 @@ public:
     const std::vector<std::unique_ptr<Worker>>& workers() const noexcept { return workers_; }
     const BroadcastEngine& engine() const noexcept { return *engine_; }
     const feeds::UpdateChannel& channel() const noexcept;
+    /// The feeds in --feed order (valid once started; /metrics reads their upstream stats).
+    std::vector<const feeds::FeedAdapter*> feed_adapters() const;
 
 private:
     bool start(std::string& error);

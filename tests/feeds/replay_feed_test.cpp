@@ -192,7 +192,11 @@ TEST(FeedFactory, ParsesSpecsAndNamesTheProblem) {
     fails("replay:/nonexistent/ticks.jsonl", "cannot read replay file /nonexistent/ticks.jsonl");
     fails("replay:" + ::testing::TempDir(), "directory");
     fails("simulator", "unknown feed 'simulator'");
-    fails("nats://localhost:4222", "unknown feed");
+    fails("nats://", "HOST:PORT");
+    fails("nats://localhost", "HOST:PORT");
+    fails("nats://localhost:4222,", "HOST:PORT");
+    fails("nats:/localhost:4222", "unknown feed");
+    EXPECT_TRUE(make("nats://127.0.0.1:4222,127.0.0.1:4223", error)) << error;  // connects only in run()
     fails("", "unknown feed");
 
     std::string e;

@@ -1,0 +1,79 @@
+#pragma once
+// The NATS plumbing shared by the gateway's subscriber (nats_feed) and the tickgate-feed publisher:
+// the server-list grammar, one connection with reconnects under backoff and jitter, the JetStream
+// stream that keeps the last message per subject, and the scan that reads those last messages.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct __natsConnection;  // nats.c's natsConnection, kept out of this header
+
+namespace tickgate::feeds {
+
+/// "HOST:PORT[,HOST:PORT...]" (what follows nats:// in --feed, or --nats with or without it) into
+/// nats:// URLs. Returns false and sets `error` when an entry is not HOST:PORT.
+bool parse_nats_servers(std::string_view spec, std::vector<std::string>& urls, std::string& error);
+
+/// One client connection. Reconnects forever (also when the first connect fails), waiting
+/// min(2 s, 100 ms * 2^attempt) scaled by a random factor in [0.5, 1] between rounds over the
+/// server list, so many gateways do not hammer a restarted server in step.
+class NatsLink {
+public:
+    /// Called on the library's callback thread: keep them short and non-blocking.
+    struct Events {
+        std::function<void()> up;    // connected for the first time, or reconnected
+        std::function<void()> down;  // disconnected (the library is reconnecting)
+    };
+
+    /// Starts connecting to `urls` (name: shown in the server's connection list). Returns null and
+    /// sets `error` only for options the library refuses; an unreachable server is not an error.
+    static std::unique_ptr<NatsLink> open(const std::vector<std::string>& urls, const std::string& name, Events events,
+                                          std::string& error);
+    ~NatsLink();
+    NatsLink(const NatsLink&) = delete;
+    NatsLink& operator=(const NatsLink&) = delete;
+
+    __natsConnection* get() const noexcept { return nc_; }
+    bool connected() const noexcept { return connected_.load(std::memory_order_acquire); }
+    std::uint64_t reconnects() const noexcept { return reconnects_.load(std::memory_order_relaxed); }
+
+private:
+    NatsLink() = default;
+    static void on_connected(__natsConnection* nc, void* self);
+    static void on_reconnected(__natsConnection* nc, void* self);
+    static void on_disconnected(__natsConnection* nc, void* self);
+    static void on_closed(__natsConnection* nc, void* self);
+
+    __natsConnection* nc_ = nullptr;
+    Events events_;
+    std::atomic<bool> connected_{false};
+    std::atomic<bool> closing_{false};
+    std::atomic<bool> closed_{false};
+    std::atomic<std::uint64_t> reconnects_{0};
+};
+
+/// The stream name tickgate uses for subject prefix `prefix` ("md" -> "TICKGATE_md", dots as _).
+std::string stream_name_for_prefix(std::string_view prefix);
+
+/// Creates stream `name` over "<prefix>.>" keeping one message per subject, unless it exists.
+/// Returns false and sets `error` when JetStream cannot be reached or refuses.
+bool ensure_last_value_stream(__natsConnection* nc, const std::string& name, std::string_view prefix,
+                              bool& created, std::string& error);
+
+enum class LastValuesResult { loaded, no_stream, failed };
+
+/// Reads the last message JetStream holds on every subject matching `subjects` (through an
+/// ephemeral consumer delivering the last message per subject, deleted afterwards) and calls
+/// on_message(subject, data) for each, on this thread. Stops after `budget`. `count` is how many
+/// were delivered. no_stream: no stream covers the subjects (nothing published yet).
+LastValuesResult read_last_values(__natsConnection* nc, const std::string& subjects, std::chrono::milliseconds budget,
+                                  const std::function<void(std::string_view subject, std::string_view data)>& on_message,
+                                  std::size_t& count, std::string& error);
+
+}  // namespace tickgate::feeds

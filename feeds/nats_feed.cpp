@@ -1,0 +1,158 @@
+#include "feeds/nats_feed.hpp"
+
+#include <nats/nats.h>
+
+#include <ctime>
+#include <thread>
+
+#include "feeds/feed_log.hpp"
+#include "feeds/nats_bus.hpp"
+#include "protocol/bus_update.hpp"
+
+namespace tickgate::feeds {
+namespace {
+
+// Messages the core subscription may hold while the feed thread is busy (a JetStream reload, a
+// full ring). Past either bound the library drops and the topics show gaps: memory stays bounded.
+constexpr int kPendingMessages = 1 << 18;
+constexpr int kPendingBytes = 64 << 20;
+// A reload of latest values gives up after this long; the live stream goes on regardless.
+constexpr auto kReloadBudget = std::chrono::seconds(10);
+// Decode errors are logged up to this many times, then only counted: a flood must not flood the log.
+constexpr std::uint64_t kLoggedDecodeErrors = 10;
+
+std::int64_t realtime_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+std::unique_ptr<NatsFeed> NatsFeed::create(std::string_view servers, const NatsOptions& options,
+                                           std::uint16_t feed_index, std::string& error) {
+    std::vector<std::string> urls;
+    if (!parse_nats_servers(servers, urls, error)) return nullptr;
+    if (options.subjects.empty()) {
+        error = "NATS subjects must not be empty";
+        return nullptr;
+    }
+    return std::unique_ptr<NatsFeed>(new NatsFeed(std::move(urls), options, feed_index));
+}
+
+NatsFeed::NatsFeed(std::vector<std::string> urls, const NatsOptions& options, std::uint16_t feed_index)
+    : urls_(std::move(urls)), options_(options), feed_index_(feed_index) {
+    name_ = "nats://";
+    for (std::size_t i = 0; i < urls_.size(); ++i) name_ += (i ? "," : "") + urls_[i].substr(7);
+}
+
+NatsFeed::~NatsFeed() = default;
+
+void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
+    std::string error;
+    NatsLink::Events events;
+    events.up = [this] {
+        stats_.connected.store(true, std::memory_order_relaxed);
+        reload_.store(true, std::memory_order_release);
+    };
+    events.down = [this] { stats_.connected.store(false, std::memory_order_relaxed); };
+    link_ = NatsLink::open(urls_, "tickgate", std::move(events), error);
+    if (!link_) {
+        feed_log(FeedLogLevel::error, "feed %s: %s", name_.c_str(), error.c_str());
+        return;
+    }
+    // The live subscription comes first, so nothing published while the latest values are read
+    // is missed; the library re-subscribes by itself after a reconnect.
+    natsSubscription* sub = nullptr;
+    natsStatus s = natsConnection_SubscribeSync(&sub, link_->get(), options_.subjects.c_str());
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, kPendingMessages, kPendingBytes);
+    if (s != NATS_OK) {
+        feed_log(FeedLogLevel::error, "feed %s: cannot subscribe to %s: %s", name_.c_str(), options_.subjects.c_str(),
+                 natsStatus_GetText(s));
+        if (sub) natsSubscription_Destroy(sub);
+        link_.reset();
+        return;
+    }
+    feed_log(FeedLogLevel::info, "feed %s: subscribed to %s", name_.c_str(), options_.subjects.c_str());
+    while (!stop.stop_requested()) {
+        stats_.reconnects.store(link_->reconnects(), std::memory_order_relaxed);
+        if (reload_.exchange(false, std::memory_order_acq_rel)) load_latest(out, stop);
+        natsMsg* msg = nullptr;
+        s = natsSubscription_NextMsg(&msg, sub, 100);
+        if (s == NATS_OK) {
+            ingest(natsMsg_GetSubject(msg),
+                   std::string_view(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg))), true,
+                   out, stop);
+            natsMsg_Destroy(msg);
+        } else if (s == NATS_SLOW_CONSUMER) {
+            feed_log(FeedLogLevel::warn, "feed %s: fell behind, NATS dropped messages (seq gaps follow)", name_.c_str());
+        } else if (s != NATS_TIMEOUT) {
+            // Closed or invalid only at shutdown; do not spin meanwhile.
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    natsSubscription_Destroy(sub);
+    link_.reset();
+    stats_.connected.store(false, std::memory_order_relaxed);
+}
+
+void NatsFeed::load_latest(UpdateChannel& out, const std::stop_token& stop) {
+    // Make sure the server has our live subscription before reading the store, so the two overlap.
+    natsConnection_FlushTimeout(link_->get(), 1000);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t count = 0;
+    std::string error;
+    const auto result = read_last_values(
+        link_->get(), options_.subjects, kReloadBudget,
+        [&](std::string_view subject, std::string_view data) { ingest(subject, data, false, out, stop); }, count, error);
+    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    stats_.loaded.add(count);
+    switch (result) {
+    case LastValuesResult::loaded:
+        feed_log(FeedLogLevel::info, "feed %s: %zu latest values from JetStream in %.1f ms", name_.c_str(), count, ms);
+        break;
+    case LastValuesResult::no_stream:
+        feed_log(FeedLogLevel::info, "feed %s: no JetStream stream holds %s yet; live updates only", name_.c_str(),
+                 options_.subjects.c_str());
+        break;
+    case LastValuesResult::failed:
+        feed_log(FeedLogLevel::warn, "feed %s: %s (%zu latest values loaded)", name_.c_str(), error.c_str(), count);
+        break;
+    }
+}
+
+void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
+                      const std::stop_token& stop) {
+    stats_.messages.add();
+    TickerUpdate u;
+    const std::string_view topic = protocol::topic_from_subject(subject);
+    auto e = topic.empty() ? protocol::BusDecodeError::bad_subject : protocol::decode_bus_update(data, u);
+    if (e != protocol::BusDecodeError::none) {
+        stats_.decode_errors.add();
+        if (stats_.decode_errors.get() <= kLoggedDecodeErrors)
+            feed_log(FeedLogLevel::warn, "feed %s: skipped a message on %.*s: %s%s", name_.c_str(),
+                     static_cast<int>(std::min<std::size_t>(subject.size(), 128)), subject.data(),
+                     protocol::bus_decode_error_name(e),
+                     stats_.decode_errors.get() == kLoggedDecodeErrors ? " (further ones are only counted)" : "");
+        return;
+    }
+    auto it = last_seq_.find(topic);
+    if (it == last_seq_.end()) {
+        if (last_seq_.size() >= options_.max_topics) {
+            stats_.topic_limit_drops.add();
+            return;
+        }
+        it = last_seq_.emplace(std::string(topic), 0).first;
+    }
+    if (u.seq <= it->second) {
+        stats_.duplicates.add();
+        return;
+    }
+    it->second = u.seq;
+    u.set_topic(topic);
+    u.feed = feed_index_;
+    if (live) stats_.observe_latency_ns(realtime_ns() - u.ts_ns);
+    out.publish(u, stop);
+}
+
+}  // namespace tickgate::feeds

@@ -1,0 +1,62 @@
+#pragma once
+// The gateway as a NATS subscriber (--feed nats://HOST:PORT[,HOST:PORT...]): bus records published
+// by tickgate-feed on `subjects` (default md.>) become TickerUpdates in the ring, with the
+// publisher's seq and ts, like any local feed's.
+//
+// Latest values: on connect and on every reconnect the feed reads the last message per subject
+// from the JetStream stream the publisher keeps, so snapshots are right at once; live updates come
+// from a core NATS subscription made before that read (lower latency than a JetStream consumer).
+// The two overlap, so an update is forwarded only when its seq is above the topic's last forwarded
+// one: clients see gaps across an outage, never a duplicate or an update going backwards.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "feeds/feed_adapter.hpp"
+#include "feeds/upstream_stats.hpp"
+
+namespace tickgate::feeds {
+
+class NatsLink;
+
+class NatsFeed final : public FeedAdapter {
+public:
+    /// servers: what follows "nats://" in the spec. Returns null and sets `error` when malformed.
+    static std::unique_ptr<NatsFeed> create(std::string_view servers, const NatsOptions& options,
+                                            std::uint16_t feed_index, std::string& error);
+    ~NatsFeed() override;
+
+    const std::string& name() const override { return name_; }
+    /// Connects (retrying in the background while NATS is down), then forwards until stop.
+    void run(std::stop_token stop, UpdateChannel& out) override;
+    const UpstreamStats* upstream_stats() const noexcept override { return &stats_; }
+
+private:
+    NatsFeed(std::vector<std::string> urls, const NatsOptions& options, std::uint16_t feed_index);
+    /// One bus message: decode, check the topic bound and seq order, publish. live: from the core
+    /// subscription (its latency is observed); otherwise loaded from JetStream.
+    void ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
+                const std::stop_token& stop);
+    void load_latest(UpdateChannel& out, const std::stop_token& stop);
+
+    struct TopicHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+
+    std::string name_;
+    std::vector<std::string> urls_;
+    NatsOptions options_;
+    std::uint16_t feed_index_;
+    UpstreamStats stats_;
+    std::unique_ptr<NatsLink> link_;
+    std::atomic<bool> reload_{false};  // set on (re)connect by the library's thread, taken by run()
+    // Last forwarded seq per topic, bounded by options_.max_topics (feed thread only).
+    std::unordered_map<std::string, std::uint64_t, TopicHash, std::equal_to<>> last_seq_;
+};
+
+}  // namespace tickgate::feeds

@@ -1,0 +1,66 @@
+#pragma once
+// tickgate-feed: runs local feed adapters (simulator, replay) into an UpdateChannel, as the gateway
+// does, and publishes every update to NATS as a bus record on <prefix>.<channel>.<symbol>.
+//
+// The publisher, not the adapter, assigns seq and ts, so every gateway downstream emits the same
+// seq for the same update. Before the first update it makes sure the JetStream stream that keeps
+// the last message per subject exists, and reads it to continue each topic's seq from there: a
+// restarted publisher never reuses a seq for different content.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <unordered_map>
+
+#include "feeds/publisher/publisher_config.hpp"
+
+namespace tickgate::feeds {
+class NatsLink;
+class UpdateChannel;
+}  // namespace tickgate::feeds
+
+namespace tickgate::publisher {
+
+class Publisher {
+public:
+    explicit Publisher(PublisherConfig config);
+    ~Publisher();
+
+    /// Serves until SIGINT/SIGTERM and returns the exit code: 0, 1 when start-up fails (one line
+    /// on stderr), 2 for a feed spec the factory refuses.
+    int run();
+
+    /// The Prometheus text exposition of the publisher's counters (any thread).
+    std::string scrape() const;
+
+private:
+    struct TopicState {
+        std::string subject;
+        std::uint64_t seq = 0;
+    };
+    struct TopicHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+
+    bool start(std::string& error);
+    /// Waits for NATS, ensures the stream and restores seqs. False on stop or a JetStream failure.
+    bool attach(const std::stop_token& stop, std::string& error);
+    void publish_loop(const std::stop_token& stop);
+    TopicState& topic_state(std::string_view topic);
+
+    PublisherConfig config_;
+    int start_exit_code_ = 1;
+    std::string stream_;
+    struct Parts;
+    std::unique_ptr<Parts> parts_;
+    std::unique_ptr<feeds::NatsLink> link_;
+    std::atomic<bool> reattach_{false};  // set on reconnect: make sure the stream is still there
+    std::unordered_map<std::string, TopicState, TopicHash, std::equal_to<>> topics_;  // publish thread only
+    std::atomic<std::uint64_t> published_{0}, nats_errors_{0};
+    std::atomic<std::size_t> topic_count_{0};
+};
+
+}  // namespace tickgate::publisher

@@ -1,0 +1,98 @@
+#include "feeds/publisher/publisher_config.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "feeds/nats_bus.hpp"
+#include "gateway/feed_flags.hpp"
+
+namespace tickgate::publisher {
+namespace po = boost::program_options;
+
+namespace {
+
+// A prefix is one or more NATS tokens without wildcards, so "<prefix>.>" is a valid stream subject.
+bool valid_prefix(const std::string& p) {
+    if (p.empty() || p.front() == '.' || p.back() == '.' || p.find("..") != std::string::npos) return false;
+    for (char c : p)
+        if (c == '*' || c == '>' || c == ' ' || c == '\t' || static_cast<unsigned char>(c) < 0x20) return false;
+    return true;
+}
+
+std::optional<std::string> validate(PublisherConfig& c) {
+    if (auto problem = gateway::validate_feed_flags(c.feeds, c.sim)) return problem;
+    for (const auto& f : c.feeds)
+        if (f.starts_with("nats://")) return "--feed " + f + ": a publisher's feeds are local (sim or replay:...)";
+    if (!valid_prefix(c.subject_prefix)) return "--subject-prefix must be NATS tokens without wildcards, like md";
+    std::string error;
+    if (!feeds::parse_nats_servers(c.nats, c.nats_urls, error)) return "--nats: " + error;
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+        return "--log-level must be debug, info, warn or error";
+    return std::nullopt;
+}
+
+}  // namespace
+
+ParseOutcome parse_command_line(int argc, const char* const argv[]) {
+    ParseOutcome out;
+    PublisherConfig& c = out.config;
+    std::string metrics_listen, config_file;
+    po::options_description d(
+        "tickgate-feed options (every option may also be set in --config FILE as key = value)");
+    // clang-format off
+    d.add_options()
+        ("help", "print this help and exit")
+        ("version", "print the version and exit")
+        ("config", po::value(&config_file), "read options from FILE (key = value lines; flags override it)")
+        ("nats", po::value(&c.nats)->default_value(c.nats), "NATS servers: nats://HOST:PORT[,HOST:PORT...]")
+        ("subject-prefix", po::value(&c.subject_prefix)->default_value(c.subject_prefix), "publish to PREFIX.<channel>.<symbol>")
+        ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9465"), "HOST:PORT for Prometheus /metrics");
+    gateway::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]");
+    d.add_options()
+        ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error");
+    // clang-format on
+    po::variables_map vm;
+    try {
+        // Flags first: Program_options keeps the first value it sees, so flags win over the file.
+        po::store(po::parse_command_line(argc, argv, d), vm);
+        if (vm.count("help")) {
+            std::ostringstream text;
+            text << "usage: tickgate-feed [options]\n" << d << '\n';
+            out.text = text.str();
+            out.exit_code = 0;
+            return out;
+        }
+        if (vm.count("version")) {
+            out.text = std::string("tickgate-feed ") + TICKGATE_VERSION + '\n';
+            out.exit_code = 0;
+            return out;
+        }
+        if (vm.count("config")) {
+            const auto path = vm["config"].as<std::string>();
+            std::ifstream file(path);
+            if (!file) throw std::runtime_error("cannot read config file " + path);
+            po::store(po::parse_config_file(file, d), vm);
+        }
+        po::notify(vm);
+    } catch (const std::exception& e) {
+        out.text = std::string("tickgate-feed: ") + e.what();
+        out.exit_code = 2;
+        return out;
+    }
+    const auto metrics_ep = gateway::parse_endpoint(metrics_listen);
+    if (!metrics_ep) {
+        out.text = "tickgate-feed: --metrics-listen must be HOST:PORT, got '" + metrics_listen + "'";
+        out.exit_code = 2;
+        return out;
+    }
+    c.metrics_listen = *metrics_ep;
+    if (auto problem = validate(c)) {
+        out.text = "tickgate-feed: " + *problem;
+        out.exit_code = 2;
+    }
+    return out;
+}
+
+}  // namespace tickgate::publisher

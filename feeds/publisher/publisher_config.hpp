@@ -1,0 +1,33 @@
+#pragma once
+// tickgate-feed's settings: one struct with its defaults, one parser (flags and an optional
+// --config file), the same feed flags, exit codes and --help style as the gateway.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "feeds/feed_adapter.hpp"
+#include "gateway/config.hpp"
+
+namespace tickgate::publisher {
+
+struct PublisherConfig {
+    std::string nats = "nats://127.0.0.1:4222";  // HOST:PORT[,HOST:PORT...], nats:// optional
+    std::vector<std::string> nats_urls;          // parsed from `nats`
+    std::vector<std::string> feeds{"sim"};       // local feeds only: sim | replay:...
+    feeds::SimulatorOptions sim;
+    std::string subject_prefix = "md";           // updates go to <prefix>.<channel>.<symbol>
+    gateway::Endpoint metrics_listen{"127.0.0.1", 9465};
+    std::string log_level = "info";
+};
+
+/// As the gateway's: exit_code 0 with text for --help/--version, 2 with a one-line error.
+struct ParseOutcome {
+    PublisherConfig config;
+    std::optional<int> exit_code;
+    std::string text;
+};
+
+ParseOutcome parse_command_line(int argc, const char* const argv[]);
+
+}  // namespace tickgate::publisher
