@@ -3,9 +3,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -16,6 +16,7 @@
 
 #include "gateway/connection_slot.hpp"
 #include "gateway/log.hpp"
+#include "gateway/polling_session.hpp"
 #include "gateway/server.hpp"
 #include "gateway/session.hpp"
 #include "protocol/engineio.hpp"
@@ -91,10 +92,7 @@ public:
           peer_(std::move(peer)), timer_(worker.io()) {}
 
     void start() {
-        timer_.expires_after(std::chrono::milliseconds(server_.config().handshake_timeout_ms));
-        timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
-            if (auto self = weak.lock(); self && !ec) self->on_timeout();
-        });
+        arm_timer();
         if constexpr (std::is_same_v<Stream, TlsStream>) {
             stream_.async_handshake([self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
         } else {
@@ -103,6 +101,15 @@ public:
     }
 
 private:
+    /// Bounds the wait for a request: the first (the WebSocket open) or, on a kept-alive
+    /// long-polling connection, the next one.
+    void arm_timer() {
+        timer_.expires_after(std::chrono::milliseconds(server_.config().handshake_timeout_ms));
+        timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+            if (auto self = weak.lock(); self && !ec) self->on_timeout();
+        });
+    }
+
     void on_timeout() {
         if (upgraded_) return;
         timed_out_ = true;
@@ -130,7 +137,8 @@ private:
     void do_read() {
         parser_.emplace();
         parser_->header_limit(8 * 1024);
-        parser_->body_limit(64 * 1024);
+        // Bodies are long-polling POSTs, at most maxPayload (--max-message-bytes) each.
+        parser_->body_limit(std::max<std::uint64_t>(64 * 1024, server_.config().max_message_bytes));
         http::async_read(stream_, buffer_, *parser_,
                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
     }
@@ -150,13 +158,14 @@ private:
         route(parser_->get());
     }
 
-    void route(const http::request<http::empty_body>& req) {
+    void route(http::request<http::string_body>& req) {
         const std::string_view target(req.target().data(), req.target().size());
         const auto qmark = target.find('?');
         const auto path = target.substr(0, qmark);
         const auto query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
         const bool keep_alive = req.keep_alive();
 
+        if (path == "/socket.io/" || path == "/socket.io") return socketio_request(req, query);
         if (req.method() != http::verb::get) {
             count_http();
             return reply(response(405, "Method Not Allowed", "application/json", error_body("only GET is served"),
@@ -186,7 +195,6 @@ private:
                                   "style-src 'unsafe-inline'; script-src 'unsafe-inline'\r\n"),
                          keep_alive);
         }
-        if (path == "/socket.io/" || path == "/socket.io") return socketio_request(req, query);
         if (path != "/ws") {
             count_http();
             return reply(response(404, "Not Found", "application/json", error_body("not found; WebSocket clients use /ws"),
@@ -196,22 +204,19 @@ private:
         upgrade(req, query);
     }
 
-    /// /socket.io/: Engine.IO v4 over WebSocket. Long-polling is not served yet (HTTP 400 saying so),
-    /// so clients connect with transports: ["websocket"].
-    void socketio_request(const http::request<http::empty_body>& req, std::string_view query) {
+    /// /socket.io/: Engine.IO v4. Long-polling requests (and CORS preflights) go to the polling
+    /// transport (polling_session.cpp); a WebSocket opens a session, or with a sid probes the upgrade
+    /// of a polling session.
+    void socketio_request(http::request<http::string_body>& req, std::string_view query) {
         namespace eio = protocol::engineio;
         eio::Query q;
         std::string body;
         auto error = eio::parse_query(query, q);
-        if (error == eio::QueryError::none && q.transport == eio::Transport::polling) {
-            count_http();
-            return reply(response(400, "Bad Request", "application/json",
-                                  "{\"code\":0,\"message\":\"Transport unknown: tickgate serves Socket.IO over "
-                                  "WebSocket only; connect with transports: ['websocket']\"}",
-                                  false),
-                         false);
-        }
-        if (error == eio::QueryError::none && !q.sid.empty()) {
+        if (error == eio::QueryError::none &&
+            (q.transport == eio::Transport::polling || req.method() == http::verb::options))
+            return polling_request(req, q);
+        if (error == eio::QueryError::none && req.method() != http::verb::get) error = eio::QueryError::unknown_transport;
+        if (error == eio::QueryError::none && !q.sid.empty() && !polling_session_exists(q.sid)) {
             count_http();
             eio::encode_http_error(eio::HttpError::unknown_sid, body);
             return reply(response(400, "Bad Request", "application/json", body, false), false);
@@ -222,10 +227,36 @@ private:
             return reply(response(400, "Bad Request", "application/json", body, false), false);
         }
         wire_ = Wire::socketio;
+        upgrade_sid_.assign(q.sid);
         upgrade(req, {});
     }
 
-    void upgrade(const http::request<http::empty_body>& req, std::string_view query) {
+    /// Hands the request to the polling transport; its answer comes back on this worker. The wait
+    /// for a held GET is bounded by the session's pings, so the request timer stops meanwhile.
+    void polling_request(http::request<http::string_body>& req, const protocol::engineio::Query& q) {
+        count_http();
+        timer_.cancel();
+        PollingRequest request;
+        request.method = req.method() == http::verb::get    ? PollingRequest::Method::get
+                         : req.method() == http::verb::post ? PollingRequest::Method::post
+                         : req.method() == http::verb::options ? PollingRequest::Method::options
+                                                               : PollingRequest::Method::other;
+        request.sid.assign(q.sid);
+        request.body = std::move(req.body());
+        request.origin = std::string(req[http::field::origin]);
+        request.request_headers = std::string(req[http::field::access_control_request_headers]);
+        request.ip = slot_.ip();
+        request.peer = peer_;
+        request.keep_alive = req.keep_alive();
+        PollingReply answer(worker_.io(), [self = this->shared_from_this()](std::string bytes, bool keep_alive) {
+            if (bytes.empty()) return self->close_socket();
+            if (keep_alive) self->arm_timer();
+            self->reply(std::move(bytes), keep_alive);
+        });
+        serve_polling_request(worker_, server_, std::move(request), std::move(answer));
+    }
+
+    void upgrade(const http::request<http::string_body>& req, std::string_view query) {
         const auto& config = server_.config();
         // Only WebSocket clients count against the limits: health probes must still be answered
         // by a gateway that is merely full, or a liveness check would restart it.
@@ -280,6 +311,9 @@ private:
         server_.count_connection(ConnectionResult::websocket);
         const auto pending = buffer_.data();
         std::string leftover(static_cast<const char*>(pending.data()), pending.size());
+        if (!upgrade_sid_.empty())
+            return continue_polling_upgrade(worker_, std::move(stream_), std::move(tls_), std::move(slot_),
+                                            std::move(peer_), std::move(leftover), std::move(upgrade_sid_));
         start_websocket_session(worker_, std::move(stream_), std::move(tls_), std::move(slot_), std::move(peer_),
                                 std::move(leftover), std::move(subscribe_list_), wire_);
     }
@@ -312,9 +346,10 @@ private:
     std::string peer_;
     asio::steady_timer timer_;
     beast::flat_buffer buffer_{16 * 1024};
-    std::optional<http::request_parser<http::empty_body>> parser_;
+    std::optional<http::request_parser<http::string_body>> parser_;
     std::string write_buffer_;
     std::string subscribe_list_;
+    std::string upgrade_sid_;  // a Socket.IO WebSocket probing the upgrade of this polling session
     Wire wire_ = Wire::v1;
     unsigned requests_ = 0;
     bool upgraded_ = false;

@@ -7,6 +7,7 @@
 
 #include "gateway/frame.hpp"
 #include "gateway/log.hpp"
+#include "gateway/polling_session.hpp"
 #include "gateway/worker.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/engineio.hpp"
@@ -53,6 +54,7 @@ SessionBase::SessionBase(Worker& worker, std::string peer, Wire wire)
 }
 
 SessionBase::~SessionBase() {
+    abandon_probe();
     worker_.stats().sessions.add(-1);
     if (socketio) worker_.stats().socketio_sessions.add(-1);
     worker_.stats().subscriptions.add(-static_cast<std::int64_t>(counted_subscriptions_));
@@ -62,11 +64,12 @@ std::int64_t SessionBase::now() const { return worker_.now_ns(); }
 
 void SessionBase::on_open(std::string_view subscribe_list) {
     if (wire_ == Wire::socketio) {
+        if (!subscribe_list.empty()) return begin_probe(subscribe_list);
         // Engine.IO handshake; the Socket.IO welcome follows the client's CONNECT.
         std::string open;
         protocol::engineio::OpenInfo info;
         info.sid = id_;
-        info.offer_websocket_upgrade = false;
+        info.offer_websocket_upgrade = offer_upgrade_;
         info.ping_interval_ms = worker_.config().heartbeat_ms;
         info.ping_timeout_ms = worker_.config().heartbeat_ms;
         info.max_payload = worker_.config().max_message_bytes;
@@ -76,6 +79,52 @@ void SessionBase::on_open(std::string_view subscribe_list) {
     }
     send_welcome();
     if (!subscribe_list.empty()) subscribe("", split_subscribe_list(subscribe_list));
+}
+
+void SessionBase::begin_probe(std::string_view polling_sid) {
+    auto polling = find_polling_session(worker_, polling_sid);
+    // One probe per session: a second WebSocket for the same sid is refused like an unknown one.
+    if (!polling || !polling->is_open() || polling->upgrade_claimed_) {
+        close(1008, "Session ID unknown", true);
+        return;
+    }
+    probing_ = true;
+    polling->upgrade_claimed_ = true;
+    upgrading_from_ = polling;
+}
+
+void SessionBase::abandon_probe() {
+    if (!probing_) return;
+    probing_ = false;
+    // The client keeps polling when a probe fails; the polling session holds GETs again.
+    if (auto polling = upgrading_from_.lock()) polling->on_probe_ended();
+    upgrading_from_.reset();
+}
+
+void SessionBase::on_probe_ended() { upgrade_claimed_ = false; }
+
+void SessionBase::take_over(SessionBase& from) {
+    // "5" before "3probe" could have been read by the client: it did not follow the handshake.
+    if (!queue.empty()) return protocol_violation("upgrade before the probe was answered");
+    probing_ = false;
+    upgrading_from_.reset();
+    from.upgrade_claimed_ = false;
+    id_ = from.id_;
+    socketio_connected_ = from.socketio_connected_;
+    rate_tokens_ = from.rate_tokens_;
+    rate_refilled_ns_ = from.rate_refilled_ns_;
+    rate_strikes_ = from.rate_strikes_;
+    // Same worker, same point in the update stream: the registry keeps the session's places in the
+    // topics' subscriber lists and only the pointer changes, so no update is missed or repeated.
+    worker_.registry().transfer(from, *this);
+    std::swap(counted_subscriptions_, from.counted_subscriptions_);
+    queue = std::move(from.queue);
+    from.queue.clear();
+    overflowed = std::exchange(from.overflowed, false);
+    note_activity();
+    TG_LOG(info, "session %s %s: upgraded from polling to websocket", id_.c_str(), peer_.c_str());
+    from.on_taken_over();
+    flush();
 }
 
 void SessionBase::send_welcome() {
@@ -138,10 +187,17 @@ void SessionBase::on_engineio_packet(std::string_view frame) {
         std::string pong;
         eio::append_packet(eio::PacketType::pong, packet.data, pong);
         push_payload(pong);
+        if (probing_ && packet.data == "probe")
+            if (auto polling = upgrading_from_.lock()) polling->on_probe_started();
         return;
     }
     case eio::PacketType::close: return close(1000, "client closed", true);
-    case eio::PacketType::upgrade:
+    case eio::PacketType::upgrade: {
+        if (!probing_) return;
+        auto polling = upgrading_from_.lock();
+        if (!polling || !polling->is_open()) return close(1008, "Session ID unknown", true);
+        return take_over(*polling);
+    }
     case eio::PacketType::noop: return;
     case eio::PacketType::open: return protocol_violation("open packet from a client");
     }
@@ -361,6 +417,7 @@ void SessionBase::update_subscription_gauge() {
 void SessionBase::close(std::uint16_t code, std::string_view reason, bool discard_backlog) {
     if (state_ != State::open) return;
     state_ = State::closing;
+    abandon_probe();
     close_code_ = code;
     close_reason_.assign(reason);
     worker_.registry().remove(*this);
@@ -404,7 +461,8 @@ void SessionBase::on_sweep(std::int64_t now_ns) {
         close(1008, "slow consumer", true);
         return;
     }
-    if (now_ns - last_ping_ns_ >= heartbeat_ns) {
+    // A probe carries only the probe: the polling session pings until the upgrade completes.
+    if (now_ns - last_ping_ns_ >= heartbeat_ns && !probing_) {
         last_ping_ns_ = now_ns;
         if (wire_ == Wire::socketio)
             push_payload(protocol::engineio::kPing);

@@ -29,6 +29,9 @@ public:
     const std::string& peer() const noexcept { return peer_; }
     bool is_open() const noexcept { return state_ == State::open; }
     Wire wire() const noexcept { return wire_; }
+    /// A WebSocket probing an upgrade of a polling session: it carries nothing but the probe until
+    /// the client's upgrade packet makes it the session (take_over).
+    bool is_probe() const noexcept { return probing_; }
 
     /// Starts a write of everything queued, unless one is in flight. Worker thread only.
     virtual void flush() = 0;
@@ -41,13 +44,23 @@ public:
 protected:
     enum class State { open, closing, closed };
 
-    /// Welcome, current stale feed states, and the ?subscribe= list of the upgrade request.
+    /// v1: welcome, current stale feed states, and the ?subscribe= list of the upgrade request.
+    /// Socket.IO: the Engine.IO open packet; or, when `subscribe_list` is not empty, it is the sid
+    /// of the polling session this WebSocket upgrades, and the session starts as a probe.
     void on_open(std::string_view subscribe_list);
     void on_text(std::string_view text);
     void on_binary();
     /// Socket.IO sessions: one Engine.IO packet (a WebSocket text frame).
     void on_engineio_packet(std::string_view packet);
     void on_peer_close(std::uint16_t code);
+    /// Counts a malformed Engine.IO/Socket.IO packet and closes 1002.
+    void protocol_violation(std::string_view what);
+    /// Polling sessions: the probe WebSocket answered "3probe" (the pending GET must end with a noop);
+    /// the probe ended without upgrading; the WebSocket took the session over (the polling transport
+    /// ends without a close packet).
+    virtual void on_probe_started() {}
+    virtual void on_probe_ended();
+    virtual void on_taken_over() {}
     void note_activity() noexcept { last_activity_ns_ = now(); }
     /// Called by the transport when it has written bytes (writing = false) or started (true).
     void note_write_started(std::int64_t queued_since_ns) noexcept {
@@ -66,6 +79,7 @@ protected:
     Worker& worker_;
     State state_ = State::open;
     bool peer_closed_ = false;
+    bool offer_upgrade_ = false;  // the open packet lists "websocket" in upgrades (polling sessions)
     std::uint16_t close_code_ = 0;
     std::string close_reason_;
 
@@ -84,7 +98,11 @@ private:
     std::string ack_body(std::string_view topics_ack_json, bool accepted);
     bool push_payload(std::string_view payload);
     void queue_snapshot(const feeds::TickerUpdate& update);
-    void protocol_violation(std::string_view what);
+    void begin_probe(std::string_view polling_sid);
+    void abandon_probe();
+    /// "5" on the probe: this WebSocket session becomes `from` (sid, subscriptions in place in the
+    /// registry, queued messages, rate state); `from` ends.
+    void take_over(SessionBase& from);
     void subscribe(const std::string& id_json, const std::vector<std::string>& entries);
     void unsubscribe(const std::string& id_json, const std::vector<std::string>& entries);
     void send_error(std::string_view id_json, protocol::ErrorCode code, std::string_view message,
@@ -96,6 +114,9 @@ private:
     std::string peer_;
     const Wire wire_;
     bool socketio_connected_ = false;
+    bool probing_ = false;          // this WebSocket is a probe
+    bool upgrade_claimed_ = false;  // this polling session has a probe
+    std::weak_ptr<SessionBase> upgrading_from_;  // the polling session a probe upgrades
     std::optional<std::uint64_t> ack_id_;  // of the Socket.IO event being handled
     bool message_mode_ = false;            // the event being handled came through send()
     std::string ack_error_json_;           // first error of the request being handled, for its ack

@@ -114,6 +114,16 @@ void SubscriptionRegistry::remove(Subscriber& s) {
     s.entries.clear();
 }
 
+void SubscriptionRegistry::transfer(Subscriber& from, Subscriber& to) {
+    for (const auto& [topic_id, coverage] : from.coverage) topics_[topic_id].subscribers[coverage.index] = &to;
+    for (const std::string& entry : from.entries)
+        if (auto it = patterns_.find(entry); it != patterns_.end() && it->second.erase(&from) > 0) it->second.insert(&to);
+    to.entries = std::move(from.entries);
+    to.coverage = std::move(from.coverage);
+    from.entries.clear();
+    from.coverage.clear();
+}
+
 void SubscriptionRegistry::drop_entry(Subscriber& s, const std::string& entry) {
     if (protocol::classify_entry(entry) == protocol::EntryKind::topic) {
         if (auto id = find(entry)) uncover(s, *id);

@@ -80,6 +80,10 @@ public:
     UnsubscribeOutcome unsubscribe(Subscriber& s, std::span<const std::string> entries);
     /// Drops every entry of a closing session.
     void remove(Subscriber& s);
+    /// Hands every entry of `from` to `to` (which holds none) in place: `to` takes `from`'s slots
+    /// in the topics' subscriber lists, so it receives exactly what `from` would have received
+    /// next. For a polling session that upgrades to WebSocket.
+    void transfer(Subscriber& from, Subscriber& to);
 
     std::optional<std::uint32_t> find(std::string_view topic) const;
     const TopicState& topic(std::uint32_t id) const { return topics_[id]; }

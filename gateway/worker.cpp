@@ -104,7 +104,7 @@ void Worker::post_status(std::string feed, bool stale, std::string json) {
             stale_statuses_.erase(feed);
         const auto t = now_ns();
         for (auto& [raw, session] : sessions_) {
-            if (!session->is_open()) continue;
+            if (!session->is_open() || session->is_probe()) continue;  // a probe carries only the probe
             const auto& frame = session->wire() == Wire::socketio ? frames.socketio : frames.v1;
             session->queue.push_control(frame->bytes(), t);
             session->flush();
