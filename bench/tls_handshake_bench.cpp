@@ -1,0 +1,138 @@
+// What one TLS handshake costs in CPU, without sockets: a client and a server SSL object
+// exchange records through memory BIOs, with the gateway's own server context (ECDSA P-256
+// self-signed certificate, TLS 1.3, X25519) and the settings it uses. The handshake-storm
+// scenario is bounded by this plus the TCP connect and close, on both ends of one machine.
+//
+//   ServerHandshake/T:  server-side work per handshake with T session tickets sent
+//   ClientHandshake:    client-side work (what tickgate-load pays for each connection)
+//   SslNew:             the per-connection SSL object alone
+#include <benchmark/benchmark.h>
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "gateway/tls.hpp"
+
+namespace {
+
+using tickgate::gateway::ensure_self_signed_certificate;
+using tickgate::gateway::make_tls_context;
+
+std::shared_ptr<boost::asio::ssl::context> server_context() {
+    static std::shared_ptr<boost::asio::ssl::context> ctx = [] {
+        const std::string dir = (std::filesystem::temp_directory_path() / "tickgate-tls-bench").string();
+        std::string cert, key, error;
+        if (!ensure_self_signed_certificate(dir, cert, key, error)) throw std::runtime_error(error);
+        auto c = make_tls_context(cert, key, error);
+        if (!c) throw std::runtime_error(error);
+        return c;
+    }();
+    return ctx;
+}
+
+SSL_CTX* client_context() {
+    static SSL_CTX* ctx = [] {
+        SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
+        SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+        return c;
+    }();
+    return ctx;
+}
+
+struct Pair {
+    SSL* client;
+    SSL* server;
+    explicit Pair(SSL_CTX* server_ctx) {
+        client = SSL_new(client_context());
+        server = SSL_new(server_ctx);
+        BIO *a = nullptr, *b = nullptr;
+        BIO_new_bio_pair(&a, 0, &b, 0);
+        SSL_set_bio(client, a, a);
+        SSL_set_bio(server, b, b);
+        SSL_set_connect_state(client);
+        SSL_set_accept_state(server);
+    }
+    ~Pair() {
+        SSL_free(client);
+        SSL_free(server);
+    }
+};
+
+/// This thread's CPU time: the machine is shared, and wall time would count preemption.
+struct ThreadCpuClock {
+    using duration = std::chrono::nanoseconds;
+    using time_point = std::chrono::time_point<ThreadCpuClock>;
+    static time_point now() {
+        timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return time_point(duration(std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec));
+    }
+};
+
+/// Runs the handshake to completion, timing (in CPU time) only the side asked for. Afterwards both sides read
+/// once so the server's tickets are written and taken in (as on a real connection).
+double handshake(Pair& p, bool time_server) {
+    using clock = ThreadCpuClock;
+    clock::duration spent{};
+    bool client_done = false, server_done = false;
+    for (int round = 0; round < 16 && !(client_done && server_done); ++round) {
+        auto t0 = clock::now();
+        if (!client_done) client_done = SSL_do_handshake(p.client) == 1;
+        auto t1 = clock::now();
+        if (!server_done) server_done = SSL_do_handshake(p.server) == 1;
+        auto t2 = clock::now();
+        spent += time_server ? t2 - t1 : t1 - t0;
+    }
+    if (!client_done || !server_done) throw std::runtime_error("handshake did not complete");
+    char buf[256];
+    auto t0 = clock::now();
+    if (SSL_write(p.server, "x", 1) != 1) throw std::runtime_error("server write failed");  // tickets go out first
+    auto t1 = clock::now();
+    if (SSL_read(p.client, buf, sizeof buf) != 1) throw std::runtime_error("client read failed");
+    auto t2 = clock::now();
+    spent += time_server ? t1 - t0 : t2 - t1;
+    ERR_clear_error();
+    return std::chrono::duration<double>(spent).count();
+}
+
+void ServerHandshake(benchmark::State& state) {
+    SSL_CTX* ctx = server_context()->native_handle();
+    SSL_CTX_set_num_tickets(ctx, static_cast<std::size_t>(state.range(0)));
+    for (auto _ : state) {
+        Pair p(ctx);
+        state.SetIterationTime(handshake(p, true));
+    }
+    SSL_CTX_set_num_tickets(ctx, 2);
+}
+BENCHMARK(ServerHandshake)->Arg(0)->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+void ClientHandshake(benchmark::State& state) {
+    SSL_CTX* ctx = server_context()->native_handle();
+    for (auto _ : state) {
+        Pair p(ctx);
+        state.SetIterationTime(handshake(p, false));
+    }
+}
+BENCHMARK(ClientHandshake)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+/// What SSL_new costs alone: paid once per accepted connection before any byte is read.
+void SslNew(benchmark::State& state) {
+    SSL_CTX* ctx = server_context()->native_handle();
+    for (auto _ : state) {
+        SSL* ssl = SSL_new(ctx);
+        benchmark::DoNotOptimize(ssl);
+        SSL_free(ssl);
+    }
+}
+BENCHMARK(SslNew)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
