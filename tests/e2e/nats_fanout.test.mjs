@@ -1,0 +1,131 @@
+// One tickgate-feed publisher, NATS with JetStream, several gateways (--feed nats://...): the same
+// updates with the same seqs everywhere, snapshots from JetStream, seq continuing across a
+// publisher restart. Each test has its own nats-server on a free loopback port and its own store.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectReady, delay, startGateway, waitFor } from './support/gateway.mjs';
+import { liveByTopic, orderProblems, scrapeUrl, startNats, startPublisher } from './support/nats.mjs';
+
+const TOPICS = ['ticker.BTC-USD', 'ticker.ETH-USD', 'ticker.SOL-USD', 'ticker.XRP-USD', 'ticker.ADA-USD'];
+
+describe('one publisher, two gateways', () => {
+  const stops = [];
+  after(async () => { for (const s of stops.reverse()) await s(); });
+
+  test('both gateways deliver identical (topic, seq, payload) sequences', { timeout: 60000 }, async () => {
+    const nats = await startNats();
+    stops.push(() => nats.stop());
+    const pub = await startPublisher(nats.url, ['--symbols', '5', '--rate', '200']);
+    stops.push(() => pub.stop());
+    const gws = [];
+    for (let i = 0; i < 2; ++i) {
+      const gw = await startGateway(['--feed', nats.url]);
+      stops.push(() => gw.stop());
+      gws.push(gw);
+    }
+    const clients = [];
+    for (const [i, gw] of gws.entries()) {
+      const c = await connectReady(gw.wsUrl, { label: `gw${i}` });
+      stops.push(() => c.close());
+      c.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
+      await c.next('subscribed');
+      clients.push(c);
+    }
+    await waitFor(() => clients.every((c) => TOPICS.every((t) => (liveByTopic(c).get(t) ?? []).length >= 40)),
+      { timeoutMs: 20000, what: '40 live updates per topic on both gateways' });
+
+    const [a, b] = clients.map(liveByTopic);
+    for (const topic of TOPICS) {
+      const ea = a.get(topic);
+      const eb = b.get(topic);
+      assert.deepEqual(orderProblems(ea), [], `gw0 ${topic} in order`);
+      assert.deepEqual(orderProblems(eb), [], `gw1 ${topic} in order`);
+      // The window both clients saw: the same seqs, each with the same bytes.
+      const lo = Math.max(ea[0].seq, eb[0].seq);
+      const hi = Math.min(ea.at(-1).seq, eb.at(-1).seq);
+      assert.ok(hi - lo >= 30, `${topic}: overlap ${lo}..${hi}`);
+      const wa = ea.filter((e) => e.seq >= lo && e.seq <= hi);
+      const wb = eb.filter((e) => e.seq >= lo && e.seq <= hi);
+      assert.equal(wa.length, hi - lo + 1, `${topic}: gw0 has no gap in ${lo}..${hi}`);
+      assert.deepEqual(wa, wb, `${topic}: identical sequences on both gateways`);
+    }
+    const m = await scrapeUrl(pub.metricsUrl);
+    assert.ok(m.tickgate_feed_published_total > 200, `published ${m.tickgate_feed_published_total}`);
+    assert.equal(m.tickgate_feed_nats_errors_total, 0);
+    assert.equal(m.tickgate_feed_nats_connected, 1);
+    assert.equal(m.tickgate_feed_reconnects_total, 0);
+  });
+});
+
+describe('a gateway started after the publisher', () => {
+  const stops = [];
+  after(async () => { for (const s of stops.reverse()) await s(); });
+
+  test('serves snapshots of every topic at once, from JetStream, with no tick flowing', { timeout: 60000 }, async () => {
+    const nats = await startNats();
+    stops.push(() => nats.stop());
+    const pub = await startPublisher(nats.url, ['--symbols', '5', '--rate', '100']);
+    await waitFor(async () => (await scrapeUrl(pub.metricsUrl)).tickgate_feed_published_total >= 50,
+      { timeoutMs: 10000, what: 'the publisher to publish 50 updates' });
+    // The publisher stops: from now on the only source of a value is the stream.
+    assert.equal((await pub.stop()).code, 0);
+
+    const gw = await startGateway(['--feed', nats.url]);
+    stops.push(() => gw.stop());
+    await waitFor(() => /latest values from JetStream/.test(gw.stderr), { timeoutMs: 10000, what: 'the JetStream load' });
+    const c = await connectReady(gw.wsUrl, { label: 'late' });
+    stops.push(() => c.close());
+    const t0 = Date.now();
+    c.send({ op: 'subscribe', id: 1, topics: TOPICS });
+    await c.next('subscribed');
+    const snaps = [];
+    for (let i = 0; i < TOPICS.length; ++i) snaps.push(await c.next((m) => m.snapshot === true, 2000));
+    assert.ok(Date.now() - t0 < 2000, `snapshots within ${Date.now() - t0} ms`);
+    assert.deepEqual(snaps.map((s) => s.topic).sort(), [...TOPICS].sort());
+    for (const s of snaps) {
+      assert.ok(s.seq >= 10, `${s.topic}: seq ${s.seq} is the publisher's (~10 per topic)`);
+      assert.match(s.bid, /^\d+\.\d+$/);
+    }
+    const m = await scrapeUrl(gw.metricsUrl);
+    const feed = `{feed="${nats.url}"}`;
+    assert.equal(m[`tickgate_upstream_connected${feed}`], 1);
+    assert.ok(m[`tickgate_upstream_messages_total${feed}`] >= 5);
+    assert.equal(m[`tickgate_upstream_decode_errors_total${feed}`], 0);
+  });
+});
+
+describe('a publisher restart', () => {
+  const stops = [];
+  after(async () => { for (const s of stops.reverse()) await s(); });
+
+  test('continues every topic\'s seq from where it stopped', { timeout: 60000 }, async () => {
+    const nats = await startNats();
+    stops.push(() => nats.stop());
+    const gw = await startGateway(['--feed', nats.url]);
+    stops.push(() => gw.stop());
+    const c = await connectReady(gw.wsUrl, { label: 'restart' });
+    stops.push(() => c.close());
+    c.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
+    await c.next('subscribed');
+
+    const first = await startPublisher(nats.url, ['--symbols', '5', '--rate', '200']);
+    await waitFor(() => TOPICS.every((t) => (liveByTopic(c).get(t) ?? []).length >= 20),
+      { timeoutMs: 15000, what: '20 updates per topic from the first publisher' });
+    assert.equal((await first.stop()).code, 0);
+    await delay(300);  // whatever was in flight has arrived
+    const before = liveByTopic(c);
+    const lastSeq = new Map(TOPICS.map((t) => [t, before.get(t).at(-1).seq]));
+    const seen = c.messages.length;
+
+    const second = await startPublisher(nats.url, ['--symbols', '5', '--rate', '200']);
+    stops.push(() => second.stop());
+    assert.match(second.stderr, /seq continues for 5 topics/);
+    await waitFor(() => TOPICS.every((t) => c.messages.slice(seen).some((m) => m.topic === t && !m.snapshot)),
+      { timeoutMs: 15000, what: 'an update per topic from the second publisher' });
+    for (const t of TOPICS) {
+      const next = c.messages.slice(seen).find((m) => m.topic === t && !m.snapshot);
+      assert.equal(next.seq, lastSeq.get(t) + 1, `${t}: ${lastSeq.get(t)} then ${next.seq}`);
+    }
+    for (const [t, entries] of liveByTopic(c)) assert.deepEqual(orderProblems(entries), [], `${t} in order`);
+  });
+});
