@@ -2,8 +2,10 @@
 // what a new user sees first. Launch options follow /work/shared/notes/browser.md.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startGateway, tempDir } from './support/gateway.mjs';
 
@@ -90,4 +92,59 @@ test('the page reconnects after the connection drops and resubscribes', async ()
     const row = document.querySelector('tr[data-topic="ticker.BTC-USD"]');
     return Number(row.querySelector('.c-seq').textContent) > seq;
   }, seqBefore, { timeout: 10000 });
+});
+
+// A page of another origin (a tiny static server on 127.0.0.1, test-only) loading socket.io-client's
+// browser bundle from node_modules: the default transports make it poll cross-origin (CORS), then
+// upgrade to wss.
+const BUNDLE = fileURLToPath(new URL('../../node_modules/socket.io-client/dist/socket.io.min.js', import.meta.url));
+
+function serveStatic(files) {
+  const server = http.createServer((req, res) => {
+    const file = files[new URL(req.url, 'http://x').pathname];
+    if (!file) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-store' }).end(file.body);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+test('a page using socket.io-client receives ticker events, polling first, then over the upgraded WebSocket', async () => {
+  const page_html = `<!doctype html><meta charset="utf-8"><title>socket.io page</title>
+<script src="/socket.io.min.js"></script>
+<script>
+  window.events = []; window.transports = [];
+  const socket = io(${JSON.stringify(gw.httpsUrl)}, { reconnection: false });
+  socket.on('connect', () => {
+    window.transports.push(socket.io.engine.transport.name);
+    socket.emit('subscribe', ['ticker.BTC-USD'], (ack) => { window.ack = ack; });
+  });
+  socket.io.engine.on('upgrade', (t) => window.transports.push(t.name));
+  socket.on('ticker', (u) => window.events.push({ topic: u.topic, seq: u.seq, snapshot: u.snapshot, bid: u.bid }));
+  socket.on('connect_error', (e) => { window.connectError = String(e && e.message); });
+</script>`;
+  const server = await serveStatic({
+    '/': { type: 'text/html; charset=utf-8', body: page_html },
+    '/socket.io.min.js': { type: 'text/javascript', body: readFileSync(BUNDLE) },
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => window.events.length >= 6 || window.connectError, null, { timeout: 15000 });
+    const state = await page.evaluate(() => ({ events: window.events, transports: window.transports,
+      ack: window.ack, connectError: window.connectError }));
+    assert.equal(state.connectError, undefined);
+    assert.deepEqual(state.ack, { topics: ['ticker.BTC-USD'] });
+    assert.equal(state.transports[0], 'polling', 'connected over polling first (cross-origin, so CORS worked)');
+    assert.equal(state.events[0].snapshot, true);
+    assert.ok(state.events.every((u) => u.topic === 'ticker.BTC-USD'));
+    for (let i = 2; i < state.events.length; i++) assert.ok(state.events[i].seq > state.events[i - 1].seq, 'seq rises');
+    assert.match(state.events[1].bid, /^\d+\.\d{2}$/);
+    await page.waitForFunction(() => window.transports.includes('websocket'), null, { timeout: 10000 });
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
