@@ -37,6 +37,9 @@ public:
     virtual void run(std::stop_token stop, UpdateChannel& out) = 0;
     /// A feed fed over the network reports its upstream (for /metrics); local feeds have none.
     virtual const UpstreamStats* upstream_stats() const noexcept { return nullptr; }
+    /// Updates a paced feed never produced because its thread ran too late to catch up (a busy
+    /// machine): the offered rate fell short by this many. Any thread.
+    virtual std::uint64_t updates_dropped_late() const noexcept { return 0; }
 };
 
 /// Builds the adapter for a --feed SPEC: "sim", "replay:FILE[,speed=X][,loop]" or

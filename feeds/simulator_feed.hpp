@@ -3,6 +3,7 @@
 // rate. Real pairs come first with plausible prices and decimals; beyond them, synthetic pairs of
 // the same form (SYM0001-USD, ...) so load tests can ask for any number of topics.
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ public:
     /// Publishes next_update() at options.rate per second, evenly spaced by absolute deadlines
     /// (so sleeping late does not shift later updates), until stop is requested.
     void run(std::stop_token stop, UpdateChannel& out) override;
+    std::uint64_t updates_dropped_late() const noexcept override {
+        return dropped_late_.load(std::memory_order_relaxed);
+    }
 
     /// The next update of the deterministic sequence, ts set to now. Symbols take turns, so each
     /// topic gets rate / symbols updates per second. Not thread-safe; run() calls it.
@@ -64,6 +68,7 @@ private:
     Rng rng_;
     std::vector<Symbol> symbols_;
     std::size_t next_symbol_ = 0;
+    std::atomic<std::uint64_t> dropped_late_{0};
 };
 
 }  // namespace tickgate::feeds

@@ -35,6 +35,7 @@ struct Metrics::Families {
     pm::Gauge& subscriptions;
     pm::Gauge& topics;
     pm::Family<pm::Counter>& feed_updates;
+    pm::Family<pm::Counter>& feed_dropped_late;
     pm::Family<pm::Gauge>& feed_age;
     pm::Family<pm::Gauge>& feed_fresh;
     pm::Counter& feed_conflicts;
@@ -81,6 +82,10 @@ struct Metrics::Families {
           subscriptions(gauge("tickgate_subscriptions", "Subscription entries held (a pattern counts as one)")),
           topics(gauge("tickgate_topics", "Distinct topics known")),
           feed_updates(pm::BuildCounter().Name("tickgate_feed_updates_total").Help("Updates received per feed").Register(registry)),
+          feed_dropped_late(pm::BuildCounter()
+                                .Name("tickgate_feed_updates_dropped_late_total")
+                                .Help("Updates a paced feed (simulator) skipped because its thread ran over 0.1 s late")
+                                .Register(registry)),
           feed_age(pm::BuildGauge().Name("tickgate_feed_age_seconds").Help("Time since the feed's last update").Register(registry)),
           feed_fresh(pm::BuildGauge().Name("tickgate_feed_fresh").Help("1 while the feed updated within --stale-ms").Register(registry)),
           feed_conflicts(counter("tickgate_feed_conflicts_total", "Updates dropped because another feed owns the topic")),
@@ -227,6 +232,8 @@ std::string Metrics::scrape() {
         f.feed_fresh.Add({{"feed", feed.name}}).Set(feed.fresh ? 1 : 0);
     }
     for (const feeds::FeedAdapter* adapter : server_.feed_adapters()) {
+        set_total(f.feed_dropped_late.Add({{"feed", adapter->name()}}),
+                  static_cast<double>(adapter->updates_dropped_late()));
         const feeds::UpstreamStats* up = adapter->upstream_stats();
         if (!up) continue;
         const pm::Labels labels{{"feed", adapter->name()}};

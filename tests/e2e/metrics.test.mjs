@@ -57,6 +57,7 @@ describe('metrics match what the clients saw (sim, --symbols 5)', () => {
     const feed0 = live['tickgate_feed_updates_total{feed="sim"}'];
     assert.ok(feed0 > 0);
     assert.equal(live['tickgate_feed_fresh{feed="sim"}'], 1);
+    assert.ok('tickgate_feed_updates_dropped_late_total{feed="sim"}' in live, 'the simulator reports what it skipped');
     await delay(500);
     const feed1 = (await scrape(gw))['tickgate_feed_updates_total{feed="sim"}'];
     assert.ok(feed1 - feed0 >= 100, `feed updates rising at ~1000/s: ${feed0} -> ${feed1}`);
