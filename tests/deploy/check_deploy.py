@@ -638,8 +638,10 @@ def live_checks(args, tmp, kube_confs, used_names):
         check(http_get(base + "/readyz")[0] == 200, "NATS stopped: /readyz stays 200 (no restart, no removal from the pool)")
         v = exposition_value(http_get(gw_metrics)[1], "tickgate_upstream_connected")
         check(v == 0, f"NATS stopped: tickgate_upstream_connected = {v}")
-        _, closed = read_messages(ws, 0.5)
+        msgs, closed = read_messages(ws, 0.5)
         check(closed is None, "NATS stopped: the client stays connected")
+        check(any(x.get("type") == "status" and x.get("state") == "stale" for x in msgs),
+              "NATS stopped: the client got a status message saying stale")
 
         # SIGTERM: close 1001 to clients, exit within 2 s (terminationGracePeriodSeconds, TimeoutStopSec).
         t0 = time.monotonic()
