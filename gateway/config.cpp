@@ -83,7 +83,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("heartbeat-ms", po::value(&c.heartbeat_ms)->default_value(c.heartbeat_ms), "ping interval; 3 silent intervals close the connection")
         ("handshake-timeout-ms", po::value(&c.handshake_timeout_ms)->default_value(c.handshake_timeout_ms), "TCP accept to WebSocket open")
         ("stale-ms", po::value(&c.stale_ms)->default_value(c.stale_ms), "a feed with no update for this long is stale")
-        ("allowed-origins", po::value<std::vector<std::string>>(), "comma-separated browser Origins allowed to upgrade (default: any)")
+        ("allowed-origins", po::value<std::vector<std::string>>(), "comma-separated browser Origins allowed to upgrade or to poll Socket.IO, with CORS (default: any)")
         ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error");
     // clang-format on
     return d;
