@@ -336,7 +336,6 @@ void open_session(Worker& here, Server& server, PollingRequest request, PollingR
                                         "Retry-After: 1\r\n" + cors_headers(request.origin)),
                           false);
     }
-    server.count_connection(ConnectionResult::websocket);
     auto session = std::make_shared<PollingSession>(here, std::move(slot), request.peer);
     here.attach(session);
     session->start(std::move(request), std::move(reply));
@@ -383,8 +382,11 @@ void serve_polling_request(Worker& here, Server& server, PollingRequest request,
     Worker* owner = directory().owner(request.sid);
     if (!owner) return reply.send(error_response(request, 400, "Bad Request", eio::HttpError::unknown_sid), false);
     asio::post(owner->io(), [owner, request = std::move(request), reply = std::move(reply)]() mutable {
-        PollingSession* session = directory().find_local(request.sid, *owner);
-        if (!session) return reply.send(error_response(request, 400, "Bad Request", eio::HttpError::unknown_sid), false);
+        PollingSession* found = directory().find_local(request.sid, *owner);
+        if (!found) return reply.send(error_response(request, 400, "Bad Request", eio::HttpError::unknown_sid), false);
+        // A request can end the session (a close packet, a malformed body): keep it alive until the
+        // handler returns.
+        const auto session = std::static_pointer_cast<PollingSession>(found->shared_from_this());
         if (request.method == PollingRequest::Method::get) return session->on_get(std::move(request), std::move(reply));
         if (request.method == PollingRequest::Method::post) return session->on_post(std::move(request), std::move(reply));
         reply.send(error_response(request, 400, "Bad Request", eio::HttpError::bad_request), false);

@@ -343,6 +343,15 @@ test('a second GET while one is held gets 400 and the session closes', async () 
   assert.deepEqual(after.json, { code: 1, message: 'Session ID unknown' });
 });
 
+test('a close packet over polling ends the session at once; the held GET returns', async () => {
+  const { sid } = await rawPolling();
+  const held = poll('GET', `&sid=${sid}`);
+  await delay(50);
+  assert.equal((await poll('POST', `&sid=${sid}`, { body: '41\x1e1' })).status, 200);
+  assert.match((await held).body, /(^|\x1e)1$/);
+  assert.equal((await poll('GET', `&sid=${sid}`)).status, 400);
+});
+
 test('over polling the server pings; a client that never pongs is closed, one that pongs stays', async () => {
   const silent = await rawPolling();
   const answering = await rawPolling();
