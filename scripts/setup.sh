@@ -35,7 +35,18 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
+  # nats-server, prometheus and haproxy ship services that apt would start on a systemd machine,
+  # listening on every interface. We only want their programs: forbid service starts during the
+  # install (Debian's policy-rc.d convention), unless the machine already has a policy of its own.
+  policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [[ -n "$policy" ]]; then $SUDO rm -f "$policy"; trap - EXIT; fi
 fi
 
 if [[ "${TICKGATE_SETUP_TEST:-0}" == 1 ]]; then
