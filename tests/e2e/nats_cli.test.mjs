@@ -1,0 +1,97 @@
+// tickgate-feed's command line: --help, --version, --config, exit codes and log lines like the
+// gateway's; waiting for NATS without giving up, and stopping promptly on SIGTERM meanwhile.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { delay, tempDir } from './support/gateway.mjs';
+import { FEED_BIN, freePort, scrapeUrl, startNats } from './support/nats.mjs';
+
+function run(args) {
+  const r = spawnSync(FEED_BIN, args, { encoding: 'utf8', timeout: 10000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('tickgate-feed command line', () => {
+  test('--help lists every option with its default, --version prints it; both exit 0', () => {
+    const h = run(['--help']);
+    assert.equal(h.code, 0, h.err);
+    for (const o of ['--nats', '--subject-prefix', '--metrics-listen', '--feed', '--symbols', '--rate', '--seed',
+      '--config', '--log-level', '--version'])
+      assert.match(h.out, new RegExp(`${o} `), `${o} in --help`);
+    assert.match(h.out, /127\.0\.0\.1:9465/);
+    assert.match(h.out, /\(=md\)/);
+    const v = run(['--version']);
+    assert.equal(v.code, 0);
+    assert.match(v.out, /^tickgate-feed \d+\.\d+\.\d+\n$/);
+  });
+
+  test('bad flags exit 2 with one line naming the problem', () => {
+    for (const [args, what] of [
+      [['--nope'], 'nope'],
+      [['--nats', 'localhost'], 'HOST:PORT'],
+      [['--feed', 'nats://127.0.0.1:4222'], 'local'],
+      [['--feed', 'kafka://x'], 'kafka://x'],
+      [['--subject-prefix', 'md.>'], 'wildcards'],
+      [['--subject-prefix', ''], 'wildcards'],
+      [['--metrics-listen', 'nowhere'], 'HOST:PORT'],
+      [['--symbols', '0'], 'symbols'],
+      [['--config', '/nonexistent/feed.conf'], 'config file'],
+    ]) {
+      const r = run(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, /^tickgate-feed: /);
+      assert.ok(r.err.includes(what), `${args.join(' ')}: ${r.err}`);
+      assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    }
+  });
+
+  test('waits for an unreachable NATS and stops promptly on SIGTERM', { timeout: 20000 }, async () => {
+    const port = await freePort();
+    const p = spawn(FEED_BIN, ['--nats', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0'],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    const exited = new Promise((resolve) => p.on('exit', (code) => resolve(code)));
+    await delay(1000);
+    assert.equal(p.exitCode, null, err);
+    assert.match(err, /Z warn  NATS nats:\/\/127\.0\.0\.1:\d+: not reachable yet/);
+    const m = err.match(/metrics on (http:\/\/\S+)/);
+    assert.ok(m, err);
+    const metrics = await scrapeUrl(m[1]);
+    assert.equal(metrics.tickgate_feed_nats_connected, 0);
+    assert.equal(metrics.tickgate_feed_published_total, 0);
+    const t0 = Date.now();
+    p.kill('SIGTERM');
+    assert.equal(await exited, 0, err);
+    assert.ok(Date.now() - t0 < 2000, `exit within ${Date.now() - t0} ms`);
+  });
+
+  test('--config FILE sets options; flags override it', { timeout: 30000 }, async () => {
+    const nats = await startNats();
+    const dir = tempDir();
+    try {
+      const conf = path.join(dir.dir, 'feed.conf');
+      writeFileSync(conf, `nats = ${nats.url}\nsubject-prefix = venue1.md\nsymbols = 3\nrate = 100\n`);
+      const p = spawn(FEED_BIN, ['--config', conf, '--symbols', '2', '--metrics-listen', '127.0.0.1:0'],
+        { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (d) => { err += d; });
+      const exited = new Promise((resolve) => p.on('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 10000;
+      while (!/created JetStream stream TICKGATE_venue1_md over venue1\.md\.>/.test(err) && Date.now() < deadline)
+        await delay(20);
+      assert.match(err, /publishing to venue1\.md\.<channel>\.<symbol>/);
+      await delay(500);
+      const metrics = await scrapeUrl(err.match(/metrics on (http:\/\/\S+)/)[1]);
+      assert.equal(metrics.tickgate_feed_topics, 2, '--symbols 2 wins over the file\'s 3');
+      assert.ok(metrics.tickgate_feed_published_total > 0);
+      p.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+    } finally {
+      dir.cleanup();
+      await nats.stop();
+    }
+  });
+});
