@@ -153,5 +153,36 @@ TEST_F(RegistryTest, UnsubscribeDropsAConflatedFrameOfTheTopic) {
     EXPECT_EQ(drain(s), "[1:1][1:2]");
 }
 
+TEST_F(RegistryTest, TransferHandsEntriesOverInPlace) {
+    add_topic(0, "ticker.BTC-USD");
+    add_topic(1, "ticker.ETH-USD");
+    Subscriber polling(1 << 20), other(1 << 20), websocket(1 << 20);
+    registry.subscribe(other, list({"ticker.BTC-USD"}), 10);
+    registry.subscribe(polling, list({"ticker.BTC-USD", "ticker.*"}), 10);
+    registry.transfer(polling, websocket);
+    EXPECT_TRUE(polling.entries.empty());
+    EXPECT_TRUE(polling.coverage.empty());
+    EXPECT_EQ(websocket.entries, list({"ticker.BTC-USD", "ticker.*"}));
+
+    publish(0, 1);
+    EXPECT_EQ(drain(websocket), "[0:1]");
+    EXPECT_EQ(drain(polling), "");
+    EXPECT_EQ(drain(other), "[0:1]");
+    // The pattern moved too: a new topic reaches the new holder only.
+    add_topic(2, "ticker.SOL-USD");
+    publish(2, 1);
+    EXPECT_EQ(drain(websocket), "[2:1]");
+    EXPECT_EQ(drain(polling), "");
+    // And the old holder's slots are free of it: unsubscribing and removing the new one leaves
+    // the other subscriber's delivery intact.
+    registry.unsubscribe(websocket, list({"ticker.*"}));
+    publish(1, 1);
+    EXPECT_EQ(drain(websocket), "");
+    registry.remove(websocket);
+    publish(0, 2);
+    EXPECT_EQ(drain(websocket), "");
+    EXPECT_EQ(drain(other), "[0:2]");
+}
+
 }  // namespace
 }  // namespace tickgate::gateway
