@@ -133,11 +133,15 @@ def scenario_section(res):
         hc = h["load"]["connections"]
         out += ("\n### Handshake storm\n\n" + table(
             ["concurrent loops", "cycles/s", "cycles", "handshake p50", "p99", "ready p50", "ready p99", "failures",
-             "gateway µs/cycle", "gateway CPU (cores)"],
+             "gateway µs/cycle", "gateway CPU (cores)", "tickgate-load µs/cycle"],
             [[h["settings"]["churners"], hc["churn_cycles_per_s"], hc["churn_cycles"], hc["handshake"]["p50_ms"],
               hc["handshake"]["p99_ms"], hc["ready"]["p50_ms"], hc["ready"]["p99_ms"], hc["failures"]["total"],
-              h["load"]["targets"][0]["cpu_s"] * 1e6 / max(1, hc["churn_cycles"]), h["load"]["targets"][0]["cpu_util"]]]))
+              h["load"]["targets"][0]["cpu_s"] * 1e6 / max(1, hc["churn_cycles"]), h["load"]["targets"][0]["cpu_util"],
+              h["load"]["self"]["cpu_s"] * 1e6 / max(1, hc["churn_cycles"])]]))
         out += "\nA cycle: TCP connect, TLS 1.3 handshake, WebSocket upgrade, subscribe, the ack, close. Times in ms.\n"
+        if h.get("cpu_bound_cycles_per_s"):
+            out += (f"Both ends share the machine: at these CPU costs per cycle its cores allow at most "
+                    f"{h['cpu_bound_cycles_per_s']:,.0f} cycles/s.\n")
     s = res.get("saturation")
     if s and s.get("steps"):
         rows = []

@@ -227,6 +227,12 @@ class Runner:
             return data
         rate = load["connections"]["churn_cycles_per_s"]
         failures = load["connections"]["failures"]["total"]
+        # What bounds the rate: CPU per cycle on each end (both share the machine's cores).
+        cycles = load["connections"]["churn_cycles"] or 1
+        data["gateway_cpu_us_per_cycle"] = load["targets_total"]["cpu_s"] * 1e6 / cycles
+        data["load_cpu_us_per_cycle"] = load["self"]["cpu_s"] * 1e6 / cycles
+        data["cpu_bound_cycles_per_s"] = (os.cpu_count() or 2) * 1e6 / (
+            data["gateway_cpu_us_per_cycle"] + data["load_cpu_us_per_cycle"])
         data["checks"] = [
             B.check("connect+upgrade+subscribe+ack cycles per second", round(rate), 3000, rate >= 3000, "/s"),
             B.check("failed connections", failures, 0, failures == 0),
