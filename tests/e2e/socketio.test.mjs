@@ -12,7 +12,11 @@ import { startGateway, httpGet, scrape, waitFor, delay, seqGaps } from './suppor
 let gw;
 // Two workers, so polling requests and upgrades cross from one worker's connections to the other's.
 before(async () => { gw = await startGateway(['--symbols', '6', '--rate', '600', '--heartbeat-ms', '400'], { threads: 2 }); });
-after(async () => { await gw?.stop(); });
+after(async () => {
+  const exit = await gw?.stop();
+  // Under ASan/UBSan a report ends the process with an error status, after every test passed.
+  assert.equal(exit?.code, 0, `tickgate exit ${JSON.stringify(exit)}: ${gw?.stderr.split('\n').filter((l) => /Sanitizer|runtime error/.test(l)).join('\n')}`);
+});
 
 // transports option of each mode; `default` is socket.io-client's own (polling, then upgrade).
 const MODES = {
