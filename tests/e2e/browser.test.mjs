@@ -145,6 +145,7 @@ test('a page using socket.io-client receives ticker events, polling first, then 
     assert.deepEqual(errors, []);
   } finally {
     await page.close();
+    server.closeAllConnections();  // Chromium keeps its kept-alive connection open past the page
     await new Promise((resolve) => server.close(resolve));
   }
 });
