@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const std::string_view topic = tp::topic_from_subject(subject);
     if (!topic.empty()) {
-        FUZZ_CHECK(topic.size() <= tp::kMaxTopicLength);
+        FUZZ_CHECK(topic.size() <= tickgate::feeds::kMaxTopicLength);
         FUZZ_CHECK(subject.ends_with(topic));
         FUZZ_CHECK(topic.data() >= subject.data() && topic.data() + topic.size() == subject.data() + subject.size());
     }
