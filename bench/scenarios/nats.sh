@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# The NATS scale-out benchmark (see bench/README.md, "NATS: one publisher, two gateways"):
+#   bench/scenarios/nats.sh [--rate N] [--symbols N] [--connections N] [--duration S] [--out DIR]
+exec /usr/bin/python3 "$(dirname "$0")/nats.py" "$@"
