@@ -22,6 +22,16 @@ constexpr auto kReloadBudget = std::chrono::seconds(10);
 // Decode errors are logged up to this many times, then only counted: a flood must not flood the log.
 constexpr std::uint64_t kLoggedDecodeErrors = 10;
 
+// nats.c hands every destroyed message to its garbage-collector thread and wakes that thread when
+// its list was empty: one extra thread wake-up per message at steady rates (measured: a third of the
+// feed's context switches). Destroying received messages in batches wakes it once per batch.
+constexpr std::size_t kDestroyBatch = 64;
+
+void destroy_all(std::vector<natsMsg*>& msgs) {
+    for (natsMsg* m : msgs) natsMsg_Destroy(m);
+    msgs.clear();
+}
+
 std::int64_t realtime_ns() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -78,6 +88,8 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         return;
     }
     feed_log(FeedLogLevel::info, "feed %s: subscribed to %s", name_.c_str(), options_.subjects.c_str());
+    std::vector<natsMsg*> spent;
+    spent.reserve(kDestroyBatch);
     while (!stop.stop_requested()) {
         stats_.reconnects.store(link_->reconnects(), std::memory_order_relaxed);
         if (reload_.exchange(false, std::memory_order_acq_rel)) load_latest(out, stop);
@@ -87,14 +99,18 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
             ingest(natsMsg_GetSubject(msg),
                    std::string_view(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg))), true,
                    out, stop);
-            natsMsg_Destroy(msg);
+            spent.push_back(msg);
+            if (spent.size() == kDestroyBatch) destroy_all(spent);
+        } else if (s == NATS_TIMEOUT) {
+            destroy_all(spent);
         } else if (s == NATS_SLOW_CONSUMER) {
             feed_log(FeedLogLevel::warn, "feed %s: fell behind, NATS dropped messages (seq gaps follow)", name_.c_str());
-        } else if (s != NATS_TIMEOUT) {
+        } else {
             // Closed or invalid only at shutdown; do not spin meanwhile.
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
     }
+    destroy_all(spent);
     natsSubscription_Destroy(sub);
     link_.reset();
     stats_.connected.store(false, std::memory_order_relaxed);
