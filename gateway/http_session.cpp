@@ -1,5 +1,7 @@
 // From an accepted socket to a WebSocket session: TLS handshake, one or more HTTP requests
-// (/healthz, /readyz, the /ws upgrade), admission and Origin checks, the 101 response.
+// (/healthz, /readyz, the /ws and /socket.io/ upgrades), admission and Origin checks, the 101
+// response. Socket.IO long-polling requests are routed to polling_session.cpp, which answers them
+// through this connection.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
