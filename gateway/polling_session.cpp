@@ -405,7 +405,11 @@ void continue_polling_upgrade(Worker& here, Stream stream, std::shared_ptr<asio:
                               ConnectionSlot slot, std::string peer, std::string leftover, std::string sid) {
     Worker* owner = directory().owner(sid);
     error_code ec;
-    if (owner && owner != &here) rehome(stream, owner->io(), ec);
+    if (owner && owner != &here) {
+        rehome(stream, owner->io(), ec);
+        TG_LOG(info, "session %s %s: upgrade connection moved from worker %u to worker %u%s%s", sid.c_str(),
+               peer.c_str(), here.index(), owner->index(), ec ? ": " : "", ec ? ec.message().c_str() : "");
+    }
     if (!owner || ec) {
         // The session ended since the upgrade request was checked: nothing to probe.
         socket_of(stream).close(ec);

@@ -253,13 +253,17 @@ function tickersIn(packets) {
   return packets.filter((p) => p.startsWith('42["ticker",')).map((p) => JSON.parse(p.slice(2))[1]);
 }
 
-test('upgrade step by step: 2probe, 3probe, the held GET released, 5; updates continue on the WebSocket', async () => {
+// Connections are spread over the two workers in turn: with one extra connection before the
+// WebSocket, it lands on the other worker than without, so one of the two runs moves it to the
+// worker that owns the polling session.
+for (const extra of [0, 1]) test(`upgrade step by step: 2probe, 3probe, the held GET released, 5; updates continue on the WebSocket (${extra} extra connection)`, async () => {
   const skipped = await skippedBehind();
   const { sid } = await rawPolling();
   assert.equal((await poll('POST', `&sid=${sid}`, { body: '42["subscribe",["ticker.*"]]' })).body, 'ok');
   const viaPolling = [];
   for (let i = 0; i < 5; i++) viaPolling.push(...tickersIn((await poll('GET', `&sid=${sid}`)).body.split('\x1e')));
   const held = poll('GET', `&sid=${sid}`);
+  if (extra) assert.equal((await httpGet(gw.httpsUrl + '/healthz')).status, 200);
   const url = gw.wsUrl.replace(/\/ws$/, `/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
   const ws = new WebSocket(url, { rejectUnauthorized: false });
   const frames = [];
@@ -290,6 +294,10 @@ test('upgrade step by step: 2probe, 3probe, the held GET released, 5; updates co
   const seqs = all.map((u) => `${u.topic}#${u.seq}`);
   assert.equal(new Set(seqs).size, seqs.length, 'nothing repeated across the switch');
   await assertNoGaps(all, skipped, 'nothing lost across the switch');
+});
+
+test('an upgrade WebSocket accepted by another worker was moved to the session\'s worker', () => {
+  assert.match(gw.stderr, /upgrade connection moved from worker \d+ to worker \d+\n/);
 });
 
 test('polling handshake: open packet offering the upgrade; errors are HTTP 400 with engine.io\'s JSON', async () => {
