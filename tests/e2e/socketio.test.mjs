@@ -393,6 +393,43 @@ test('over polling the server pings; a client that never pongs is closed, one th
   assert.equal(await pong, 'ok', 'the client that pongs is still served');
 });
 
+test('a polling client that stops fetching holds a bounded queue: past half of it, updates are conflated', async () => {
+  const own = await startGateway(['--symbols', '6', '--rate', '3000', '--max-queue-bytes', '8192']);
+  const req = (method, q, body) => new Promise((resolve, reject) => {
+    const r = https.request(`${own.httpsUrl}/socket.io/?EIO=4&transport=polling${q}`, { method, agent }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+    });
+    r.on('error', reject);
+    if (body !== undefined) r.write(body);
+    r.end();
+  });
+  try {
+    const sid = JSON.parse((await req('GET', '')).body.slice(1)).sid;
+    await req('POST', `&sid=${sid}`, '40');
+    await req('GET', `&sid=${sid}`);
+    const before = (await scrape(own))['tickgate_messages_conflated_total'] ?? 0;
+    await req('POST', `&sid=${sid}`, '42["subscribe",["ticker.*"]]');
+    // No GET for a while: at 3,000 updates/s the 8 KiB queue passes half and conflates.
+    await waitFor(async () => ((await scrape(own))['tickgate_messages_conflated_total'] ?? 0) > before,
+      { what: 'conflation' });
+    const got = await req('GET', `&sid=${sid}`);
+    assert.equal(got.status, 200);
+    assert.ok(got.body.length <= 8192, `one response holds at most the queue bound (${got.body.length} bytes)`);
+    const updates = tickersIn(got.body.split('\x1e')).filter((u) => !u.snapshot);
+    assert.ok(updates.length > 0);
+    const last = new Map();
+    for (const u of updates) {
+      assert.ok(!(last.get(u.topic) >= u.seq), 'still in seq order per topic');
+      last.set(u.topic, u.seq);
+    }
+    assert.equal((await req('GET', `&sid=${sid}`)).status, 200, 'the session goes on');
+  } finally {
+    await own.stop();
+  }
+});
+
 test('CORS: an allowed origin gets its headers (preflight too), another origin gets 403', async () => {
   const own = await startGateway(['--symbols', '2', '--allowed-origins', 'https://app.example']);
   const url = (q) => `${own.httpsUrl}/socket.io/?EIO=4&transport=polling${q}`;
