@@ -3,7 +3,7 @@
 // publisher restart. Each test has its own nats-server on a free loopback port and its own store.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectReady, delay, startGateway, waitFor } from './support/gateway.mjs';
+import { connectReady, startGateway, waitFor } from './support/gateway.mjs';
 import { liveByTopic, orderProblems, scrapeUrl, startNats, startPublisher } from './support/nats.mjs';
 
 const TOPICS = ['ticker.BTC-USD', 'ticker.ETH-USD', 'ticker.SOL-USD', 'ticker.XRP-USD', 'ticker.ADA-USD'];
@@ -112,7 +112,12 @@ describe('a publisher restart', () => {
     await waitFor(() => TOPICS.every((t) => (liveByTopic(c).get(t) ?? []).length >= 20),
       { timeoutMs: 15000, what: '20 updates per topic from the first publisher' });
     assert.equal((await first.stop()).code, 0);
-    await delay(300);  // whatever was in flight has arrived
+    // Everything the first publisher handed to NATS has reached the client (it subscribed before
+    // the first update), so the last seqs below are the publisher's last.
+    const published = Number(first.stderr.match(/stopped after publishing (\d+) updates/)?.[1]);
+    assert.ok(published > 0, first.stderr);
+    await waitFor(() => [...liveByTopic(c).values()].reduce((n, e) => n + e.length, 0) >= published,
+      { timeoutMs: 10000, what: `all ${published} updates of the first publisher at the client` });
     const before = liveByTopic(c);
     const lastSeq = new Map(TOPICS.map((t) => [t, before.get(t).at(-1).seq]));
     const seen = c.messages.length;
