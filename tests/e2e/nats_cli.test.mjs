@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { delay, tempDir } from './support/gateway.mjs';
+import { delay, tempDir, waitFor } from './support/gateway.mjs';
 import { FEED_BIN, freePort, scrapeUrl, startNats } from './support/nats.mjs';
 
 function run(args) {
@@ -54,18 +54,22 @@ describe('tickgate-feed command line', () => {
     let err = '';
     p.stderr.on('data', (d) => { err += d; });
     const exited = new Promise((resolve) => p.on('exit', (code) => resolve(code)));
-    await delay(1000);
-    assert.equal(p.exitCode, null, err);
-    assert.match(err, /Z warn  NATS nats:\/\/127\.0\.0\.1:\d+: not reachable yet/);
-    const m = err.match(/metrics on (http:\/\/\S+)/);
-    assert.ok(m, err);
-    const metrics = await scrapeUrl(m[1]);
-    assert.equal(metrics.tickgate_feed_nats_connected, 0);
-    assert.equal(metrics.tickgate_feed_published_total, 0);
-    const t0 = Date.now();
-    p.kill('SIGTERM');
-    assert.equal(await exited, 0, err);
-    assert.ok(Date.now() - t0 < 2000, `exit within ${Date.now() - t0} ms`);
+    try {
+      await waitFor(() => /metrics on http/.test(err) && /not reachable yet/.test(err),
+        { timeoutMs: 10000, what: 'the publisher to start and report NATS unreachable' });
+      await delay(500);
+      assert.equal(p.exitCode, null, err);
+      assert.match(err, /Z warn  NATS nats:\/\/127\.0\.0\.1:\d+: not reachable yet/);
+      const metrics = await scrapeUrl(err.match(/metrics on (http:\/\/\S+)/)[1]);
+      assert.equal(metrics.tickgate_feed_nats_connected, 0);
+      assert.equal(metrics.tickgate_feed_published_total, 0);
+      const t0 = Date.now();
+      p.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+      assert.ok(Date.now() - t0 < 2000, `exit within ${Date.now() - t0} ms`);
+    } finally {
+      p.kill('SIGKILL');  // a failed assertion must not leave it running (no-op once exited)
+    }
   });
 
   test('--config FILE sets options; flags override it', { timeout: 30000 }, async () => {
@@ -79,16 +83,21 @@ describe('tickgate-feed command line', () => {
       let err = '';
       p.stderr.on('data', (d) => { err += d; });
       const exited = new Promise((resolve) => p.on('exit', (code) => resolve(code)));
-      const deadline = Date.now() + 10000;
-      while (!/created JetStream stream TICKGATE_venue1_md over venue1\.md\.>/.test(err) && Date.now() < deadline)
-        await delay(20);
-      assert.match(err, /publishing to venue1\.md\.<channel>\.<symbol>/);
-      await delay(500);
-      const metrics = await scrapeUrl(err.match(/metrics on (http:\/\/\S+)/)[1]);
-      assert.equal(metrics.tickgate_feed_topics, 2, '--symbols 2 wins over the file\'s 3');
-      assert.ok(metrics.tickgate_feed_published_total > 0);
-      p.kill('SIGTERM');
-      assert.equal(await exited, 0, err);
+      try {
+        await waitFor(() => /created JetStream stream TICKGATE_venue1_md over venue1\.md\.>/.test(err),
+          { timeoutMs: 10000, what: 'the stream for prefix venue1.md' });
+        assert.match(err, /publishing to venue1\.md\.<channel>\.<symbol>/);
+        const url = err.match(/metrics on (http:\/\/\S+)/)[1];
+        const metrics = await waitFor(async () => {
+          const m = await scrapeUrl(url);
+          return m.tickgate_feed_published_total > 0 ? m : null;
+        }, { timeoutMs: 10000, what: 'updates published' });
+        assert.equal(metrics.tickgate_feed_topics, 2, '--symbols 2 wins over the file\'s 3');
+        p.kill('SIGTERM');
+        assert.equal(await exited, 0, err);
+      } finally {
+        p.kill('SIGKILL');
+      }
     } finally {
       dir.cleanup();
       await nats.stop();

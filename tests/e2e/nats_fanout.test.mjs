@@ -65,6 +65,7 @@ describe('a gateway started after the publisher', () => {
     const nats = await startNats();
     stops.push(() => nats.stop());
     const pub = await startPublisher(nats.url, ['--symbols', '5', '--rate', '100']);
+    stops.push(() => pub.stop());  // stopped below; this only matters when an assertion fails first
     await waitFor(async () => (await scrapeUrl(pub.metricsUrl)).tickgate_feed_published_total >= 50,
       { timeoutMs: 10000, what: 'the publisher to publish 50 updates' });
     // The publisher stops: from now on the only source of a value is the stream.
@@ -109,6 +110,7 @@ describe('a publisher restart', () => {
     await c.next('subscribed');
 
     const first = await startPublisher(nats.url, ['--symbols', '5', '--rate', '200']);
+    stops.push(() => first.stop());
     await waitFor(() => TOPICS.every((t) => (liveByTopic(c).get(t) ?? []).length >= 20),
       { timeoutMs: 15000, what: '20 updates per topic from the first publisher' });
     assert.equal((await first.stop()).code, 0);
