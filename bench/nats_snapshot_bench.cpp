@@ -54,8 +54,12 @@ struct Bus {
                                                           std::to_string(topics));
         server = ::fork();
         if (server == 0) {
-            ::execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", std::to_string(port).c_str(), "-js", "-sd",
-                     store.c_str(), "-l", (store.string() + ".log").c_str(), nullptr);
+            const std::string p = std::to_string(port), log = store.string() + ".log";
+            ::execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "-js", "-sd", store.c_str(), "-l",
+                     log.c_str(), nullptr);
+            // Debian installs it in /usr/sbin, not on an ordinary user's PATH.
+            ::execl("/usr/sbin/nats-server", "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "-js", "-sd",
+                    store.c_str(), "-l", log.c_str(), nullptr);
             std::_Exit(127);
         }
         const std::string url = "nats://127.0.0.1:" + std::to_string(port);

@@ -11,6 +11,7 @@ over a common window, the gateway CPU per ingested update, and the p99 NATS adds
 import argparse
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -168,7 +169,9 @@ def main():
     try:
         store = tempfile.mkdtemp(prefix="tickgate-bench-nats-")
         port = free_port()
-        nats = B.Server("nats-server", ["nats-server", "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
+        # Debian installs it in /usr/sbin, not on an ordinary user's PATH.
+        nats_bin = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        nats = B.Server("nats-server", [nats_bin, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
                         os.path.join(raw, "nats-server.log"), ready=r"Listening for client connections on (\S+)")
         servers.append(nats)
         url = f"nats://127.0.0.1:{port}"

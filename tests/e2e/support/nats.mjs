@@ -1,13 +1,16 @@
 // Helpers for the NATS tests: a nats-server of their own (loopback, a free port, JetStream in a
 // temporary store), the tickgate-feed publisher, and a raw NATS publisher for foreign messages.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { delay, httpGet, parsePrometheus, tempDir } from './gateway.mjs';
 
 export const FEED_BIN = process.env.TICKGATE_FEED_BIN
   || path.join(path.dirname(process.env.TICKGATE_BIN || '/work/build-e2e-node/tickgate'), 'tickgate-feed');
-export const NATS_SERVER = process.env.NATS_SERVER || 'nats-server';
+// Debian installs it in /usr/sbin, which is not on an ordinary user's PATH.
+export const NATS_SERVER = process.env.NATS_SERVER
+  || (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
 
 /** A free loopback TCP port (closed again, so nats-server can take it). */
 export function freePort() {
