@@ -49,6 +49,17 @@ describe('one publisher, two gateways', () => {
       assert.equal(wa.length, hi - lo + 1, `${topic}: gw0 has no gap in ${lo}..${hi}`);
       assert.deepEqual(wa, wb, `${topic}: identical sequences on both gateways`);
     }
+    for (const gw of gws) {
+      const g = await scrapeUrl(gw.metricsUrl);
+      const feed = `{feed="${nats.url}"}`;
+      const live = g[`tickgate_upstream_latency_seconds_count${feed}`];
+      assert.ok(live >= 200, `publisher ts to ring insert observed for live updates (${live})`);
+      assert.ok(g[`tickgate_upstream_latency_seconds_sum${feed}`] > 0);
+      assert.ok(g[`tickgate_upstream_messages_total${feed}`] >= live);
+      assert.equal(g[`tickgate_upstream_connected${feed}`], 1);
+      assert.equal(g[`tickgate_upstream_reconnects_total${feed}`], 0);
+      assert.equal(g[`tickgate_upstream_decode_errors_total${feed}`], 0);
+    }
     const m = await scrapeUrl(pub.metricsUrl);
     assert.ok(m.tickgate_feed_published_total > 200, `published ${m.tickgate_feed_published_total}`);
     assert.equal(m.tickgate_feed_nats_errors_total, 0);
