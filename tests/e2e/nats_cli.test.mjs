@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { delay, tempDir, waitFor } from './support/gateway.mjs';
-import { FEED_BIN, freePort, scrapeUrl, startNats } from './support/nats.mjs';
+import { FEED_BIN, scrapeUrl, startNats } from './support/nats.mjs';
 
 function run(args) {
   const r = spawnSync(FEED_BIN, args, { encoding: 'utf8', timeout: 10000 });
@@ -48,8 +48,8 @@ describe('tickgate-feed command line', () => {
   });
 
   test('waits for an unreachable NATS and stops promptly on SIGTERM', { timeout: 20000 }, async () => {
-    const port = await freePort();
-    const p = spawn(FEED_BIN, ['--nats', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0'],
+    // Port 1: nothing listens there (a free port found now could be taken by a parallel test).
+    const p = spawn(FEED_BIN, ['--nats', '127.0.0.1:1', '--metrics-listen', '127.0.0.1:0'],
       { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => { err += d; });

@@ -29,8 +29,18 @@ export function freePort() {
  * (or a new temporary directory, removed by stop({ cleanup: true })). Resolves once it accepts.
  */
 export async function startNats({ port, storeDir } = {}) {
+  // A free port found here can be taken by another test before nats-server binds it: try again.
+  for (let attempt = 1; ; ++attempt) {
+    try {
+      return await startNatsOnce({ port: port ?? await freePort(), storeDir });
+    } catch (err) {
+      if (port !== undefined || attempt === 3) throw err;
+    }
+  }
+}
+
+async function startNatsOnce({ port, storeDir }) {
   const store = storeDir ? { dir: storeDir, cleanup: () => {} } : tempDir('tickgate-nats-');
-  port = port ?? await freePort();
   const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store.dir],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -41,6 +51,7 @@ export async function startNats({ port, storeDir } = {}) {
   while (!/Server is ready/.test(log)) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       proc.kill('SIGKILL');
+      if (!storeDir) store.cleanup();
       throw new Error(`nats-server on ${port} did not start:\n${log}`);
     }
     await delay(20);
