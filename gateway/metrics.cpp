@@ -72,7 +72,7 @@ struct Metrics::Families {
     std::map<std::string, FoldedHistogram> upstream_folded;
 
     explicit Families()
-        : connections(gauge("tickgate_connections", "Open WebSocket sessions")),
+        : connections(gauge("tickgate_connections", "Open client sessions (WebSocket, and Socket.IO long-polling sessions)")),
           connections_total(pm::BuildCounter()
                                 .Name("tickgate_connections_total")
                                 .Help("Accepted TCP connections by what became of them")
