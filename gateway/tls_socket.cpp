@@ -131,8 +131,12 @@ TlsSocket::~TlsSocket() {
     if (ssl_) SSL_free(ssl_);
 }
 
+// Every path into OpenSSL checks that the socket is still open: the BIO holds the descriptor's
+// number, and once closed that number is handed to the next accepted connection. A write after
+// close would otherwise put this connection's TLS records on a stranger's stream.
 Want TlsSocket::handshake_step(error_code& ec) {
     if (!ssl_) return ec = asio::error::no_memory, Want::nothing;
+    if (!socket_.is_open()) return ec = asio::error::bad_descriptor, Want::nothing;
     ERR_clear_error();
     const int ret = SSL_do_handshake(ssl_);
     if (ret == 1) return Want::nothing;
@@ -140,7 +144,9 @@ Want TlsSocket::handshake_step(error_code& ec) {
 }
 
 std::size_t TlsSocket::read_now(void* data, std::size_t size, Want& want, error_code& ec) {
+    want = Want::nothing;
     if (!ssl_) return ec = asio::error::no_memory, 0;
+    if (!socket_.is_open()) return ec = asio::error::bad_descriptor, 0;
     std::size_t n = 0;
     ERR_clear_error();
     const int ret = SSL_read_ex(ssl_, data, size, &n);
@@ -150,9 +156,10 @@ std::size_t TlsSocket::read_now(void* data, std::size_t size, Want& want, error_
 }
 
 std::size_t TlsSocket::write_now(const void* data, std::size_t size, Want& want, error_code& ec) {
-    if (!ssl_) return ec = asio::error::no_memory, 0;
-    std::size_t total = 0;
     want = Want::nothing;
+    if (!ssl_) return ec = asio::error::no_memory, 0;
+    if (!socket_.is_open()) return ec = asio::error::bad_descriptor, 0;
+    std::size_t total = 0;
     // Partial-write mode hands back progress one record (16 KiB) at a time; keep going until the
     // socket is full or everything is out.
     while (total < size) {

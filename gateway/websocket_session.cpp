@@ -45,7 +45,7 @@ public:
     }
 
     void flush() override {
-        if (writing_ || state_ == State::closed || queue.empty()) return;
+        if (writing_ || socket_closed_ || state_ == State::closed || queue.empty()) return;
         const auto taken = queue.take(write_buffer_);
         inflight_messages_ = taken.messages;
         inflight_oldest_ts_ = taken.oldest_update_ts_ns;
