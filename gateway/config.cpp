@@ -118,33 +118,7 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
     std::string listen, metrics_listen, config_file;
     const auto options = describe_options(c, listen, metrics_listen, config_file);
     po::variables_map vm;
-    try {
-        // Flags are stored first: Program_options keeps the first value it sees, so flags win over the file.
-        po::store(po::parse_command_line(argc, argv, options), vm);
-        if (vm.count("help")) {
-            std::ostringstream text;
-            text << "usage: tickgate [options]\n" << options << '\n';
-            out.text = text.str();
-            out.exit_code = 0;
-            return out;
-        }
-        if (vm.count("version")) {
-            out.text = std::string("tickgate ") + TICKGATE_VERSION + '\n';
-            out.exit_code = 0;
-            return out;
-        }
-        if (vm.count("config")) {
-            const auto path = vm["config"].as<std::string>();
-            std::ifstream file(path);
-            if (!file) throw std::runtime_error("cannot read config file " + path);
-            po::store(po::parse_config_file(file, options), vm);
-        }
-        po::notify(vm);
-    } catch (const std::exception& e) {
-        out.text = std::string("tickgate: ") + e.what();
-        out.exit_code = 2;
-        return out;
-    }
+    if (!gateway::parse_flags_and_config_file("tickgate", argc, argv, options, vm, out.exit_code, out.text)) return out;
     const auto listen_ep = parse_endpoint(listen);
     const auto metrics_ep = parse_endpoint(metrics_listen);
     if (!listen_ep) {

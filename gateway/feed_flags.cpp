@@ -1,6 +1,12 @@
 #include "gateway/feed_flags.hpp"
 
+#include <boost/program_options/parsers.hpp>
 #include <boost/program_options/value_semantic.hpp>
+#include <boost/program_options/variables_map.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 
 namespace tickgate::gateway {
 namespace po = boost::program_options;
@@ -24,6 +30,40 @@ std::optional<std::string> validate_feed_flags(const std::vector<std::string>& f
     if (feeds.empty()) return "at least one --feed is needed";
     if (feeds.size() > 64) return "at most 64 --feed specs";
     return std::nullopt;
+}
+
+bool parse_flags_and_config_file(const char* program, int argc, const char* const argv[],
+                                 const boost::program_options::options_description& d,
+                                 boost::program_options::variables_map& vm, std::optional<int>& exit_code,
+                                 std::string& text) {
+    namespace po = boost::program_options;
+    try {
+        po::store(po::parse_command_line(argc, argv, d), vm);
+        if (vm.count("help")) {
+            std::ostringstream usage;
+            usage << "usage: " << program << " [options]\n" << d << '\n';
+            text = usage.str();
+            exit_code = 0;
+            return false;
+        }
+        if (vm.count("version")) {
+            text = std::string(program) + " " + TICKGATE_VERSION + '\n';
+            exit_code = 0;
+            return false;
+        }
+        if (vm.count("config")) {
+            const auto path = vm["config"].as<std::string>();
+            std::ifstream file(path);
+            if (!file) throw std::runtime_error("cannot read config file " + path);
+            po::store(po::parse_config_file(file, d), vm);
+        }
+        po::notify(vm);
+    } catch (const std::exception& e) {
+        text = std::string(program) + ": " + e.what();
+        exit_code = 2;
+        return false;
+    }
+    return true;
 }
 
 }  // namespace tickgate::gateway

@@ -54,33 +54,7 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
         ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error");
     // clang-format on
     po::variables_map vm;
-    try {
-        // Flags first: Program_options keeps the first value it sees, so flags win over the file.
-        po::store(po::parse_command_line(argc, argv, d), vm);
-        if (vm.count("help")) {
-            std::ostringstream text;
-            text << "usage: tickgate-feed [options]\n" << d << '\n';
-            out.text = text.str();
-            out.exit_code = 0;
-            return out;
-        }
-        if (vm.count("version")) {
-            out.text = std::string("tickgate-feed ") + TICKGATE_VERSION + '\n';
-            out.exit_code = 0;
-            return out;
-        }
-        if (vm.count("config")) {
-            const auto path = vm["config"].as<std::string>();
-            std::ifstream file(path);
-            if (!file) throw std::runtime_error("cannot read config file " + path);
-            po::store(po::parse_config_file(file, d), vm);
-        }
-        po::notify(vm);
-    } catch (const std::exception& e) {
-        out.text = std::string("tickgate-feed: ") + e.what();
-        out.exit_code = 2;
-        return out;
-    }
+    if (!gateway::parse_flags_and_config_file("tickgate-feed", argc, argv, d, vm, out.exit_code, out.text)) return out;
     const auto metrics_ep = gateway::parse_endpoint(metrics_listen);
     if (!metrics_ep) {
         out.text = "tickgate-feed: --metrics-listen must be HOST:PORT, got '" + metrics_listen + "'";
