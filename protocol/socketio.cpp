@@ -223,6 +223,10 @@ DecodeError decode(std::string_view text, Packet& out, std::size_t max_bytes) {
 
     if (out.type == PacketType::event) {
         out.event.assign(doc[0].GetString(), doc[0].GetStringLength());
+        // The input's bytes are valid UTF-8, but RapidJSON turns an escaped lone surrogate
+        // ("\uDCCC") into bytes that are not; an event name is echoed back in errors, so refuse it
+        // (found by socketio_fuzz).
+        if (!is_valid_utf8(out.event)) return DecodeError::bad_json;
         split_array(rest, 1, out.args);
     } else if (out.type == PacketType::ack) {
         split_array(rest, 0, out.args);
