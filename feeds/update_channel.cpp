@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <ctime>
 #include <stdexcept>
+#include <system_error>
 #include <string>
 #include <thread>
 #include <vector>
@@ -127,9 +129,12 @@ UpdateChannel::UpdateChannel(std::size_t lane_capacity, WakeBarrier barrier)
     : id_(next_channel_id.fetch_add(1, std::memory_order_relaxed)),
       lane_capacity_(std::bit_ceil(std::max<std::size_t>(lane_capacity, 1))),
       lanes_(std::make_shared<Lanes>(lane_capacity_)),
-      asymmetric_(barrier == WakeBarrier::automatic && asymmetric_barrier_available()) {}
+      asymmetric_(barrier == WakeBarrier::automatic && asymmetric_barrier_available()),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "UpdateChannel: eventfd");
+}
 
-UpdateChannel::~UpdateChannel() = default;
+UpdateChannel::~UpdateChannel() { ::close(wake_fd_); }
 
 UpdateChannel::Lane& UpdateChannel::claim_lane() {
     ThreadClaims& mine = ThreadClaims::mine();
@@ -206,7 +211,14 @@ bool UpdateChannel::wait_and_push(Lane& lane, const TickerUpdate& u, const std::
 
 void UpdateChannel::notify_consumer() noexcept {
     // Only the producer that clears the flag pays for the syscall; the others see 0 and move on.
-    if (consumer_waiting_.exchange(0, std::memory_order_seq_cst) == 0) return;
+    const std::uint32_t sleeper = consumer_waiting_.exchange(0, std::memory_order_seq_cst);
+    if (sleeper == 0) return;
+    if (sleeper == kEventfdSleeper) {
+        const std::uint64_t one = 1;
+        // Cannot fail short of a counter overflow, which one write per arm_wake() never reaches.
+        [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
+        return;
+    }
     wake_epoch_.fetch_add(1, std::memory_order_release);
     futex_wake_one(wake_epoch_);
 }
@@ -215,7 +227,19 @@ void UpdateChannel::wake_consumer() noexcept {
     wake_requested_.store(true, std::memory_order_seq_cst);
     wake_epoch_.fetch_add(1, std::memory_order_release);
     futex_wake_one(wake_epoch_);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
 }
+
+bool UpdateChannel::announce_sleep(std::uint32_t sleeper) noexcept {
+    consumer_waiting_.store(sleeper, std::memory_order_seq_cst);
+    if (asymmetric_) heavy_barrier();
+    if (all_drained()) return true;
+    consumer_waiting_.store(0, std::memory_order_relaxed);
+    return false;
+}
+
+bool UpdateChannel::arm_wake() noexcept { return announce_sleep(kEventfdSleeper); }
 
 std::size_t UpdateChannel::depth() const noexcept {
     std::size_t total = 0;
@@ -272,11 +296,8 @@ std::size_t UpdateChannel::wait_and_consume(std::span<TickerUpdate> out, Clock::
         // The epoch is read before the flag is raised, so any notify that sees the flag changes
         // the word after this read and the futex call below cannot sleep through it.
         const std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
-        consumer_waiting_.store(1, std::memory_order_seq_cst);
-        if (asymmetric_) heavy_barrier();
-        if (!all_drained()) {
+        if (!announce_sleep(kFutexSleeper)) {
             // A lane's tail moves only once its element is written, so what we saw is ready.
-            consumer_waiting_.store(0, std::memory_order_relaxed);
             if (std::size_t n = drain(out)) return n;
             continue;
         }

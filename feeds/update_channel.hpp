@@ -67,6 +67,17 @@ public:
     /// spin), returning 0 on timeout or after wake_consumer().
     std::size_t consume(std::span<TickerUpdate> out, std::chrono::milliseconds max_wait);
 
+    /// Consumer side, for a consumer that sleeps in its own event loop instead of in consume():
+    /// takes what is queued now (the same fair drain), never waits.
+    std::size_t try_consume(std::span<TickerUpdate> out) noexcept { return drain(out); }
+    /// That consumer, once try_consume() came back empty and before it goes back to its loop:
+    /// false when updates arrived meanwhile (take them instead of sleeping); true when the next
+    /// publish will make wake_fd() readable.
+    bool arm_wake() noexcept;
+    /// An eventfd (non-blocking) that a publish after arm_wake() makes readable. The consumer
+    /// watches it with poll/epoll and reads it to reset it.
+    int wake_fd() const noexcept { return wake_fd_; }
+
     /// Any thread. Makes a waiting consume() return early (used at shutdown).
     void wake_consumer() noexcept;
 
@@ -104,7 +115,10 @@ private:
 
     Lane& claim_lane();
     bool wait_and_push(Lane& lane, const TickerUpdate& u, const std::stop_token& stop);
+    static constexpr std::uint32_t kFutexSleeper = 1, kEventfdSleeper = 2;
     void notify_consumer() noexcept;
+    /// Raises the flag, then the consumer's half of the barrier: true when every lane is empty.
+    bool announce_sleep(std::uint32_t sleeper) noexcept;
     std::size_t drain(std::span<TickerUpdate> out) noexcept;
     bool all_drained() const noexcept;
     std::size_t wait_and_consume(std::span<TickerUpdate> out, std::chrono::steady_clock::time_point deadline);
@@ -115,9 +129,11 @@ private:
     const bool asymmetric_;  // membarrier usable: publish needs no CPU fence (see update_channel.cpp)
     std::size_t next_lane_ = 0;  // consumer only: the lane drained first by the next consume()
     std::atomic<std::uint64_t> full_events_{0};
+    // 0: the consumer is not asleep; kFutexSleeper or kEventfdSleeper: how to wake it.
     alignas(kCacheLine) std::atomic<std::uint32_t> consumer_waiting_{0};
     std::atomic<std::uint32_t> wake_epoch_{0};     // the futex word: bumped by every wake-up
     std::atomic<bool> wake_requested_{false};      // wake_consumer() was called: next wait returns 0
+    const int wake_fd_;                            // eventfd of arm_wake()
 };
 
 }  // namespace tickgate::feeds

@@ -1,8 +1,16 @@
 #include "gateway/broadcast_engine.hpp"
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
 #include <ctime>
+#include <future>
 
 #include "gateway/frame.hpp"
 #include "gateway/log.hpp"
@@ -12,6 +20,8 @@
 #include "protocol/messages.hpp"
 
 namespace tickgate::gateway {
+namespace asio = boost::asio;
+
 namespace {
 
 std::int64_t realtime_ns() {
@@ -23,11 +33,28 @@ std::int64_t realtime_ns() {
 // Updates drained from the ring per batch: large enough to amortise the hand-off under load,
 // small enough that a batch never holds a worker for long.
 constexpr std::size_t kBatchMax = 256;
-// Batches a worker may have queued before the engine waits for it, so a worker that falls behind
-// slows the feed (counted as ring-full events) instead of growing its queue without bound.
+// Batches drained in one turn before worker 0's own sessions get a turn.
+constexpr int kBatchesPerTurn = 4;
+// Batches a worker may have queued before the engine stops draining, so a worker that falls
+// behind slows the feed (counted as ring-full events) instead of growing its queue without bound.
 constexpr std::size_t kMaxPendingBatchesPerWorker = 256;
+constexpr auto kBehindRetry = std::chrono::microseconds(100);
+constexpr auto kFreshnessPeriod = std::chrono::milliseconds(50);
 
 }  // namespace
+
+struct BroadcastEngine::Loop {
+    explicit Loop(asio::io_context& io, int wake_fd)
+        // The descriptor is the channel's: it is released, never closed, on the way out.
+        : wake(io, wake_fd), behind_retry(io), freshness(io) {}
+    ~Loop() { wake.release(); }
+
+    asio::posix::stream_descriptor wake;
+    asio::steady_timer behind_retry;
+    asio::steady_timer freshness;
+    std::array<feeds::TickerUpdate, kBatchMax> buffer;
+    bool stopped = false;
+};
 
 BroadcastEngine::BroadcastEngine(const Config& config, feeds::UpdateChannel& channel,
                                  std::vector<std::string> feed_names, std::vector<Worker*> workers,
@@ -44,40 +71,83 @@ BroadcastEngine::~BroadcastEngine() { stop(); }
 
 void BroadcastEngine::start() {
     started_ns_ = realtime_ns();
-    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    asio::io_context& io = workers_.front()->io();
+    asio::dispatch(io, [this, &io] {
+        loop_ = std::make_unique<Loop>(io, channel_.wake_fd());
+        schedule_freshness_check();
+        drain();
+    });
 }
 
 void BroadcastEngine::stop() {
-    if (!thread_.joinable()) return;
-    thread_.request_stop();
-    channel_.wake_consumer();
-    thread_.join();
+    if (started_ns_ == 0 || stop_requested_) return;
+    stop_requested_ = true;
+    asio::io_context& io = workers_.front()->io();
+    auto done = std::make_shared<std::promise<void>>();
+    auto stopped = done->get_future();
+    asio::post(io, [this, done] {
+        if (loop_) {
+            // Handlers already queued see `stopped`; the cancelled ones end with an error.
+            loop_->stopped = true;
+            loop_->wake.cancel();
+            loop_->behind_retry.cancel();
+            loop_->freshness.cancel();
+        }
+        done->set_value();
+    });
+    // Worker 0 runs until the server stops it, after this; only a server that failed to start
+    // has a worker that never ran, and then nothing of the engine ever ran either.
+    if (stopped.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+        TG_LOG(warn, "broadcast engine: worker 0 did not answer the stop request");
+    // The Loop itself goes with the engine, after the workers have stopped (see Server).
 }
 
-void BroadcastEngine::run(std::stop_token stop) {
-    std::array<feeds::TickerUpdate, kBatchMax> buffer;
-    std::int64_t next_check = 0;
-    while (!stop.stop_requested()) {
-        const std::size_t n = channel_.consume(buffer, std::chrono::milliseconds(50));
-        if (n > 0) {
-            wait_for_workers(stop);
-            publish(buffer.data(), n);
-        }
-        const auto now = realtime_ns();
-        if (now >= next_check) {
-            check_freshness(now);
-            next_check = now + 50'000'000;
-        }
-    }
+void BroadcastEngine::wait_for_updates() {
+    loop_->wake.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+        if (ec || loop_->stopped) return;
+        std::uint64_t count = 0;
+        // Resets the eventfd; EAGAIN (a wake-up already consumed) is harmless.
+        [[maybe_unused]] const auto n = ::read(channel_.wake_fd(), &count, sizeof count);
+        drain();
+    });
 }
 
-void BroadcastEngine::wait_for_workers(const std::stop_token& stop) {
-    for (Worker* w : workers_) {
-        while (w->pending_batches() > kMaxPendingBatchesPerWorker && !stop.stop_requested()) {
-            backpressure_waits_.add();
-            std::this_thread::sleep_for(std::chrono::microseconds(100));
-        }
+bool BroadcastEngine::workers_behind() const {
+    for (const Worker* w : workers_)
+        if (w->pending_batches() > kMaxPendingBatchesPerWorker) return true;
+    return false;
+}
+
+void BroadcastEngine::drain() {
+    if (loop_->stopped) return;
+    if (workers_behind()) {
+        // Leave the updates in the ring: its producers wait, and worker 0 keeps serving meanwhile.
+        backpressure_waits_.add();
+        loop_->behind_retry.expires_after(kBehindRetry);
+        loop_->behind_retry.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) drain();
+        });
+        return;
     }
+    for (int turn = 0; turn < kBatchesPerTurn; ++turn) {
+        const std::size_t n = channel_.try_consume(loop_->buffer);
+        if (n == 0) {
+            if (channel_.arm_wake()) return wait_for_updates();
+            continue;  // an update arrived while the ring looked empty
+        }
+        publish(loop_->buffer.data(), n);
+    }
+    // Still busy: this turn's batches (posted to this worker too) run first, then we go on.
+    asio::post(workers_.front()->io(), [this] { drain(); });
+}
+
+void BroadcastEngine::schedule_freshness_check() {
+    loop_->freshness.expires_after(kFreshnessPeriod);
+    loop_->freshness.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || loop_->stopped) return;
+        check_freshness(realtime_ns());
+        schedule_freshness_check();
+    });
 }
 
 void BroadcastEngine::publish(const feeds::TickerUpdate* updates, std::size_t n) {

@@ -1,13 +1,17 @@
 #pragma once
-// The broadcast engine: one thread that drains the ring, gives each topic a dense id and an owning
-// feed, encodes each update once into a shared frame, and hands the batch to every worker. It also
-// watches feed freshness and announces state changes.
+// The broadcast engine drains the ring, gives each topic a dense id and an owning feed, encodes
+// each update once into a shared frame, and hands the batch to every worker. It also watches feed
+// freshness and announces state changes.
+//
+// It runs on worker 0's thread, woken through the ring's eventfd in that worker's own epoll, not on
+// a thread of its own: on a VM every thread hop is a syscall on each side plus an IPI, and a
+// dedicated engine thread cost one more hop (and one more sleep) per update than the workers need.
+// Worker 0's own batch is then a post to its own queue, which asio runs without a wake-up.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -33,7 +37,10 @@ public:
                     std::vector<Worker*> workers, NewestSeqTable& newest);
     ~BroadcastEngine();
 
+    /// Starts draining on worker 0's thread. The workers must be running.
     void start();
+    /// Stops draining, on worker 0's thread, and waits for that: call it while worker 0 still runs.
+    /// The engine must be destroyed before the workers (its handles belong to worker 0).
     void stop();
 
     // Any thread.
@@ -55,11 +62,14 @@ private:
         std::uint32_t id;
         std::uint16_t owner;
     };
+    struct Loop;  // worker 0's handles: the eventfd watch and the timers
 
-    void run(std::stop_token stop);
+    void wait_for_updates();
+    void drain();
     void publish(const feeds::TickerUpdate* updates, std::size_t n);
     void check_freshness(std::int64_t now_ns);
-    void wait_for_workers(const std::stop_token& stop);
+    void schedule_freshness_check();
+    bool workers_behind() const;
 
     const Config& config_;
     feeds::UpdateChannel& channel_;
@@ -77,7 +87,8 @@ private:
     OwnedCounter topic_limit_drops_;
     OwnedCounter backpressure_waits_;
     std::atomic<std::size_t> topic_count_{0};
-    std::jthread thread_;
+    bool stop_requested_ = false;
+    std::unique_ptr<Loop> loop_;  // worker 0's thread only, once started
 };
 
 }  // namespace tickgate::gateway

@@ -82,8 +82,8 @@ private:
     struct Feeds;
     std::unique_ptr<Feeds> feeds_;
     std::unique_ptr<NewestSeqTable> newest_;
-    std::unique_ptr<BroadcastEngine> engine_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<BroadcastEngine> engine_;  // after workers_: it is destroyed first (it lives on worker 0)
     std::unique_ptr<Listener> listener_;
     std::unique_ptr<Metrics> metrics_model_;
     std::unique_ptr<MetricsServer> metrics_;

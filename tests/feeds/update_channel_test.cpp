@@ -1,6 +1,8 @@
 #include "feeds/update_channel.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -84,8 +86,28 @@ TEST(UpdateChannel, WakeBeforeWaitIsNotLost) {
 // switch from spinning to sleeping. A lost wake-up leaves the only update in flight unseen, so
 // consume() times out, which fails the test. With several producers, each one's first publish
 // also registers its lane while the consumer may be deciding to sleep.
+enum class Sleeper { futex, eventfd };
+
+// The consumer of an event loop (the gateway's worker 0): take what is there, else arm the wake-up
+// and sleep in poll(2) on the eventfd, as epoll would. A wake-up can find nothing (a producer saw
+// the flag of an arm_wake() that then found an update and did not sleep): sleep again.
+std::size_t consume_via_eventfd(UpdateChannel& ch, std::span<TickerUpdate> out, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+        if (std::size_t n = ch.try_consume(out)) return n;
+        if (!ch.arm_wake()) continue;
+        pollfd p{ch.wake_fd(), POLLIN, 0};
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0))) != 1) return 0;
+        std::uint64_t count = 0;
+        EXPECT_EQ(::read(ch.wake_fd(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+    }
+    return 0;
+}
+
 void no_lost_wake_ups(int producer_count, int rounds,
-                      UpdateChannel::WakeBarrier barrier = UpdateChannel::WakeBarrier::automatic) {
+                      UpdateChannel::WakeBarrier barrier = UpdateChannel::WakeBarrier::automatic,
+                      Sleeper sleeper = Sleeper::futex) {
     UpdateChannel ch(64, barrier);
     std::vector<std::atomic<int>> acked(static_cast<std::size_t>(producer_count));
     std::vector<std::jthread> producers;
@@ -105,7 +127,8 @@ void no_lost_wake_ups(int producer_count, int rounds,
     int received = 0;
     while (received < producer_count * rounds) {
         const auto t0 = Clock::now();
-        const std::size_t n = ch.consume(out, 1000ms);
+        const std::size_t n =
+            sleeper == Sleeper::futex ? ch.consume(out, 1000ms) : consume_via_eventfd(ch, out, 1000ms);
         // A producer is always about to publish or has just published, so waiting anywhere near the
         // timeout means the consumer slept through a publish.
         if (n == 0 || Clock::now() - t0 > 500ms) {
@@ -127,6 +150,33 @@ TEST(UpdateChannel, NoLostWakeUpsUnderStressFourProducers) { no_lost_wake_ups(4,
 // The fallback for kernels without membarrier: a fence on both sides.
 TEST(UpdateChannel, NoLostWakeUpsUnderStressWithFences) {
     no_lost_wake_ups(2, 4000, UpdateChannel::WakeBarrier::fences);
+}
+TEST(UpdateChannel, NoLostWakeUpsSleepingOnTheEventfd) {
+    no_lost_wake_ups(2, 4000, UpdateChannel::WakeBarrier::automatic, Sleeper::eventfd);
+}
+TEST(UpdateChannel, NoLostWakeUpsSleepingOnTheEventfdWithFences) {
+    no_lost_wake_ups(2, 4000, UpdateChannel::WakeBarrier::fences, Sleeper::eventfd);
+}
+
+TEST(UpdateChannel, ArmWakeRefusesWhileUpdatesWaitAndOnlyAnArmedSleepIsSignalled) {
+    UpdateChannel ch(8);
+    std::stop_source stop;
+    pollfd p{ch.wake_fd(), POLLIN, 0};
+    ASSERT_TRUE(ch.publish(update(1), stop.get_token()));
+    EXPECT_EQ(::poll(&p, 1, 0), 0) << "nobody was asleep: a publish costs no eventfd write";
+    EXPECT_FALSE(ch.arm_wake()) << "an update is waiting: no sleeping";
+    std::vector<TickerUpdate> out(8);
+    ASSERT_EQ(ch.try_consume(out), 1u);
+    EXPECT_EQ(ch.try_consume(out), 0u);
+    ASSERT_TRUE(ch.arm_wake());
+    ASSERT_TRUE(ch.publish(update(2), stop.get_token()));
+    ASSERT_TRUE(ch.publish(update(3), stop.get_token()));
+    ASSERT_EQ(::poll(&p, 1, 1000), 1) << "the publish after arm_wake() wakes the loop";
+    std::uint64_t count = 0;
+    ASSERT_EQ(::read(ch.wake_fd(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+    EXPECT_EQ(count, 1u) << "one wake-up per sleep, not one per publish";
+    ASSERT_EQ(ch.try_consume(out), 2u);
+    EXPECT_EQ(out[1].seq, 3u);
 }
 
 // Every producer publishes seq 1..per_producer as fast as it can through small lanes (so they are
