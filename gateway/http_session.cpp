@@ -22,6 +22,7 @@
 #include "gateway/server.hpp"
 #include "gateway/session.hpp"
 #include "protocol/engineio.hpp"
+#include "protocol/http_response.hpp"
 #include "gateway/static_pages.hpp"
 #include "gateway/transport.hpp"
 #include "gateway/worker.hpp"
@@ -69,18 +70,6 @@ std::string query_param(std::string_view query, std::string_view name) {
         query.remove_prefix(amp + 1);
     }
     return {};
-}
-
-std::string response(int status, std::string_view reason, std::string_view content_type, std::string_view body,
-                     bool keep_alive, std::string_view extra_headers = {}) {
-    std::string r = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\nServer: tickgate\r\n";
-    if (!content_type.empty()) r += "Content-Type: " + std::string(content_type) + "\r\n";
-    r += "Content-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n";
-    r += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-    r += extra_headers;
-    r += "\r\n";
-    r += body;
-    return r;
 }
 
 std::string error_body(std::string_view message) { return "{\"error\":\"" + std::string(message) + "\"}\n"; }
@@ -170,14 +159,14 @@ private:
         if (path == "/socket.io/" || path == "/socket.io") return socketio_request(req, query);
         if (req.method() != http::verb::get) {
             count_http();
-            return reply(response(405, "Method Not Allowed", "application/json", error_body("only GET is served"),
+            return reply(protocol::http_response(405, "Method Not Allowed", "application/json", error_body("only GET is served"),
                                   false, "Allow: GET\r\n"),
                          false);
         }
         if (path == "/healthz") {
             count_http();
             auto [status, body] = server_.health_report();
-            return reply(response(status, status == 200 ? "OK" : "Service Unavailable", "application/json", body,
+            return reply(protocol::http_response(status, status == 200 ? "OK" : "Service Unavailable", "application/json", body,
                                   keep_alive),
                          keep_alive);
         }
@@ -186,20 +175,20 @@ private:
             const bool ready = server_.ready() && !server_.draining();
             const std::string body = std::string("{\"status\":\"") +
                                      (ready ? "ready" : server_.draining() ? "draining" : "starting") + "\"}\n";
-            return reply(response(ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "application/json", body,
+            return reply(protocol::http_response(ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "application/json", body,
                                   keep_alive),
                          keep_alive);
         }
         if (path == "/" || path == "/index.html") {
             count_http();
-            return reply(response(200, "OK", "text/html; charset=utf-8", index_html(), keep_alive,
+            return reply(protocol::http_response(200, "OK", "text/html; charset=utf-8", index_html(), keep_alive,
                                   "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; "
                                   "style-src 'unsafe-inline'; script-src 'unsafe-inline'\r\n"),
                          keep_alive);
         }
         if (path != "/ws") {
             count_http();
-            return reply(response(404, "Not Found", "application/json", error_body("not found; WebSocket clients use /ws"),
+            return reply(protocol::http_response(404, "Not Found", "application/json", error_body("not found; WebSocket clients use /ws"),
                                   keep_alive),
                          keep_alive);
         }
@@ -221,12 +210,12 @@ private:
         if (error == eio::QueryError::none && !q.sid.empty() && !polling_session_exists(q.sid)) {
             count_http();
             eio::encode_http_error(eio::HttpError::unknown_sid, body);
-            return reply(response(400, "Bad Request", "application/json", body, false), false);
+            return reply(protocol::http_response(400, "Bad Request", "application/json", body, false), false);
         }
         if (error != eio::QueryError::none) {
             count_http();
             eio::encode_http_error(eio::http_error_for(error), body);
-            return reply(response(400, "Bad Request", "application/json", body, false), false);
+            return reply(protocol::http_response(400, "Bad Request", "application/json", body, false), false);
         }
         wire_ = Wire::socketio;
         upgrade_sid_.assign(q.sid);
@@ -264,20 +253,20 @@ private:
         // by a gateway that is merely full, or a liveness check would restart it.
         if (!slot_.admitted()) {
             server_.count_connection(ConnectionResult::rejected_limit);
-            return reply(response(503, "Service Unavailable", "application/json", error_body("connection limit reached"),
+            return reply(protocol::http_response(503, "Service Unavailable", "application/json", error_body("connection limit reached"),
                                   false, "Retry-After: 1\r\n"),
                          false);
         }
         if (!beast::websocket::is_upgrade(req)) {
             server_.count_connection(ConnectionResult::bad_handshake);
-            return reply(response(426, "Upgrade Required", "application/json",
+            return reply(protocol::http_response(426, "Upgrade Required", "application/json",
                                   error_body("this is a WebSocket endpoint: connect with a WebSocket client"), false,
                                   "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"),
                          false);
         }
         if (server_.draining() || worker_.draining()) {
             server_.count_connection(ConnectionResult::rejected_limit);
-            return reply(response(503, "Service Unavailable", "application/json", error_body("shutting down"), false),
+            return reply(protocol::http_response(503, "Service Unavailable", "application/json", error_body("shutting down"), false),
                          false);
         }
         const auto origin = req[http::field::origin];
@@ -287,13 +276,13 @@ private:
             server_.count_connection(ConnectionResult::rejected_origin);
             TG_LOG(info, "connection %s: Origin %.*s not allowed", peer_.c_str(), static_cast<int>(origin.size()),
                    origin.data());
-            return reply(response(403, "Forbidden", "application/json", error_body("origin not allowed"), false), false);
+            return reply(protocol::http_response(403, "Forbidden", "application/json", error_body("origin not allowed"), false), false);
         }
         const auto key = req[http::field::sec_websocket_key];
         const auto version = req[http::field::sec_websocket_version];
         if (key.empty() || key.size() > 64 || version != "13") {
             server_.count_connection(ConnectionResult::bad_handshake);
-            return reply(response(400, "Bad Request", "application/json",
+            return reply(protocol::http_response(400, "Bad Request", "application/json",
                                   error_body("Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required"), false,
                                   "Sec-WebSocket-Version: 13\r\n"),
                          false);

@@ -29,6 +29,7 @@
 #include "gateway/transport.hpp"
 #include "gateway/worker.hpp"
 #include "protocol/engineio.hpp"
+#include "protocol/http_response.hpp"
 #include "protocol/websocket_frame.hpp"
 
 namespace tickgate::gateway {
@@ -105,17 +106,7 @@ std::string cors_headers(std::string_view origin) {
     return h;
 }
 
-std::string http_response(int status, std::string_view reason, std::string_view content_type, std::string_view body,
-                          bool keep_alive, std::string_view extra_headers) {
-    std::string r = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\nServer: tickgate\r\n";
-    if (!content_type.empty()) r += "Content-Type: " + std::string(content_type) + "\r\n";
-    r += "Content-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n";
-    r += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-    r += extra_headers;
-    r += "\r\n";
-    r += body;
-    return r;
-}
+using protocol::http_response;
 
 std::string ok_response(const PollingRequest& request, std::string_view body, bool keep_alive) {
     return http_response(200, "OK", "text/plain; charset=UTF-8", body, keep_alive, cors_headers(request.origin));
