@@ -56,7 +56,7 @@ private:
         std::string name;
         std::atomic<std::int64_t> last_update_ns{0};
         OwnedCounter updates;
-        bool stale = false;  // engine thread only
+        bool stale = false;  // worker 0 only
     };
     struct TopicEntry {
         std::uint32_t id;

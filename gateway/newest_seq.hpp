@@ -3,7 +3,7 @@
 // fallen behind (more than 250 ms of lag) checks it before fanning out an update: when a newer update of the same topic is
 // already queued for it, the older one is skipped for live delivery (clients see a seq gap, as with
 // per-client conflation), so an overloaded gateway stays current instead of building up lag.
-// Written by the engine thread only; read by every worker.
+// Written by the broadcast engine only (on worker 0); read by every worker.
 
 #include <atomic>
 #include <cstdint>
