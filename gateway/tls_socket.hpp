@@ -32,13 +32,18 @@ using TcpSocket = boost::asio::ip::tcp::socket;
 /// What a non-blocking operation needs before it can make progress.
 enum class Want { nothing, read, write };
 
+/// Which end of the handshake a TlsSocket plays: the gateway accepts, tickgate-load connects.
+enum class TlsRole { server, client };
+
 class TlsSocket {
 public:
     using executor_type = TcpSocket::executor_type;
     using lowest_layer_type = TcpSocket;
 
-    /// Takes over an accepted socket; the server side of a handshake that has not started.
-    TlsSocket(TcpSocket socket, SSL_CTX* context);
+    /// Takes over a connected socket; `role` names the side of a handshake that has not started.
+    /// A client verifies the server as `context` says and sends no SNI (tickgate-load's only use:
+    /// loopback addresses, where a server name would mean nothing).
+    TlsSocket(TcpSocket socket, SSL_CTX* context, TlsRole role = TlsRole::server);
     TlsSocket(TlsSocket&& other) noexcept;
     TlsSocket& operator=(TlsSocket&&) = delete;
     ~TlsSocket();
@@ -160,5 +165,9 @@ void wait(TlsSocket& s, Want want, Handler&& handler) {
 
 /// Sets what every server context needs for TlsSocket: buffers released when idle, partial writes.
 void prepare_tls_context(SSL_CTX* context);
+/// For a client context: partial writes as above, buffers kept (a busy reader would reallocate
+/// them per wakeup), and read-ahead, so one recv() takes every record the socket holds instead of
+/// two recv() calls per record (header, then body).
+void prepare_tls_client_context(SSL_CTX* context);
 
 }  // namespace tickgate::gateway

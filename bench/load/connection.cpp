@@ -1,20 +1,25 @@
-// The client side of one connection, templated over TLS and plain TCP like the gateway's sessions.
-// Our own framing and upgrade (client_frame.cpp, upgrade.cpp) keep Beast out: frames are decoded in
-// place from one reused receive buffer, and the receive time is read once per socket read.
+// The client side of one connection over plain TCP or TLS (gateway::TlsSocket: OpenSSL on the
+// descriptor, no BIO pair to copy records through). Our own framing and upgrade (client_frame.cpp,
+// upgrade.cpp) keep Beast out. A wakeup drains the socket into the worker's receive buffer, shared
+// by all its connections, and frames are decoded in place there; a connection keeps only the
+// unfinished frame at the end of a read. The receive time is read once per drain round.
 #include "bench/load/connection.hpp"
 
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <time.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,17 +30,20 @@
 #include "bench/load/update_scan.hpp"
 #include "bench/load/upgrade.hpp"
 #include "bench/load/worker.hpp"
+#include "gateway/tls_socket.hpp"
 
 namespace tickgate::load {
 namespace {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
+using gateway::Want;
 using Tcp = asio::ip::tcp;
-using TlsStream = asio::ssl::stream<Tcp::socket>;
 
-constexpr std::size_t kInitialBuffer = 16 * 1024;      // one TLS record
 constexpr std::uint64_t kMaxMessage = 16 * 1024 * 1024;
+constexpr std::size_t kUnlimited = std::numeric_limits<std::size_t>::max();
+// A connection with more than this many receive buffers waiting yields to the others in between.
+constexpr int kMaxDrainRounds = 8;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kCloseGrace = std::chrono::seconds(1);
 
@@ -50,23 +58,47 @@ std::int64_t monotonic_ns() noexcept {
         .count();
 }
 
-Tcp::socket& socket_of(Tcp::socket& s) { return s; }
-Tcp::socket& socket_of(TlsStream& s) { return s.next_layer(); }
+/// The connection's byte stream: the TCP socket, with TLS over it once connected (wss://).
+/// Non-blocking calls only; the caller waits for the readiness a call asks for.
+class ClientStream {
+public:
+    explicit ClientStream(asio::io_context& io) : tcp_(io) {}
 
-template <class Stream>
+    Tcp::socket& socket() noexcept { return tls_ ? tls_->next_layer() : tcp_; }
+    void start_tls(SSL_CTX* context) { tls_.emplace(std::move(tcp_), context, gateway::TlsRole::client); }
+    gateway::TlsSocket* tls() noexcept { return tls_ ? &*tls_ : nullptr; }
+
+    std::size_t read_now(void* data, std::size_t size, Want& want, error_code& ec) {
+        return tls_ ? tls_->read_now(data, size, want, ec) : gateway::read_now(tcp_, data, size, want, ec);
+    }
+    /// True when TLS holds received bytes not yet returned by read_now() (a read returns one record).
+    bool buffered() noexcept { return tls_ && SSL_has_pending(tls_->native_handle()) == 1; }
+    std::size_t write_now(const void* data, std::size_t size, Want& want, error_code& ec) {
+        return tls_ ? tls_->write_now(data, size, want, ec) : gateway::write_now(tcp_, data, size, want, ec);
+    }
+    template <class Handler>
+    void wait(Want want, Handler&& handler) {
+        gateway::wait(socket(), want, std::forward<Handler>(handler));
+    }
+
+private:
+    Tcp::socket tcp_;  // moved into tls_ at start_tls()
+    std::optional<gateway::TlsSocket> tls_;
+};
+
 class ClientConnection final : public Connection {
 public:
-    ClientConnection(Worker& worker, std::size_t slot, std::size_t index, Stream stream)
-        : worker_(worker), run_(worker.run_context()), slot_(slot), index_(index), stream_(std::move(stream)),
-          timer_(worker.io()), buffer_(kInitialBuffer),
+    ClientConnection(Worker& worker, std::size_t slot, std::size_t index)
+        : worker_(worker), run_(worker.run_context()), slot_(slot), index_(index), stream_(worker.io()),
+          timer_(worker.io()),
           slow_(run_.options.slow_mode != SlowMode::none && is_slow(index, run_.options.slow_fraction)),
-          mask_key_(static_cast<std::uint32_t>(index * 0x9E3779B1u + 0x7F4A7C15u)) {}
+          mask_key_(static_cast<std::uint32_t>(index * 0x9E3779B1u + 0x7F4A7C15u)), watch_tag_(worker.next_watch_tag()) {}
 
     void start() override {
         started_ns_ = monotonic_ns();
         ++stats().launched;
         error_code ec;
-        auto& socket = socket_of(stream_);
+        auto& socket = stream_.socket();
         socket.open(Tcp::v4(), ec);
         if (ec) return fail_connect(ec);
         if (!run_.sources.empty()) {
@@ -97,6 +129,9 @@ public:
         stats().seq[slow_ ? kSlow : kNormal].add(seq_.counts());
     }
 
+    void on_readable() override { do_read(); }
+    std::uint32_t watch_tag() const noexcept override { return watch_tag_; }
+
 private:
     enum class Phase { connecting, upgrading, open, closing, done };
 
@@ -109,16 +144,18 @@ private:
     void on_connect(error_code ec) {
         if (phase_ == Phase::done) return;
         if (ec) return fail_connect(ec);
-        socket_of(stream_).set_option(Tcp::no_delay(true), ec);
-        if constexpr (std::is_same_v<Stream, TlsStream>) {
-            stream_.async_handshake(asio::ssl::stream_base::client, [self = self()](error_code e) {
-                if (self->phase_ == Phase::done) return;
-                if (e) return self->fail(self->stats().failures.tls);
-                self->send_upgrade();
-            });
-        } else {
-            send_upgrade();
+        stream_.socket().set_option(Tcp::no_delay(true), ec);
+        if (!run_.tls) {
+            stream_.socket().non_blocking(true, ec);
+            if (ec) return fail_connect(ec);
+            return send_upgrade();
         }
+        stream_.start_tls(run_.tls->native_handle());
+        stream_.tls()->async_handshake([self = self()](error_code e) {
+            if (self->phase_ == Phase::done) return;
+            if (e) return self->fail(self->stats().failures.tls);
+            self->send_upgrade();
+        });
     }
 
     void send_upgrade() {
@@ -138,29 +175,7 @@ private:
         accept_ = expected_accept(key);
         pending_ = build_upgrade_request(o.url.host + ":" + std::to_string(o.url.port), target, key);
         flush_writes();
-        read_upgrade();
-    }
-
-    void read_upgrade() {
-        stream_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
-                                [self = self()](error_code ec, std::size_t n) { self->on_upgrade_read(ec, n); });
-    }
-
-    void on_upgrade_read(error_code ec, std::size_t n) {
-        if (phase_ == Phase::done) return;
-        if (ec) return fail(stats().failures.upgrade);
-        filled_ += n;
-        const auto r = parse_upgrade_response(std::string_view(buffer_.data(), filled_), accept_);
-        using S = UpgradeResponse::Status;
-        if (r.status == S::incomplete) {
-            if (filled_ == buffer_.size()) return fail(stats().failures.upgrade);
-            return read_upgrade();
-        }
-        if (r.status == S::rejected) return fail(stats().failures.http_status[r.http_status]);
-        if (r.status == S::malformed) return fail(stats().failures.upgrade);
-        std::memmove(buffer_.data(), buffer_.data() + r.header_bytes, filled_ - r.header_bytes);
-        filled_ -= r.header_bytes;
-        on_open();
+        do_read();  // the response, then frames: consume() tells them apart by phase
     }
 
     void on_open() {
@@ -182,75 +197,128 @@ private:
             request += "]}";
             send(WsOpcode::text, request);
         }
-        process(realtime_ns(), run_.in_window.load(std::memory_order_relaxed));
-        if (phase_ == Phase::open || phase_ == Phase::closing) do_read();
     }
 
     // ---- reading ----
 
+    /// Reads while the socket has data and this connection should read, then waits for more.
     void do_read() {
-        if (phase_ == Phase::done || reading_) return;
-        if (slow_ && ready_ && phase_ == Phase::open) {
-            if (run_.options.slow_mode == SlowMode::stall) return;  // the socket buffer fills, then the server's queue
-            const auto now = std::chrono::steady_clock::now();
-            if (next_read_ > now) {
-                timer_.expires_at(next_read_);
-                timer_.async_wait([self = self()](error_code ec) {
-                    if (!ec && self->phase_ == Phase::open) self->start_read(self->slow_read_size());
-                });
-                return;
+        for (int round = 0; round < kMaxDrainRounds; ++round) {
+            if (phase_ == Phase::done || reading_) return;
+            std::size_t limit = kUnlimited;
+            if (slow_ && ready_ && phase_ == Phase::open) {
+                if (run_.options.slow_mode == SlowMode::stall) return;  // the socket buffer fills, then the server's queue
+                if (next_read_ > std::chrono::steady_clock::now()) {
+                    timer_.expires_at(next_read_);
+                    timer_.async_wait([self = self()](error_code ec) {
+                        if (!ec && self->phase_ == Phase::open) self->do_read();
+                    });
+                    return;
+                }
+                limit = slow_read_size();
             }
-            return start_read(slow_read_size());
+            if (!read_round(limit)) return;
         }
-        start_read(buffer_.size() - filled_);
+        asio::post(worker_.io(), [self = self()] { self->do_read(); });
     }
 
     std::size_t slow_read_size() const {
         // A fiftieth of a second's worth per read keeps the pace smooth without many tiny reads.
-        const auto chunk = static_cast<std::size_t>(std::max(64.0, run_.options.slow_rate / 50));
-        return std::min(chunk, buffer_.size() - filled_);
+        return static_cast<std::size_t>(std::max(64.0, run_.options.slow_rate / 50));
     }
 
-    void start_read(std::size_t max_bytes) {
+    /// Fills the worker's buffer (after the unfinished frame kept from last time) with up to `limit`
+    /// bytes, handles what is complete and keeps the rest. True when the socket may hold more.
+    /// reading_ stays set meanwhile: a close begun by a frame must not start a read of its own
+    /// into the buffer being decoded.
+    ///
+    /// A read that came back short with nothing left inside TLS has emptied the socket, so it
+    /// waits at once instead of making one more recv() to hear EAGAIN (a syscall per wakeup, most
+    /// of which carry one message). Either wait reports data that is already there: the worker's
+    /// set is level-triggered, and Asio re-arms the descriptor (EPOLL_CTL_MOD) for every async_wait.
+    bool read_round(std::size_t limit) {
         reading_ = true;
-        stream_.async_read_some(asio::buffer(buffer_.data() + filled_, max_bytes),
-                                [self = self()](error_code ec, std::size_t n) { self->on_read(ec, n); });
+        const auto buffer = worker_.receive_buffer(std::max(needed_, partial_.size() + 4096));
+        std::size_t filled = partial_.size(), got = 0;
+        std::memcpy(buffer.data(), partial_.data(), filled);
+        Want want = Want::nothing;
+        error_code ec;
+        while (filled < buffer.size() && got < limit) {
+            const std::size_t space = std::min(buffer.size() - filled, limit - got);
+            const std::size_t n = stream_.read_now(buffer.data() + filled, space, want, ec);
+            if (n == 0) break;
+            filled += n;
+            got += n;
+            if (n < space && !stream_.buffered()) {
+                want = Want::read;
+                break;
+            }
+        }
+        const bool window = run_.in_window.load(std::memory_order_relaxed);
+        if (got > 0) account_read(got, window);
+        const std::size_t used = consume(buffer.data(), filled, realtime_ns(), window);
+        reading_ = false;
+        if (phase_ == Phase::done) return false;
+        partial_.assign(buffer.data() + used, filled - used);
+        if (ec) return lost(), false;
+        if (want == Want::nothing) return true;
+        // Normal readers wait in the worker's readiness set; slow ones pace themselves with Asio
+        // waits and the timer, as does a read that needs the socket writable (TLS), which must
+        // leave the level-triggered set meanwhile or be reported again and again.
+        if (want == Want::read && !slow_) {
+            if (!watched_) watched_ = worker_.watch(stream_.socket().native_handle(), slot_, watch_tag_);
+            if (watched_) return false;
+        }
+        if (watched_) {
+            worker_.unwatch(stream_.socket().native_handle());
+            watched_ = false;
+        }
+        reading_ = true;
+        stream_.wait(want, [self = self()](error_code e) {
+            self->reading_ = false;
+            if (self->phase_ == Phase::done) return;
+            if (e) return self->lost();
+            self->do_read();
+        });
+        return false;
     }
 
-    void on_read(error_code ec, std::size_t n) {
-        reading_ = false;
-        if (phase_ == Phase::done) return;
-        if (ec) return lost();
-        const bool window = run_.in_window.load(std::memory_order_relaxed);
+    void account_read(std::size_t n, bool window) {
         if (window) stats().bytes[slow_ ? kSlow : kNormal] += n;
         if (slow_ && run_.options.slow_mode == SlowMode::rate) {
             const auto pause = std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * static_cast<double>(n) / run_.options.slow_rate));
             next_read_ = std::max(next_read_, std::chrono::steady_clock::now()) + pause;
         }
-        filled_ += n;
-        process(realtime_ns(), window);
-        do_read();
     }
 
-    /// Handles every complete frame in the buffer and keeps the incomplete rest at its front.
-    void process(std::int64_t now_ns, bool window) {
+    /// Handles the upgrade response (while upgrading) and every complete frame in [data, size);
+    /// returns the bytes used.
+    std::size_t consume(const char* data, std::size_t size, std::int64_t now_ns, bool window) {
         std::size_t at = 0;
+        if (phase_ == Phase::upgrading) {
+            const auto r = parse_upgrade_response(std::string_view(data, size), accept_);
+            using S = UpgradeResponse::Status;
+            if (r.status == S::incomplete) return 0;  // over 16 KiB without an end it is malformed
+            if (r.status == S::rejected) return fail(stats().failures.http_status[r.http_status]), 0;
+            if (r.status == S::malformed) return fail(stats().failures.upgrade), 0;
+            at = r.header_bytes;
+            on_open();
+        }
+        needed_ = 0;
         while (phase_ != Phase::done) {
             ServerFrame frame;
             std::size_t consumed = 0, needed = 0;
-            const auto status = decode_server_frame(std::string_view(buffer_.data() + at, filled_ - at), kMaxMessage,
-                                                    frame, consumed, needed);
-            if (status == DecodeStatus::error) return protocol_error();
+            const auto status =
+                decode_server_frame(std::string_view(data + at, size - at), kMaxMessage, frame, consumed, needed);
+            if (status == DecodeStatus::error) return protocol_error(), at;
             if (status == DecodeStatus::need_more) {
-                if (needed > buffer_.size()) buffer_.resize(needed);  // a frame larger than the buffer
+                needed_ = needed;  // the next read's buffer must hold the whole frame
                 break;
             }
             at += consumed;
             on_frame(frame, now_ns, window);
         }
-        if (phase_ == Phase::done) return;
-        if (at > 0) std::memmove(buffer_.data(), buffer_.data() + at, filled_ - at);
-        filled_ -= at;
+        return at;
     }
 
     void on_frame(const ServerFrame& frame, std::int64_t now_ns, bool window) {
@@ -344,17 +412,23 @@ private:
         flush_writes();
     }
 
+    /// Writes are few and small (the upgrade, the subscription, pongs, the close): sent at once,
+    /// and only a socket that is full makes the rest wait for writability.
     void flush_writes() {
         if (writing_ || pending_.empty() || phase_ == Phase::done) return;
-        std::swap(inflight_, pending_);
-        pending_.clear();
+        Want want = Want::nothing;
+        error_code ec;
+        // A write cut short is retried from the same bytes (TlsSocket's rule); later frames only append.
+        pending_.erase(0, stream_.write_now(pending_.data(), pending_.size(), want, ec));
+        if (ec) return pending_.clear();  // nothing more can go out; the read side sees the end
+        if (want == Want::nothing) return;
         writing_ = true;
-        asio::async_write(stream_, asio::buffer(inflight_), [self = self()](error_code ec, std::size_t) {
+        stream_.wait(want, [self = self()](error_code e) {
             self->writing_ = false;
-            self->inflight_.clear();
-            if (ec || self->phase_ == Phase::done) return;
-            if (self->phase_ == Phase::closing && self->server_closed_ && self->pending_.empty()) return self->finish();
+            if (e || self->phase_ == Phase::done) return;
             self->flush_writes();
+            if (!self->writing_ && self->phase_ == Phase::closing && self->server_closed_ && self->pending_.empty())
+                self->finish();
         });
     }
 
@@ -417,7 +491,9 @@ private:
         phase_ = Phase::done;
         timer_.cancel();
         error_code ignored;
-        socket_of(stream_).close(ignored);
+        if (watched_) worker_.unwatch(stream_.socket().native_handle());
+        watched_ = false;
+        stream_.socket().close(ignored);
         if (was_open) --stats().open;
         fold_counts();
         worker_.on_connection_done(slot_, was_open);
@@ -426,11 +502,11 @@ private:
     Worker& worker_;
     RunContext& run_;
     std::size_t slot_, index_;
-    Stream stream_;
+    ClientStream stream_;
     asio::steady_timer timer_;  // handshake timeout, then the slow reader's pace, then the close grace
-    std::vector<char> buffer_;
-    std::size_t filled_ = 0;
-    std::string pending_, inflight_;  // one write in flight; the next gathers meanwhile
+    std::string partial_;       // the unfinished frame (or upgrade response) at the end of the last read
+    std::size_t needed_ = 0;    // that frame's whole size once its header is in
+    std::string pending_;       // frames not yet written
     std::string accept_;
     SeqTracker seq_;
     MessageAssembler assembler_;
@@ -439,6 +515,8 @@ private:
     Phase phase_ = Phase::connecting;
     const bool slow_;
     const std::uint32_t mask_key_;
+    const std::uint32_t watch_tag_;
+    bool watched_ = false;  // in the worker's readiness set
     bool ready_ = false, reading_ = false, writing_ = false;
     bool close_sent_ = false, server_closed_ = false, closing_by_us_ = false;
     bool disconnect_counted_ = false, folded_ = false;
@@ -447,9 +525,7 @@ private:
 }  // namespace
 
 std::shared_ptr<Connection> make_connection(Worker& worker, std::size_t slot, std::size_t index) {
-    auto& run = worker.run_context();
-    if (run.tls) return std::make_shared<ClientConnection<TlsStream>>(worker, slot, index, TlsStream(worker.io(), *run.tls));
-    return std::make_shared<ClientConnection<Tcp::socket>>(worker, slot, index, Tcp::socket(worker.io()));
+    return std::make_shared<ClientConnection>(worker, slot, index);
 }
 
 }  // namespace tickgate::load

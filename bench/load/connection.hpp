@@ -3,6 +3,7 @@
 // subscription, then reading and accounting every message. Implemented over TLS and plain TCP.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 namespace tickgate::load {
@@ -18,6 +19,10 @@ public:
     virtual void shut_down() = 0;
     /// Adds this connection's seq counts to the worker's statistics (once).
     virtual void fold_counts() = 0;
+    /// The worker's readiness set found the socket readable (see Worker::watch).
+    virtual void on_readable() = 0;
+    /// Tells this connection's readiness events from those of an earlier one in the same slot.
+    virtual std::uint32_t watch_tag() const noexcept = 0;
 };
 
 /// `slot` is the connection's place in its worker; `index` its number over the whole run (it

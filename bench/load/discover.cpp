@@ -1,6 +1,6 @@
 #include "bench/load/discover.hpp"
 
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
 #include <rapidjson/document.h>
 
@@ -9,6 +9,7 @@
 
 #include "bench/load/client_frame.hpp"
 #include "bench/load/upgrade.hpp"
+#include "gateway/tls_socket.hpp"
 
 namespace tickgate::load {
 namespace {
@@ -102,16 +103,12 @@ std::vector<std::string> parse_topic_list(const std::string& text) {
 
 std::vector<std::string> discover_topics(const RunContext& run) {
     asio::io_context io;
-    if (run.tls) {
-        asio::ssl::stream<Tcp::socket> stream(io, *run.tls);
-        auto& socket = stream.next_layer();
-        step(io, socket, "connecting", [&](auto h) { socket.async_connect(run.server, h); });
-        step(io, socket, "TLS handshake", [&](auto h) { stream.async_handshake(asio::ssl::stream_base::client, h); });
-        return list_over(io, stream, socket, run);
-    }
     Tcp::socket socket(io);
     step(io, socket, "connecting", [&](auto h) { socket.async_connect(run.server, h); });
-    return list_over(io, socket, socket, run);
+    if (!run.tls) return list_over(io, socket, socket, run);
+    gateway::TlsSocket stream(std::move(socket), run.tls->native_handle(), gateway::TlsRole::client);
+    step(io, stream.next_layer(), "TLS handshake", [&](auto h) { stream.async_handshake(h); });
+    return list_over(io, stream, stream.next_layer(), run);
 }
 
 }  // namespace tickgate::load

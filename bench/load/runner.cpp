@@ -18,6 +18,7 @@
 #include "bench/load/result.hpp"
 #include "bench/load/topic_choice.hpp"
 #include "bench/load/worker.hpp"
+#include "gateway/tls_socket.hpp"
 
 namespace tickgate::load {
 namespace {
@@ -84,6 +85,7 @@ void set_up(RunContext& run, Result& result) {
             run.tls->load_verify_file(o.ca_file);
             run.tls->set_verify_mode(asio::ssl::verify_peer);
         }
+        gateway::prepare_tls_client_context(run.tls->native_handle());
     }
     run.topics = o.topics.empty() ? discover_topics(run) : o.topics;
     if (run.topics.empty()) throw std::runtime_error("the server lists no topics; give them with --topics");

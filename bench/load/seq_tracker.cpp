@@ -3,21 +3,19 @@
 namespace tickgate::load {
 
 void SeqTracker::on_update(std::string_view topic, std::uint64_t seq, bool snapshot) {
-    auto it = last_.find(topic);
+    const std::size_t known = slots_.size();
+    const std::uint32_t slot = slots_.find_or_add(topic);
+    if (snapshot) ++counts_.snapshots;
+    else ++counts_.updates;
+    if (slot == known) {
+        // First sight: a snapshot, or (from a server that sends none) the first update, sets the baseline.
+        last_.push_back(seq);
+        return;
+    }
+    std::uint64_t& last = last_[slot];
     if (snapshot) {
-        ++counts_.snapshots;
-        if (it == last_.end()) last_.emplace(std::string(topic), seq);
-        else it->second = seq;
-        return;
-    }
-    ++counts_.updates;
-    if (it == last_.end()) {
-        // The first update of a topic without a snapshot (a server that sends none) sets the baseline.
-        last_.emplace(std::string(topic), seq);
-        return;
-    }
-    std::uint64_t& last = it->second;
-    if (seq == last + 1) {
+        last = seq;
+    } else if (seq == last + 1) {
         last = seq;
     } else if (seq > last) {
         ++counts_.gaps;

@@ -4,9 +4,10 @@
 // reordering. Snapshots reset the baseline, since they carry the latest seq rather than the next.
 
 #include <cstdint>
-#include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
+
+#include "bench/load/topic_slots.hpp"
 
 namespace tickgate::load {
 
@@ -34,15 +35,15 @@ public:
     void on_update(std::string_view topic, std::uint64_t seq, bool snapshot);
 
     const SeqCounts& counts() const noexcept { return counts_; }
-    std::size_t topics() const noexcept { return last_.size(); }
-    void clear() noexcept { last_.clear(); }
+    std::size_t topics() const noexcept { return slots_.size(); }
+    void clear() noexcept {
+        slots_.clear();
+        last_.clear();
+    }
 
 private:
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> last_;
+    TopicSlots slots_;
+    std::vector<std::uint64_t> last_;  // by slot: the highest seq seen
     SeqCounts counts_;
 };
 

@@ -6,9 +6,13 @@ namespace tickgate::load {
 namespace {
 
 /// The position just after `"name":` (whitespace after the colon skipped), or npos. Keys are
-/// searched with their quotes and colon, so "topic" does not match "topics".
-std::size_t value_of(std::string_view text, std::string_view quoted_key_colon) noexcept {
-    const auto at = text.find(quoted_key_colon);
+/// searched with their quotes and colon, so "topic" does not match "topics". The search starts at
+/// `hint` (where the previous field ended: the gateway writes topic, seq, ts, snapshot in that
+/// order, so each is found at the next quote instead of after a scan from the start, which cost a
+/// memchr and a memcmp per quote) and goes back to the start when the key is not after it.
+std::size_t value_of(std::string_view text, std::string_view quoted_key_colon, std::size_t hint = 0) noexcept {
+    auto at = hint < text.size() ? text.find(quoted_key_colon, hint) : std::string_view::npos;
+    if (at == std::string_view::npos && hint > 0) at = text.substr(0, hint + quoted_key_colon.size() - 1).find(quoted_key_colon);
     if (at == std::string_view::npos) return at;
     auto p = at + quoted_key_colon.size();
     while (p < text.size() && (text[p] == ' ' || text[p] == '\t' || text[p] == '\n' || text[p] == '\r')) ++p;
@@ -50,9 +54,11 @@ ScannedMessage scan_message(std::string_view text) noexcept {
     }
     m.kind = ScannedMessage::Kind::malformed;
     if (!read_string(text, topic_at, m.topic)) return m;
-    if (!read_int(text, value_of(text, "\"seq\":"), m.seq)) return m;
-    if (!read_int(text, value_of(text, "\"ts\":"), m.ts_ns)) return m;
-    const auto snap_at = value_of(text, "\"snapshot\":");
+    const auto seq_at = value_of(text, "\"seq\":", topic_at + m.topic.size() + 2);
+    if (!read_int(text, seq_at, m.seq)) return m;
+    const auto ts_at = value_of(text, "\"ts\":", seq_at);
+    if (!read_int(text, ts_at, m.ts_ns)) return m;
+    const auto snap_at = value_of(text, "\"snapshot\":", ts_at);
     m.snapshot = snap_at != std::string_view::npos && text.substr(snap_at, 4) == "true";
     m.kind = ScannedMessage::Kind::update;
     return m;

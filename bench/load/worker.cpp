@@ -1,5 +1,6 @@
 #include "bench/load/worker.hpp"
 
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,11 +17,18 @@ using boost::system::error_code;
 constexpr auto kPublishEvery = std::chrono::milliseconds(200);
 constexpr auto kLaunchTick = std::chrono::milliseconds(2);
 constexpr auto kStopGrace = std::chrono::milliseconds(1500);  // close frames out, replies in
+constexpr int kReadyBatch = 256;
 
 }  // namespace
 
 Worker::Worker(RunContext& run, unsigned index, unsigned workers)
-    : run_(run), index_(index), workers_(workers), launch_timer_(io_), publish_timer_(io_), stop_timer_(io_) {
+    : run_(run), index_(index), workers_(workers), launch_timer_(io_), publish_timer_(io_), stop_timer_(io_),
+      ready_set_(io_) {
+    if (const int fd = ::epoll_create1(EPOLL_CLOEXEC); fd >= 0) {
+        error_code ec;
+        ready_set_.assign(fd, ec);
+        if (ec) ::close(fd);
+    }
     // Connection i belongs to worker i % workers: consecutive connections land on different threads.
     for (std::size_t i = index; i < run.options.connections; i += workers) global_index_.push_back(i);
     slots_.resize(global_index_.size());
@@ -32,6 +40,41 @@ void Worker::start() {
     launch_start_ = std::chrono::steady_clock::now();
     boost::asio::post(io_, [this] { launch_due(); });
     schedule_publish();
+    wait_ready();
+}
+
+bool Worker::watch(int fd, std::size_t slot, std::uint32_t tag) {
+    if (!ready_set_.is_open()) return false;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;  // level-triggered: a socket left with data is reported again
+    ev.data.u64 = static_cast<std::uint64_t>(slot) << 32 | tag;
+    return ::epoll_ctl(ready_set_.native_handle(), EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void Worker::unwatch(int fd) {
+    if (ready_set_.is_open()) ::epoll_ctl(ready_set_.native_handle(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void Worker::wait_ready() {
+    if (!ready_set_.is_open()) return;
+    ready_set_.async_wait(boost::asio::posix::descriptor_base::wait_read, [this](error_code ec) {
+        if (ec) return;
+        dispatch_ready();
+        wait_ready();
+    });
+}
+
+void Worker::dispatch_ready() {
+    epoll_event events[kReadyBatch];
+    const int n = ::epoll_wait(ready_set_.native_handle(), events, kReadyBatch, 0);
+    for (int i = 0; i < n; ++i) {
+        const std::size_t slot = events[i].data.u64 >> 32;
+        const auto tag = static_cast<std::uint32_t>(events[i].data.u64);
+        if (slot >= slots_.size()) continue;
+        // A copy: the connection may finish (and leave its slot) while it reads. An event for a
+        // connection that finished earlier in this batch finds the slot empty or re-tagged.
+        if (auto c = slots_[slot]; c && c->watch_tag() == tag) c->on_readable();
+    }
 }
 
 void Worker::run() {
