@@ -42,6 +42,9 @@ def parse_args():
     p.add_argument("--duration", type=float, default=15)
     p.add_argument("--connect-rate", type=float, default=500)
     p.add_argument("--load-threads", type=int, default=1)
+    p.add_argument("--gateway-threads", type=int, default=1,
+                   help="tickgate --threads (default 1: tickgate-load holds the other core, and the peers are "
+                        "single-threaded too)")
     a = p.parse_args()
     if a.quick:
         a.duration = 8
@@ -73,7 +76,8 @@ def main():
         label = f"peers-{server}-{int(rate)}"
         log_path = os.path.join(raw, label + ".server.log")
         if server == "tickgate":
-            srv, proto, suffix = B.start_tickgate(tickgate, cert, key, log_path, rate, a.symbols, a.connections), "v1", ""
+            srv, proto, suffix = B.start_tickgate(tickgate, cert, key, log_path, rate, a.symbols, a.connections,
+                                  extra=["--threads", str(a.gateway_threads)]), "v1", ""
         else:
             argv, proto, suffix = PEERS[server]
             srv = B.Server(server, [*argv, "--cert", cert, "--key", key, "--symbols", str(a.symbols),
@@ -108,7 +112,7 @@ def main():
     data = {"scenario": "peers", "loadavg_before": B.loadavg(),
             "settings": {"connections": a.connections, "per_connection": a.per_connection, "symbols": a.symbols,
                          "rate": a.rate, "duration_s": a.duration, "connect_rate": a.connect_rate,
-                         "load_threads": a.load_threads},
+                         "load_threads": a.load_threads, "gateway_threads": a.gateway_threads},
             "runs": [], "peers": {}}
     rates = [a.rate] + [float(r) for r in a.fallback_rates.split(",") if r and float(r) < a.rate]
     B.log(f"peer comparison: load average {B.loadavg()}")

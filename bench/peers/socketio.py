@@ -43,6 +43,9 @@ def parse_args():
     p.add_argument("--duration", type=float, default=15)
     p.add_argument("--connect-rate", type=float, default=500)
     p.add_argument("--load-threads", type=int, default=1)
+    p.add_argument("--gateway-threads", type=int, default=1,
+                   help="tickgate --threads (default 1: tickgate-load holds the other core, and the peers are "
+                        "single-threaded too)")
     a = p.parse_args()
     if a.quick:
         a.duration, a.rounds = 8, 1
@@ -106,13 +109,14 @@ def main():
     data = {"scenario": "socketio", "loadavg_before": B.loadavg(),
             "settings": {"connections": a.connections, "per_connection": a.per_connection, "symbols": a.symbols,
                          "rate": a.rate, "peer_rates": a.peer_rates, "rounds": a.rounds, "duration_s": a.duration,
-                         "connect_rate": a.connect_rate, "load_threads": a.load_threads},
+                         "connect_rate": a.connect_rate, "load_threads": a.load_threads, "gateway_threads": a.gateway_threads},
             "windows": [], "mixed": None, "peer_runs": [], "checks": []}
     B.log(f"Socket.IO beside v1 and node socket.io: load average {B.loadavg()}")
 
     # 1. One gateway, v1 and Socket.IO windows in turn, then both at once.
     srv = B.start_tickgate(tickgate, cert, key, os.path.join(raw, "socketio-tickgate.server.log"), a.rate,
-                           a.symbols, a.connections)
+                           a.symbols, a.connections,
+                                  extra=["--threads", str(a.gateway_threads)])
     try:
         urls = tickgate_urls(srv)
         for r in range(a.rounds):
@@ -137,7 +141,8 @@ def main():
         for name in ("tickgate", "node-socketio"):
             log_path = os.path.join(raw, f"socketio-peer-{name}-{int(rate)}.server.log")
             if name == "tickgate":
-                peer = B.start_tickgate(tickgate, cert, key, log_path, rate, a.symbols, a.connections)
+                peer = B.start_tickgate(tickgate, cert, key, log_path, rate, a.symbols, a.connections,
+                                  extra=["--threads", str(a.gateway_threads)])
                 url = tickgate_urls(peer)["socketio"]
             else:
                 peer = B.Server(name, ["node", os.path.join(HERE, "node-socketio", "server.mjs"), "--cert", cert,

@@ -30,7 +30,10 @@ def parse_args():
     p.add_argument("--load-threads", type=int, default=1,
                    help="tickgate-load threads (default 1: the other core is the gateway's; raise it when "
                         "the result warns that the load generator is saturated)")
-    p.add_argument("--gateway-arg", action="append", default=[], help="extra tickgate flag (repeatable), e.g. --gateway-arg=--threads=1")
+    p.add_argument("--gateway-threads", type=int, default=1,
+                   help="tickgate --threads (default 1: tickgate-load holds the other core; with 2 workers the "
+                        "machine runs more busy threads than it has cores and the tail latency is the scheduler's)")
+    p.add_argument("--gateway-arg", action="append", default=[], help="extra tickgate flag (repeatable), e.g. --gateway-arg=--heartbeat-ms=5000")
     g = p.add_argument_group("fanout and slow")
     g.add_argument("--connections", type=int, default=1000)
     g.add_argument("--symbols", type=int, default=100)
@@ -99,7 +102,8 @@ class Runner:
         a = self.a
         symbols = symbols or a.symbols
         gw = B.start_tickgate(self.tickgate, self.cert, self.key, self.raw(label + ".gateway.log"), rate, symbols,
-                              max_connections=connections, extra=a.gateway_arg)
+                              max_connections=connections,
+                              extra=["--threads", str(a.gateway_threads), *a.gateway_arg])
         try:
             rss_idle = gw.rss_kib()
             # The feed's own output over the run: under CPU contention the simulator can publish fewer
@@ -140,7 +144,7 @@ class Runner:
         a = self.a
         settings = {"connections": a.connections, "per_connection": a.per_connection, "symbols": a.symbols,
                     "rate": a.rate, "duration_s": a.duration, "slow_fraction": slow_fraction,
-                    "load_threads": a.load_threads}
+                    "load_threads": a.load_threads, "gateway_threads": a.gateway_threads}
         data = self.result(name, settings)
         extra = ["--slow-fraction", slow_fraction, "--slow-mode", "stall"] if slow_fraction else []
         load, gw = self.measure(name, a.rate, a.connections,
@@ -245,7 +249,7 @@ class Runner:
         if a.quick:
             rates = rates[::2]
         settings = {"connections": a.connections, "per_connection": a.per_connection, "symbols": a.symbols,
-                    "rates": rates, "step_duration_s": a.step_duration, "load_threads": a.load_threads}
+                    "rates": rates, "step_duration_s": a.step_duration, "load_threads": a.load_threads, "gateway_threads": a.gateway_threads}
         data = self.result("saturation", settings)
         steps, knee = [], None
         for rate in rates:
