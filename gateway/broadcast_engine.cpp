@@ -53,6 +53,8 @@ struct BroadcastEngine::Loop {
     asio::steady_timer behind_retry;
     asio::steady_timer freshness;
     std::array<feeds::TickerUpdate, kBatchMax> buffer;
+    bool waiting = false;       // an async_wait on `wake` is pending
+    bool seemed_stuck = false;  // the last freshness check saw updates waiting while `waiting`
     bool stopped = false;
 };
 
@@ -103,8 +105,11 @@ void BroadcastEngine::stop() {
 }
 
 void BroadcastEngine::wait_for_updates() {
+    loop_->waiting = true;
     loop_->wake.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-        if (ec || loop_->stopped) return;
+        loop_->waiting = false;
+        // operation_aborted without `stopped` is the freshness check's nudge (see there).
+        if (loop_->stopped || (ec && ec != asio::error::operation_aborted)) return;
         std::uint64_t count = 0;
         // Resets the eventfd; EAGAIN (a wake-up already consumed) is harmless.
         [[maybe_unused]] const auto n = ::read(channel_.wake_fd(), &count, sizeof count);
@@ -145,6 +150,15 @@ void BroadcastEngine::schedule_freshness_check() {
     loop_->freshness.expires_after(kFreshnessPeriod);
     loop_->freshness.async_wait([this](const boost::system::error_code& ec) {
         if (ec || loop_->stopped) return;
+        // A safety net, not the wake-up path: updates still waiting while the engine sleeps, at two
+        // checks in a row, would mean a lost wake-up (once is a wake-up on its way). Bound the
+        // damage to two periods, and say so.
+        const bool stuck = loop_->waiting && channel_.depth() > 0;
+        if (stuck && loop_->seemed_stuck) {
+            TG_LOG(warn, "broadcast engine: updates were waiting in the ring without a wake-up");
+            loop_->wake.cancel();
+        }
+        loop_->seemed_stuck = stuck && !loop_->seemed_stuck;
         check_freshness(realtime_ns());
         schedule_freshness_check();
     });
