@@ -15,6 +15,9 @@ describe('slow consumer (--rate 5000 --max-queue-bytes 65536 --slow-timeout-ms 1
 
   test('a stalled client is conflated, then closed; a normal client keeps its rate, gap-free', { timeout: 25000 }, async () => {
     gw = await startGateway(['--rate', '5000', '--max-queue-bytes', '65536', '--slow-timeout-ms', '1500']);
+    // A topic exists once its first update went through; a subscribe that came first would get
+    // unknown_topic (seen under ASan on a busy machine, where the simulator starts late).
+    await waitFor(async () => (await scrape(gw)).tickgate_topics >= 20, { timeoutMs: 10000, what: 'all 20 topics published' });
     const normal = await connectReady(gw.wsUrl, { label: 'normal' });
     const stalled = await connectReady(gw.wsUrl, { label: 'stalled' });
     clients.push(normal, stalled);
