@@ -22,21 +22,16 @@
 #include <cerrno>
 #include <cstring>
 #include <chrono>
-#include <ctime>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/thread_cpu_clock.hpp"
+
 namespace {
 
 constexpr int kConnections = 256;
-
-double thread_cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 void check(bool ok, const char* what) {
     if (!ok) throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
@@ -121,7 +116,7 @@ void Send(benchmark::State& state) {
     const std::string message(bytes, 'x');
     std::size_t next = 0;
     for (auto _ : state) {
-        const double start = thread_cpu_seconds();
+        const auto start = tickgate::bench::ThreadCpuClock::now();
         // A burst like one update's fan-out: one write per subscriber, then the next update.
         for (int i = 0; i < 100; ++i) {
             const int fd = connections.tx[next];
@@ -129,7 +124,7 @@ void Send(benchmark::State& state) {
             if (::send(fd, message.data(), message.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(message.size()))
                 state.SkipWithError("short send");
         }
-        state.SetIterationTime((thread_cpu_seconds() - start) / 100);
+        state.SetIterationTime(std::chrono::duration<double>(tickgate::bench::ThreadCpuClock::now() - start).count() / 100);
         // The next update comes later: the receiver drains and, unless it polls, goes to sleep.
         std::this_thread::sleep_for(std::chrono::microseconds(500));
     }

@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench/thread_cpu_clock.hpp"
 #include "gateway/tls.hpp"
 
 namespace {
@@ -68,16 +69,7 @@ struct Pair {
     }
 };
 
-/// This thread's CPU time: the machine is shared, and wall time would count preemption.
-struct ThreadCpuClock {
-    using duration = std::chrono::nanoseconds;
-    using time_point = std::chrono::time_point<ThreadCpuClock>;
-    static time_point now() {
-        timespec ts;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return time_point(duration(std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec));
-    }
-};
+using tickgate::bench::ThreadCpuClock;
 
 /// Runs the handshake to completion, timing (in CPU time) only the side asked for. Afterwards both sides read
 /// once so the server's tickets are written and taken in (as on a real connection).

@@ -227,8 +227,6 @@ void UpdateChannel::wake_consumer() noexcept {
     wake_requested_.store(true, std::memory_order_seq_cst);
     wake_epoch_.fetch_add(1, std::memory_order_release);
     futex_wake_one(wake_epoch_);
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
 }
 
 bool UpdateChannel::announce_sleep(std::uint32_t sleeper) noexcept {
