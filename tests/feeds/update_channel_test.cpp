@@ -185,10 +185,15 @@ TEST(UpdateChannel, ArmWakeRefusesWhileUpdatesWaitAndOnlyAnArmedSleepIsSignalled
 void stress(int producer_count, std::uint64_t per_producer, std::size_t lane_capacity) {
     UpdateChannel ch(lane_capacity);
     std::vector<std::jthread> producers;
+    // Every producer holds its lane before any may finish: a thread that exits gives its lane to
+    // the next one to start (by design), which would leave fewer lanes than producers.
+    std::latch all_hold_a_lane(producer_count);
     for (int p = 0; p < producer_count; ++p) {
         producers.emplace_back([&, p](std::stop_token st) {
-            for (std::uint64_t n = 1; n <= per_producer; ++n)
+            for (std::uint64_t n = 1; n <= per_producer; ++n) {
                 if (!ch.publish(update(n, static_cast<std::uint16_t>(p)), st)) return;
+                if (n == 1) all_hold_a_lane.arrive_and_wait();
+            }
         });
     }
     std::vector<std::uint64_t> next(static_cast<std::size_t>(producer_count), 1);
