@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "bench/sample_update.hpp"
-#include "gateway/frame.hpp"
-#include "gateway/subscription_registry.hpp"
+#include "gateway/fanout/frame.hpp"
+#include "gateway/fanout/subscription_registry.hpp"
 #include "protocol/messages.hpp"
 
 namespace {
@@ -30,22 +30,19 @@ void BM_FanoutToSessions(benchmark::State& state) {
     }
     const auto update = sample_update(topic);
     gateway::FramePtr frame = gateway::make_text_frame([&](std::string& out) { protocol::encode_update(update, false, out); });
-    std::vector<gateway::Subscriber*> dirty;
-    dirty.reserve(sessions);
     std::string sink;
     std::int64_t iteration = 0;
     for (auto _ : state) {
         const auto id = registry.find(topic);
-        registry.deliver(*id, update, frame, iteration, dirty);
-        for (auto* s : dirty) s->dirty = false;
-        dirty.clear();
+        registry.deliver(*id, update, frame, iteration);
+        registry.flush_dirty([](gateway::Subscriber&) {});
         // What the session's write completion does, every so often, so queues stay in their
         // ordered (non-conflating) half as they do for a client that keeps up.
         if (++iteration % 64 == 0) {
             state.PauseTiming();
             for (auto& s : subs) {
                 sink.clear();
-                s->queue.take(sink);
+                s->queue().take(sink);
             }
             state.ResumeTiming();
         }

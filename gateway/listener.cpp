@@ -4,18 +4,20 @@
 
 #include <chrono>
 
-#include "gateway/connection_slot.hpp"
+#include "gateway/admission.hpp"
+#include "gateway/connection_context.hpp"
+#include "gateway/fanout/worker.hpp"
+#include "gateway/http/http_session.hpp"
 #include "gateway/log.hpp"
-#include "gateway/server.hpp"
-#include "gateway/transport.hpp"
-#include "gateway/worker.hpp"
+#include "gateway/tls_context_store.hpp"
 
 namespace tickgate::gateway {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Listener::Listener(asio::io_context& io, Server& server, std::vector<Worker*> workers)
-    : server_(server), workers_(std::move(workers)), acceptor_(io), backoff_(io) {}
+Listener::Listener(asio::io_context& io, ConnectionContext& context, const TlsContextStore& tls,
+                   std::vector<Worker*> workers)
+    : context_(context), tls_(tls), workers_(std::move(workers)), acceptor_(io), backoff_(io) {}
 
 bool Listener::open(const tcp::endpoint& endpoint, std::string& error) {
     return open_acceptor(acceptor_, endpoint, "", error);
@@ -63,7 +65,7 @@ void Listener::do_accept() {
 void Listener::on_accept(const boost::system::error_code& ec, tcp::socket socket, Worker& worker) {
     if (stopped_ || ec == asio::error::operation_aborted) return;
     if (ec) {
-        server_.count_accept_error();
+        context_.admission.count_accept_error();
         // EMFILE/ENFILE/ENOBUFS: the connection stays in the backlog until descriptors free up.
         // Accepting again at once would spin; wait a little and retry.
         TG_LOG(warn, "accept failed: %s; retrying in 100 ms", ec.message().c_str());
@@ -76,11 +78,11 @@ void Listener::on_accept(const boost::system::error_code& ec, tcp::socket socket
     boost::system::error_code addr_ec;
     const auto remote = socket.remote_endpoint(addr_ec);
     if (!addr_ec) {
-        ConnectionSlot slot(server_.limits(), remote.address().to_string());
-        auto tls = server_.tls_context();
-        asio::post(worker.io(), [&worker, server = &server_, socket = std::move(socket), tls = std::move(tls),
+        ConnectionSlot slot = context_.admission.slot_for(remote.address().to_string());
+        auto tls = tls_.current();
+        asio::post(worker.io(), [&worker, context = &context_, socket = std::move(socket), tls = std::move(tls),
                                  slot = std::move(slot)]() mutable {
-            start_connection(worker, *server, std::move(socket), std::move(tls), std::move(slot));
+            start_connection(worker, *context, std::move(socket), std::move(tls), std::move(slot));
         });
     }
     do_accept();

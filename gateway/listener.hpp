@@ -11,12 +11,18 @@
 
 namespace tickgate::gateway {
 
-class Server;
 class Worker;
+class TlsContextStore;
+struct ConnectionContext;
+
+/// Opens, binds and listens; on failure returns false with "cannot listen<what> on HOST:PORT: why".
+bool open_acceptor(boost::asio::ip::tcp::acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint,
+                   const char* what, std::string& error);
 
 class Listener {
 public:
-    Listener(boost::asio::io_context& io, Server& server, std::vector<Worker*> workers);
+    Listener(boost::asio::io_context& io, ConnectionContext& context, const TlsContextStore& tls,
+             std::vector<Worker*> workers);
     /// Binds and listens; on failure returns false with a one-line error.
     bool open(const boost::asio::ip::tcp::endpoint& endpoint, std::string& error);
     boost::asio::ip::tcp::endpoint local_endpoint() const;
@@ -28,7 +34,8 @@ private:
     void do_accept();
     void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket, Worker& worker);
 
-    Server& server_;
+    ConnectionContext& context_;
+    const TlsContextStore& tls_;
     std::vector<Worker*> workers_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer backoff_;

@@ -1,15 +1,15 @@
-// tickgate: feeds -> lock-free ring -> broadcast engine -> per-core workers -> TLS WebSocket clients.
+// tickgate: feeds -> ring -> broadcast engine -> per-core workers -> TLS WebSocket clients.
 //
-// The flow, file by file:
-//   config.cpp             flags and --config file into one Config struct
-//   server.cpp             start-up and shutdown: TLS, feeds, engine, workers, listener, metrics
-//   feeds/*                adapters (simulator, replay) publishing TickerUpdates into the ring
-//   broadcast_engine.cpp   drains the ring, encodes each update once, hands batches to the workers
-//   worker.cpp             one io_context per thread; fans a batch out to its sessions
-//   listener.cpp           accepts and deals connections to workers
-//   http_session.cpp       TLS handshake, /healthz, /readyz, the /ws upgrade
-//   websocket_session.cpp  framing and the single write in flight; session.cpp: the protocol
-//   tls_socket.cpp         OpenSSL on the socket itself, buffers released when idle
+// The flow, file by file (gateway/README.md says where everything else is):
+//   config.cpp                     flags and --config file into one Config struct
+//   server.cpp                     the composition root: builds the parts, start-up and shutdown
+//   feeds/*                        simulator, replay and NATS adapters publishing updates into the ring
+//   fanout/broadcast_engine.cpp    drains the ring on worker 0, encodes each update once, batches to workers
+//   fanout/worker.cpp              one io_context per thread; fans a batch out to its sessions
+//   listener.cpp                   accepts and deals connections to workers
+//   http/http_session.cpp          TLS handshake, /healthz, /readyz, the /ws and /socket.io/ upgrades
+//   session/websocket_session.cpp  the WebSocket transport; session/session.cpp and its dialects
+//                                  (v1_dialect.cpp, socketio_dialect.cpp): the protocol
 #include <csignal>
 #include <cstdio>
 
@@ -23,8 +23,9 @@ int main(int argc, char* argv[]) {
         if (*parsed.exit_code != 0) std::fputc('\n', stderr);
         return *parsed.exit_code;
     }
-    // OpenSSL writes TLS records with write(2), which raises SIGPIPE when a client has gone;
-    // the error code is what the session acts on.
+    // A write to a connection the peer has closed raises SIGPIPE unless told otherwise; TLS writes
+    // use send(MSG_NOSIGNAL), but other writes (Asio's, on plain sockets) do not, and the error code
+    // is what a session acts on.
     std::signal(SIGPIPE, SIG_IGN);
     tickgate::gateway::Server server(std::move(parsed.config));
     return server.run();

@@ -12,9 +12,10 @@
 #include "feeds/feed_adapter.hpp"
 #include "feeds/upstream_stats.hpp"
 
-#include "gateway/broadcast_engine.hpp"
+#include "gateway/admission.hpp"
+#include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/server.hpp"
-#include "gateway/worker.hpp"
+#include "gateway/fanout/worker.hpp"
 #include "protocol/errors.hpp"
 
 namespace tickgate::gateway {
@@ -217,9 +218,9 @@ std::string Metrics::scrape() {
     for (int r = 0; r < static_cast<int>(ConnectionResult::count); ++r) {
         const auto result = static_cast<ConnectionResult>(r);
         set_total(f.connections_total.Add({{"result", connection_result_name(result)}}),
-                  static_cast<double>(server_.connection_results(result)));
+                  static_cast<double>(server_.admission().counted(result)));
     }
-    set_total(f.accept_errors, static_cast<double>(server_.accept_errors()));
+    set_total(f.accept_errors, static_cast<double>(server_.admission().accept_errors()));
 
     const BroadcastEngine& engine = server_.engine();
     f.topics.Set(static_cast<double>(engine.topic_count()));

@@ -1,5 +1,5 @@
 #include "gateway/metrics_server.hpp"
-#include "gateway/transport.hpp"
+#include "gateway/listener.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>

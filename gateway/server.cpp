@@ -3,7 +3,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/ssl/context.hpp>
 
 #include <sys/resource.h>
 
@@ -14,14 +13,13 @@
 #include "feeds/feed_adapter.hpp"
 #include "feeds/feed_log.hpp"
 #include "feeds/update_channel.hpp"
-#include "gateway/broadcast_engine.hpp"
+#include "gateway/fanout/broadcast_engine.hpp"
+#include "gateway/fanout/newest_seq.hpp"
+#include "gateway/fanout/worker.hpp"
 #include "gateway/listener.hpp"
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/metrics_server.hpp"
-#include "gateway/newest_seq.hpp"
-#include "gateway/tls.hpp"
-#include "gateway/worker.hpp"
 
 namespace tickgate::gateway {
 namespace asio = boost::asio;
@@ -65,20 +63,6 @@ std::string host_for_url(const tcp::endpoint& e) {
 }
 }  // namespace
 
-const char* connection_result_name(ConnectionResult r) noexcept {
-    switch (r) {
-    case ConnectionResult::websocket: return "websocket";
-    case ConnectionResult::http: return "http";
-    case ConnectionResult::rejected_limit: return "rejected_limit";
-    case ConnectionResult::rejected_origin: return "rejected_origin";
-    case ConnectionResult::bad_handshake: return "bad_handshake";
-    case ConnectionResult::tls_error: return "tls_error";
-    case ConnectionResult::timeout: return "timeout";
-    case ConnectionResult::count: break;
-    }
-    return "unknown";
-}
-
 struct Server::Feeds {
     feeds::UpdateChannel channel{kRingCapacity};
     std::vector<std::unique_ptr<feeds::FeedAdapter>> adapters;
@@ -87,7 +71,7 @@ struct Server::Feeds {
 
 Server::Server(Config config)
     : config_(std::move(config)),
-      limits_(config_.max_connections, config_.max_connections_per_ip),
+      admission_(config_.max_connections, config_.max_connections_per_ip),
       feeds_(std::make_unique<Feeds>()) {}
 
 Server::~Server() = default;
@@ -100,69 +84,8 @@ std::vector<const feeds::FeedAdapter*> Server::feed_adapters() const {
     return out;
 }
 
-std::shared_ptr<asio::ssl::context> Server::tls_context() const {
-    std::lock_guard lock(tls_mutex_);
-    return tls_;
-}
-
-bool Server::load_tls(std::string& error) {
-    if (config_.no_tls) return true;
-    if (config_.cert_file.empty()) {
-        if (!ensure_self_signed_certificate(config_.state_dir, cert_path_, key_path_, error)) return false;
-        TG_LOG(info, "using self-signed certificate %s", cert_path_.c_str());
-    } else {
-        cert_path_ = config_.cert_file;
-        key_path_ = config_.key_file;
-    }
-    auto ctx = make_tls_context(cert_path_, key_path_, error);
-    if (!ctx) return false;
-    std::lock_guard lock(tls_mutex_);
-    tls_ = std::move(ctx);
-    return true;
-}
-
-void Server::reload_tls() {
-    if (config_.no_tls) return;
-    std::string error;
-    // A generated certificate is regenerated here when it has expired.
-    if (config_.cert_file.empty() &&
-        !ensure_self_signed_certificate(config_.state_dir, cert_path_, key_path_, error)) {
-        TG_LOG(error, "SIGHUP: %s; keeping the current certificate", error.c_str());
-        return;
-    }
-    auto ctx = make_tls_context(cert_path_, key_path_, error);
-    if (!ctx) {
-        TG_LOG(error, "SIGHUP: %s; keeping the current certificate", error.c_str());
-        return;
-    }
-    {
-        std::lock_guard lock(tls_mutex_);
-        tls_ = std::move(ctx);
-    }
-    TG_LOG(info, "SIGHUP: reloaded certificate %s and key %s; open connections keep theirs", cert_path_.c_str(),
-           key_path_.c_str());
-}
-
-std::pair<int, std::string> Server::health_report() const {
-    bool all_fresh = true;
-    std::string feeds;
-    for (const auto& f : engine_->feed_health()) {
-        all_fresh = all_fresh && f.fresh;
-        if (!feeds.empty()) feeds += ',';
-        std::string name;
-        for (char c : f.name) {
-            if (c == '"' || c == '\\') name += '\\';
-            if (static_cast<unsigned char>(c) >= 0x20) name += c;
-        }
-        feeds += "{\"name\":\"" + name + "\",\"state\":\"" + (f.fresh ? "ok" : "stale") +
-                 "\",\"age_ms\":" + std::to_string(f.age_ms) + "}";
-    }
-    return {all_fresh ? 200 : 503,
-            std::string("{\"status\":\"") + (all_fresh ? "ok" : "stale") + "\",\"feeds\":[" + feeds + "]}\n"};
-}
-
 bool Server::start(std::string& error) {
-    if (!load_tls(error)) return false;
+    if (!tls_.load(error)) return false;
 
     std::vector<std::string> feed_names;
     feeds::NatsOptions nats = config_.nats;
@@ -187,10 +110,11 @@ bool Server::start(std::string& error) {
         worker_ptrs.push_back(workers_.back().get());
     }
     engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->channel, feed_names, worker_ptrs, *newest_);
+    health_.watch_feeds(*engine_);
 
     const auto listen = resolve(config_.listen, error);
     if (!listen) return false;
-    listener_ = std::make_unique<Listener>(workers_.front()->io(), *this, worker_ptrs);
+    listener_ = std::make_unique<Listener>(workers_.front()->io(), connections_, tls_, worker_ptrs);
     if (!listener_->open(*listen, error)) return false;
     const auto metrics_at = resolve(config_.metrics_listen, error);
     if (!metrics_at) return false;
@@ -206,7 +130,7 @@ bool Server::start(std::string& error) {
         });
     listener_->start();
     metrics_->start();
-    ready_ = true;
+    health_.set(Health::Readiness::ready);
 
     const auto ws = listener_->local_endpoint();
     const auto m = metrics_->local_endpoint();
@@ -222,8 +146,7 @@ bool Server::start(std::string& error) {
 }
 
 void Server::shutdown() {
-    draining_ = true;
-    ready_ = false;
+    health_.set(Health::Readiness::draining);
     TG_LOG(info, "shutting down: closing connections with 1001 going away");
     listener_->stop();
     for (auto& w : workers_) w->post_drain();
@@ -270,7 +193,7 @@ int Server::run() {
     std::function<void()> wait_reload = [&] {
         reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            reload_tls();
+            tls_.reload();
             wait_reload();
         });
     };

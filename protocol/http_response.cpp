@@ -1,5 +1,7 @@
 #include "protocol/http_response.hpp"
 
+#include <algorithm>
+
 namespace tickgate::protocol {
 
 std::string http_response(int status, std::string_view reason, std::string_view content_type, std::string_view body,
@@ -12,6 +14,18 @@ std::string http_response(int status, std::string_view reason, std::string_view 
     r += "\r\n";
     r += body;
     return r;
+}
+
+bool origin_allowed(std::span<const std::string> allowed, std::string_view origin) {
+    return origin.empty() || allowed.empty() || std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
+}
+
+std::string cors_headers(std::string_view origin) {
+    if (origin.empty()) return {};
+    std::string h = "Access-Control-Allow-Origin: ";
+    h += origin;
+    h += "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n";
+    return h;
 }
 
 }  // namespace tickgate::protocol

@@ -62,7 +62,7 @@ void append_id(std::string_view id_json, std::string& out) {
 }
 
 template <typename Strings>
-void append_string_array(const Strings& items, std::string& out) {
+void append_strings(const Strings& items, std::string& out) {
     out += '[';
     bool first = true;
     for (const auto& s : items) {
@@ -74,6 +74,9 @@ void append_string_array(const Strings& items, std::string& out) {
 }
 
 }  // namespace
+
+void append_string_array(std::span<const std::string> items, std::string& out) { append_strings(items, out); }
+void append_string_array(std::span<const std::string_view> items, std::string& out) { append_strings(items, out); }
 
 void append_json_string(std::string_view s, std::string& out) {
     out += '"';
@@ -174,7 +177,14 @@ void encode_error(std::string_view id_json, ErrorCode code, std::string_view mes
                   std::span<const std::string> topics, std::string& out) {
     out += "{\"type\":\"error\"";
     append_id(id_json, out);
-    out += ",\"code\":\"";
+    out += ',';
+    append_error_fields(code, message, topics, out);
+    out += '}';
+}
+
+void append_error_fields(ErrorCode code, std::string_view message, std::span<const std::string> topics,
+                         std::string& out) {
+    out += "\"code\":\"";
     out += error_code_name(code);
     out += "\",\"message\":";
     append_json_string(message, out);
@@ -182,7 +192,6 @@ void encode_error(std::string_view id_json, ErrorCode code, std::string_view mes
         out += ",\"topics\":";
         append_string_array(topics, out);
     }
-    out += '}';
 }
 
 void encode_status(std::string_view feed, std::string_view state, std::string_view message, std::string& out) {

@@ -25,6 +25,14 @@ void encode_pong(std::string_view id_json, std::int64_t ts_ns, std::string& out)
 /// "topics" is written only when non-empty.
 void encode_error(std::string_view id_json, ErrorCode code, std::string_view message,
                   std::span<const std::string> topics, std::string& out);
+/// The fields of an error without braces or type: "code":"..","message":..[,"topics":[..]]. Shared by
+/// the v1 error object and the error a Socket.IO ack carries, so both spell an error the same way.
+void append_error_fields(ErrorCode code, std::string_view message, std::span<const std::string> topics,
+                         std::string& out);
+/// ["a","b"] with each item a JSON string literal.
+void append_string_array(std::span<const std::string> items, std::string& out);
+void append_string_array(std::span<const std::string_view> items, std::string& out);
+
 void encode_status(std::string_view feed, std::string_view state, std::string_view message, std::string& out);
 
 /// Appends `s` as a JSON string literal (quotes and escapes included).

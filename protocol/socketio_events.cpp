@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "protocol/messages.hpp"
 #include "protocol/utf8.hpp"
 
 namespace tickgate::protocol::socketio {
@@ -69,6 +70,34 @@ std::variant<Request, RequestError> event_to_request(const Packet& event) {
     // The name came through RapidJSON's UTF-8 check; cutting it keeps the error message short.
     return bad_request("unknown event '" + std::string(utf8_truncate(name, kMaxEchoedNameBytes)) +
                        "'; expected subscribe, unsubscribe, list, ping or message");
+}
+
+void encode_topics_ack(bool accepted, std::span<const std::string> topics, const std::optional<AckError>& error,
+                       std::string& out) {
+    out += '{';
+    if (accepted) {
+        out += "\"topics\":";
+        append_string_array(topics, out);
+    }
+    if (error) {
+        if (accepted) out += ',';
+        out += "\"error\":{";
+        append_error_fields(error->code, error->message, error->topics, out);
+        out += '}';
+    }
+    out += '}';
+}
+
+void encode_list_ack(std::span<const std::string_view> topics, std::string& out) {
+    out += "{\"topics\":";
+    append_string_array(topics, out);
+    out += '}';
+}
+
+void encode_pong_ack(std::int64_t ts_ns, std::string& out) {
+    out += "{\"ts\":";
+    out += std::to_string(ts_ns);
+    out += '}';
 }
 
 }  // namespace tickgate::protocol::socketio

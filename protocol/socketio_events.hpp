@@ -8,10 +8,21 @@
 //   emit('list', ack) / emit('ping', ack)                    {op: list} / {op: ping}; extra arguments ignored
 //   send({op: 'subscribe', id: 1, topics: [...]})            42["message",{...}]: the object is a v1 request
 //
-// Acks are not part of the Request: the caller keeps Packet::ack_id and answers with encode_ack.
+// Acks are not part of the Request: the caller keeps Packet::ack_id and answers with encode_ack,
+// whose argument is one of the ack bodies below. A request that asked for an ack hears about its
+// errors there, not as separate "error" events:
+//
+//   subscribe ack   {"topics":["ticker.BTC-USD"]}   {"topics":[],"error":{"code":..}}   {"error":{"code":..}}
+//   list ack        {"topics":["ticker.BTC-USD",...]}
+//   ping ack        {"ts":1764090000123456789}
 
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "protocol/request.hpp"
 #include "protocol/socketio.hpp"
@@ -27,5 +38,21 @@ inline constexpr std::string_view kMessageEvent = "message";
 /// connection: unknown event names, wrong argument types, and for "message" whatever
 /// parse_request refuses (its id_json then set when the object's id was readable).
 std::variant<Request, RequestError> event_to_request(const Packet& event);
+
+/// The first error a request met, as its ack reports it.
+struct AckError {
+    ErrorCode code = ErrorCode::bad_request;
+    std::string message;
+    std::vector<std::string> topics;
+};
+
+/// The ack body of subscribe/unsubscribe: "topics" (what was added or removed) when the request was
+/// accepted, "error" when it met one; {} when neither.
+void encode_topics_ack(bool accepted, std::span<const std::string> topics, const std::optional<AckError>& error,
+                       std::string& out);
+/// The ack body of list.
+void encode_list_ack(std::span<const std::string_view> topics, std::string& out);
+/// The ack body of ping: the server's wall clock in ns.
+void encode_pong_ack(std::int64_t ts_ns, std::string& out);
 
 }  // namespace tickgate::protocol::socketio

@@ -1,4 +1,4 @@
-#include "gateway/frame.hpp"
+#include "gateway/fanout/frame.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "gateway/outbound_queue.hpp"
+#include "gateway/fanout/outbound_queue.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "gateway/subscription_registry.hpp"
+#include "gateway/fanout/subscription_registry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,12 +29,12 @@ protected:
     void add_topic(std::uint32_t id, std::string_view name) { registry.ensure_topic(id, name); }
     void publish(std::uint32_t id, std::uint64_t seq) {
         const auto& name = registry.topic(id).name;
-        registry.deliver(id, update(name, seq), frame_for(id, seq), 0, dirty);
+        registry.deliver(id, update(name, seq), frame_for(id, seq), 0);
+        registry.flush_dirty([&](Subscriber& s) { dirty.push_back(&s); });
     }
     std::string drain(Subscriber& s) {
         std::string out;
-        s.queue.take(out);
-        s.dirty = false;
+        s.queue().take(out);
         return out;
     }
     std::vector<std::string> list(std::initializer_list<const char*> items) { return {items.begin(), items.end()}; }
@@ -88,7 +88,7 @@ TEST_F(RegistryTest, UnsubscribeRemovesExactlyTheEntryNamed) {
     publish(0, 3);
     publish(1, 3);
     EXPECT_EQ(drain(s), "");
-    EXPECT_TRUE(s.coverage.empty());
+    EXPECT_TRUE(s.membership().coverage.empty());
 }
 
 TEST_F(RegistryTest, ResubscribingAHeldEntryIsANoOp) {
@@ -99,7 +99,7 @@ TEST_F(RegistryTest, ResubscribingAHeldEntryIsANoOp) {
     EXPECT_TRUE(again.added.empty());
     EXPECT_EQ(again.already_held, list({"ticker.BTC-USD"}));
     EXPECT_TRUE(again.newly_covered.empty());
-    EXPECT_EQ(s.entries.size(), 1u);
+    EXPECT_EQ(s.membership().entries.size(), 1u);
 }
 
 TEST_F(RegistryTest, EnforcesTheSubscriptionLimitWithPatternsCountingAsOne) {
@@ -160,9 +160,9 @@ TEST_F(RegistryTest, TransferHandsEntriesOverInPlace) {
     registry.subscribe(other, list({"ticker.BTC-USD"}), 10);
     registry.subscribe(polling, list({"ticker.BTC-USD", "ticker.*"}), 10);
     registry.transfer(polling, websocket);
-    EXPECT_TRUE(polling.entries.empty());
-    EXPECT_TRUE(polling.coverage.empty());
-    EXPECT_EQ(websocket.entries, list({"ticker.BTC-USD", "ticker.*"}));
+    EXPECT_TRUE(polling.membership().entries.empty());
+    EXPECT_TRUE(polling.membership().coverage.empty());
+    EXPECT_EQ(websocket.membership().entries, list({"ticker.BTC-USD", "ticker.*"}));
 
     publish(0, 1);
     EXPECT_EQ(drain(websocket), "[0:1]");

@@ -1,16 +1,19 @@
-#include "gateway/worker.hpp"
+#include "gateway/fanout/worker.hpp"
 
 #include <gtest/gtest.h>
 
-#include "gateway/newest_seq.hpp"
-#include "gateway/session.hpp"
+#include "gateway/fanout/newest_seq.hpp"
+#include "gateway/session/polling_directory.hpp"
+#include "gateway/session/session.hpp"
 
 namespace tickgate::gateway {
 namespace {
 
-class RecordingSession final : public SessionBase {
+PollingDirectory no_polling;
+
+class RecordingSession final : public Session {
 public:
-    using SessionBase::SessionBase;
+    RecordingSession(Worker& worker, std::string peer) : Session(worker, no_polling, std::move(peer), Wire::v1) {}
     void flush() override { ++flushes; }
     void on_closing() override {}
     int flushes = 0;
@@ -53,7 +56,7 @@ protected:
     }
     std::string drain() {
         std::string out;
-        session->queue.take(out);
+        session->queue().take(out);
         return out;
     }
 };
@@ -137,10 +140,10 @@ TEST_F(WorkerTest, ASessionThatEndsWhileADeferredFlushIsPendingLeavesTheDirtyLis
     }
     worker.io().restart();
     worker.io().run_one();  // first batch: other is dirty, flush deferred
-    ASSERT_TRUE(other->dirty);
+    ASSERT_TRUE(other->membership().dirty);
     RecordingSession* raw = other.get();
     worker.detach(*raw);
-    EXPECT_FALSE(raw->dirty);
+    EXPECT_FALSE(raw->membership().dirty);
     other.reset();  // freed now; ASan would catch a later flush of it
     worker.io().poll();
     EXPECT_EQ(session->flushes, 1);

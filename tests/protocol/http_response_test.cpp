@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace tickgate::protocol {
 namespace {
 
@@ -17,6 +20,23 @@ TEST(HttpResponse, NoContentTypeWithoutOneAndExtraHeadersBeforeTheBlankLine) {
     EXPECT_NE(r.find("Content-Length: 0\r\n"), std::string::npos);
     EXPECT_NE(r.find("Connection: keep-alive\r\n"), std::string::npos);
     EXPECT_TRUE(r.ends_with("Access-Control-Allow-Origin: https://a\r\n\r\n"));
+}
+
+TEST(OriginPolicy, NoListOrNoOriginAllowsAndAListMustMatchExactly) {
+    const std::vector<std::string> none;
+    const std::vector<std::string> list{"https://app.example", "http://127.0.0.1:3000"};
+    EXPECT_TRUE(origin_allowed(none, "https://evil.example"));
+    EXPECT_TRUE(origin_allowed(list, ""));  // not a browser: nothing to check
+    EXPECT_TRUE(origin_allowed(list, "http://127.0.0.1:3000"));
+    EXPECT_FALSE(origin_allowed(list, "https://app.example.evil"));
+    EXPECT_FALSE(origin_allowed(list, "HTTPS://APP.EXAMPLE"));
+}
+
+TEST(OriginPolicy, CorsHeadersEchoTheOriginWithCredentials) {
+    EXPECT_EQ(cors_headers(""), "");
+    EXPECT_EQ(cors_headers("https://app.example"),
+              "Access-Control-Allow-Origin: https://app.example\r\nAccess-Control-Allow-Credentials: true\r\n"
+              "Vary: Origin\r\n");
 }
 
 }  // namespace

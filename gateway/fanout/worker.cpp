@@ -1,4 +1,4 @@
-#include "gateway/worker.hpp"
+#include "gateway/fanout/worker.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -6,10 +6,9 @@
 #include <chrono>
 #include <ctime>
 
+#include "gateway/fanout/frame_encoder.hpp"
+#include "gateway/fanout/newest_seq.hpp"
 #include "gateway/log.hpp"
-#include "gateway/newest_seq.hpp"
-#include "gateway/session.hpp"
-#include "protocol/socketio.hpp"
 
 namespace tickgate::gateway {
 namespace {
@@ -64,7 +63,7 @@ void Worker::on_batch(const UpdateBatch& batch) {
             stats_.updates_skipped_behind.add();
             continue;
         }
-        registry_.deliver(item.topic_id, item.update, item.frame, t, dirty_);
+        registry_.deliver(item.topic_id, item.update, item.frame, t);
     }
     // Corking without a timer: while more batches are already queued behind this one, keep
     // gathering, so a busy worker writes several updates per session per socket write. An idle
@@ -77,44 +76,28 @@ void Worker::on_batch(const UpdateBatch& batch) {
 
 void Worker::flush_dirty() {
     // Corking: everything a batch queued for a session goes out in one write.
-    for (Subscriber* s : dirty_) {
-        s->dirty = false;
+    registry_.flush_dirty([this](Subscriber& s) {
         // Counted here, not when a write starts: a stalled client never starts another write.
-        stats_.messages_conflated.add(s->queue.take_conflated_count());
-        auto* session = static_cast<SessionBase*>(s);
-        if (s->overflowed) {
-            stats_.slow_consumer_disconnects.add();
-            session->close(1008, "slow consumer", true);
-        } else {
-            session->flush();
-        }
-    }
-    dirty_.clear();
+        stats_.messages_conflated.add(s.queue().take_conflated_count());
+        if (s.queue().overflowed()) stats_.slow_consumer_disconnects.add();
+        s.on_delivered();
+    });
 }
 
 void Worker::post_status(std::string feed, bool stale, std::string json) {
     boost::asio::post(io_, [this, feed = std::move(feed), stale, json = std::move(json)] {
-        StatusFrames frames{make_text_frame([&](std::string& out) { out += json; }),
-                            make_text_frame([&](std::string& out) {
-                                protocol::socketio::encode_event("status", json, out);
-                            })};
+        const StatusFrames status = frames::status(json);
         if (stale)
-            stale_statuses_[feed] = frames;
+            stale_statuses_[feed] = status;
         else
             stale_statuses_.erase(feed);
-        const auto t = now_ns();
-        for (auto& [raw, session] : sessions_) {
-            if (!session->is_open() || session->is_probe()) continue;  // a probe carries only the probe
-            const auto& frame = session->wire() == Wire::socketio ? frames.socketio : frames.v1;
-            session->queue.push_control(frame->bytes(), t);
-            session->flush();
-        }
+        for (auto& [raw, session] : sessions_) session->on_status(status);
     });
 }
 
 std::vector<FramePtr> Worker::current_stale_statuses(Wire wire) const {
     std::vector<FramePtr> out;
-    for (const auto& [feed, frames] : stale_statuses_) out.push_back(wire == Wire::socketio ? frames.socketio : frames.v1);
+    for (const auto& [feed, status] : stale_statuses_) out.push_back(status.for_wire(wire));
     return out;
 }
 
@@ -122,26 +105,20 @@ void Worker::post_drain() {
     boost::asio::post(io_, [this] {
         draining_ = true;
         // close() may detach sessions synchronously; iterate over a copy.
-        std::vector<std::shared_ptr<SessionBase>> open;
+        std::vector<std::shared_ptr<Subscriber>> open;
         for (auto& [raw, session] : sessions_) open.push_back(session);
-        for (auto& session : open) session->close(1001, "going away", false);
+        for (auto& session : open) session->on_drain();
     });
 }
 
-void Worker::attach(std::shared_ptr<SessionBase> session) {
-    SessionBase* raw = session.get();
+void Worker::attach(std::shared_ptr<Subscriber> session) {
+    Subscriber* raw = session.get();
     sessions_.emplace(raw, std::move(session));
     session_count_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
-void Worker::detach(SessionBase& session) {
-    registry_.remove(session);
-    // A busy worker defers flushing across batches, so a session can end while still listed as
-    // dirty; it must leave that list before it can be freed.
-    if (session.dirty) {
-        dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), static_cast<Subscriber*>(&session)), dirty_.end());
-        session.dirty = false;
-    }
+void Worker::detach(Subscriber& session) {
+    registry_.release(session);
     sessions_.erase(&session);
     session_count_.store(sessions_.size(), std::memory_order_relaxed);
 }
@@ -158,7 +135,7 @@ void Worker::schedule_sweep() {
 
 void Worker::on_sweep() {
     const auto t = now_ns();
-    std::vector<std::shared_ptr<SessionBase>> all;
+    std::vector<std::shared_ptr<Subscriber>> all;
     all.reserve(sessions_.size());
     for (auto& [raw, session] : sessions_) all.push_back(session);
     for (auto& session : all) session->on_sweep(t);

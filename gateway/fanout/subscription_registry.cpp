@@ -1,28 +1,11 @@
-#include "gateway/subscription_registry.hpp"
+#include "gateway/fanout/subscription_registry.hpp"
 
 #include <algorithm>
 
-#include "protocol/messages.hpp"
-#include "protocol/socketio.hpp"
+#include "gateway/fanout/frame_encoder.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
-namespace {
-
-// 42["<channel>",{v1 update}] as a WebSocket text frame.
-FramePtr make_socketio_update_frame(const feeds::TickerUpdate& u, std::uint32_t topic_id) {
-    auto f = make_text_frame([&](std::string& out) {
-        protocol::socketio::begin_event(protocol::topic_channel(u.topic()), out);
-        protocol::encode_update(u, false, out);
-        protocol::socketio::end_event(out);
-    });
-    f->topic_id = topic_id;
-    f->ts_ns = u.ts_ns;
-    return f;
-}
-
-}  // namespace
-
 TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_view name) {
     if (id < topics_.size()) return topics_[id];
     topics_.resize(id + 1);
@@ -36,19 +19,19 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
 }
 
 void SubscriptionRegistry::deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
-                                   std::int64_t now_ns, std::vector<Subscriber*>& dirty) {
+                                   std::int64_t now_ns) {
     store_latest(topic_id, update);
     FramePtr socketio_frame;
     for (Subscriber* s : topics_[topic_id].subscribers) {
         const FramePtr* f = &frame;
-        if (s->socketio) {
-            if (!socketio_frame) socketio_frame = make_socketio_update_frame(update, frame->topic_id);
+        if (s->wire() == Wire::socketio) {
+            if (!socketio_frame) socketio_frame = frames::live_update(update, Wire::socketio, frame->topic_id);
             f = &socketio_frame;
         }
-        if (s->queue.push_live(*f, now_ns) == OutboundQueue::Push::overflow) s->overflowed = true;
-        if (!s->dirty) {
-            s->dirty = true;
-            dirty.push_back(s);
+        s->queue().push_live(*f, now_ns);
+        if (!s->membership_.dirty) {
+            s->membership_.dirty = true;
+            dirty_.push_back(s);
         }
     }
 }
@@ -63,7 +46,7 @@ SubscriptionRegistry::SubscribeOutcome SubscriptionRegistry::subscribe(Subscribe
             out.malformed.push_back(entry);
             continue;
         }
-        if (std::find(s.entries.begin(), s.entries.end(), entry) != s.entries.end()) {
+        if (std::find(s.membership_.entries.begin(), s.membership_.entries.end(), entry) != s.membership_.entries.end()) {
             out.already_held.push_back(entry);
             continue;
         }
@@ -75,11 +58,11 @@ SubscriptionRegistry::SubscribeOutcome SubscriptionRegistry::subscribe(Subscribe
                 continue;
             }
         }
-        if (s.entries.size() >= max_entries) {
+        if (s.membership_.entries.size() >= max_entries) {
             out.over_limit.push_back(entry);
             continue;
         }
-        s.entries.push_back(entry);
+        s.membership_.entries.push_back(entry);
         out.added.push_back(entry);
         if (exact) {
             cover(s, *exact, &out.newly_covered);
@@ -100,9 +83,9 @@ SubscriptionRegistry::UnsubscribeOutcome SubscriptionRegistry::unsubscribe(Subsc
             out.malformed.push_back(entry);
             continue;
         }
-        auto it = std::find(s.entries.begin(), s.entries.end(), entry);
-        if (it == s.entries.end()) continue;  // not held: nothing to remove
-        s.entries.erase(it);
+        auto it = std::find(s.membership_.entries.begin(), s.membership_.entries.end(), entry);
+        if (it == s.membership_.entries.end()) continue;  // not held: nothing to remove
+        s.membership_.entries.erase(it);
         drop_entry(s, entry);
         out.removed.push_back(entry);
     }
@@ -110,18 +93,32 @@ SubscriptionRegistry::UnsubscribeOutcome SubscriptionRegistry::unsubscribe(Subsc
 }
 
 void SubscriptionRegistry::remove(Subscriber& s) {
-    for (const std::string& entry : s.entries) drop_entry(s, entry);
-    s.entries.clear();
+    auto& m = s.membership_;
+    for (const std::string& entry : m.entries) drop_entry(s, entry);
+    m.entries.clear();
+}
+
+void SubscriptionRegistry::release(Subscriber& s) {
+    remove(s);
+    auto& m = s.membership_;
+    // A busy worker defers flushing across batches, so a session can end while still listed as
+    // dirty; it must leave that list before it can be freed.
+    if (m.dirty) {
+        dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &s), dirty_.end());
+        m.dirty = false;
+    }
 }
 
 void SubscriptionRegistry::transfer(Subscriber& from, Subscriber& to) {
-    for (const auto& [topic_id, coverage] : from.coverage) topics_[topic_id].subscribers[coverage.index] = &to;
-    for (const std::string& entry : from.entries)
+    auto& f = from.membership_;
+    auto& t = to.membership_;
+    for (const auto& [topic_id, coverage] : f.coverage) topics_[topic_id].subscribers[coverage.index] = &to;
+    for (const std::string& entry : f.entries)
         if (auto it = patterns_.find(entry); it != patterns_.end() && it->second.erase(&from) > 0) it->second.insert(&to);
-    to.entries = std::move(from.entries);
-    to.coverage = std::move(from.coverage);
-    from.entries.clear();
-    from.coverage.clear();
+    t.entries = std::move(f.entries);
+    t.coverage = std::move(f.coverage);
+    f.entries.clear();
+    f.coverage.clear();
 }
 
 void SubscriptionRegistry::drop_entry(Subscriber& s, const std::string& entry) {
@@ -138,7 +135,7 @@ void SubscriptionRegistry::drop_entry(Subscriber& s, const std::string& entry) {
 }
 
 void SubscriptionRegistry::cover(Subscriber& s, std::uint32_t topic_id, std::vector<std::uint32_t>* newly_covered) {
-    auto [it, inserted] = s.coverage.try_emplace(topic_id);
+    auto [it, inserted] = s.membership_.coverage.try_emplace(topic_id);
     if (inserted) {
         auto& list = topics_[topic_id].subscribers;
         it->second.index = static_cast<std::uint32_t>(list.size());
@@ -149,16 +146,16 @@ void SubscriptionRegistry::cover(Subscriber& s, std::uint32_t topic_id, std::vec
 }
 
 void SubscriptionRegistry::uncover(Subscriber& s, std::uint32_t topic_id) {
-    auto it = s.coverage.find(topic_id);
-    if (it == s.coverage.end() || --it->second.entries > 0) return;
+    auto it = s.membership_.coverage.find(topic_id);
+    if (it == s.membership_.coverage.end() || --it->second.entries > 0) return;
     auto& list = topics_[topic_id].subscribers;
     const std::uint32_t index = it->second.index;
     Subscriber* moved = list.back();
     list[index] = moved;
-    moved->coverage[topic_id].index = index;
+    moved->membership_.coverage[topic_id].index = index;
     list.pop_back();
-    s.coverage.erase(it);
-    s.queue.forget_topic(topic_id);
+    s.membership_.coverage.erase(it);
+    s.queue().forget_topic(topic_id);
 }
 
 std::optional<std::uint32_t> SubscriptionRegistry::find(std::string_view topic) const {

@@ -17,14 +17,12 @@
 #include <vector>
 
 #include "gateway/config.hpp"
+#include "gateway/fanout/subscription_registry.hpp"
+#include "gateway/fanout/update_batch.hpp"
 #include "gateway/stats.hpp"
-#include "gateway/subscription_registry.hpp"
-#include "gateway/update_batch.hpp"
 
 namespace tickgate::gateway {
 
-class SessionBase;
-enum class Wire;
 class NewestSeqTable;
 
 class Worker {
@@ -56,8 +54,9 @@ public:
 
     // This worker's thread only.
     SubscriptionRegistry& registry() noexcept { return registry_; }
-    void attach(std::shared_ptr<SessionBase> session);
-    void detach(SessionBase& session);
+    /// The worker keeps a session alive from attach() until detach(), its last call.
+    void attach(std::shared_ptr<Subscriber> session);
+    void detach(Subscriber& session);
     /// Wall clock in ns, refreshed once per batch or handler that asks for it.
     std::int64_t now_ns() const;
     /// Status frames of feeds that are stale now, for a newly opened session of that wire protocol.
@@ -81,12 +80,8 @@ private:
     std::thread thread_;
     WorkerStats stats_;
     SubscriptionRegistry registry_;
-    std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;
-    std::vector<Subscriber*> dirty_;
+    std::unordered_map<Subscriber*, std::shared_ptr<Subscriber>> sessions_;
     unsigned batches_since_flush_ = 0;
-    struct StatusFrames {
-        FramePtr v1, socketio;
-    };
     std::map<std::string, StatusFrames> stale_statuses_;
     bool draining_ = false;
     std::array<char, 16 * 1024> read_scratch_;

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "feeds/ticker_update.hpp"
-#include "gateway/frame.hpp"
+#include "gateway/fanout/frame.hpp"
 
 namespace tickgate::gateway {
 

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/frame.hpp"
+#include "gateway/fanout/frame.hpp"
 
 namespace tickgate::gateway {
 
@@ -46,7 +46,12 @@ public:
     /// Moves everything queued into `out` (which must be empty), in send order.
     Taken take(std::string& out);
 
+    /// Drops everything queued (a closing session discards its backlog). The overflow mark stays.
     void clear();
+    /// A push overflowed since the queue was made: its session is to be closed as a slow consumer.
+    bool overflowed() const noexcept { return overflowed_; }
+    /// For a push whose overflow the caller handles itself (a snapshot that does not fit).
+    void mark_overflowed() noexcept { overflowed_ = true; }
     bool empty() const noexcept { return pieces_.empty() && conflated_.empty(); }
     std::size_t bytes() const noexcept { return ordered_bytes_ + conflated_bytes_; }
     std::size_t max_bytes() const noexcept { return max_bytes_; }
@@ -73,6 +78,7 @@ private:
     std::uint64_t conflated_count_ = 0;
     std::int64_t oldest_update_ts_ns_ = 0;
     std::int64_t queued_since_ns_ = 0;
+    bool overflowed_ = false;
 };
 
 template <typename Build>

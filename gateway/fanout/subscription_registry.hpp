@@ -16,27 +16,9 @@
 #include <vector>
 
 #include "feeds/ticker_update.hpp"
-#include "gateway/outbound_queue.hpp"
+#include "gateway/fanout/subscriber.hpp"
 
 namespace tickgate::gateway {
-
-/// What the registry knows of a session.
-struct Subscriber {
-    explicit Subscriber(std::size_t max_queue_bytes) : queue(max_queue_bytes) {}
-    virtual ~Subscriber() = default;
-
-    struct Coverage {
-        std::uint32_t entries = 0;  // how many held entries cover the topic
-        std::uint32_t index = 0;    // position in the topic's subscriber list
-    };
-
-    OutboundQueue queue;
-    std::vector<std::string> entries;                       // exact topics and patterns held
-    std::unordered_map<std::uint32_t, Coverage> coverage;  // topic id -> coverage
-    bool socketio = false;    // receives Socket.IO event frames instead of v1 frames
-    bool dirty = false;       // queued something since the worker's last flush pass
-    bool overflowed = false;  // the queue passed its bound: to be closed as a slow consumer
-};
 
 struct TopicState {
     std::string name;
@@ -65,10 +47,15 @@ public:
     TopicState& ensure_topic(std::uint32_t id, std::string_view name);
 
     /// Stores the update as the topic's latest value and queues the shared frame on every
-    /// subscriber (Socket.IO subscribers get `socketio_frame`, encoded here on first need, once per
-    /// update per worker). Subscribers that become dirty are appended to `dirty`.
+    /// subscriber (Socket.IO subscribers get a Socket.IO frame, encoded here on first need, once per
+    /// update per worker). Subscribers that queued something become dirty.
     void deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
-                 std::int64_t now_ns, std::vector<Subscriber*>& dirty);
+                 std::int64_t now_ns);
+    /// The worker's flush pass: calls `f(subscriber)` once for each dirty subscriber and clears the
+    /// list. `f` may close subscribers (which then leave the registry).
+    template <typename F>
+    void flush_dirty(F&& f);
+    bool has_dirty() const noexcept { return !dirty_.empty(); }
 
     /// Records the update as the topic's latest value without delivering it.
     void store_latest(std::uint32_t topic_id, const feeds::TickerUpdate& update) {
@@ -78,8 +65,10 @@ public:
 
     SubscribeOutcome subscribe(Subscriber& s, std::span<const std::string> entries, std::size_t max_entries);
     UnsubscribeOutcome unsubscribe(Subscriber& s, std::span<const std::string> entries);
-    /// Drops every entry of a closing session.
+    /// Drops every entry of a closing session. It stays in the dirty list until the flush pass.
     void remove(Subscriber& s);
+    /// remove(), and out of the dirty list too: for a session about to be freed.
+    void release(Subscriber& s);
     /// Hands every entry of `from` to `to` (which holds none) in place: `to` takes `from`'s slots
     /// in the topics' subscriber lists, so it receives exactly what `from` would have received
     /// next. For a polling session that upgrades to WebSocket.
@@ -96,6 +85,8 @@ private:
     void drop_entry(Subscriber& s, const std::string& entry);
 
     std::vector<TopicState> topics_;
+    std::vector<Subscriber*> dirty_;
+    std::vector<Subscriber*> flushing_;  // dirty_ of the pass in progress (kept for its capacity)
     struct NameHash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
@@ -104,5 +95,17 @@ private:
     // Distinct patterns and who holds them: a new topic is matched once per distinct pattern.
     std::unordered_map<std::string, std::unordered_set<Subscriber*>> patterns_;
 };
+
+template <typename F>
+void SubscriptionRegistry::flush_dirty(F&& f) {
+    // A subscriber closed by `f` leaves dirty_, not the list being walked: swap first.
+    flushing_.swap(dirty_);
+    for (Subscriber* s : flushing_) {
+        if (!s->membership_.dirty) continue;  // removed meanwhile
+        s->membership_.dirty = false;
+        f(*s);
+    }
+    flushing_.clear();
+}
 
 }  // namespace tickgate::gateway

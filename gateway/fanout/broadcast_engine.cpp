@@ -1,4 +1,4 @@
-#include "gateway/broadcast_engine.hpp"
+#include "gateway/fanout/broadcast_engine.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -12,11 +12,11 @@
 #include <ctime>
 #include <future>
 
-#include "gateway/frame.hpp"
+#include "gateway/fanout/frame_encoder.hpp"
+#include "gateway/fanout/newest_seq.hpp"
+#include "gateway/fanout/update_batch.hpp"
+#include "gateway/fanout/worker.hpp"
 #include "gateway/log.hpp"
-#include "gateway/newest_seq.hpp"
-#include "gateway/update_batch.hpp"
-#include "gateway/worker.hpp"
 #include "protocol/messages.hpp"
 
 namespace tickgate::gateway {
@@ -193,9 +193,7 @@ void BroadcastEngine::publish(const feeds::TickerUpdate* updates, std::size_t n)
             conflicts_.add();
             continue;
         }
-        auto frame = make_text_frame([&](std::string& out) { protocol::encode_update(u, false, out); });
-        frame->topic_id = it->second.id;
-        frame->ts_ns = u.ts_ns;
+        auto frame = frames::live_update(u, Wire::v1, it->second.id);
         for (std::size_t w = 1; w < batches.size(); ++w)
             batches[w]->items.push_back(BatchItem{it->second.id, u, std::make_shared<const Frame>(*frame)});
         batches[0]->items.push_back(BatchItem{it->second.id, u, std::move(frame)});

@@ -1,7 +1,7 @@
 // From an accepted socket to a WebSocket session: TLS handshake, one or more HTTP requests
 // (/healthz, /readyz, the /ws and /socket.io/ upgrades), admission and Origin checks, the 101
-// response. Socket.IO long-polling requests are routed to polling_session.cpp, which answers them
-// through this connection.
+// response. Socket.IO long-polling requests are routed to polling_routes.cpp, whose answers come
+// back to this connection.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -16,16 +16,20 @@
 #include <chrono>
 #include <optional>
 
-#include "gateway/connection_slot.hpp"
+#include "gateway/admission.hpp"
+#include "gateway/config.hpp"
+#include "gateway/connection_context.hpp"
+#include "gateway/fanout/subscriber.hpp"
+#include "gateway/fanout/worker.hpp"
+#include "gateway/health.hpp"
+#include "gateway/http/http_session.hpp"
+#include "gateway/http/polling_routes.hpp"
 #include "gateway/log.hpp"
-#include "gateway/polling_session.hpp"
-#include "gateway/server.hpp"
-#include "gateway/session.hpp"
+#include "gateway/session/polling_directory.hpp"
+#include "gateway/session/transport.hpp"
+#include "gateway/static_pages.hpp"
 #include "protocol/engineio.hpp"
 #include "protocol/http_response.hpp"
-#include "gateway/static_pages.hpp"
-#include "gateway/transport.hpp"
-#include "gateway/worker.hpp"
 
 namespace tickgate::gateway {
 namespace asio = boost::asio;
@@ -77,9 +81,9 @@ std::string error_body(std::string_view message) { return "{\"error\":\"" + std:
 template <class Stream>
 class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 public:
-    HttpSession(Worker& worker, Server& server, Stream stream, std::shared_ptr<asio::ssl::context> tls,
+    HttpSession(Worker& worker, ConnectionContext& context, Stream stream, std::shared_ptr<asio::ssl::context> tls,
                 ConnectionSlot slot, std::string peer)
-        : worker_(worker), server_(server), stream_(std::move(stream)), tls_(std::move(tls)), slot_(std::move(slot)),
+        : worker_(worker), context_(context), stream_(std::move(stream)), tls_(std::move(tls)), slot_(std::move(slot)),
           peer_(std::move(peer)), timer_(worker.io()) {}
 
     void start() {
@@ -95,7 +99,7 @@ private:
     /// Bounds the wait for a request: the first (the WebSocket open) or, on a kept-alive
     /// long-polling connection, the next one.
     void arm_timer() {
-        timer_.expires_after(std::chrono::milliseconds(server_.config().handshake_timeout_ms));
+        timer_.expires_after(std::chrono::milliseconds(context_.config.handshake_timeout_ms));
         timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
             if (auto self = weak.lock(); self && !ec) self->on_timeout();
         });
@@ -107,8 +111,8 @@ private:
         // A kept-alive plain HTTP connection (health probes) also ends here; it was counted as http.
         if (requests_ == 0) {
             TG_LOG(debug, "connection %s: no WebSocket open within %u ms, closing", peer_.c_str(),
-                   server_.config().handshake_timeout_ms);
-            server_.count_connection(ConnectionResult::timeout);
+                   context_.config.handshake_timeout_ms);
+            context_.admission.count(ConnectionResult::timeout);
         }
         beast::error_code ec;
         socket_of(stream_).close(ec);
@@ -117,7 +121,7 @@ private:
     void on_handshake(beast::error_code ec) {
         if (ec) {
             if (!timed_out_) {
-                server_.count_connection(ConnectionResult::tls_error);
+                context_.admission.count(ConnectionResult::tls_error);
                 TG_LOG(debug, "connection %s: TLS handshake failed: %s", peer_.c_str(), ec.message().c_str());
             }
             return close_socket();
@@ -129,7 +133,7 @@ private:
         parser_.emplace();
         parser_->header_limit(8 * 1024);
         // Bodies are long-polling POSTs, at most maxPayload (--max-message-bytes) each.
-        parser_->body_limit(std::max<std::uint64_t>(64 * 1024, server_.config().max_message_bytes));
+        parser_->body_limit(std::max<std::uint64_t>(64 * 1024, context_.config.max_message_bytes));
         http::async_read(stream_, buffer_, *parser_,
                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
     }
@@ -140,7 +144,7 @@ private:
             const bool quiet = ec == http::error::end_of_stream || ec == asio::error::eof ||
                                ec == asio::error::operation_aborted || timed_out_ || requests_ > 0;
             if (!quiet) {
-                server_.count_connection(ConnectionResult::bad_handshake);
+                context_.admission.count(ConnectionResult::bad_handshake);
                 TG_LOG(debug, "connection %s: bad HTTP request: %s", peer_.c_str(), ec.message().c_str());
             }
             return close_socket();
@@ -165,19 +169,11 @@ private:
         }
         if (path == "/healthz") {
             count_http();
-            auto [status, body] = server_.health_report();
-            return reply(protocol::http_response(status, status == 200 ? "OK" : "Service Unavailable", "application/json", body,
-                                  keep_alive),
-                         keep_alive);
+            return reply_health(context_.health.healthz(), keep_alive);
         }
         if (path == "/readyz") {
             count_http();
-            const bool ready = server_.ready() && !server_.draining();
-            const std::string body = std::string("{\"status\":\"") +
-                                     (ready ? "ready" : server_.draining() ? "draining" : "starting") + "\"}\n";
-            return reply(protocol::http_response(ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "application/json", body,
-                                  keep_alive),
-                         keep_alive);
+            return reply_health(context_.health.readyz(), keep_alive);
         }
         if (path == "/" || path == "/index.html") {
             count_http();
@@ -207,7 +203,7 @@ private:
             (q.transport == eio::Transport::polling || req.method() == http::verb::options))
             return polling_request(req, q);
         if (error == eio::QueryError::none && req.method() != http::verb::get) error = eio::QueryError::unknown_transport;
-        if (error == eio::QueryError::none && !q.sid.empty() && !polling_session_exists(q.sid)) {
+        if (error == eio::QueryError::none && !q.sid.empty() && !context_.polling.owner(q.sid)) {
             count_http();
             eio::encode_http_error(eio::HttpError::unknown_sid, body);
             return reply(protocol::http_response(400, "Bad Request", "application/json", body, false), false);
@@ -244,36 +240,34 @@ private:
             if (keep_alive) self->arm_timer();
             self->reply(std::move(bytes), keep_alive);
         });
-        serve_polling_request(worker_, server_, std::move(request), std::move(answer));
+        serve_polling_request(worker_, context_, std::move(request), std::move(answer));
     }
 
     void upgrade(const http::request<http::string_body>& req, std::string_view query) {
-        const auto& config = server_.config();
+        const auto& config = context_.config;
         // Only WebSocket clients count against the limits: health probes must still be answered
         // by a gateway that is merely full, or a liveness check would restart it.
         if (!slot_.admitted()) {
-            server_.count_connection(ConnectionResult::rejected_limit);
+            context_.admission.count(ConnectionResult::rejected_limit);
             return reply(protocol::http_response(503, "Service Unavailable", "application/json", error_body("connection limit reached"),
                                   false, "Retry-After: 1\r\n"),
                          false);
         }
         if (!beast::websocket::is_upgrade(req)) {
-            server_.count_connection(ConnectionResult::bad_handshake);
+            context_.admission.count(ConnectionResult::bad_handshake);
             return reply(protocol::http_response(426, "Upgrade Required", "application/json",
                                   error_body("this is a WebSocket endpoint: connect with a WebSocket client"), false,
                                   "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"),
                          false);
         }
-        if (server_.draining() || worker_.draining()) {
-            server_.count_connection(ConnectionResult::rejected_limit);
+        if (context_.health.draining() || worker_.draining()) {
+            context_.admission.count(ConnectionResult::rejected_limit);
             return reply(protocol::http_response(503, "Service Unavailable", "application/json", error_body("shutting down"), false),
                          false);
         }
         const auto origin = req[http::field::origin];
-        if (!config.allowed_origins.empty() && !origin.empty() &&
-            std::find(config.allowed_origins.begin(), config.allowed_origins.end(),
-                      std::string_view(origin.data(), origin.size())) == config.allowed_origins.end()) {
-            server_.count_connection(ConnectionResult::rejected_origin);
+        if (!protocol::origin_allowed(config.allowed_origins, std::string_view(origin.data(), origin.size()))) {
+            context_.admission.count(ConnectionResult::rejected_origin);
             TG_LOG(info, "connection %s: Origin %.*s not allowed", peer_.c_str(), static_cast<int>(origin.size()),
                    origin.data());
             return reply(protocol::http_response(403, "Forbidden", "application/json", error_body("origin not allowed"), false), false);
@@ -281,7 +275,7 @@ private:
         const auto key = req[http::field::sec_websocket_key];
         const auto version = req[http::field::sec_websocket_version];
         if (key.empty() || key.size() > 64 || version != "13") {
-            server_.count_connection(ConnectionResult::bad_handshake);
+            context_.admission.count(ConnectionResult::bad_handshake);
             return reply(protocol::http_response(400, "Bad Request", "application/json",
                                   error_body("Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required"), false,
                                   "Sec-WebSocket-Version: 13\r\n"),
@@ -299,14 +293,15 @@ private:
     void on_upgraded(beast::error_code ec) {
         timer_.cancel();
         if (ec) return close_socket();
-        server_.count_connection(ConnectionResult::websocket);
+        context_.admission.count(ConnectionResult::websocket);
         const auto pending = buffer_.data();
         std::string leftover(static_cast<const char*>(pending.data()), pending.size());
         if (!upgrade_sid_.empty())
-            return continue_polling_upgrade(worker_, std::move(stream_), std::move(tls_), std::move(slot_),
-                                            std::move(peer_), std::move(leftover), std::move(upgrade_sid_));
-        start_websocket_session(worker_, std::move(stream_), std::move(tls_), std::move(slot_), std::move(peer_),
-                                std::move(leftover), std::move(subscribe_list_), wire_);
+            return continue_polling_upgrade(worker_, context_.polling, std::move(stream_), std::move(tls_),
+                                            std::move(slot_), std::move(peer_), std::move(leftover),
+                                            std::move(upgrade_sid_));
+        start_websocket_session(worker_, context_.polling, std::move(stream_), std::move(tls_), std::move(slot_),
+                                std::move(peer_), std::move(leftover), std::move(subscribe_list_), wire_);
     }
 
     void reply(std::string bytes, bool keep_alive) {
@@ -318,8 +313,15 @@ private:
                           });
     }
 
+    void reply_health(const HealthAnswer& answer, bool keep_alive) {
+        const bool ok = answer.status == 200;
+        reply(protocol::http_response(answer.status, ok ? "OK" : "Service Unavailable", "application/json", answer.body,
+                                      keep_alive),
+              keep_alive);
+    }
+
     void count_http() {
-        if (requests_ == 1) server_.count_connection(ConnectionResult::http);
+        if (requests_ == 1) context_.admission.count(ConnectionResult::http);
     }
 
     void close_socket() {
@@ -330,7 +332,7 @@ private:
     }
 
     Worker& worker_;
-    Server& server_;
+    ConnectionContext& context_;
     Stream stream_;
     std::shared_ptr<asio::ssl::context> tls_;
     ConnectionSlot slot_;
@@ -349,8 +351,8 @@ private:
 
 }  // namespace
 
-void start_connection(Worker& worker, Server& server, TcpSocket socket, std::shared_ptr<asio::ssl::context> tls,
-                      ConnectionSlot slot) {
+void start_connection(Worker& worker, ConnectionContext& context, TcpSocket socket,
+                      std::shared_ptr<asio::ssl::context> tls, ConnectionSlot slot) {
     beast::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     if (ec) return;  // already gone
@@ -358,12 +360,12 @@ void start_connection(Worker& worker, Server& server, TcpSocket socket, std::sha
     std::string peer = remote.address().to_string() + ":" + std::to_string(remote.port());
     if (tls) {
         TlsStream stream(std::move(socket), tls->native_handle());
-        std::make_shared<HttpSession<TlsStream>>(worker, server, std::move(stream), std::move(tls), std::move(slot),
+        std::make_shared<HttpSession<TlsStream>>(worker, context, std::move(stream), std::move(tls), std::move(slot),
                                                  std::move(peer))
             ->start();
     } else {
         socket.non_blocking(true, ec);  // the WebSocket session reads and writes it without blocking
-        std::make_shared<HttpSession<TcpSocket>>(worker, server, std::move(socket), nullptr, std::move(slot),
+        std::make_shared<HttpSession<TcpSocket>>(worker, context, std::move(socket), nullptr, std::move(slot),
                                                  std::move(peer))
             ->start();
     }

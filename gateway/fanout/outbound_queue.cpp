@@ -1,4 +1,4 @@
-#include "gateway/outbound_queue.hpp"
+#include "gateway/fanout/outbound_queue.hpp"
 
 namespace tickgate::gateway {
 
@@ -20,7 +20,10 @@ OutboundQueue::Push OutboundQueue::push_live(const FramePtr& frame, std::int64_t
         ++conflated_count_;
     }
     conflated_bytes_ += size;
-    if (bytes() > max_bytes_) return Push::overflow;
+    if (bytes() > max_bytes_) {
+        overflowed_ = true;
+        return Push::overflow;
+    }
     return inserted ? Push::queued : Push::conflated;
 }
 

@@ -1,5 +1,5 @@
-// The transport half of a WebSocket connection: reads client frames into the protocol half
-// (session.cpp) and writes the session's queue with exactly one write in flight. Our own RFC 6455
+// The WebSocket transport: reads client frames into the session (session.cpp, and its dialect) and
+// writes the session's queue with exactly one write in flight. Our own RFC 6455
 // framing rather than beast::websocket::stream, so that every queued frame, pre-built once for all
 // clients, goes out in one socket write (one TLS record where it fits).
 #include <boost/asio/steady_timer.hpp>
@@ -8,10 +8,11 @@
 #include <chrono>
 
 #include "gateway/connection_slot.hpp"
+#include "gateway/fanout/frame_encoder.hpp"
+#include "gateway/fanout/worker.hpp"
 #include "gateway/log.hpp"
-#include "gateway/session.hpp"
-#include "gateway/transport.hpp"
-#include "gateway/worker.hpp"
+#include "gateway/session/session.hpp"
+#include "gateway/session/transport.hpp"
 #include "protocol/websocket_frame.hpp"
 
 namespace tickgate::gateway {
@@ -28,30 +29,30 @@ constexpr std::size_t kKeepWriteCapacity = 64 * 1024;
 constexpr int kReadsPerTurn = 8;
 
 template <class Stream>
-class WebSocketSession final : public SessionBase {
+class WebSocketSession final : public Session {
 public:
-    WebSocketSession(Worker& worker, Stream stream, std::shared_ptr<asio::ssl::context> tls, ConnectionSlot slot,
-                     std::string peer, Wire wire)
-        : SessionBase(worker, std::move(peer), wire), stream_(std::move(stream)), tls_(std::move(tls)), slot_(std::move(slot)),
+    WebSocketSession(Worker& worker, PollingDirectory& polling, Stream stream, std::shared_ptr<asio::ssl::context> tls,
+                     ConnectionSlot slot, std::string peer, Wire wire)
+        : Session(worker, polling, std::move(peer), wire), stream_(std::move(stream)), tls_(std::move(tls)),
+          slot_(std::move(slot)),
           close_timer_(worker.io()), reader_(worker.config().max_message_bytes) {}
 
-    void start(std::string_view leftover, std::string_view subscribe_list) {
+    void start(std::string_view leftover, std::string_view open_arg) {
         TG_LOG(info, "connect %s session %s%s", peer().c_str(), id().c_str(),
                wire() == Wire::socketio ? " (socket.io)" : "");
-        on_open(subscribe_list);
+        on_open(open_arg);
         if (!leftover.empty()) consume(leftover);
         flush();
         do_read();
     }
 
     void flush() override {
-        if (writing_ || socket_closed_ || state_ == State::closed || queue.empty()) return;
-        const auto taken = queue.take(write_buffer_);
+        if (write_in_flight() || socket_closed_ || state_ == State::closed || queue().empty()) return;
+        const auto taken = queue().take(write_buffer_);
         inflight_messages_ = taken.messages;
         inflight_oldest_ts_ = taken.oldest_update_ts_ns;
-        writing_ = true;
         written_ = 0;
-        note_write_started(taken.queued_since_ns);
+        begin_write(taken.queued_since_ns);
         do_write();
     }
 
@@ -75,17 +76,16 @@ private:
     }
 
     void on_write(error_code ec) {
-        writing_ = false;
-        note_write_done();
+        end_write();
         if (ec) return close_socket();
-        auto& stats = worker_.stats();
+        auto& stats = this->stats();
         stats.messages_sent.add(inflight_messages_);
-        if (socketio) stats.socketio_messages_sent.add(inflight_messages_);
+        if (wire() == Wire::socketio) stats.socketio_messages_sent.add(inflight_messages_);
         stats.bytes_sent.add(write_buffer_.size());
         if (inflight_oldest_ts_ != 0) stats.fanout_latency.observe_ns(now() - inflight_oldest_ts_);
         write_buffer_.clear();
         if (write_buffer_.capacity() > kKeepWriteCapacity) std::string().swap(write_buffer_);
-        if (state_ == State::closing && queue.empty()) {
+        if (state_ == State::closing && queue().empty()) {
             // Our close frame is out. RFC 6455: the server closes TCP once both close frames are exchanged.
             if (peer_closed_) close_socket();
             return;
@@ -101,7 +101,7 @@ private:
     /// the frame reader's partial frame, if any.
     void on_readable(error_code ec) {
         if (ec) return finish(ec);
-        auto& buffer = worker_.read_scratch();
+        auto& buffer = worker().read_scratch();
         // TLS can hold decrypted bytes the socket no longer signals, so read until it would block;
         // a client that keeps the socket full gets its turn again after everyone else's.
         for (int reads = 0; reads < kReadsPerTurn; ++reads) {
@@ -118,7 +118,7 @@ private:
             if (state_ == State::closed) return;
         }
         flush();
-        asio::post(worker_.io(), [self = shared_self()] { self->on_readable({}); });
+        asio::post(worker().io(), [self = shared_self()] { self->on_readable({}); });
     }
 
     void consume(std::string_view data) {
@@ -126,18 +126,10 @@ private:
         while (state_ != State::closed && reader_.next(data, msg)) {
             using Kind = protocol::ClientMessage::Kind;
             switch (msg.kind) {
-            case Kind::text:
-                if (wire() == Wire::socketio)
-                    on_engineio_packet(msg.payload);
-                else
-                    on_text(msg.payload);
-                break;
+            case Kind::text: on_text(msg.payload); break;
             case Kind::binary: on_binary(); break;
             case Kind::ping:
-                if (state_ == State::open)
-                    queue.push_control_built(
-                        [&](std::string& out) { protocol::append_frame(out, protocol::Opcode::pong, msg.payload); },
-                        now());
+                if (state_ == State::open) queue_built([&](std::string& out) { frames::pong(msg.payload, out); });
                 break;
             case Kind::pong: break;
             case Kind::close: on_peer_close(msg.close_code); break;
@@ -183,7 +175,7 @@ private:
             TG_LOG(info, "disconnect %s session %s code %u%s%s", peer().c_str(), id().c_str(), close_code_,
                    close_reason_.empty() ? "" : " reason ", close_reason_.c_str());
         }
-        worker_.detach(*this);
+        worker().detach(*this);
     }
 
     Stream stream_;
@@ -196,7 +188,6 @@ private:
     Want read_want_ = Want::read;
     std::size_t inflight_messages_ = 0;
     std::int64_t inflight_oldest_ts_ = 0;
-    bool writing_ = false;
     bool socket_closed_ = false;
     bool finished_ = false;
 };
@@ -204,18 +195,20 @@ private:
 }  // namespace
 
 template <class Stream>
-void start_websocket_session(Worker& worker, Stream stream, std::shared_ptr<asio::ssl::context> tls,
-                             ConnectionSlot slot, std::string peer, std::string leftover, std::string subscribe_list,
-                             Wire wire) {
-    auto session = std::make_shared<WebSocketSession<Stream>>(worker, std::move(stream), std::move(tls),
+void start_websocket_session(Worker& worker, PollingDirectory& polling, Stream stream,
+                             std::shared_ptr<asio::ssl::context> tls, ConnectionSlot slot, std::string peer,
+                             std::string leftover, std::string open_arg, Wire wire) {
+    auto session = std::make_shared<WebSocketSession<Stream>>(worker, polling, std::move(stream), std::move(tls),
                                                               std::move(slot), std::move(peer), wire);
     worker.attach(session);
-    session->start(leftover, subscribe_list);
+    session->start(leftover, open_arg);
 }
 
-template void start_websocket_session<TlsStream>(Worker&, TlsStream, std::shared_ptr<asio::ssl::context>,
-                                                 ConnectionSlot, std::string, std::string, std::string, Wire);
-template void start_websocket_session<TcpSocket>(Worker&, TcpSocket, std::shared_ptr<asio::ssl::context>,
-                                                 ConnectionSlot, std::string, std::string, std::string, Wire);
+template void start_websocket_session<TlsStream>(Worker&, PollingDirectory&, TlsStream,
+                                                 std::shared_ptr<asio::ssl::context>, ConnectionSlot, std::string,
+                                                 std::string, std::string, Wire);
+template void start_websocket_session<TcpSocket>(Worker&, PollingDirectory&, TcpSocket,
+                                                 std::shared_ptr<asio::ssl::context>, ConnectionSlot, std::string,
+                                                 std::string, std::string, Wire);
 
 }  // namespace tickgate::gateway

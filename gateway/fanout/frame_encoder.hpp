@@ -1,0 +1,47 @@
+#pragma once
+// Every frame the gateway sends is built here: live updates, snapshots, statuses, replies, acks and
+// errors, Engine.IO packets, control frames, for protocol v1 and Socket.IO. Frames are WebSocket
+// frames; the polling transport turns a run of them into an Engine.IO payload with
+// to_polling_payload, so both transports send the same bytes inside.
+//
+// Shared frames (live updates, statuses) are built once and handed to every session; the others are
+// appended straight into a session's queue (`out`), one whole frame per call.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "feeds/ticker_update.hpp"
+#include "gateway/fanout/frame.hpp"
+#include "gateway/fanout/subscriber.hpp"
+#include "protocol/engineio.hpp"
+
+namespace tickgate::gateway::frames {
+
+/// A live update: the v1 object, or for Socket.IO 42["<channel>",{v1 object}]. Once per update
+/// (v1, by the engine) or once per update per worker (Socket.IO, on first need).
+std::shared_ptr<Frame> live_update(const feeds::TickerUpdate& u, Wire wire, std::uint32_t topic_id);
+/// A feed status change for both wires.
+StatusFrames status(std::string_view status_json);
+
+/// The latest value of a topic, sent after a subscribe ack ("snapshot":true).
+void snapshot(const feeds::TickerUpdate& u, Wire wire, std::string& out);
+/// A reply object: as it is for v1; for Socket.IO the event `event` carrying it.
+void message(Wire wire, std::string_view event, std::string_view v1_json, std::string& out);
+/// 43<id>[<body>]: the answer to a Socket.IO event that asked for an ack.
+void socketio_ack(std::uint64_t ack_id, std::string_view body, std::string& out);
+/// One Engine.IO/Socket.IO packet already encoded, as a text frame.
+void packet(std::string_view encoded, std::string& out);
+void engineio_open(const protocol::engineio::OpenInfo& info, std::string& out);
+/// The server's heartbeat: a WebSocket ping for v1, the Engine.IO ping packet for Socket.IO.
+void heartbeat_ping(Wire wire, std::string& out);
+/// The answer to a client's WebSocket ping.
+void pong(std::string_view payload, std::string& out);
+void close(std::uint16_t code, std::string_view reason, std::string& out);
+
+/// Polling: appends the payloads of server frames (unmasked, whole) to a polling body, joined with
+/// "\x1e". A close frame becomes the Engine.IO close packet and sets `closed`.
+void to_polling_payload(std::string_view frames, std::string& body, bool& closed);
+
+}  // namespace tickgate::gateway::frames

@@ -1,0 +1,64 @@
+#pragma once
+// What a worker and its subscription registry know of a session: its wire protocol, its send queue,
+// and four hooks. Sessions (gateway/session/) implement it; fan-out code never sees a transport.
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/fanout/outbound_queue.hpp"
+
+namespace tickgate::gateway {
+
+/// The wire protocol of a session: v1 JSON frames, or Socket.IO v5 over Engine.IO v4.
+enum class Wire : std::uint8_t { v1, socketio };
+
+/// The frames of one feed status change, one per wire protocol.
+struct StatusFrames {
+    FramePtr v1, socketio;
+    const FramePtr& for_wire(Wire wire) const noexcept { return wire == Wire::socketio ? socketio : v1; }
+};
+
+class Subscriber {
+public:
+    explicit Subscriber(std::size_t max_queue_bytes, Wire wire = Wire::v1) : queue_(max_queue_bytes), wire_(wire) {}
+    virtual ~Subscriber() = default;
+    Subscriber(const Subscriber&) = delete;
+    Subscriber& operator=(const Subscriber&) = delete;
+
+    Wire wire() const noexcept { return wire_; }
+    OutboundQueue& queue() noexcept { return queue_; }
+    const OutboundQueue& queue() const noexcept { return queue_; }
+
+    /// The worker's flush pass, once per pass after updates were queued: send them, or close as a
+    /// slow consumer when the queue overflowed.
+    virtual void on_delivered() {}
+    /// A feed status change, for every open session.
+    virtual void on_status(const StatusFrames&) {}
+    /// The server is shutting down: close with 1001 "going away".
+    virtual void on_drain() {}
+    /// The worker's periodic check (heartbeats, backlog age).
+    virtual void on_sweep(std::int64_t /*now_ns*/) {}
+
+    /// How many held entries cover a topic, and where the subscriber sits in its list.
+    struct Coverage {
+        std::uint32_t entries = 0;
+        std::uint32_t index = 0;
+    };
+    /// The registry's bookkeeping of this subscriber. Only SubscriptionRegistry writes it.
+    struct Membership {
+        std::vector<std::string> entries;                       // exact topics and patterns held
+        std::unordered_map<std::uint32_t, Coverage> coverage;  // topic id -> coverage
+        bool dirty = false;  // queued something since the worker's last flush pass
+    };
+    const Membership& membership() const noexcept { return membership_; }
+
+private:
+    friend class SubscriptionRegistry;
+    Membership membership_;
+    OutboundQueue queue_;
+    Wire wire_;
+};
+
+}  // namespace tickgate::gateway

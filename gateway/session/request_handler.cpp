@@ -1,0 +1,76 @@
+#include "gateway/session/request_handler.hpp"
+
+#include <chrono>
+
+#include "gateway/fanout/frame_encoder.hpp"
+#include "gateway/fanout/worker.hpp"
+#include "gateway/session/replies.hpp"
+#include "gateway/session/session.hpp"
+
+namespace tickgate::gateway {
+namespace {
+
+constexpr std::string_view kNotAnEntry = "not a topic (channel.SYMBOL-QUOTE) or pattern (* for a segment)";
+
+void subscribe(Session& session, const std::vector<std::string>& entries, Replies& replies) {
+    auto& registry = session.worker().registry();
+    const auto max = session.config().max_subscriptions;
+    auto outcome = registry.subscribe(session, entries, max);
+    session.sync_subscription_gauge();
+    if (!outcome.malformed.empty()) replies.error(protocol::ErrorCode::bad_request, kNotAnEntry, outcome.malformed);
+    if (!outcome.unknown.empty())
+        replies.error(protocol::ErrorCode::unknown_topic, "no feed publishes this topic; see op list", outcome.unknown);
+    if (!outcome.over_limit.empty())
+        replies.error(protocol::ErrorCode::too_many_subscriptions,
+                      "at most " + std::to_string(max) + " subscriptions per connection", outcome.over_limit);
+    // Entries already held are accepted no-ops: they get an ack (listing only what was added) so a
+    // client waiting on its request id always hears back; a request with nothing valid gets none.
+    const bool accepted = !outcome.added.empty() || !outcome.already_held.empty();
+    replies.topics_changed("subscribed", outcome.added, accepted);
+    if (!accepted) return;
+    // Snapshots after the ack; they sit in the ordered part of the queue, ahead of any later live update.
+    for (std::uint32_t topic_id : outcome.newly_covered) {
+        const TopicState& topic = registry.topic(topic_id);
+        if (!topic.has_value) continue;
+        if (!session.queue_built([&](std::string& out) { frames::snapshot(topic.latest, session.wire(), out); })) {
+            session.queue().mark_overflowed();
+            break;
+        }
+    }
+    if (session.queue().overflowed()) session.close(1008, "slow consumer", true);
+}
+
+void unsubscribe(Session& session, const std::vector<std::string>& entries, Replies& replies) {
+    auto outcome = session.worker().registry().unsubscribe(session, entries);
+    session.sync_subscription_gauge();
+    if (!outcome.malformed.empty()) replies.error(protocol::ErrorCode::bad_request, kNotAnEntry, outcome.malformed);
+    replies.topics_changed("unsubscribed", outcome.removed, true);
+}
+
+}  // namespace
+
+void handle_request(Session& session, const protocol::Request& request, Replies& replies) {
+    switch (request.op) {
+    case protocol::Op::subscribe: return subscribe(session, request.topics, replies);
+    case protocol::Op::unsubscribe: return unsubscribe(session, request.topics, replies);
+    case protocol::Op::list: return replies.topic_list(session.worker().registry().topic_names());
+    case protocol::Op::ping:
+        return replies.pong(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+    }
+}
+
+std::vector<std::string> split_subscribe_list(std::string_view list) {
+    std::vector<std::string> out;
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        const auto part = list.substr(0, comma);
+        if (!part.empty()) out.emplace_back(part);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+}  // namespace tickgate::gateway

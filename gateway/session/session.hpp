@@ -1,0 +1,119 @@
+#pragma once
+// One client connection's protocol state, whatever carries it: its id, its send queue, its
+// subscriptions' gauge, the rate limit and liveness policy, and the closing handshake. What the
+// client's bytes mean is the dialect's (v1_dialect, socketio_dialect); moving bytes is the
+// transport's (websocket_session.cpp, polling_session.cpp), which derives from Session.
+//
+// Thread-confined to the session's worker, like everything it touches.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/config.hpp"
+#include "gateway/fanout/subscriber.hpp"
+#include "gateway/session/session_policy.hpp"
+
+namespace tickgate::gateway {
+
+class Worker;
+class Dialect;
+class PollingDirectory;
+struct WorkerStats;
+
+class Session : public Subscriber, public std::enable_shared_from_this<Session> {
+public:
+    /// `polling` is where a Socket.IO WebSocket finds the polling session it upgrades;
+    /// `offers_websocket_upgrade` is for the polling transport (its Engine.IO open packet says so).
+    Session(Worker& worker, PollingDirectory& polling, std::string peer, Wire wire,
+            bool offers_websocket_upgrade = false);
+    ~Session() override;
+
+    const std::string& id() const noexcept { return id_; }
+    const std::string& peer() const noexcept { return peer_; }
+    bool is_open() const noexcept { return state_ == State::open; }
+    /// A WebSocket probing the upgrade of a polling session: it carries nothing but the probe.
+    bool is_probe() const noexcept;
+    Worker& worker() noexcept { return worker_; }
+    PollingDirectory& polling_directory() noexcept { return polling_; }
+    const Config& config() const noexcept;
+    WorkerStats& stats() noexcept;
+    std::int64_t now() const;
+
+    /// Starts a write of everything queued, unless one is in flight. The transport's.
+    virtual void flush() = 0;
+    /// Starts the closing handshake: no more deliveries, the close frame after what is queued
+    /// (or instead of it when discard_backlog), then the socket closes.
+    void close(std::uint16_t code, std::string_view reason, bool discard_backlog);
+    /// A malformed Engine.IO/Socket.IO packet: counted, logged, closed with 1002 as the Socket.IO
+    /// spec asks.
+    void close_malformed(std::string_view what);
+
+    // Subscriber: what the worker asks of a session.
+    void on_delivered() override;
+    void on_status(const StatusFrames& status) override;
+    void on_drain() override { close(1001, "going away", false); }
+    void on_sweep(std::int64_t now_ns) override;
+
+    // For the dialects: what they queue, and the state they share.
+    /// Queues one frame (or several) built in place by `build(std::string&)`; false when it did not fit.
+    template <typename Build>
+    bool queue_built(Build&& build) {
+        return queue().push_control_built(std::forward<Build>(build), now());
+    }
+    /// One already-encoded Engine.IO/Socket.IO packet or v1 object as a text frame.
+    bool queue_text(std::string_view payload);
+    /// The status frames of feeds that are stale now (a newly greeted client must hear of them).
+    void queue_stale_statuses();
+    /// Applies the client message rate limit: false when the message must be dropped (the client
+    /// was told, or is being closed).
+    bool admit_client_message();
+    /// The subscriptions gauge follows the entries this session holds.
+    void sync_subscription_gauge();
+    /// This session becomes `from` (a polling session it upgrades): its id, dialect state, rate
+    /// limit state, subscriptions in place in the registry, and queued messages. Same worker, same point in the
+    /// update stream, so nothing is missed or repeated.
+    void adopt(Session& from);
+
+protected:
+    enum class State { open, closing, closed };
+
+    // For the transports.
+    /// The connection is open: the dialect greets. See Dialect::on_open for `arg`.
+    void on_open(std::string_view arg);
+    /// A text frame (WebSocket), or one Engine.IO packet (polling POST).
+    void on_text(std::string_view text);
+    void on_binary();
+    void on_peer_close(std::uint16_t code);
+    void note_activity() noexcept { liveness_.last_activity_ns = now(); }
+    /// The one record of a write in flight: the transport marks its start and end.
+    void begin_write(std::int64_t queued_since_ns) noexcept {
+        liveness_.write_in_flight = true;
+        liveness_.inflight_queued_since_ns = queued_since_ns;
+    }
+    void end_write() noexcept { liveness_.write_in_flight = false; }
+    bool write_in_flight() const noexcept { return liveness_.write_in_flight; }
+    /// The transport closes the socket when this becomes true after a write.
+    bool close_handshake_done() const noexcept { return state_ == State::closing && queue().empty() && peer_closed_; }
+    /// The transport's hook to close the socket (now, or after a grace period it owns).
+    virtual void on_closing() = 0;
+    void mark_closed() noexcept { state_ = State::closed; }
+
+    State state_ = State::open;
+    bool peer_closed_ = false;
+    std::uint16_t close_code_ = 0;
+    std::string close_reason_;
+
+private:
+    Worker& worker_;
+    PollingDirectory& polling_;
+    std::string id_;
+    std::string peer_;
+    std::unique_ptr<Dialect> dialect_;
+    RateLimiter rate_;
+    LivenessState liveness_;
+    std::size_t counted_subscriptions_ = 0;
+};
+
+}  // namespace tickgate::gateway

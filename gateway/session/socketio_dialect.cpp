@@ -1,0 +1,144 @@
+// Socket.IO v5 over Engine.IO v4 (protocol/socketio.hpp, protocol/engineio.hpp): Engine.IO
+// packets in text frames (or polling POSTs), Socket.IO events mapped onto v1 requests
+// (protocol/socketio_events.hpp), replies as events or acks. A WebSocket opened for the sid of a
+// polling session starts as an upgrade probe (polling_upgrade.cpp).
+#include <variant>
+
+#include "gateway/fanout/frame_encoder.hpp"
+#include "gateway/fanout/worker.hpp"
+#include "gateway/session/dialect.hpp"
+#include "gateway/session/polling_upgrade.hpp"
+#include "gateway/session/replies.hpp"
+#include "gateway/session/request_handler.hpp"
+#include "gateway/session/session.hpp"
+#include "protocol/engineio.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/socketio.hpp"
+#include "protocol/socketio_events.hpp"
+
+namespace tickgate::gateway {
+namespace {
+
+namespace eio = protocol::engineio;
+namespace sio = protocol::socketio;
+
+class SocketIoDialect final : public Dialect {
+public:
+    SocketIoDialect(Session& session, bool offers_websocket_upgrade)
+        : session_(session), offers_upgrade_(offers_websocket_upgrade), upgrade_(session) {}
+
+    void on_open(std::string_view polling_sid) override {
+        if (!polling_sid.empty()) {
+            // One probe per session: a second WebSocket for the same sid is refused like an unknown one.
+            if (!upgrade_.begin(polling_sid)) session_.close(1008, "Session ID unknown", true);
+            return;
+        }
+        // Engine.IO handshake; the Socket.IO welcome follows the client's CONNECT.
+        const auto& c = session_.config();
+        eio::OpenInfo info;
+        info.sid = session_.id();
+        info.offer_websocket_upgrade = offers_upgrade_;
+        info.ping_interval_ms = c.heartbeat_ms;
+        info.ping_timeout_ms = c.heartbeat_ms;
+        info.max_payload = c.max_message_bytes;
+        session_.queue_built([&](std::string& out) { frames::engineio_open(info, out); });
+    }
+
+    void on_text(std::string_view frame) override {
+        eio::Packet packet;
+        if (const auto error = eio::decode_text_packet(frame, packet); error != eio::DecodeError::none)
+            return violation(eio::decode_error_name(error));
+        switch (packet.type) {
+        case eio::PacketType::message: return on_socketio_packet(packet.data);
+        case eio::PacketType::pong: return;  // activity was noted on read
+        case eio::PacketType::ping: {
+            // Only an upgrade probe ("2probe") is a client ping in Engine.IO v4; answer it anyway.
+            std::string pong;
+            eio::append_packet(eio::PacketType::pong, packet.data, pong);
+            session_.queue_text(pong);
+            if (upgrade_.active() && packet.data == "probe") upgrade_.probe_answered();
+            return;
+        }
+        case eio::PacketType::close: return session_.close(1000, "client closed", true);
+        case eio::PacketType::upgrade:
+            if (!upgrade_.active()) return;
+            if (!upgrade_.target_open()) return session_.close(1008, "Session ID unknown", true);
+            // "5" before "3probe" could have been read by the client: it did not follow the handshake.
+            if (!session_.queue().empty()) return violation("upgrade before the probe was answered");
+            return upgrade_.complete();
+        case eio::PacketType::noop: return;
+        case eio::PacketType::open: return violation("open packet from a client");
+        }
+    }
+
+    void on_binary() override { violation("binary packet (attachments are not accepted)"); }
+
+    void on_close() override { upgrade_.abandon(); }
+    void adopt_state(const Dialect& from) override {
+        connected_ = static_cast<const SocketIoDialect&>(from).connected_;
+    }
+    bool is_probe() const noexcept override { return upgrade_.active(); }
+    int silent_heartbeats() const noexcept override { return 2; }
+
+private:
+    void on_socketio_packet(std::string_view data) {
+        sio::Packet packet;
+        if (const auto error = sio::decode(data, packet, session_.config().max_message_bytes);
+            error != sio::DecodeError::none)
+            return violation(sio::decode_error_name(error));
+        if (packet.type == sio::PacketType::connect) return on_connect(packet);
+        if (packet.type == sio::PacketType::disconnect) return session_.close(1000, "client disconnected", true);
+        if (packet.type != sio::PacketType::event) return;  // acks from the client: we never ask for any
+        if (!connected_ || packet.nsp != sio::kDefaultNamespace)
+            return violation("event before CONNECT or outside namespace /");
+        if (!session_.admit_client_message()) return;
+        // socket.send() events are answered with "message" events, never with an ack.
+        const bool message_mode = packet.event == sio::kMessageEvent;
+        auto parsed = sio::event_to_request(packet);
+        const std::string_view id_json = std::holds_alternative<protocol::Request>(parsed)
+                                             ? std::string_view(std::get<protocol::Request>(parsed).id_json)
+                                             : std::string_view(std::get<protocol::RequestError>(parsed).id_json);
+        auto replies = packet.ack_id && !message_mode ? Replies::socketio_ack(session_, *packet.ack_id)
+                       : message_mode                 ? Replies::socketio_messages(session_, id_json)
+                                                      : Replies::objects(session_, id_json);
+        if (auto* error = std::get_if<protocol::RequestError>(&parsed)) {
+            replies.error(error->code, error->message);
+            replies.rejected();
+            return;
+        }
+        handle_request(session_, std::get<protocol::Request>(parsed), replies);
+    }
+
+    void on_connect(const sio::Packet& packet) {
+        if (packet.nsp != sio::kDefaultNamespace) {
+            std::string reply;
+            sio::encode_connect_error(packet.nsp, "Invalid namespace", reply);
+            session_.queue_text(reply);
+            return;
+        }
+        if (connected_) return;
+        connected_ = true;
+        std::string reply;
+        sio::encode_connect(session_.id(), reply);
+        session_.queue_text(reply);
+        std::string welcome;
+        protocol::encode_welcome(session_.id(), TICKGATE_VERSION, session_.config().heartbeat_ms, welcome);
+        session_.queue_built([&](std::string& out) { frames::message(Wire::socketio, "welcome", welcome, out); });
+        session_.queue_stale_statuses();
+    }
+
+    void violation(std::string_view what) { session_.close_malformed(what); }
+
+    Session& session_;
+    const bool offers_upgrade_;
+    bool connected_ = false;  // the client's CONNECT to "/" was accepted
+    PollingUpgrade upgrade_;
+};
+
+}  // namespace
+
+std::unique_ptr<Dialect> make_socketio_dialect(Session& session, bool offers_websocket_upgrade) {
+    return std::make_unique<SocketIoDialect>(session, offers_websocket_upgrade);
+}
+
+}  // namespace tickgate::gateway
