@@ -1,0 +1,116 @@
+#pragma once
+// A session with no socket: what it would write is kept as a list of frames, so the dialects and
+// the session's rules are tested through the same calls a transport makes.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "feeds/ticker_update.hpp"
+#include "gateway/fanout/worker.hpp"
+#include "gateway/session/polling_directory.hpp"
+#include "gateway/session/session.hpp"
+#include "protocol/websocket_frame.hpp"
+
+namespace tickgate::gateway::session_test {
+
+struct SentFrame {
+    protocol::Opcode opcode;
+    std::string payload;
+};
+
+/// Server frames (unmasked, whole) as opcode and payload.
+inline std::vector<SentFrame> split_frames(std::string_view bytes) {
+    std::vector<SentFrame> out;
+    const auto byte = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])); };
+    while (bytes.size() >= 2) {
+        std::uint64_t length = byte(1) & 0x7f;
+        std::size_t header = 2;
+        if (length == 126) {
+            length = byte(2) << 8 | byte(3);
+            header = 4;
+        } else if (length == 127) {
+            length = 0;
+            for (std::size_t i = 2; i < 10; ++i) length = length << 8 | byte(i);
+            header = 10;
+        }
+        out.push_back({static_cast<protocol::Opcode>(byte(0) & 0x0f), std::string(bytes.substr(header, length))});
+        bytes.remove_prefix(header + length);
+    }
+    return out;
+}
+
+class CapturingSession final : public Session {
+public:
+    CapturingSession(Worker& worker, PollingDirectory& polling, Wire wire, std::string peer = "127.0.0.1:5000")
+        : Session(worker, polling, std::move(peer), wire) {}
+
+    void flush() override {
+        if (queue().empty()) return;
+        std::string bytes;
+        queue().take(bytes);
+        for (auto& f : split_frames(bytes)) sent.push_back(std::move(f));
+    }
+
+    void open(std::string_view arg = {}) {
+        on_open(arg);
+        flush();
+    }
+    void receive(std::string_view text) {
+        note_activity();
+        on_text(text);
+        flush();
+    }
+    void receive_binary() {
+        on_binary();
+        flush();
+    }
+    /// The text payloads sent since the last call.
+    std::vector<std::string> texts() {
+        std::vector<std::string> out;
+        for (auto& f : sent)
+            if (f.opcode == protocol::Opcode::text) out.push_back(f.payload);
+        sent.clear();
+        return out;
+    }
+    bool closing() const { return state_ != State::open; }
+    std::uint16_t close_code() const { return close_code_; }
+
+    std::vector<SentFrame> sent;
+
+private:
+    void on_closing() override {}
+};
+
+/// A worker (never started: tests run its handlers themselves) with topics and latest values.
+class SessionTest : public ::testing::Test {
+protected:
+    SessionTest() { config.client_rate = 5; }
+
+    /// Makes the topic known, with a latest value for snapshots.
+    void publish(std::uint32_t id, std::string_view topic, std::uint64_t seq) {
+        feeds::TickerUpdate u;
+        u.set_topic(topic);
+        u.seq = seq;
+        u.ts_ns = 1764090000000000000 + static_cast<std::int64_t>(seq);
+        u.price_decimals = 2;
+        u.size_decimals = 4;
+        u.bid = 6499950;
+        u.ask = 6500000;
+        worker.registry().ensure_topic(id, topic);
+        worker.registry().store_latest(id, u);
+    }
+    std::shared_ptr<CapturingSession> make(Wire wire) {
+        auto s = std::make_shared<CapturingSession>(worker, polling, wire);
+        worker.attach(s);
+        return s;
+    }
+
+    Config config;
+    Worker worker{0, config};
+    PollingDirectory polling;
+};
+
+}  // namespace tickgate::gateway::session_test
