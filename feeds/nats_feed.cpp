@@ -144,7 +144,7 @@ void NatsFeed::load_latest(UpdateChannel& out, const std::stop_token& stop) {
 void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                       const std::stop_token& stop) {
     stats_.messages.add();
-    TickerUpdate u;
+    protocol::TickerUpdate u;
     const std::string_view topic = protocol::topic_from_subject(subject);
     auto e = topic.empty() ? protocol::BusDecodeError::bad_subject : protocol::decode_bus_update(data, u);
     if (e != protocol::BusDecodeError::none) {

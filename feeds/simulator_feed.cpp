@@ -123,12 +123,12 @@ void SimulatorFeed::step(Symbol& s) {
     s.mid = std::clamp(s.mid + delta, floor, s.anchor * 20);
 }
 
-TickerUpdate SimulatorFeed::next_update() {
+protocol::TickerUpdate SimulatorFeed::next_update() {
     Symbol& s = symbols_[next_symbol_];
     next_symbol_ = next_symbol_ + 1 == symbols_.size() ? 0 : next_symbol_ + 1;
     step(s);
 
-    TickerUpdate u;
+    protocol::TickerUpdate u;
     u.feed = feed_index_;
     u.set_topic(s.topic);  // at most "ticker." + 20 chars: always fits
     u.seq = ++s.seq;

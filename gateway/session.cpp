@@ -156,7 +156,7 @@ void SessionBase::send_ack(std::string_view json) {
     push_payload(packet);
 }
 
-void SessionBase::queue_snapshot(const feeds::TickerUpdate& update) {
+void SessionBase::queue_snapshot(const protocol::TickerUpdate& update) {
     const bool queued = queue.push_control_built(
         [&](std::string& out) {
             append_text_frame(out, [&](std::string& o) {

@@ -97,7 +97,7 @@ private:
     /// when one was recorded for this request; {"error":..} alone when nothing was accepted.
     std::string ack_body(std::string_view topics_ack_json, bool accepted);
     bool push_payload(std::string_view payload);
-    void queue_snapshot(const feeds::TickerUpdate& update);
+    void queue_snapshot(const protocol::TickerUpdate& update);
     void begin_probe(std::string_view polling_sid);
     void abandon_probe();
     /// "5" on the probe: this WebSocket session becomes `from` (sid, subscriptions in place in the

@@ -10,7 +10,7 @@ namespace tickgate::gateway {
 namespace {
 
 // 42["<channel>",{v1 update}] as a WebSocket text frame.
-FramePtr make_socketio_update_frame(const feeds::TickerUpdate& u, std::uint32_t topic_id) {
+FramePtr make_socketio_update_frame(const protocol::TickerUpdate& u, std::uint32_t topic_id) {
     auto f = make_text_frame([&](std::string& out) {
         protocol::socketio::begin_event(protocol::topic_channel(u.topic()), out);
         protocol::encode_update(u, false, out);
@@ -35,7 +35,7 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
     return t;
 }
 
-void SubscriptionRegistry::deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
+void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::TickerUpdate& update, const FramePtr& frame,
                                    std::int64_t now_ns, std::vector<Subscriber*>& dirty) {
     store_latest(topic_id, update);
     FramePtr socketio_frame;

@@ -15,7 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "feeds/ticker_update.hpp"
+#include "protocol/model/ticker_update.hpp"
 #include "gateway/outbound_queue.hpp"
 
 namespace tickgate::gateway {
@@ -40,7 +40,7 @@ struct Subscriber {
 
 struct TopicState {
     std::string name;
-    feeds::TickerUpdate latest;
+    protocol::TickerUpdate latest;
     bool has_value = false;
     std::vector<Subscriber*> subscribers;
 };
@@ -67,11 +67,11 @@ public:
     /// Stores the update as the topic's latest value and queues the shared frame on every
     /// subscriber (Socket.IO subscribers get `socketio_frame`, encoded here on first need, once per
     /// update per worker). Subscribers that become dirty are appended to `dirty`.
-    void deliver(std::uint32_t topic_id, const feeds::TickerUpdate& update, const FramePtr& frame,
+    void deliver(std::uint32_t topic_id, const protocol::TickerUpdate& update, const FramePtr& frame,
                  std::int64_t now_ns, std::vector<Subscriber*>& dirty);
 
     /// Records the update as the topic's latest value without delivering it.
-    void store_latest(std::uint32_t topic_id, const feeds::TickerUpdate& update) {
+    void store_latest(std::uint32_t topic_id, const protocol::TickerUpdate& update) {
         topics_[topic_id].latest = update;
         topics_[topic_id].has_value = true;
     }

@@ -143,7 +143,7 @@ bool Publisher::attach(const std::stop_token& stop, std::string& error) {
         link_->get(), config_.subject_prefix + ".>", kRestoreBudget,
         [&](std::string_view subject, std::string_view data) {
             const std::string_view topic = protocol::topic_from_subject(subject);
-            feeds::TickerUpdate u;
+            protocol::TickerUpdate u;
             if (topic.empty() || subject.size() != config_.subject_prefix.size() + 1 + topic.size() ||
                 protocol::decode_bus_update(data, u) != protocol::BusDecodeError::none)
                 return;  // not one of ours: nothing to continue from
@@ -168,7 +168,7 @@ Publisher::TopicState& Publisher::topic_state(std::string_view topic) {
 }
 
 void Publisher::publish_loop(const std::stop_token& stop) {
-    std::array<feeds::TickerUpdate, kBatchMax> batch;
+    std::array<protocol::TickerUpdate, kBatchMax> batch;
     std::array<std::byte, protocol::kBusUpdateSize> record;
     while (!stop.stop_requested()) {
         if (reattach_.exchange(false, std::memory_order_acq_rel)) {
@@ -184,7 +184,7 @@ void Publisher::publish_loop(const std::stop_token& stop) {
         }
         const std::size_t n = parts_->channel.consume(batch, std::chrono::milliseconds(50));
         for (std::size_t i = 0; i < n; ++i) {
-            feeds::TickerUpdate& u = batch[i];
+            protocol::TickerUpdate& u = batch[i];
             TopicState& t = topic_state(u.topic());
             // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
             u.seq = ++t.seq;
