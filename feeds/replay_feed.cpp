@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "feeds/pacing.hpp"
+#include "feeds/runtime/clock.hpp"
 #include "protocol/decimal.hpp"
 #include "protocol/update_decoder.hpp"
 
@@ -149,7 +150,7 @@ void ReplayFeed::run(std::stop_token stop, UpdateChannel& out) {
 
             protocol::TickerUpdate u = e.update;
             u.seq = ++seqs_[e.topic_id];
-            u.ts_ns = realtime_ns();
+            u.ts_ns = runtime::realtime_ns();
             if (!out.publish(u, stop)) return;
         }
         first_lap = false;

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "feeds/pacing.hpp"
+#include "feeds/runtime/clock.hpp"
 
 namespace tickgate::feeds {
 namespace {
@@ -151,7 +152,7 @@ protocol::TickerUpdate SimulatorFeed::next_update() {
     u.high_24h = s.high;
     u.low_24h = s.low;
     u.volume_24h = s.volume;
-    u.ts_ns = realtime_ns();
+    u.ts_ns = runtime::realtime_ns();
     return u;
 }
 

@@ -9,11 +9,11 @@
 
 #include <array>
 #include <chrono>
-#include <ctime>
 #include <future>
 
 #include "gateway/frame.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/clock.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/newest_seq.hpp"
 #include "gateway/update_batch.hpp"
 #include "gateway/worker.hpp"
@@ -24,11 +24,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::int64_t realtime_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+using runtime::realtime_ns;
 
 // Updates drained from the ring per batch: large enough to amortise the hand-off under load,
 // small enough that a batch never holds a worker for long.

@@ -17,7 +17,7 @@
 #include <optional>
 
 #include "gateway/connection_slot.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/polling_session.hpp"
 #include "gateway/server.hpp"
 #include "gateway/session.hpp"

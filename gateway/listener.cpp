@@ -5,7 +5,8 @@
 #include <chrono>
 
 #include "gateway/connection_slot.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
+#include "feeds/runtime/tcp.hpp"
 #include "gateway/server.hpp"
 #include "gateway/transport.hpp"
 #include "gateway/worker.hpp"
@@ -18,21 +19,7 @@ Listener::Listener(asio::io_context& io, Server& server, std::vector<Worker*> wo
     : server_(server), workers_(std::move(workers)), acceptor_(io), backoff_(io) {}
 
 bool Listener::open(const tcp::endpoint& endpoint, std::string& error) {
-    return open_acceptor(acceptor_, endpoint, "", error);
-}
-
-bool open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const char* what, std::string& error) {
-    boost::system::error_code ec;
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        error = std::string("cannot listen") + what + " on " + endpoint.address().to_string() + ":" +
-                std::to_string(endpoint.port()) + ": " + ec.message();
-        return false;
-    }
-    return true;
+    return runtime::open_acceptor(acceptor_, endpoint, "", error);
 }
 
 tcp::endpoint Listener::local_endpoint() const {

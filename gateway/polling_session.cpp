@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "gateway/connection_slot.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/server.hpp"
 #include "gateway/session.hpp"
 #include "gateway/transport.hpp"

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "gateway/frame.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/polling_session.hpp"
 #include "gateway/worker.hpp"
 #include "protocol/messages.hpp"

@@ -28,10 +28,6 @@ TcpSocket& socket_of(Stream& s) {
         return s;
 }
 
-/// Opens, binds and listens; on failure returns false with "cannot listen <what> on HOST:PORT: why".
-bool open_acceptor(boost::asio::ip::tcp::acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint,
-                   const char* what, std::string& error);
-
 /// Runs a freshly accepted connection on `worker` (its socket already belongs to the worker's
 /// io_context): TLS handshake unless `tls` is null, then HTTP, then maybe the WebSocket upgrade.
 /// Worker thread only.

@@ -8,7 +8,7 @@
 #include <chrono>
 
 #include "gateway/connection_slot.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/session.hpp"
 #include "gateway/transport.hpp"
 #include "gateway/worker.hpp"

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "feeds/pacing.hpp"
+#include "feeds/runtime/clock.hpp"
 
 namespace tickgate::feeds {
 namespace {
@@ -74,7 +74,7 @@ TEST(ReplayFeed, ReassignsSeqPerTopicAndStampsNow) {
     auto feed = make("replay:" + f.path(), error);
     ASSERT_TRUE(feed) << error;
     EXPECT_EQ(feed->name(), "replay:" + f.path());
-    const auto before = realtime_ns();
+    const auto before = runtime::realtime_ns();
     const auto got = run_feed(*feed);
     ASSERT_EQ(got.size(), 4u);
     EXPECT_EQ(got[0].topic(), "ticker.BTC-USD");

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "feeds/pacing.hpp"
+#include "feeds/runtime/clock.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::feeds {
@@ -49,7 +49,7 @@ TEST(SimulatorFeed, SameSeedSameSequence) {
 TEST(SimulatorFeed, PricesAreConsistentAndSeqRisesByOnePerTopic) {
     SimulatorFeed sim(SimulatorOptions{.symbols = 50, .rate = 1000, .seed = 3}, 4);
     std::map<std::string, std::uint64_t> last_seq;
-    const auto start = realtime_ns();
+    const auto start = runtime::realtime_ns();
     for (const protocol::TickerUpdate& u : take(sim, 200'000)) {
         auto& seq = last_seq[std::string(u.topic())];
         ASSERT_EQ(u.seq, seq + 1) << u.topic();
