@@ -11,7 +11,7 @@
 #include "protocol/update_decoder.hpp"
 
 namespace tp = tickgate::protocol;
-using tickgate::feeds::TickerUpdate;
+using tickgate::protocol::TickerUpdate;
 
 namespace {
 

@@ -27,13 +27,13 @@
 #endif
 
 #include "feeds/spsc_ring.hpp"
-#include "feeds/ticker_update.hpp"
+#include "protocol/model/ticker_update.hpp"
 #include "feeds/update_channel.hpp"
 
 namespace {
 
 using tickgate::feeds::SpscRing;
-using tickgate::feeds::TickerUpdate;
+using tickgate::protocol::TickerUpdate;
 using tickgate::feeds::UpdateChannel;
 
 constexpr std::size_t kCapacity = 4096;

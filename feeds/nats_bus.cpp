@@ -5,7 +5,7 @@
 #include <random>
 #include <thread>
 
-#include "feeds/feed_log.hpp"
+#include "feeds/runtime/log.hpp"
 
 namespace tickgate::feeds {
 namespace {
@@ -90,7 +90,7 @@ std::unique_ptr<NatsLink> NatsLink::open(const std::vector<std::string>& urls, c
             link->connected_.store(true, std::memory_order_release);
             if (link->events_.up) link->events_.up();
         } else if (s == NATS_NOT_YET_CONNECTED) {
-            feed_log(FeedLogLevel::warn, "NATS %s: not reachable yet, retrying in the background", urls.front().c_str());
+            TG_LOG(warn, "NATS %s: not reachable yet, retrying in the background", urls.front().c_str());
             s = NATS_OK;
         }
     }
@@ -116,7 +116,7 @@ NatsLink::~NatsLink() {
 void NatsLink::on_connected(natsConnection*, void* self) {
     auto* link = static_cast<NatsLink*>(self);
     link->connected_.store(true, std::memory_order_release);
-    feed_log(FeedLogLevel::info, "NATS connected");
+    TG_LOG(info, "NATS connected");
     if (link->events_.up) link->events_.up();
 }
 
@@ -126,7 +126,7 @@ void NatsLink::on_reconnected(natsConnection* nc, void* self) {
     link->connected_.store(true, std::memory_order_release);
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    feed_log(FeedLogLevel::info, "NATS reconnected to %s", url);
+    TG_LOG(info, "NATS reconnected to %s", url);
     if (link->events_.up) link->events_.up();
 }
 
@@ -135,7 +135,7 @@ void NatsLink::on_disconnected(natsConnection*, void* self) {
     // The retry loop of a first connect reports a disconnect per failed round: log real drops only.
     if (!link->connected_.exchange(false, std::memory_order_acq_rel)) return;
     if (link->closing_.load(std::memory_order_acquire)) return;  // our own close, not an outage
-    feed_log(FeedLogLevel::warn, "NATS disconnected; reconnecting with backoff");
+    TG_LOG(warn, "NATS disconnected; reconnecting with backoff");
     if (link->events_.down) link->events_.down();
 }
 

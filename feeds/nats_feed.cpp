@@ -3,11 +3,11 @@
 #include <nats/nats.h>
 #include <pthread.h>
 
-#include <ctime>
 #include <thread>
 
-#include "feeds/feed_log.hpp"
 #include "feeds/nats_bus.hpp"
+#include "feeds/runtime/clock.hpp"
+#include "feeds/runtime/log.hpp"
 #include "protocol/bus_update.hpp"
 
 namespace tickgate::feeds {
@@ -30,12 +30,6 @@ constexpr std::size_t kDestroyBatch = 64;
 void destroy_all(std::vector<natsMsg*>& msgs) {
     for (natsMsg* m : msgs) natsMsg_Destroy(m);
     msgs.clear();
-}
-
-std::int64_t realtime_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -72,7 +66,7 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
     events.down = [this] { stats_.connected.store(false, std::memory_order_relaxed); };
     link_ = NatsLink::open(urls_, "tickgate", std::move(events), error);
     if (!link_) {
-        feed_log(FeedLogLevel::error, "feed %s: %s", name_.c_str(), error.c_str());
+        TG_LOG(error, "feed %s: %s", name_.c_str(), error.c_str());
         return;
     }
     // The live subscription comes first, so nothing published while the latest values are read
@@ -81,13 +75,13 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
     natsStatus s = natsConnection_SubscribeSync(&sub, link_->get(), options_.subjects.c_str());
     if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, kPendingMessages, kPendingBytes);
     if (s != NATS_OK) {
-        feed_log(FeedLogLevel::error, "feed %s: cannot subscribe to %s: %s", name_.c_str(), options_.subjects.c_str(),
-                 natsStatus_GetText(s));
+        TG_LOG(error, "feed %s: cannot subscribe to %s: %s", name_.c_str(), options_.subjects.c_str(),
+               natsStatus_GetText(s));
         if (sub) natsSubscription_Destroy(sub);
         link_.reset();
         return;
     }
-    feed_log(FeedLogLevel::info, "feed %s: subscribed to %s", name_.c_str(), options_.subjects.c_str());
+    TG_LOG(info, "feed %s: subscribed to %s", name_.c_str(), options_.subjects.c_str());
     std::vector<natsMsg*> spent;
     spent.reserve(kDestroyBatch);
     while (!stop.stop_requested()) {
@@ -104,7 +98,7 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         } else if (s == NATS_TIMEOUT) {
             destroy_all(spent);
         } else if (s == NATS_SLOW_CONSUMER) {
-            feed_log(FeedLogLevel::warn, "feed %s: fell behind, NATS dropped messages (seq gaps follow)", name_.c_str());
+            TG_LOG(warn, "feed %s: fell behind, NATS dropped messages (seq gaps follow)", name_.c_str());
         } else {
             // Closed or invalid only at shutdown; do not spin meanwhile.
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -129,14 +123,14 @@ void NatsFeed::load_latest(UpdateChannel& out, const std::stop_token& stop) {
     stats_.loaded.add(count);
     switch (result) {
     case LastValuesResult::loaded:
-        feed_log(FeedLogLevel::info, "feed %s: %zu latest values from JetStream in %.1f ms", name_.c_str(), count, ms);
+        TG_LOG(info, "feed %s: %zu latest values from JetStream in %.1f ms", name_.c_str(), count, ms);
         break;
     case LastValuesResult::no_stream:
-        feed_log(FeedLogLevel::info, "feed %s: no JetStream stream holds %s yet; live updates only", name_.c_str(),
-                 options_.subjects.c_str());
+        TG_LOG(info, "feed %s: no JetStream stream holds %s yet; live updates only", name_.c_str(),
+               options_.subjects.c_str());
         break;
     case LastValuesResult::failed:
-        feed_log(FeedLogLevel::warn, "feed %s: %s (%zu latest values loaded)", name_.c_str(), error.c_str(), count);
+        TG_LOG(warn, "feed %s: %s (%zu latest values loaded)", name_.c_str(), error.c_str(), count);
         break;
     }
 }
@@ -144,16 +138,16 @@ void NatsFeed::load_latest(UpdateChannel& out, const std::stop_token& stop) {
 void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                       const std::stop_token& stop) {
     stats_.messages.add();
-    TickerUpdate u;
+    protocol::TickerUpdate u;
     const std::string_view topic = protocol::topic_from_subject(subject);
     auto e = topic.empty() ? protocol::BusDecodeError::bad_subject : protocol::decode_bus_update(data, u);
     if (e != protocol::BusDecodeError::none) {
         stats_.decode_errors.add();
         if (stats_.decode_errors.get() <= kLoggedDecodeErrors)
-            feed_log(FeedLogLevel::warn, "feed %s: skipped a message on %.*s: %s%s", name_.c_str(),
-                     static_cast<int>(std::min<std::size_t>(subject.size(), 128)), subject.data(),
-                     protocol::bus_decode_error_name(e),
-                     stats_.decode_errors.get() == kLoggedDecodeErrors ? " (further ones are only counted)" : "");
+            TG_LOG(warn, "feed %s: skipped a message on %.*s: %s%s", name_.c_str(),
+                   static_cast<int>(std::min<std::size_t>(subject.size(), 128)), subject.data(),
+                   protocol::bus_decode_error_name(e),
+                   stats_.decode_errors.get() == kLoggedDecodeErrors ? " (further ones are only counted)" : "");
         return;
     }
     auto it = last_seq_.find(topic);
@@ -171,7 +165,7 @@ void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
     it->second = u.seq;
     u.set_topic(topic);
     u.feed = feed_index_;
-    if (live) stats_.observe_latency_ns(realtime_ns() - u.ts_ns);
+    if (live) stats_.latency.observe_ns(runtime::realtime_ns() - u.ts_ns);
     out.publish(u, stop);
 }
 

@@ -1,6 +1,5 @@
 #include "feeds/pacing.hpp"
 
-#include <ctime>
 #include <condition_variable>
 #include <mutex>
 
@@ -24,12 +23,6 @@ bool sleep_until_or_stop(const std::stop_token& stop, std::chrono::steady_clock:
     std::unique_lock lock(mutex);
     (void)cv.wait_until(lock, stop, deadline, [] { return false; });
     return !stop.stop_requested();
-}
-
-std::int64_t realtime_ns() noexcept {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace tickgate::feeds

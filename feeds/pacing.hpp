@@ -2,7 +2,6 @@
 // Timing helpers shared by the feeds that pace themselves (simulator, replay).
 
 #include <chrono>
-#include <cstdint>
 #include <stop_token>
 
 namespace tickgate::feeds {
@@ -14,8 +13,5 @@ void use_precise_timer_slack() noexcept;
 /// Sleeps until `deadline` or until stop is requested, whichever comes first. Returns false when
 /// stop was requested.
 bool sleep_until_or_stop(const std::stop_token& stop, std::chrono::steady_clock::time_point deadline);
-
-/// CLOCK_REALTIME in ns since the Unix epoch: the `ts` of a produced update.
-std::int64_t realtime_ns() noexcept;
 
 }  // namespace tickgate::feeds

@@ -37,9 +37,9 @@ public:
 
 private:
     struct Entry {
-        TickerUpdate update;          // seq and ts are filled in when published
-        std::int64_t delay_ns = 0;    // after the previous entry, already divided by speed
-        std::uint32_t topic_id = 0;   // index into seqs_
+        protocol::TickerUpdate update;  // seq and ts are filled in when published
+        std::int64_t delay_ns = 0;      // after the previous entry, already divided by speed
+        std::uint32_t topic_id = 0;     // index into seqs_
     };
 
     ReplayFeed(const ReplayOptions& options, std::uint16_t feed_index);

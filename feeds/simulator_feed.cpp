@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "feeds/pacing.hpp"
+#include "feeds/runtime/clock.hpp"
 
 namespace tickgate::feeds {
 namespace {
@@ -123,12 +124,12 @@ void SimulatorFeed::step(Symbol& s) {
     s.mid = std::clamp(s.mid + delta, floor, s.anchor * 20);
 }
 
-TickerUpdate SimulatorFeed::next_update() {
+protocol::TickerUpdate SimulatorFeed::next_update() {
     Symbol& s = symbols_[next_symbol_];
     next_symbol_ = next_symbol_ + 1 == symbols_.size() ? 0 : next_symbol_ + 1;
     step(s);
 
-    TickerUpdate u;
+    protocol::TickerUpdate u;
     u.feed = feed_index_;
     u.set_topic(s.topic);  // at most "ticker." + 20 chars: always fits
     u.seq = ++s.seq;
@@ -151,7 +152,7 @@ TickerUpdate SimulatorFeed::next_update() {
     u.high_24h = s.high;
     u.low_24h = s.low;
     u.volume_24h = s.volume;
-    u.ts_ns = realtime_ns();
+    u.ts_ns = runtime::realtime_ns();
     return u;
 }
 

@@ -2,37 +2,13 @@
 
 #include <boost/program_options.hpp>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
-#include "gateway/feed_flags.hpp"
+#include "feeds/feed_flags.hpp"
+#include "feeds/runtime/command_line.hpp"
 
 namespace tickgate::gateway {
 namespace po = boost::program_options;
-
-std::optional<Endpoint> parse_endpoint(const std::string& text) {
-    std::string host;
-    std::string port_text;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
-        host = text.substr(1, close - 1);
-        port_text = text.substr(close + 2);
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string::npos) return std::nullopt;
-        host = text.substr(0, colon);
-        port_text = text.substr(colon + 1);
-    }
-    if (host.empty() || port_text.empty() || port_text.size() > 5) return std::nullopt;
-    unsigned long port = 0;
-    for (char c : port_text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        port = port * 10 + static_cast<unsigned long>(c - '0');
-    }
-    if (port > 65535) return std::nullopt;
-    return Endpoint{host, static_cast<std::uint16_t>(port)};
-}
 
 namespace {
 
@@ -68,7 +44,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("key", po::value(&c.key_file), "TLS private key (PEM)")
         ("state-dir", po::value(&c.state_dir), "where the generated certificate lives (default $XDG_STATE_HOME/tickgate, else ~/.local/state/tickgate)")
         ("no-tls", po::bool_switch(&c.no_tls), "serve plain ws:// (behind a TLS terminator)");
-    add_feed_flags(d, c.feeds, c.sim,
+    feeds::add_feed_flags(d, c.feeds, c.sim,
                    "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop] | nats://HOST:PORT[,HOST:PORT...]");
     d.add_options()
         ("nats-subjects", po::value(&c.nats.subjects)->default_value(c.nats.subjects), "NATS feeds: subjects to subscribe to")
@@ -83,15 +59,15 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("heartbeat-ms", po::value(&c.heartbeat_ms)->default_value(c.heartbeat_ms), "ping interval; 3 silent intervals close the connection")
         ("handshake-timeout-ms", po::value(&c.handshake_timeout_ms)->default_value(c.handshake_timeout_ms), "TCP accept to WebSocket open")
         ("stale-ms", po::value(&c.stale_ms)->default_value(c.stale_ms), "a feed with no update for this long is stale")
-        ("allowed-origins", po::value<std::vector<std::string>>(), "comma-separated browser Origins allowed to upgrade or to poll Socket.IO, with CORS (default: any)")
-        ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error");
+        ("allowed-origins", po::value<std::vector<std::string>>(), "comma-separated browser Origins allowed to upgrade or to poll Socket.IO, with CORS (default: any)");
     // clang-format on
+    runtime::add_log_level_flag(d, c.log_level);
     return d;
 }
 
 std::optional<std::string> validate(const Config& c) {
     if (c.threads > 256) return "--threads must be at most 256";
-    if (auto problem = validate_feed_flags(c.feeds, c.sim)) return problem;
+    if (auto problem = feeds::validate_feed_flags(c.feeds, c.sim)) return problem;
     if (c.max_connections == 0) return "--max-connections must be at least 1";
     if (c.max_connections_per_ip == 0) return "--max-connections-per-ip must be at least 1";
     if (c.max_subscriptions == 0) return "--max-subscriptions must be at least 1";
@@ -105,9 +81,7 @@ std::optional<std::string> validate(const Config& c) {
     if (c.stale_ms == 0) return "--stale-ms must be at least 1";
     if (c.nats.subjects.empty()) return "--nats-subjects must not be empty";
     if (c.cert_file.empty() != c.key_file.empty()) return "--cert and --key go together";
-    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
-        return "--log-level must be debug, info, warn or error";
-    return std::nullopt;
+    return runtime::validate_log_level(c.log_level);
 }
 
 }  // namespace
@@ -118,7 +92,7 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
     std::string listen, metrics_listen, config_file;
     const auto options = describe_options(c, listen, metrics_listen, config_file);
     po::variables_map vm;
-    if (!gateway::parse_flags_and_config_file("tickgate", argc, argv, options, vm, out.exit_code, out.text)) return out;
+    if (!runtime::parse_flags_and_config_file("tickgate", argc, argv, options, vm, out.exit_code, out.text)) return out;
     const auto listen_ep = parse_endpoint(listen);
     const auto metrics_ep = parse_endpoint(metrics_listen);
     if (!listen_ep) {

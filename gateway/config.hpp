@@ -8,13 +8,14 @@
 #include <vector>
 
 #include "feeds/feed_adapter.hpp"
+#include "feeds/runtime/endpoint.hpp"
 
 namespace tickgate::gateway {
 
-struct Endpoint {
-    std::string host;
-    std::uint16_t port = 0;  // 0: the kernel picks a free port
-};
+// The gateway names its listen addresses as it always did; the type and its parser are the
+// runtime's, shared with tickgate-feed.
+using runtime::Endpoint;
+using runtime::parse_endpoint;
 
 struct Config {
     Endpoint listen{"127.0.0.1", 8443};          // wss (or ws with no_tls) and /healthz, /readyz
@@ -56,8 +57,5 @@ struct ParseOutcome {
 };
 
 ParseOutcome parse_command_line(int argc, const char* const argv[]);
-
-/// Parses "HOST:PORT" ("[::1]:8443" for IPv6). Returns nullopt when malformed.
-std::optional<Endpoint> parse_endpoint(const std::string& text);
 
 }  // namespace tickgate::gateway

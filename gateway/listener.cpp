@@ -7,8 +7,9 @@
 #include "gateway/admission.hpp"
 #include "gateway/connection_context.hpp"
 #include "gateway/fanout/worker.hpp"
+#include "feeds/runtime/tcp.hpp"
 #include "gateway/http/http_session.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/tls_context_store.hpp"
 
 namespace tickgate::gateway {
@@ -20,21 +21,7 @@ Listener::Listener(asio::io_context& io, ConnectionContext& context, const TlsCo
     : context_(context), tls_(tls), workers_(std::move(workers)), acceptor_(io), backoff_(io) {}
 
 bool Listener::open(const tcp::endpoint& endpoint, std::string& error) {
-    return open_acceptor(acceptor_, endpoint, "", error);
-}
-
-bool open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const char* what, std::string& error) {
-    boost::system::error_code ec;
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        error = std::string("cannot listen") + what + " on " + endpoint.address().to_string() + ":" +
-                std::to_string(endpoint.port()) + ": " + ec.message();
-        return false;
-    }
-    return true;
+    return runtime::open_acceptor(acceptor_, endpoint, "", error);
 }
 
 tcp::endpoint Listener::local_endpoint() const {

@@ -15,10 +15,6 @@ class Worker;
 class TlsContextStore;
 struct ConnectionContext;
 
-/// Opens, binds and listens; on failure returns false with "cannot listen<what> on HOST:PORT: why".
-bool open_acceptor(boost::asio::ip::tcp::acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint,
-                   const char* what, std::string& error);
-
 class Listener {
 public:
     Listener(boost::asio::io_context& io, ConnectionContext& context, const TlsContextStore& tls,

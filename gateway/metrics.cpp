@@ -4,12 +4,11 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 #include <map>
-#include <sstream>
 
 #include "feeds/feed_adapter.hpp"
+#include "feeds/runtime/prometheus_fold.hpp"
 #include "feeds/upstream_stats.hpp"
 
 #include "gateway/admission.hpp"
@@ -20,13 +19,7 @@
 
 namespace tickgate::gateway {
 namespace pm = prometheus;
-
-namespace {
-void set_total(pm::Counter& c, double total) {
-    const double delta = total - c.Value();
-    if (delta > 0) c.Increment(delta);
-}
-}  // namespace
+using runtime::set_total;
 
 struct Metrics::Families {
     pm::Registry registry;
@@ -56,8 +49,7 @@ struct Metrics::Families {
     pm::Counter& ring_full;
     pm::Counter& engine_waits;
     pm::Histogram& fanout_latency;
-    std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> folded_buckets{};
-    std::uint64_t folded_sum_ns = 0;
+    runtime::HistogramFold fanout_folded;
     // Feeds fed over the network (nats://), labelled by feed.
     pm::Family<pm::Gauge>& upstream_connected;
     pm::Family<pm::Counter>& upstream_messages;
@@ -66,11 +58,7 @@ struct Metrics::Families {
     pm::Family<pm::Counter>& upstream_duplicates;
     pm::Family<pm::Counter>& upstream_topic_limit_drops;
     pm::Family<pm::Histogram>& upstream_latency;
-    struct FoldedHistogram {
-        std::array<std::uint64_t, feeds::kUpstreamLatencyBucketsSeconds.size() + 1> buckets{};
-        std::uint64_t sum_ns = 0;
-    };
-    std::map<std::string, FoldedHistogram> upstream_folded;
+    std::map<std::string, runtime::HistogramFold> upstream_folded;
 
     explicit Families()
         : connections(gauge("tickgate_connections", "Open client sessions (WebSocket, and Socket.IO long-polling sessions)")),
@@ -119,8 +107,7 @@ struct Metrics::Families {
                              .Name("tickgate_fanout_latency_seconds")
                              .Help("Feed timestamp to completion of the write carrying it (oldest update per write)")
                              .Register(registry)
-                             .Add({}, pm::Histogram::BucketBoundaries(kLatencyBucketsSeconds.begin(),
-                                                                      kLatencyBucketsSeconds.end()))),
+                             .Add({}, runtime::latency_bucket_boundaries())),
           upstream_connected(pm::BuildGauge()
                                  .Name("tickgate_upstream_connected")
                                  .Help("1 while the feed's upstream (NATS) connection is up")
@@ -170,7 +157,7 @@ std::string Metrics::scrape() {
     std::int64_t sio_sessions = 0;
     std::uint64_t sio_sent = 0, sio_malformed = 0;
     std::array<std::uint64_t, kErrorCodeCount> errors{};
-    std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> buckets{};
+    runtime::LatencyHistogram::Buckets buckets{};
     std::uint64_t sum_ns = 0;
     for (const auto& w : server_.workers()) {
         const WorkerStats& s = w->stats();
@@ -207,13 +194,7 @@ std::string Metrics::scrape() {
         const auto name = protocol::error_code_name(static_cast<protocol::ErrorCode>(i));
         set_total(f.client_errors.Add({{"code", std::string(name)}}), static_cast<double>(errors[i]));
     }
-    std::vector<double> increments(buckets.size());
-    for (std::size_t i = 0; i < buckets.size(); ++i) {
-        increments[i] = static_cast<double>(buckets[i] - f.folded_buckets[i]);
-        f.folded_buckets[i] = buckets[i];
-    }
-    f.fanout_latency.ObserveMultiple(increments, static_cast<double>(sum_ns - f.folded_sum_ns) * 1e-9);
-    f.folded_sum_ns = sum_ns;
+    f.fanout_folded.fold(f.fanout_latency, buckets, sum_ns);
 
     for (int r = 0; r < static_cast<int>(ConnectionResult::count); ++r) {
         const auto result = static_cast<ConnectionResult>(r);
@@ -244,28 +225,15 @@ std::string Metrics::scrape() {
         set_total(f.upstream_reconnects.Add(labels), static_cast<double>(up->reconnects.load(std::memory_order_relaxed)));
         set_total(f.upstream_duplicates.Add(labels), static_cast<double>(up->duplicates.get()));
         set_total(f.upstream_topic_limit_drops.Add(labels), static_cast<double>(up->topic_limit_drops.get()));
-        auto& histogram = f.upstream_latency.Add(
-            labels, pm::Histogram::BucketBoundaries(feeds::kUpstreamLatencyBucketsSeconds.begin(),
-                                                    feeds::kUpstreamLatencyBucketsSeconds.end()));
-        auto& folded = f.upstream_folded[adapter->name()];
-        std::vector<double> increments(folded.buckets.size());
-        for (std::size_t i = 0; i < folded.buckets.size(); ++i) {
-            const std::uint64_t now = up->latency_buckets[i].get();
-            increments[i] = static_cast<double>(now - folded.buckets[i]);
-            folded.buckets[i] = now;
-        }
-        const std::uint64_t sum_ns = up->latency_sum_ns.get();
-        histogram.ObserveMultiple(increments, static_cast<double>(sum_ns - folded.sum_ns) * 1e-9);
-        folded.sum_ns = sum_ns;
+        auto& histogram = f.upstream_latency.Add(labels, runtime::latency_bucket_boundaries());
+        f.upstream_folded[adapter->name()].fold(histogram, up->latency.buckets(), up->latency.sum_ns());
     }
     const auto& channel = server_.channel();
     f.ring_depth.Set(static_cast<double>(channel.depth()));
     f.ring_capacity.Set(static_cast<double>(channel.capacity()));
     set_total(f.ring_full, static_cast<double>(channel.full_events()));
 
-    std::ostringstream out;
-    pm::TextSerializer().Serialize(out, f.registry.Collect());
-    return out.str();
+    return runtime::text_exposition(f.registry);
 }
 
 }  // namespace tickgate::gateway

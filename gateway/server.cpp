@@ -11,15 +11,16 @@
 #include <thread>
 
 #include "feeds/feed_adapter.hpp"
-#include "feeds/feed_log.hpp"
+#include "feeds/feed_runner.hpp"
+#include "feeds/runtime/log.hpp"
+#include "feeds/runtime/metrics_server.hpp"
+#include "feeds/runtime/tcp.hpp"
 #include "feeds/update_channel.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/newest_seq.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "gateway/listener.hpp"
-#include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
-#include "gateway/metrics_server.hpp"
 
 namespace tickgate::gateway {
 namespace asio = boost::asio;
@@ -30,28 +31,6 @@ namespace {
 constexpr std::size_t kRingCapacity = 1 << 16;
 // SIGTERM must end the process within 2 s; clients get this long to take their close frame.
 constexpr auto kDrainBudget = std::chrono::milliseconds(1200);
-
-std::optional<tcp::endpoint> resolve(const Endpoint& e, std::string& error) {
-    asio::io_context io;
-    tcp::resolver resolver(io);
-    boost::system::error_code ec;
-    auto results = resolver.resolve(e.host, std::to_string(e.port), tcp::resolver::numeric_service, ec);
-    if (ec || results.empty()) {
-        error = "cannot resolve " + e.host + ": " + (ec ? ec.message() : "no address");
-        return std::nullopt;
-    }
-    return results.begin()->endpoint();
-}
-
-// Lines from feeds/ (the NATS subscriber's connection events) in the gateway's log format.
-void log_feed_line(feeds::FeedLogLevel level, const char* line) {
-    switch (level) {
-    case feeds::FeedLogLevel::debug: TG_LOG(debug, "%s", line); break;
-    case feeds::FeedLogLevel::info: TG_LOG(info, "%s", line); break;
-    case feeds::FeedLogLevel::warn: TG_LOG(warn, "%s", line); break;
-    case feeds::FeedLogLevel::error: TG_LOG(error, "%s", line); break;
-    }
-}
 
 std::string host_for_url(const tcp::endpoint& e) {
     const auto a = e.address();
@@ -64,9 +43,7 @@ std::string host_for_url(const tcp::endpoint& e) {
 }  // namespace
 
 struct Server::Feeds {
-    feeds::UpdateChannel channel{kRingCapacity};
-    std::vector<std::unique_ptr<feeds::FeedAdapter>> adapters;
-    std::vector<std::jthread> threads;
+    feeds::FeedRunner runner{kRingCapacity};
 };
 
 Server::Server(Config config)
@@ -76,31 +53,22 @@ Server::Server(Config config)
 
 Server::~Server() = default;
 
-const feeds::UpdateChannel& Server::channel() const noexcept { return feeds_->channel; }
+const feeds::UpdateChannel& Server::channel() const noexcept { return feeds_->runner.channel(); }
 
 std::vector<const feeds::FeedAdapter*> Server::feed_adapters() const {
     std::vector<const feeds::FeedAdapter*> out;
-    for (const auto& a : feeds_->adapters) out.push_back(a.get());
+    for (const auto& a : feeds_->runner.adapters()) out.push_back(a.get());
     return out;
 }
 
 bool Server::start(std::string& error) {
     if (!tls_.load(error)) return false;
 
-    std::vector<std::string> feed_names;
     feeds::NatsOptions nats = config_.nats;
     nats.max_topics = config_.max_topics;
-    for (std::size_t i = 0; i < config_.feeds.size(); ++i) {
-        auto adapter = feeds::make_feed(config_.feeds[i], config_.sim, nats, static_cast<std::uint16_t>(i), error);
-        if (!adapter) {
-            // A malformed spec is a bad flag (exit 2); a file that cannot be read is a start-up failure (exit 1).
-            start_exit_code_ = error.rfind("cannot read", 0) == 0 ? 1 : 2;
-            error = "--feed " + config_.feeds[i] + ": " + error;
-            return false;
-        }
-        feed_names.push_back(adapter->name());
-        feeds_->adapters.push_back(std::move(adapter));
-    }
+    if (!feeds_->runner.create(config_.feeds, config_.sim, nats, error, start_exit_code_)) return false;
+    std::vector<std::string> feed_names;
+    for (const auto& adapter : feeds_->runner.adapters()) feed_names.push_back(adapter->name());
 
     newest_ = std::make_unique<NewestSeqTable>(config_.max_topics);
     const unsigned threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -109,25 +77,22 @@ bool Server::start(std::string& error) {
         workers_.push_back(std::make_unique<Worker>(i, config_, newest_.get()));
         worker_ptrs.push_back(workers_.back().get());
     }
-    engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->channel, feed_names, worker_ptrs, *newest_);
+    engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->runner.channel(), feed_names, worker_ptrs, *newest_);
     health_.watch_feeds(*engine_);
 
-    const auto listen = resolve(config_.listen, error);
+    const auto listen = runtime::resolve(config_.listen, error);
     if (!listen) return false;
     listener_ = std::make_unique<Listener>(workers_.front()->io(), connections_, tls_, worker_ptrs);
     if (!listener_->open(*listen, error)) return false;
-    const auto metrics_at = resolve(config_.metrics_listen, error);
+    const auto metrics_at = runtime::resolve(config_.metrics_listen, error);
     if (!metrics_at) return false;
     metrics_model_ = std::make_unique<Metrics>(*this);
-    metrics_ = std::make_unique<MetricsServer>([m = metrics_model_.get()] { return m->scrape(); });
+    metrics_ = std::make_unique<runtime::MetricsServer>([m = metrics_model_.get()] { return m->scrape(); });
     if (!metrics_->open(*metrics_at, error)) return false;
 
     for (auto& w : workers_) w->start();
     engine_->start();
-    for (auto& adapter : feeds_->adapters)
-        feeds_->threads.emplace_back([a = adapter.get(), ch = &feeds_->channel](std::stop_token stop) {
-            a->run(stop, *ch);
-        });
+    feeds_->runner.start();
     listener_->start();
     metrics_->start();
     health_.set(Health::Readiness::ready);
@@ -159,10 +124,9 @@ void Server::shutdown() {
     while (open_sessions() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (const auto left = open_sessions()) TG_LOG(warn, "%zu connections did not finish closing in time", left);
-    for (auto& t : feeds_->threads) t.request_stop();
+    feeds_->runner.request_stop();
     engine_->stop();
-    for (auto& t : feeds_->threads)
-        if (t.joinable()) t.join();
+    feeds_->runner.join();
     metrics_->stop();
     for (auto& w : workers_) w->stop();
     for (auto& w : workers_) w->join();
@@ -170,8 +134,7 @@ void Server::shutdown() {
 }
 
 int Server::run() {
-    set_log_level(parse_log_level(config_.log_level));
-    feeds::set_feed_log_sink(log_feed_line);
+    runtime::set_log_level(runtime::parse_log_level(config_.log_level));
     // Each client is a descriptor: use all the hard limit allows (the soft limit is often 1024).
     if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
         lim.rlim_cur = lim.rlim_max;
@@ -185,7 +148,7 @@ int Server::run() {
     std::string error;
     if (!start(error)) {
         std::fprintf(stderr, "tickgate: %s\n", error.c_str());
-        for (auto& t : feeds_->threads) t.request_stop();
+        feeds_->runner.request_stop();
         if (engine_) engine_->stop();
         for (auto& w : workers_) w->stop();
         return start_exit_code_;

@@ -19,13 +19,16 @@ class UpdateChannel;
 class FeedAdapter;
 }
 
+namespace tickgate::runtime {
+class MetricsServer;
+}
+
 namespace tickgate::gateway {
 
 class BroadcastEngine;
 class Metrics;
 class NewestSeqTable;
 class Listener;
-class MetricsServer;
 class Worker;
 
 class Server {
@@ -64,7 +67,7 @@ private:
     std::unique_ptr<BroadcastEngine> engine_;  // after workers_: it is destroyed first (it lives on worker 0)
     std::unique_ptr<Listener> listener_;
     std::unique_ptr<Metrics> metrics_model_;
-    std::unique_ptr<MetricsServer> metrics_;
+    std::unique_ptr<runtime::MetricsServer> metrics_;
 };
 
 }  // namespace tickgate::gateway

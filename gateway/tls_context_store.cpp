@@ -2,7 +2,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/tls.hpp"
 
 namespace tickgate::gateway {

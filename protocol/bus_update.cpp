@@ -10,11 +10,11 @@ namespace tickgate::protocol {
 namespace {
 
 // The record after its 4-byte header, in order: seq, ts, then the ten mantissas.
-constexpr std::array<std::int64_t feeds::TickerUpdate::*, 10> kMantissas = {
-    &feeds::TickerUpdate::bid,      &feeds::TickerUpdate::bid_size, &feeds::TickerUpdate::ask,
-    &feeds::TickerUpdate::ask_size, &feeds::TickerUpdate::last,     &feeds::TickerUpdate::last_size,
-    &feeds::TickerUpdate::open_24h, &feeds::TickerUpdate::high_24h, &feeds::TickerUpdate::low_24h,
-    &feeds::TickerUpdate::volume_24h,
+constexpr std::array<std::int64_t TickerUpdate::*, 10> kMantissas = {
+    &TickerUpdate::bid,      &TickerUpdate::bid_size, &TickerUpdate::ask,
+    &TickerUpdate::ask_size, &TickerUpdate::last,     &TickerUpdate::last_size,
+    &TickerUpdate::open_24h, &TickerUpdate::high_24h, &TickerUpdate::low_24h,
+    &TickerUpdate::volume_24h,
 };
 constexpr std::size_t kHeaderSize = 4;
 static_assert(kHeaderSize + 8 * (2 + kMantissas.size()) == kBusUpdateSize);
@@ -34,7 +34,7 @@ std::uint64_t get64(const char* p) noexcept {
 
 }  // namespace
 
-void encode_bus_update(const feeds::TickerUpdate& u, std::byte* out) noexcept {
+void encode_bus_update(const TickerUpdate& u, std::byte* out) noexcept {
     out[0] = std::byte{kBusMagic};
     out[1] = std::byte{kBusVersion};
     out[2] = std::byte{u.price_decimals};
@@ -49,7 +49,7 @@ void encode_bus_update(const feeds::TickerUpdate& u, std::byte* out) noexcept {
     }
 }
 
-BusDecodeError decode_bus_update(std::string_view data, feeds::TickerUpdate& out) noexcept {
+BusDecodeError decode_bus_update(std::string_view data, TickerUpdate& out) noexcept {
     // Size before anything else: a record of another version may be longer, but a v1 reader has
     // no way to know what the extra bytes mean, so it rejects the version instead of guessing.
     if (data.size() < kHeaderSize) return BusDecodeError::wrong_size;

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "feeds/ticker_update.hpp"
+#include "protocol/model/ticker_update.hpp"
 
 namespace tickgate::protocol {
 
@@ -20,12 +20,12 @@ inline constexpr std::size_t kBusUpdateSize = 100;
 enum class BusDecodeError { none, wrong_size, bad_magic, unknown_version, bad_decimals, zero_seq, bad_subject };
 
 /// Writes u (everything but topic and feed) into exactly kBusUpdateSize bytes at out.
-void encode_bus_update(const feeds::TickerUpdate& u, std::byte* out) noexcept;
+void encode_bus_update(const TickerUpdate& u, std::byte* out) noexcept;
 
 /// Decodes a record written by encode_bus_update into out (topic and feed are left as they are).
 /// Rejects anything but a version-1 record of exactly kBusUpdateSize bytes with decimals <= 18 and
 /// seq >= 1, so a foreign message on the subjects is recognised rather than misread.
-BusDecodeError decode_bus_update(std::string_view data, feeds::TickerUpdate& out) noexcept;
+BusDecodeError decode_bus_update(std::string_view data, TickerUpdate& out) noexcept;
 
 /// The topic carried by a bus subject: its last two tokens ("md.ticker.BTC-USD" -> "ticker.BTC-USD"),
 /// whatever the prefix. Empty when the subject has no valid topic there.

@@ -7,11 +7,9 @@
 
 #include <string_view>
 
-#include "feeds/ticker_update.hpp"
+#include "protocol/model/ticker_update.hpp"
 
 namespace tickgate::protocol {
-
-inline constexpr std::size_t kMaxTopicLength = feeds::kMaxTopicLength;
 
 /// Channel names that would collide with protocol message types or Socket.IO event names.
 bool is_reserved_channel(std::string_view channel) noexcept;

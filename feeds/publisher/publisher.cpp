@@ -1,26 +1,29 @@
 #include "feeds/publisher/publisher.hpp"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <nats/nats.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include <array>
-#include <ctime>
-#include <sstream>
+#include <mutex>
 #include <thread>
-#include <vector>
 
-#include "feeds/feed_log.hpp"
+#include "feeds/feed_runner.hpp"
 #include "feeds/nats_bus.hpp"
-#include "feeds/update_channel.hpp"
-#include "gateway/log.hpp"
-#include "gateway/metrics_server.hpp"
+#include "feeds/runtime/clock.hpp"
+#include "feeds/runtime/log.hpp"
+#include "feeds/runtime/metrics_server.hpp"
+#include "feeds/runtime/prometheus_fold.hpp"
+#include "feeds/runtime/tcp.hpp"
 #include "protocol/bus_update.hpp"
 
 namespace tickgate::publisher {
 namespace asio = boost::asio;
+namespace pm = prometheus;
 
 namespace {
 
@@ -32,32 +35,32 @@ constexpr std::uint64_t kLoggedErrors = 10;
 // How long reading the stream's latest values (to restore seqs) may take at start.
 constexpr auto kRestoreBudget = std::chrono::seconds(30);
 
-std::int64_t realtime_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+pm::Counter& counter(pm::Registry& r, const char* name, const char* help) {
+    return pm::BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+pm::Gauge& gauge(pm::Registry& r, const char* name, const char* help) {
+    return pm::BuildGauge().Name(name).Help(help).Register(r).Add({});
 }
 
-void log_feed_line(feeds::FeedLogLevel level, const char* line) {
-    switch (level) {
-    case feeds::FeedLogLevel::debug: TG_LOG(debug, "%s", line); break;
-    case feeds::FeedLogLevel::info: TG_LOG(info, "%s", line); break;
-    case feeds::FeedLogLevel::warn: TG_LOG(warn, "%s", line); break;
-    case feeds::FeedLogLevel::error: TG_LOG(error, "%s", line); break;
-    }
-}
-
-void metric(std::ostringstream& out, const char* name, const char* type, const char* help, double value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n' << name << ' ' << value << '\n';
-}
+// The publisher's /metrics: the names and help texts deploy/prometheus/rules.yml, the Grafana
+// dashboard and the compose health check rely on.
+struct Families {
+    pm::Registry registry;
+    pm::Counter& published = counter(registry, "tickgate_feed_published_total", "Updates handed to NATS");
+    pm::Counter& nats_errors = counter(registry, "tickgate_feed_nats_errors_total", "NATS publish or JetStream failures");
+    pm::Counter& reconnects =
+        counter(registry, "tickgate_feed_reconnects_total", "Reconnections to NATS after a disconnect");
+    pm::Gauge& connected = gauge(registry, "tickgate_feed_nats_connected", "1 while connected to NATS");
+    pm::Gauge& topics = gauge(registry, "tickgate_feed_topics", "Topics published so far (or restored from JetStream)");
+};
 
 }  // namespace
 
 struct Publisher::Parts {
-    feeds::UpdateChannel channel{kRingCapacity};
-    std::vector<std::unique_ptr<feeds::FeedAdapter>> adapters;
-    std::vector<std::jthread> feed_threads;
-    std::unique_ptr<gateway::MetricsServer> metrics;
+    feeds::FeedRunner feeds{kRingCapacity};
+    std::mutex scrape_mutex;
+    Families families;
+    std::unique_ptr<runtime::MetricsServer> metrics;
     std::jthread publisher;
 };
 
@@ -68,44 +71,24 @@ Publisher::Publisher(PublisherConfig config)
 
 Publisher::~Publisher() = default;
 
-std::string Publisher::scrape() const {
-    // Four series, written directly: a registry would only add a copy of these numbers.
-    std::ostringstream out;
-    out.precision(17);
-    metric(out, "tickgate_feed_published_total", "counter", "Updates handed to NATS",
-           static_cast<double>(published_.load(std::memory_order_relaxed)));
-    metric(out, "tickgate_feed_nats_errors_total", "counter", "NATS publish or JetStream failures",
-           static_cast<double>(nats_errors_.load(std::memory_order_relaxed)));
-    metric(out, "tickgate_feed_reconnects_total", "counter", "Reconnections to NATS after a disconnect",
-           static_cast<double>(link_ ? link_->reconnects() : 0));
-    metric(out, "tickgate_feed_nats_connected", "gauge", "1 while connected to NATS",
-           link_ && link_->connected() ? 1 : 0);
-    metric(out, "tickgate_feed_topics", "gauge", "Topics published so far (or restored from JetStream)",
-           static_cast<double>(topic_count_.load(std::memory_order_relaxed)));
-    return out.str();
+std::string Publisher::scrape() {
+    std::lock_guard lock(parts_->scrape_mutex);
+    Families& f = parts_->families;
+    runtime::set_total(f.published, static_cast<double>(published_.get()));
+    runtime::set_total(f.nats_errors, static_cast<double>(nats_errors_.get()));
+    runtime::set_total(f.reconnects, static_cast<double>(link_ ? link_->reconnects() : 0));
+    f.connected.Set(link_ && link_->connected() ? 1 : 0);
+    f.topics.Set(static_cast<double>(topic_count_.get()));
+    return runtime::text_exposition(f.registry);
 }
 
 bool Publisher::start(std::string& error) {
-    for (std::size_t i = 0; i < config_.feeds.size(); ++i) {
-        auto adapter = feeds::make_feed(config_.feeds[i], config_.sim, static_cast<std::uint16_t>(i), error);
-        if (!adapter) {
-            start_exit_code_ = error.rfind("cannot read", 0) == 0 ? 1 : 2;
-            error = "--feed " + config_.feeds[i] + ": " + error;
-            return false;
-        }
-        parts_->adapters.push_back(std::move(adapter));
-    }
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    boost::system::error_code ec;
-    const auto at = resolver.resolve(config_.metrics_listen.host, std::to_string(config_.metrics_listen.port),
-                                     asio::ip::tcp::resolver::numeric_service, ec);
-    if (ec || at.empty()) {
-        error = "cannot resolve " + config_.metrics_listen.host + ": " + (ec ? ec.message() : "no address");
-        return false;
-    }
-    parts_->metrics = std::make_unique<gateway::MetricsServer>([this] { return scrape(); });
-    if (!parts_->metrics->open(at.begin()->endpoint(), error)) return false;
+    // Local feeds only (validated with the flags), so the NATS options are never read.
+    if (!parts_->feeds.create(config_.feeds, config_.sim, feeds::NatsOptions{}, error, start_exit_code_)) return false;
+    const auto at = runtime::resolve(config_.metrics_listen, error);
+    if (!at) return false;
+    parts_->metrics = std::make_unique<runtime::MetricsServer>([this] { return scrape(); });
+    if (!parts_->metrics->open(*at, error)) return false;
 
     feeds::NatsLink::Events events;
     events.up = [this] { reattach_.store(true, std::memory_order_release); };
@@ -114,7 +97,7 @@ bool Publisher::start(std::string& error) {
     parts_->metrics->start();
     const auto m = parts_->metrics->local_endpoint();
     TG_LOG(info, "tickgate-feed %s: feeds: %zu, publishing to %s.<channel>.<symbol> on %s", TICKGATE_VERSION,
-           parts_->adapters.size(), config_.subject_prefix.c_str(), config_.nats.c_str());
+           parts_->feeds.adapters().size(), config_.subject_prefix.c_str(), config_.nats.c_str());
     TG_LOG(info, "metrics on http://%s:%u/metrics", m.address().to_string().c_str(), static_cast<unsigned>(m.port()));
     return true;
 }
@@ -143,7 +126,7 @@ bool Publisher::attach(const std::stop_token& stop, std::string& error) {
         link_->get(), config_.subject_prefix + ".>", kRestoreBudget,
         [&](std::string_view subject, std::string_view data) {
             const std::string_view topic = protocol::topic_from_subject(subject);
-            feeds::TickerUpdate u;
+            protocol::TickerUpdate u;
             if (topic.empty() || subject.size() != config_.subject_prefix.size() + 1 + topic.size() ||
                 protocol::decode_bus_update(data, u) != protocol::BusDecodeError::none)
                 return;  // not one of ours: nothing to continue from
@@ -162,13 +145,13 @@ Publisher::TopicState& Publisher::topic_state(std::string_view topic) {
     auto it = topics_.find(topic);
     if (it == topics_.end()) {
         it = topics_.emplace(std::string(topic), TopicState{config_.subject_prefix + "." + std::string(topic), 0}).first;
-        topic_count_.store(topics_.size(), std::memory_order_relaxed);
+        topic_count_.add(1);
     }
     return it->second;
 }
 
 void Publisher::publish_loop(const std::stop_token& stop) {
-    std::array<feeds::TickerUpdate, kBatchMax> batch;
+    std::array<protocol::TickerUpdate, kBatchMax> batch;
     std::array<std::byte, protocol::kBusUpdateSize> record;
     while (!stop.stop_requested()) {
         if (reattach_.exchange(false, std::memory_order_acq_rel)) {
@@ -176,35 +159,36 @@ void Publisher::publish_loop(const std::stop_token& stop) {
             std::string error;
             bool created = false;
             if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error)) {
-                nats_errors_.fetch_add(1, std::memory_order_relaxed);
+                nats_errors_.add();
                 TG_LOG(warn, "%s", error.c_str());
             } else if (created) {
                 TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
             }
         }
-        const std::size_t n = parts_->channel.consume(batch, std::chrono::milliseconds(50));
+        const std::size_t n = parts_->feeds.channel().consume(batch, std::chrono::milliseconds(50));
         for (std::size_t i = 0; i < n; ++i) {
-            feeds::TickerUpdate& u = batch[i];
+            protocol::TickerUpdate& u = batch[i];
             TopicState& t = topic_state(u.topic());
             // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
             u.seq = ++t.seq;
-            u.ts_ns = realtime_ns();
+            u.ts_ns = runtime::realtime_ns();
             protocol::encode_bus_update(u, record.data());
             // While reconnecting the library buffers (8 MiB); past that the publish fails.
             const natsStatus s = natsConnection_Publish(link_->get(), t.subject.c_str(), record.data(),
                                                         static_cast<int>(record.size()));
             if (s == NATS_OK) {
-                published_.fetch_add(1, std::memory_order_relaxed);
-            } else if (nats_errors_.fetch_add(1, std::memory_order_relaxed) < kLoggedErrors) {
-                TG_LOG(warn, "publish to %s failed: %s", t.subject.c_str(), natsStatus_GetText(s));
+                published_.add();
+            } else {
+                nats_errors_.add();
+                if (nats_errors_.get() <= kLoggedErrors)
+                    TG_LOG(warn, "publish to %s failed: %s", t.subject.c_str(), natsStatus_GetText(s));
             }
         }
     }
 }
 
 int Publisher::run() {
-    gateway::set_log_level(gateway::parse_log_level(config_.log_level));
-    feeds::set_feed_log_sink(log_feed_line);
+    runtime::set_log_level(runtime::parse_log_level(config_.log_level));
     std::string error;
     if (!start(error)) {
         std::fprintf(stderr, "tickgate-feed: %s\n", error.c_str());
@@ -227,26 +211,22 @@ int Publisher::run() {
             asio::post(signals_io, [&] { signals_io.stop(); });
             return;
         }
-        for (auto& adapter : parts_->adapters)
-            parts_->feed_threads.emplace_back([a = adapter.get(), ch = &parts_->channel](std::stop_token fs) {
-                a->run(fs, *ch);
-            });
+        parts_->feeds.start();
         publish_loop(stop);
     });
     signals_io.run();
 
     parts_->publisher.request_stop();
-    parts_->channel.wake_consumer();
+    parts_->feeds.channel().wake_consumer();
     parts_->publisher.join();
-    for (auto& t : parts_->feed_threads) t.request_stop();
-    for (auto& t : parts_->feed_threads)
-        if (t.joinable()) t.join();
+    parts_->feeds.request_stop();
+    parts_->feeds.join();
     // What the library still buffers goes out now, if NATS is there to take it.
     if (link_->connected()) natsConnection_FlushTimeout(link_->get(), 1000);
     parts_->metrics->stop();
     link_.reset();
     TG_LOG(info, "stopped after publishing %llu updates",
-           static_cast<unsigned long long>(published_.load(std::memory_order_relaxed)));
+           static_cast<unsigned long long>(published_.get()));
     return exit_code;
 }
 

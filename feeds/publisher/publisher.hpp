@@ -15,10 +15,10 @@
 #include <unordered_map>
 
 #include "feeds/publisher/publisher_config.hpp"
+#include "feeds/runtime/counters.hpp"
 
 namespace tickgate::feeds {
 class NatsLink;
-class UpdateChannel;
 }  // namespace tickgate::feeds
 
 namespace tickgate::publisher {
@@ -33,7 +33,7 @@ public:
     int run();
 
     /// The Prometheus text exposition of the publisher's counters (any thread).
-    std::string scrape() const;
+    std::string scrape();
 
 private:
     struct TopicState {
@@ -59,8 +59,9 @@ private:
     std::unique_ptr<feeds::NatsLink> link_;
     std::atomic<bool> reattach_{false};  // set on reconnect: make sure the stream is still there
     std::unordered_map<std::string, TopicState, TopicHash, std::equal_to<>> topics_;  // publish thread only
-    std::atomic<std::uint64_t> published_{0}, nats_errors_{0};
-    std::atomic<std::size_t> topic_count_{0};
+    // Written by the publish thread only, folded into the registry on scrape.
+    runtime::OwnedCounter published_, nats_errors_;
+    runtime::OwnedGauge topic_count_;
 };
 
 }  // namespace tickgate::publisher

@@ -2,11 +2,9 @@
 
 #include <boost/program_options.hpp>
 
-#include <fstream>
-#include <sstream>
-
+#include "feeds/feed_flags.hpp"
 #include "feeds/nats_bus.hpp"
-#include "gateway/feed_flags.hpp"
+#include "feeds/runtime/command_line.hpp"
 
 namespace tickgate::publisher {
 namespace po = boost::program_options;
@@ -22,15 +20,13 @@ bool valid_prefix(const std::string& p) {
 }
 
 std::optional<std::string> validate(PublisherConfig& c) {
-    if (auto problem = gateway::validate_feed_flags(c.feeds, c.sim)) return problem;
+    if (auto problem = feeds::validate_feed_flags(c.feeds, c.sim)) return problem;
     for (const auto& f : c.feeds)
         if (f.starts_with("nats://")) return "--feed " + f + ": a publisher's feeds are local (sim or replay:...)";
     if (!valid_prefix(c.subject_prefix)) return "--subject-prefix must be NATS tokens without wildcards, like md";
     std::string error;
     if (!feeds::parse_nats_servers(c.nats, c.nats_urls, error)) return "--nats: " + error;
-    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
-        return "--log-level must be debug, info, warn or error";
-    return std::nullopt;
+    return runtime::validate_log_level(c.log_level);
 }
 
 }  // namespace
@@ -49,13 +45,12 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
         ("nats", po::value(&c.nats)->default_value(c.nats), "NATS servers: nats://HOST:PORT[,HOST:PORT...]")
         ("subject-prefix", po::value(&c.subject_prefix)->default_value(c.subject_prefix), "publish to PREFIX.<channel>.<symbol>")
         ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9465"), "HOST:PORT for Prometheus /metrics");
-    gateway::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]");
-    d.add_options()
-        ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug | info | warn | error");
     // clang-format on
+    feeds::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]");
+    runtime::add_log_level_flag(d, c.log_level);
     po::variables_map vm;
-    if (!gateway::parse_flags_and_config_file("tickgate-feed", argc, argv, d, vm, out.exit_code, out.text)) return out;
-    const auto metrics_ep = gateway::parse_endpoint(metrics_listen);
+    if (!runtime::parse_flags_and_config_file("tickgate-feed", argc, argv, d, vm, out.exit_code, out.text)) return out;
+    const auto metrics_ep = runtime::parse_endpoint(metrics_listen);
     if (!metrics_ep) {
         out.text = "tickgate-feed: --metrics-listen must be HOST:PORT, got '" + metrics_listen + "'";
         out.exit_code = 2;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "feeds/feed_adapter.hpp"
-#include "gateway/config.hpp"
+#include "feeds/runtime/endpoint.hpp"
 
 namespace tickgate::publisher {
 
@@ -17,7 +17,7 @@ struct PublisherConfig {
     std::vector<std::string> feeds{"sim"};       // local feeds only: sim | replay:...
     feeds::SimulatorOptions sim;
     std::string subject_prefix = "md";           // updates go to <prefix>.<channel>.<symbol>
-    gateway::Endpoint metrics_listen{"127.0.0.1", 9465};
+    runtime::Endpoint metrics_listen{"127.0.0.1", 9465};
     std::string log_level = "info";
 };
 

@@ -9,14 +9,14 @@
 
 #include <array>
 #include <chrono>
-#include <ctime>
 #include <future>
 
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/newest_seq.hpp"
+#include "feeds/runtime/clock.hpp"
 #include "gateway/fanout/update_batch.hpp"
 #include "gateway/fanout/worker.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "protocol/messages.hpp"
 
 namespace tickgate::gateway {
@@ -24,11 +24,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::int64_t realtime_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+using runtime::realtime_ns;
 
 // Updates drained from the ring per batch: large enough to amortise the hand-off under load,
 // small enough that a batch never holds a worker for long.
@@ -52,7 +48,7 @@ struct BroadcastEngine::Loop {
     asio::posix::stream_descriptor wake;
     asio::steady_timer behind_retry;
     asio::steady_timer freshness;
-    std::array<feeds::TickerUpdate, kBatchMax> buffer;
+    std::array<protocol::TickerUpdate, kBatchMax> buffer;
     bool waiting = false;       // an async_wait on `wake` is pending
     bool seemed_stuck = false;  // the last freshness check saw updates waiting while `waiting`
     bool stopped = false;
@@ -164,7 +160,7 @@ void BroadcastEngine::schedule_freshness_check() {
     });
 }
 
-void BroadcastEngine::publish(const feeds::TickerUpdate* updates, std::size_t n) {
+void BroadcastEngine::publish(const protocol::TickerUpdate* updates, std::size_t n) {
     // One batch per worker, each with its own copy of every frame: a frame's reference count is then
     // touched by one thread only, instead of bouncing between cores once per subscriber.
     std::vector<std::shared_ptr<UpdateBatch>> batches(workers_.size());
@@ -174,7 +170,7 @@ void BroadcastEngine::publish(const feeds::TickerUpdate* updates, std::size_t n)
     }
     const auto now = realtime_ns();
     for (std::size_t i = 0; i < n; ++i) {
-        const feeds::TickerUpdate& u = updates[i];
+        const protocol::TickerUpdate& u = updates[i];
         if (u.feed >= feeds_.size()) continue;
         FeedState& feed = *feeds_[u.feed];
         feed.last_update_ns.store(now, std::memory_order_relaxed);

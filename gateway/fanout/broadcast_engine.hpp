@@ -55,7 +55,7 @@ private:
     struct FeedState {
         std::string name;
         std::atomic<std::int64_t> last_update_ns{0};
-        OwnedCounter updates;
+        runtime::OwnedCounter updates;
         bool stale = false;  // worker 0 only
     };
     struct TopicEntry {
@@ -66,7 +66,7 @@ private:
 
     void wait_for_updates();
     void drain();
-    void publish(const feeds::TickerUpdate* updates, std::size_t n);
+    void publish(const protocol::TickerUpdate* updates, std::size_t n);
     void check_freshness(std::int64_t now_ns);
     void schedule_freshness_check();
     bool workers_behind() const;
@@ -83,9 +83,9 @@ private:
     // Transparent lookup: finding a topic by the update's string_view allocates nothing.
     std::unordered_map<std::string, TopicEntry, TopicHash, std::equal_to<>> topics_;
     std::int64_t started_ns_ = 0;
-    OwnedCounter conflicts_;
-    OwnedCounter topic_limit_drops_;
-    OwnedCounter backpressure_waits_;
+    runtime::OwnedCounter conflicts_;
+    runtime::OwnedCounter topic_limit_drops_;
+    runtime::OwnedCounter backpressure_waits_;
     std::atomic<std::size_t> topic_count_{0};
     bool stop_requested_ = false;
     std::unique_ptr<Loop> loop_;  // worker 0's thread only, once started

@@ -10,7 +10,7 @@
 namespace tickgate::gateway::frames {
 namespace {
 
-void encode_update(const feeds::TickerUpdate& u, Wire wire, bool snapshot, std::string& out) {
+void encode_update(const protocol::TickerUpdate& u, Wire wire, bool snapshot, std::string& out) {
     if (wire == Wire::v1) return protocol::encode_update(u, snapshot, out);
     protocol::socketio::begin_event(protocol::topic_channel(u.topic()), out);
     protocol::encode_update(u, snapshot, out);
@@ -19,7 +19,7 @@ void encode_update(const feeds::TickerUpdate& u, Wire wire, bool snapshot, std::
 
 }  // namespace
 
-std::shared_ptr<Frame> live_update(const feeds::TickerUpdate& u, Wire wire, std::uint32_t topic_id) {
+std::shared_ptr<Frame> live_update(const protocol::TickerUpdate& u, Wire wire, std::uint32_t topic_id) {
     auto frame = make_text_frame([&](std::string& out) { encode_update(u, wire, false, out); });
     frame->topic_id = topic_id;
     frame->ts_ns = u.ts_ns;
@@ -33,7 +33,7 @@ StatusFrames status(std::string_view status_json) {
                         })};
 }
 
-void snapshot(const feeds::TickerUpdate& u, Wire wire, std::string& out) {
+void snapshot(const protocol::TickerUpdate& u, Wire wire, std::string& out) {
     append_text_frame(out, [&](std::string& o) { encode_update(u, wire, true, o); });
 }
 

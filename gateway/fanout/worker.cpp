@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/newest_seq.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/clock.hpp"
+#include "feeds/runtime/log.hpp"
 
 namespace tickgate::gateway {
 namespace {
@@ -38,11 +38,7 @@ void Worker::join() {
 
 void Worker::stop() { io_.stop(); }
 
-std::int64_t Worker::now_ns() const {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+std::int64_t Worker::now_ns() const { return runtime::realtime_ns(); }
 
 void Worker::post_batch(std::shared_ptr<const UpdateBatch> batch) {
     pending_batches_.fetch_add(1, std::memory_order_relaxed);

@@ -24,7 +24,7 @@
 #include "gateway/health.hpp"
 #include "gateway/http/http_session.hpp"
 #include "gateway/http/polling_routes.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/session/polling_directory.hpp"
 #include "gateway/session/transport.hpp"
 #include "gateway/static_pages.hpp"

@@ -9,7 +9,7 @@
 #include "gateway/connection_context.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "gateway/health.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/session/polling_directory.hpp"
 #include "gateway/session/transport.hpp"
 #include "protocol/http_response.hpp"

@@ -10,7 +10,7 @@
 
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/worker.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/session/polling_directory.hpp"
 #include "protocol/http_response.hpp"
 

@@ -1,7 +1,7 @@
 #include "gateway/session/polling_upgrade.hpp"
 
 #include "gateway/fanout/worker.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/session/polling_directory.hpp"
 #include "gateway/session/polling_session.hpp"
 

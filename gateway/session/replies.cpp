@@ -1,7 +1,7 @@
 #include "gateway/session/replies.hpp"
 
 #include "gateway/fanout/frame_encoder.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/session/session.hpp"
 #include "gateway/stats.hpp"
 #include "protocol/messages.hpp"

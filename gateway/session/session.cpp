@@ -5,7 +5,7 @@
 
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/worker.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/session/dialect.hpp"
 #include "gateway/session/replies.hpp"
 

@@ -10,7 +10,7 @@
 #include "gateway/connection_slot.hpp"
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/worker.hpp"
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 #include "gateway/session/session.hpp"
 #include "gateway/session/transport.hpp"
 #include "protocol/websocket_frame.hpp"

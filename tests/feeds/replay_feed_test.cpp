@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "feeds/pacing.hpp"
+#include "feeds/runtime/clock.hpp"
 
 namespace tickgate::feeds {
 namespace {
@@ -47,9 +47,9 @@ std::unique_ptr<FeedAdapter> make(const std::string& spec, std::string& error) {
 }
 
 // Runs the feed until it ends or has published `max` updates, and returns what it published.
-std::vector<TickerUpdate> run_feed(FeedAdapter& feed, std::size_t max = SIZE_MAX) {
+std::vector<protocol::TickerUpdate> run_feed(FeedAdapter& feed, std::size_t max = SIZE_MAX) {
     UpdateChannel ch(1024);
-    std::vector<TickerUpdate> got, batch(64);
+    std::vector<protocol::TickerUpdate> got, batch(64);
     std::atomic<bool> ended{false};
     std::jthread t([&](std::stop_token st) {
         feed.run(st, ch);
@@ -74,7 +74,7 @@ TEST(ReplayFeed, ReassignsSeqPerTopicAndStampsNow) {
     auto feed = make("replay:" + f.path(), error);
     ASSERT_TRUE(feed) << error;
     EXPECT_EQ(feed->name(), "replay:" + f.path());
-    const auto before = realtime_ns();
+    const auto before = runtime::realtime_ns();
     const auto got = run_feed(*feed);
     ASSERT_EQ(got.size(), 4u);
     EXPECT_EQ(got[0].topic(), "ticker.BTC-USD");

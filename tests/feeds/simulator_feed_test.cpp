@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "feeds/pacing.hpp"
+#include "feeds/runtime/clock.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::feeds {
@@ -18,8 +18,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<TickerUpdate> take(SimulatorFeed& sim, int n) {
-    std::vector<TickerUpdate> v;
+std::vector<protocol::TickerUpdate> take(SimulatorFeed& sim, int n) {
+    std::vector<protocol::TickerUpdate> v;
     for (int i = 0; i < n; ++i) v.push_back(sim.next_update());
     return v;
 }
@@ -49,8 +49,8 @@ TEST(SimulatorFeed, SameSeedSameSequence) {
 TEST(SimulatorFeed, PricesAreConsistentAndSeqRisesByOnePerTopic) {
     SimulatorFeed sim(SimulatorOptions{.symbols = 50, .rate = 1000, .seed = 3}, 4);
     std::map<std::string, std::uint64_t> last_seq;
-    const auto start = realtime_ns();
-    for (const TickerUpdate& u : take(sim, 200'000)) {
+    const auto start = runtime::realtime_ns();
+    for (const protocol::TickerUpdate& u : take(sim, 200'000)) {
         auto& seq = last_seq[std::string(u.topic())];
         ASSERT_EQ(u.seq, seq + 1) << u.topic();
         seq = u.seq;
@@ -93,7 +93,7 @@ TEST(SimulatorFeed, SyntheticSymbolsFillUpTheCountWithValidTopics) {
     SimulatorFeed sim(SimulatorOptions{.symbols = kSymbols, .rate = 1000, .seed = 1}, 0);
     ASSERT_EQ(sim.symbol_count(), kSymbols);
     std::set<std::string> topics;
-    for (const TickerUpdate& u : take(sim, kSymbols)) {
+    for (const protocol::TickerUpdate& u : take(sim, kSymbols)) {
         ASSERT_EQ(protocol::classify_entry(u.topic()), protocol::EntryKind::topic) << u.topic();
         topics.emplace(u.topic());
     }
@@ -104,10 +104,10 @@ TEST(SimulatorFeed, SyntheticSymbolsFillUpTheCountWithValidTopics) {
 }
 
 // Runs the simulator on its own thread for `duration` and returns what it published.
-std::vector<TickerUpdate> run_for(const SimulatorOptions& opt, std::chrono::milliseconds duration) {
+std::vector<protocol::TickerUpdate> run_for(const SimulatorOptions& opt, std::chrono::milliseconds duration) {
     SimulatorFeed sim(opt, 0);
     UpdateChannel ch(1 << 16);
-    std::vector<TickerUpdate> got, batch(4096);
+    std::vector<protocol::TickerUpdate> got, batch(4096);
     {
         std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
         for (const auto end = std::chrono::steady_clock::now() + duration; std::chrono::steady_clock::now() < end;) {
@@ -162,9 +162,9 @@ TEST(SimulatorFeed, UpdatesSkippedWhileStalledAreCounted) {
     std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(sim.updates_dropped_late(), 0u) << "nothing is skipped while the feed is still blocked";
-    std::vector<TickerUpdate> drained;
+    std::vector<protocol::TickerUpdate> drained;
     const auto until = std::chrono::steady_clock::now() + 200ms;
-    std::array<TickerUpdate, 64> batch;
+    std::array<protocol::TickerUpdate, 64> batch;
     while (std::chrono::steady_clock::now() < until) {
         const std::size_t n = ch.consume(batch, 5ms);
         drained.insert(drained.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));

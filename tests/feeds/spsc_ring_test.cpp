@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "feeds/ticker_update.hpp"
+#include "protocol/model/ticker_update.hpp"
 
 namespace tickgate::feeds {
 namespace {
@@ -111,14 +111,14 @@ TEST(SpscRing, PopIntoTakesAtMostMaxInOrder) {
 }
 
 TEST(SpscRing, CarriesTickerUpdatesIntact) {
-    SpscRing<TickerUpdate> ring(4);
-    TickerUpdate u;
+    SpscRing<protocol::TickerUpdate> ring(4);
+    protocol::TickerUpdate u;
     u.seq = 42;
     u.bid = 6499950;
     u.volume_24h = -7;
     u.set_topic("ticker.BTC-USD");
     ASSERT_TRUE(ring.try_push(u));
-    TickerUpdate out;
+    protocol::TickerUpdate out;
     ASSERT_EQ(ring.pop_into(&out, 1), 1u);
     EXPECT_EQ(out.seq, 42u);
     EXPECT_EQ(out.bid, 6499950);

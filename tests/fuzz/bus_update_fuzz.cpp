@@ -20,12 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const std::string_view topic = tp::topic_from_subject(subject);
     if (!topic.empty()) {
-        FUZZ_CHECK(topic.size() <= tickgate::feeds::kMaxTopicLength);
+        FUZZ_CHECK(topic.size() <= tickgate::protocol::kMaxTopicLength);
         FUZZ_CHECK(subject.ends_with(topic));
         FUZZ_CHECK(topic.data() >= subject.data() && topic.data() + topic.size() == subject.data() + subject.size());
     }
 
-    tickgate::feeds::TickerUpdate u;
+    tickgate::protocol::TickerUpdate u;
     if (tp::decode_bus_update(payload, u) != tp::BusDecodeError::none) return 0;
     FUZZ_CHECK(payload.size() == tp::kBusUpdateSize);
     FUZZ_CHECK(u.seq >= 1 && u.price_decimals <= 18 && u.size_decimals <= 18);

@@ -9,8 +9,8 @@
 namespace tickgate::gateway {
 namespace {
 
-feeds::TickerUpdate update(std::string_view topic, std::uint64_t seq) {
-    feeds::TickerUpdate u;
+protocol::TickerUpdate update(std::string_view topic, std::uint64_t seq) {
+    protocol::TickerUpdate u;
     u.set_topic(topic);
     u.seq = seq;
     u.ts_ns = static_cast<std::int64_t>(seq);

@@ -7,7 +7,7 @@
 #include <string_view>
 
 namespace tp = tickgate::protocol;
-using tickgate::feeds::TickerUpdate;
+using tickgate::protocol::TickerUpdate;
 
 namespace {
 

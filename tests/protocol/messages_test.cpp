@@ -7,7 +7,7 @@
 #include <vector>
 
 namespace tp = tickgate::protocol;
-using tickgate::feeds::TickerUpdate;
+using tickgate::protocol::TickerUpdate;
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include "protocol/messages.hpp"
 
 namespace tp = tickgate::protocol;
-using tickgate::feeds::TickerUpdate;
+using tickgate::protocol::TickerUpdate;
 
 namespace {
 

@@ -1,6 +1,6 @@
-#include "gateway/stats.hpp"
+#include "feeds/runtime/counters.hpp"
 
-namespace tickgate::gateway {
+namespace tickgate::runtime {
 
 void LatencyHistogram::observe_ns(std::int64_t ns) noexcept {
     if (ns < 0) ns = 0;
@@ -11,10 +11,10 @@ void LatencyHistogram::observe_ns(std::int64_t ns) noexcept {
     sum_ns_.add(static_cast<std::uint64_t>(ns));
 }
 
-std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> LatencyHistogram::buckets() const noexcept {
-    std::array<std::uint64_t, kLatencyBucketsSeconds.size() + 1> out{};
+LatencyHistogram::Buckets LatencyHistogram::buckets() const noexcept {
+    Buckets out{};
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = buckets_[i].get();
     return out;
 }
 
-}  // namespace tickgate::gateway
+}  // namespace tickgate::runtime

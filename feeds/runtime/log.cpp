@@ -1,14 +1,15 @@
-#include "gateway/log.hpp"
+#include "feeds/runtime/log.hpp"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
 
-namespace tickgate::gateway {
+namespace tickgate::runtime {
 namespace {
 std::atomic<LogLevel> g_level{LogLevel::info};
 constexpr const char* kNames[] = {"debug", "info ", "warn ", "error"};
@@ -16,12 +17,15 @@ constexpr const char* kNames[] = {"debug", "info ", "warn ", "error"};
 
 void set_log_level(LogLevel level) noexcept { g_level.store(level, std::memory_order_relaxed); }
 
-LogLevel parse_log_level(std::string_view name) noexcept {
+std::optional<LogLevel> log_level_named(std::string_view name) noexcept {
     if (name == "debug") return LogLevel::debug;
+    if (name == "info") return LogLevel::info;
     if (name == "warn") return LogLevel::warn;
     if (name == "error") return LogLevel::error;
-    return LogLevel::info;
+    return std::nullopt;
 }
+
+LogLevel parse_log_level(std::string_view name) noexcept { return log_level_named(name).value_or(LogLevel::info); }
 
 bool log_enabled(LogLevel level) noexcept { return level >= g_level.load(std::memory_order_relaxed); }
 
@@ -44,4 +48,4 @@ void log(LogLevel level, const char* format, ...) {
     [[maybe_unused]] auto written = ::write(STDERR_FILENO, line, static_cast<std::size_t>(n));
 }
 
-}  // namespace tickgate::gateway
+}  // namespace tickgate::runtime

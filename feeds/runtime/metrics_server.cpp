@@ -1,5 +1,4 @@
-#include "gateway/metrics_server.hpp"
-#include "gateway/listener.hpp"
+#include "feeds/runtime/metrics_server.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,7 +10,9 @@
 
 #include <optional>
 
-namespace tickgate::gateway {
+#include "feeds/runtime/tcp.hpp"
+
+namespace tickgate::runtime {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -124,4 +125,4 @@ void MetricsServer::do_accept() {
     });
 }
 
-}  // namespace tickgate::gateway
+}  // namespace tickgate::runtime

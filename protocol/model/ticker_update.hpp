@@ -1,13 +1,15 @@
 #pragma once
 // The normalized update every feed produces and the ring carries: one ticker tick of one topic.
 // Plain data, exactly two cache lines, so the ring copies it without touching the heap.
+// It lives in protocol/ (the bottom layer) because the codecs read and write it: feeds/ and the
+// gateway include it from here, and protocol/ never has to include anything above itself.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
-namespace tickgate::feeds {
+namespace tickgate::protocol {
 
 /// Longest topic ("<channel>.<symbol>") a feed may publish; longer ones are rejected at the source.
 inline constexpr std::size_t kMaxTopicLength = 27;
@@ -42,4 +44,4 @@ struct alignas(64) TickerUpdate {
 
 static_assert(sizeof(TickerUpdate) == 128, "two cache lines per update");
 
-}  // namespace tickgate::feeds
+}  // namespace tickgate::protocol

@@ -11,12 +11,12 @@
 #include <string>
 #include <thread>
 
-namespace tickgate::gateway {
+namespace tickgate::runtime {
 
 class MetricsServer {
 public:
-    /// scrape: returns the text exposition; called on the server's thread, one scrape at a time.
-    /// A callback rather than the gateway's Metrics, so tickgate-feed serves its own the same way.
+    /// scrape: returns the text exposition (text_exposition() of the program's registry, after
+    /// folding its counters); called on the server's thread, one scrape at a time.
     using Scrape = std::function<std::string()>;
     explicit MetricsServer(Scrape scrape);
     ~MetricsServer();
@@ -34,4 +34,4 @@ private:
     std::thread thread_;
 };
 
-}  // namespace tickgate::gateway
+}  // namespace tickgate::runtime
