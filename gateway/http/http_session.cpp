@@ -9,8 +9,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <chrono>
@@ -29,6 +27,7 @@
 #include "gateway/session/transport.hpp"
 #include "gateway/static_pages.hpp"
 #include "protocol/engineio.hpp"
+#include "protocol/http_request.hpp"
 #include "protocol/http_response.hpp"
 
 namespace tickgate::gateway {
@@ -38,43 +37,8 @@ namespace http = beast::http;
 
 namespace {
 
-std::string websocket_accept_key(std::string_view key) {
-    static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    std::string input(key);
-    input.append(guid);
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-    char encoded[64];
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded), digest, SHA_DIGEST_LENGTH);
-    return std::string(encoded, static_cast<std::size_t>(n));
-}
-
-std::string percent_decode(std::string_view in) {
-    std::string out;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-            out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
-            i += 2;
-        } else {
-            out.push_back(in[i] == '+' ? ' ' : in[i]);
-        }
-    }
-    return out;
-}
-
-/// The value of `name` in a query string, percent-decoded; empty when absent.
-std::string query_param(std::string_view query, std::string_view name) {
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const auto pair = query.substr(0, amp);
-        const auto eq = pair.find('=');
-        if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
-        if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
-    }
-    return {};
-}
+using protocol::query_param;
+using protocol::websocket_accept_key;
 
 std::string error_body(std::string_view message) { return "{\"error\":\"" + std::string(message) + "\"}\n"; }
 

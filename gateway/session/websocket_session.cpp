@@ -21,8 +21,9 @@ using boost::system::error_code;
 
 namespace {
 
-// How long a closing connection waits for the client's close frame, or for a stalled write to end.
-constexpr std::chrono::milliseconds kCloseGrace{1000};
+// How long a closing connection waits for the client's close frame, or for a stalled write to end:
+// a stalled client gets 2 s to read its close frame (1008 "slow consumer") before the socket goes.
+constexpr std::chrono::milliseconds kCloseGrace{2000};
 // Write buffers grown past this by a burst are given back once drained.
 constexpr std::size_t kKeepWriteCapacity = 64 * 1024;
 // Reads in a row from one connection before the others get a turn.

@@ -85,8 +85,18 @@ describe('metrics match what the clients saw (sim, --symbols 5)', () => {
     }, { timeoutMs: 4000, what: 'tickgate_connections == 1 after one client closed' });
     assert.equal(one.tickgate_connections, 1);
   });
+});
 
-  test('/healthz 200 with the feeds, /readyz 200, unknown path 404', { timeout: 10000 }, async () => {
+describe('health endpoints of a running gateway (sim, --symbols 5)', () => {
+  let gw;
+  after(async () => {
+    await gw?.stop();
+  });
+
+  // Its own gateway: run alone (--test-name-pattern) or after a failed metrics test, it must not
+  // depend on a gateway some other test started.
+  test('/healthz 200 with the feeds, /readyz 200, unknown path 404', { timeout: 20000 }, async () => {
+    gw = await startGateway(['--symbols', '5']);
     const h = await httpGet(`${gw.httpsUrl}/healthz`);
     assert.equal(h.status, 200);
     assert.equal(h.json?.status, 'ok', h.body);

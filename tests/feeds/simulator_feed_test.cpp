@@ -103,45 +103,6 @@ TEST(SimulatorFeed, SyntheticSymbolsFillUpTheCountWithValidTopics) {
     EXPECT_TRUE(topics.contains("ticker.XRP-USD"));
 }
 
-// Runs the simulator on its own thread for `duration` and returns what it published.
-std::vector<protocol::TickerUpdate> run_for(const SimulatorOptions& opt, std::chrono::milliseconds duration) {
-    SimulatorFeed sim(opt, 0);
-    UpdateChannel ch(1 << 16);
-    std::vector<protocol::TickerUpdate> got, batch(4096);
-    {
-        std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
-        for (const auto end = std::chrono::steady_clock::now() + duration; std::chrono::steady_clock::now() < end;) {
-            const std::size_t n = ch.consume(batch, 10ms);
-            got.insert(got.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
-        }
-    }
-    while (const std::size_t n = ch.consume(batch, 0ms)) got.insert(got.end(), batch.begin(), batch.begin() + n);
-    return got;
-}
-
-TEST(SimulatorFeed, ThousandPerSecondIsEvenlySpaced) {
-    const auto got = run_for(SimulatorOptions{.symbols = 20, .rate = 1000, .seed = 1}, 500ms);
-    ASSERT_GT(got.size(), 400u);
-    ASSERT_LT(got.size(), 560u);
-    std::vector<std::int64_t> gaps;
-    for (std::size_t i = 1; i < got.size(); ++i) gaps.push_back(got[i].ts_ns - got[i - 1].ts_ns);
-    std::sort(gaps.begin(), gaps.end());
-    const std::int64_t median = gaps[gaps.size() / 2];
-    EXPECT_GT(median, 900'000);
-    EXPECT_LT(median, 1'100'000);
-    const auto short_gaps = std::count_if(gaps.begin(), gaps.end(), [](std::int64_t g) { return g < 500'000; });
-    EXPECT_LT(short_gaps, static_cast<std::ptrdiff_t>(gaps.size() / 20)) << "updates came in bursts";
-}
-
-TEST(SimulatorFeed, HighRateIsRoughlyHonoured) {
-    // 50k/s: well above what sleeping between single updates can pace, so updates go out in
-    // small due batches. Generous bounds: the machine is shared, but an unpaced feed (millions)
-    // or one that only produces one update per wake-up (~10k/s) lands outside.
-    const auto got = run_for(SimulatorOptions{.symbols = 100, .rate = 50'000, .seed = 1}, 400ms);
-    EXPECT_GT(got.size(), 14'000u);
-    EXPECT_LT(got.size(), 22'000u);
-}
-
 TEST(SimulatorFeed, SlowFeedStopsPromptly) {
     SimulatorFeed sim(SimulatorOptions{.symbols = 1, .rate = 0.5, .seed = 1}, 0);
     UpdateChannel ch(16);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "feeds/runtime/clock.hpp"
 #include "gateway/fanout/newest_seq.hpp"
 #include "gateway/session/polling_directory.hpp"
 #include "gateway/session/session.hpp"
@@ -26,11 +27,20 @@ FramePtr frame_for(std::uint32_t id, std::uint64_t seq) {
     return f;
 }
 
-BatchItem item(std::uint32_t id, std::string_view topic, std::uint64_t seq) {
+// The worker measures lag against the wall clock, as feeds stamp ts_ns on the wall clock.
+using runtime::realtime_ns;
+
+// Well past the worker's 250 ms "behind" threshold, and well short of it: neither lands near the
+// edge on a slow machine.
+constexpr std::int64_t kLongAgoNs = 2'000'000'000;
+
+// By default the update is fresh (stamped now), as a feed's updates are when the worker keeps up.
+BatchItem item(std::uint32_t id, std::string_view topic, std::uint64_t seq, std::int64_t ts_ns = realtime_ns()) {
     BatchItem i;
     i.topic_id = id;
     i.update.set_topic(topic);
     i.update.seq = seq;
+    i.update.ts_ns = ts_ns;
     i.frame = frame_for(id, seq);
     return i;
 }
@@ -71,14 +81,36 @@ TEST_F(WorkerTest, FansOutABatchAndFlushesEachDirtySessionOnce) {
 }
 
 TEST_F(WorkerTest, ABehindWorkerSkipsUpdatesAlreadySupersededButKeepsTheLatestValue) {
-    // The engine has already handed out seq 3 of topic 0: seq 1 and 2 are stale for live delivery.
+    // The engine has already handed out seq 3 of topic 0, and seq 1 and 2 are two seconds old:
+    // the worker is behind, so they are stale for live delivery.
     newest.publish(0, 3);
-    run({item(0, "ticker.BTC-USD", 1), item(0, "ticker.BTC-USD", 2)});
+    const auto old_ts = realtime_ns() - kLongAgoNs;
+    run({item(0, "ticker.BTC-USD", 1, old_ts), item(0, "ticker.BTC-USD", 2, old_ts)});
     EXPECT_EQ(drain(), "");
     EXPECT_EQ(worker.stats().updates_skipped_behind.get(), 2u);
     EXPECT_EQ(worker.registry().topic(0).latest.seq, 2u);
-    run({item(0, "ticker.BTC-USD", 3)});
-    EXPECT_EQ(drain(), "[0:3]");
+    run({item(0, "ticker.BTC-USD", 3, old_ts)});
+    EXPECT_EQ(drain(), "[0:3]");  // the newest is never superseded, however late
+}
+
+TEST_F(WorkerTest, AWorkerThatKeepsUpDeliversEveryUpdateEvenWhenNewerOnesAreQueued) {
+    // Newer seqs already handed out is the normal state of a pipelined gateway; without real lag
+    // the worker must not turn that into gaps for its clients.
+    newest.publish(0, 3);
+    run({item(0, "ticker.BTC-USD", 1), item(0, "ticker.BTC-USD", 2), item(0, "ticker.BTC-USD", 3)});
+    EXPECT_EQ(drain(), "[0:1][0:2][0:3]");
+    EXPECT_EQ(worker.stats().updates_skipped_behind.get(), 0u);
+}
+
+TEST_F(WorkerTest, ABehindWorkerSkipsOnlyTheSupersededUpdatesOfABatch) {
+    // Topic 0 has a newer seq queued, topic 1 does not: lag alone is no reason to skip.
+    newest.publish(0, 2);
+    newest.publish(1, 1);
+    const auto old_ts = realtime_ns() - kLongAgoNs;
+    run({item(0, "ticker.BTC-USD", 1, old_ts), item(1, "ticker.ETH-USD", 1, old_ts),
+         item(0, "ticker.BTC-USD", 2, old_ts)});
+    EXPECT_EQ(drain(), "[1:1][0:2]");
+    EXPECT_EQ(worker.stats().updates_skipped_behind.get(), 1u);
 }
 
 TEST_F(WorkerTest, ClosesASessionWhoseQueueOverflowsAsASlowConsumer) {

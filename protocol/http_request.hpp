@@ -1,0 +1,22 @@
+#pragma once
+// The few pieces of an HTTP request the gateway reads itself: the WebSocket upgrade's accept key
+// (RFC 6455 section 4.2.2) and query parameters (?subscribe=... on /ws; Engine.IO's query has
+// its own stricter parser, engineio.hpp).
+
+#include <string>
+#include <string_view>
+
+namespace tickgate::protocol {
+
+/// Sec-WebSocket-Accept for a client's Sec-WebSocket-Key: base64(SHA-1(key + RFC 6455 GUID)).
+std::string websocket_accept_key(std::string_view key);
+
+/// Decodes %XX escapes and '+' (as a space, form encoding). A '%' not followed by two hex digits
+/// is kept as it is.
+std::string percent_decode(std::string_view in);
+
+/// The value of the first `name` in a query string (no leading '?'), percent-decoded; empty when
+/// absent or given without '='.
+std::string query_param(std::string_view query, std::string_view name);
+
+}  // namespace tickgate::protocol
