@@ -221,4 +221,25 @@ bool FrameReader::next(std::string_view& data, ClientMessage& msg) {
     return false;
 }
 
+bool take_server_frame(std::string_view& frames, ServerFrame& out) noexcept {
+    if (frames.size() < 2) return false;
+    const auto byte = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(frames[i])); };
+    std::uint64_t length = byte(1) & 0x7f;
+    std::size_t header = 2;
+    if (length == 126 && frames.size() >= 4) {
+        length = byte(2) << 8 | byte(3);
+        header = 4;
+    } else if (length == 127 && frames.size() >= 10) {
+        length = 0;
+        for (std::size_t i = 2; i < 10; ++i) length = length << 8 | byte(i);
+        header = 10;
+    } else if (length >= 126) {
+        return false;
+    }
+    out.opcode = static_cast<Opcode>(byte(0) & 0x0f);
+    out.payload = frames.substr(header, length);
+    frames.remove_prefix(std::min<std::size_t>(frames.size(), header + length));
+    return true;
+}
+
 }  // namespace tickgate::protocol

@@ -20,6 +20,14 @@ void append_frame(std::string& out, Opcode op, std::string_view payload);
 /// Appends a close frame; the reason is cut to fit the 125-byte control payload.
 void append_close_frame(std::string& out, std::uint16_t code, std::string_view reason);
 
+/// One of our own server frames (unmasked, whole, FIN), for code that re-reads what the server
+/// queued (the polling transport). Takes it off the front of `frames`; false when none is left.
+struct ServerFrame {
+    Opcode opcode = Opcode::text;
+    std::string_view payload;
+};
+bool take_server_frame(std::string_view& frames, ServerFrame& out) noexcept;
+
 struct ClientMessage {
     enum class Kind { text, binary, ping, pong, close };
     Kind kind = Kind::text;

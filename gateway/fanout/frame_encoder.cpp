@@ -1,7 +1,5 @@
 #include "gateway/fanout/frame_encoder.hpp"
 
-#include <algorithm>
-
 #include "protocol/messages.hpp"
 #include "protocol/socketio.hpp"
 #include "protocol/topic.hpp"
@@ -71,27 +69,14 @@ void close(std::uint16_t code, std::string_view reason, std::string& out) {
 
 void to_polling_payload(std::string_view frames, std::string& body, bool& closed) {
     namespace eio = protocol::engineio;
-    const auto byte = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(frames[i])); };
-    while (frames.size() >= 2) {
-        const auto opcode = static_cast<protocol::Opcode>(byte(0) & 0x0f);
-        std::uint64_t length = byte(1) & 0x7f;
-        std::size_t header = 2;
-        if (length == 126) {
-            length = byte(2) << 8 | byte(3);
-            header = 4;
-        } else if (length == 127) {
-            length = 0;
-            for (std::size_t i = 2; i < 10; ++i) length = length << 8 | byte(i);
-            header = 10;
-        }
-        const auto payload = frames.substr(header, length);
-        if (opcode == protocol::Opcode::text) {
-            eio::append_to_payload(payload, body);
-        } else if (opcode == protocol::Opcode::close) {
+    protocol::ServerFrame frame;
+    while (protocol::take_server_frame(frames, frame)) {
+        if (frame.opcode == protocol::Opcode::text) {
+            eio::append_to_payload(frame.payload, body);
+        } else if (frame.opcode == protocol::Opcode::close) {
             eio::append_to_payload(eio::kClose, body);
             closed = true;
         }
-        frames.remove_prefix(std::min<std::size_t>(frames.size(), header + length));
     }
 }
 

@@ -24,21 +24,8 @@ struct SentFrame {
 /// Server frames (unmasked, whole) as opcode and payload.
 inline std::vector<SentFrame> split_frames(std::string_view bytes) {
     std::vector<SentFrame> out;
-    const auto byte = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])); };
-    while (bytes.size() >= 2) {
-        std::uint64_t length = byte(1) & 0x7f;
-        std::size_t header = 2;
-        if (length == 126) {
-            length = byte(2) << 8 | byte(3);
-            header = 4;
-        } else if (length == 127) {
-            length = 0;
-            for (std::size_t i = 2; i < 10; ++i) length = length << 8 | byte(i);
-            header = 10;
-        }
-        out.push_back({static_cast<protocol::Opcode>(byte(0) & 0x0f), std::string(bytes.substr(header, length))});
-        bytes.remove_prefix(header + length);
-    }
+    protocol::ServerFrame frame;
+    while (protocol::take_server_frame(bytes, frame)) out.push_back({frame.opcode, std::string(frame.payload)});
     return out;
 }
 

@@ -321,3 +321,32 @@ TEST(FrameReader, PayloadDoesNotPointIntoTheInput) {
     std::fill(buffer.begin(), buffer.end(), '\0');
     EXPECT_EQ(m.payload, "ping!");
 }
+
+namespace tickgate::protocol {
+namespace {
+
+TEST(ServerFrames, TakeReadsBackEveryLengthEncodingWeWrite) {
+    std::string frames;
+    append_frame(frames, Opcode::text, "hi");
+    append_frame(frames, Opcode::text, std::string(300, 'x'));     // 16-bit length
+    append_frame(frames, Opcode::text, std::string(70000, 'y'));   // 64-bit length
+    append_close_frame(frames, 1008, "slow consumer");
+    std::string_view rest = frames;
+    ServerFrame f;
+    ASSERT_TRUE(take_server_frame(rest, f));
+    EXPECT_EQ(f.opcode, Opcode::text);
+    EXPECT_EQ(f.payload, "hi");
+    ASSERT_TRUE(take_server_frame(rest, f));
+    EXPECT_EQ(f.payload.size(), 300u);
+    ASSERT_TRUE(take_server_frame(rest, f));
+    EXPECT_EQ(f.payload.size(), 70000u);
+    ASSERT_TRUE(take_server_frame(rest, f));
+    EXPECT_EQ(f.opcode, Opcode::close);
+    EXPECT_EQ(f.payload.substr(2), "slow consumer");
+    EXPECT_FALSE(take_server_frame(rest, f));
+    std::string_view truncated = std::string_view(frames).substr(4, 2);  // "\x81\x7e" without its length
+    EXPECT_FALSE(take_server_frame(truncated, f));
+}
+
+}  // namespace
+}  // namespace tickgate::protocol
