@@ -22,9 +22,11 @@ export function tempDir(prefix = 'tickgate-e2e-') {
 
 /**
  * Starts tickgate with `flags` (an array of strings) on 127.0.0.1:0 for both listeners and a
- * temporary --state-dir. Resolves once both "listening on" and "metrics on" were logged.
+ * temporary --state-dir. Resolves once both "listening on" and "metrics on" were logged. `cwd` lets
+ * a test name its replay file by a relative path, so the feed's name (and the status frames that
+ * carry it) does not depend on a temporary directory.
  */
-export async function startGateway(flags = [], { timeoutMs = 15000, threads, wrapper = [] } = {}) {
+export async function startGateway(flags = [], { timeoutMs = 15000, threads, wrapper = [], cwd } = {}) {
   const state = tempDir('tickgate-e2e-state-');
   const args = ['--metrics-listen', '127.0.0.1:0', '--state-dir', state.dir];
   if (!flags.map(String).includes('--listen')) args.unshift('--listen', '127.0.0.1:0');
@@ -32,8 +34,8 @@ export async function startGateway(flags = [], { timeoutMs = 15000, threads, wra
   args.push(...flags.map(String));
   // `wrapper` runs the gateway under another command (e.g. prlimit) that execs it.
   const proc = wrapper.length
-    ? spawn(wrapper[0], [...wrapper.slice(1), BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn(wrapper[0], [...wrapper.slice(1), BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(BIN, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   proc.stdout.setEncoding('utf8');
