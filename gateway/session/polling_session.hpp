@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/connection_slot.hpp"
+#include "gateway/admission.hpp"
 #include "gateway/session/session.hpp"
 #include "protocol/engineio.hpp"
 

@@ -7,7 +7,7 @@
 
 #include <chrono>
 
-#include "gateway/connection_slot.hpp"
+#include "gateway/admission.hpp"
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "feeds/runtime/log.hpp"
