@@ -272,6 +272,7 @@ TEST(Http, MaxConnectionsPerIpAnswers503ToThatIpOnly) {
 TEST(Http, SilentConnectionIsClosedAfterTheHandshakeTimeout) {
     GatewayProcess gw;
     ASSERT_TRUE(gw.start({"--symbols", "2", "--handshake-timeout-ms", "300", "--rate", "200"})) << gw.stderr_text();
+    ASSERT_TRUE(topics_of(gw.ws_port(), 2));  // ?subscribe= needs the topic published
     WssClient established;
     ConnectOptions options;
     options.target = "/ws?subscribe=ticker.BTC-USD";
@@ -312,6 +313,7 @@ TEST(Http, StalledTlsHandshakeIsClosedAndItsConnectionSlotFreed) {
 TEST(Http, GarbageOnTheTlsPortIsDroppedWithoutDisturbingOpenClients) {
     GatewayProcess gw;
     ASSERT_TRUE(gw.start({"--symbols", "2", "--rate", "400"})) << gw.stderr_text();
+    ASSERT_TRUE(topics_of(gw.ws_port(), 2));  // ?subscribe= needs the topic published
     WssClient client;
     ConnectOptions options;
     options.target = "/ws?subscribe=ticker.BTC-USD";

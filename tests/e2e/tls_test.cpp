@@ -192,6 +192,7 @@ TEST(Tls, SighupLoadsReplacedCertificateForNewConnectionsWhileOpenOnesContinue) 
     const auto first = write_self_signed(cert, key, -3600, 30 * kDay, "first");
     GatewayProcess gw;
     ASSERT_TRUE(gw.start({"--cert", cert, "--key", key, "--symbols", "3", "--rate", "600"})) << gw.stderr_text();
+    ASSERT_TRUE(topics_of(gw.ws_port(), 3));
 
     WssClient open_client;
     ConnectOptions options;
@@ -263,6 +264,8 @@ TEST(Tls, MismatchedCertificateAndKeyExitOne) {
 TEST(Tls, NoTlsServesPlainWebSocket) {
     GatewayProcess gw;
     ASSERT_TRUE(gw.start({"--no-tls", "--symbols", "3"})) << gw.stderr_text();
+    // ?subscribe= of a topic the simulator has not published yet is refused as unknown.
+    ASSERT_TRUE(topics_of(gw.ws_port(), 3, /*tls=*/false));
     EXPECT_EQ(gw.ws_url().rfind("ws://127.0.0.1:", 0), 0u) << gw.ws_url();
     EXPECT_FALSE(std::filesystem::exists(gw.state_dir() + "/cert.pem")) << "no certificate is needed with --no-tls";
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "support/client.hpp"
+#include "support/session_helpers.hpp"
 #include "support/gateway_process.hpp"
 #include "support/json.hpp"
 
@@ -80,6 +81,7 @@ TEST(WebSocket, WelcomeSubscribeAckSnapshotThenGaplessLiveUpdates) {
 TEST(WebSocket, SigtermClosesClientsWith1001GoingAwayAndExitsZeroWithinTwoSeconds) {
     GatewayProcess gw;
     ASSERT_TRUE(gw.start({"--symbols", "3", "--rate", "500"})) << gw.stderr_text();
+    ASSERT_TRUE(topics_of(gw.ws_port(), 3));  // ?subscribe= needs the topic published
     WssClient client;
     ConnectOptions options;
     options.target = "/ws?subscribe=ticker.BTC-USD";
