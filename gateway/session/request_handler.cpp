@@ -1,7 +1,6 @@
 #include "gateway/session/request_handler.hpp"
 
-#include <chrono>
-
+#include "feeds/runtime/clock.hpp"
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "gateway/session/replies.hpp"
@@ -54,10 +53,7 @@ void handle_request(Session& session, const protocol::Request& request, Replies&
     case protocol::Op::subscribe: return subscribe(session, request.topics, replies);
     case protocol::Op::unsubscribe: return unsubscribe(session, request.topics, replies);
     case protocol::Op::list: return replies.topic_list(session.worker().registry().topic_names());
-    case protocol::Op::ping:
-        return replies.pong(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count());
+    case protocol::Op::ping: return replies.pong(runtime::realtime_ns());
     }
 }
 

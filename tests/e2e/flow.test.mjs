@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { connectReady, delay, scrape, startGateway, waitFor } from './support/gateway.mjs';
 import { assertGapFree } from './support/checks.mjs';
 
-describe('slow consumer (--rate 5000 --max-queue-bytes 65536 --slow-timeout-ms 1500)', () => {
+// Under ASan+UBSan the gateway runs several times slower. At 5000 updates/s on a busy machine the
+// normal client saw both its topics skip the same seqs together (CI, 2026-12-01, twice in a row),
+// which fits a worker more than 250 ms behind skipping superseded updates for everyone (documented
+// behaviour) better than conflation; not confirmed, so the failure message reports both counters.
+// The sanitizer build gets the headroom, not a weaker gap-free check.
+const RATE = process.env.TICKGATE_SANITIZED === '1' ? 2000 : 5000;
+
+describe(`slow consumer (--rate ${RATE} --max-queue-bytes 65536 --slow-timeout-ms 1500)`, () => {
   let gw;
   const clients = [];
   after(async () => {
@@ -14,7 +21,7 @@ describe('slow consumer (--rate 5000 --max-queue-bytes 65536 --slow-timeout-ms 1
   });
 
   test('a stalled client is conflated, then closed; a normal client keeps its rate, gap-free', { timeout: 25000 }, async () => {
-    gw = await startGateway(['--rate', '5000', '--max-queue-bytes', '65536', '--slow-timeout-ms', '1500']);
+    gw = await startGateway(['--rate', String(RATE), '--max-queue-bytes', '65536', '--slow-timeout-ms', '1500']);
     // A topic exists once its first update went through; a subscribe that came first would get
     // unknown_topic (seen under ASan on a busy machine, where the simulator starts late).
     await waitFor(async () => (await scrape(gw)).tickgate_topics >= 20, { timeoutMs: 10000, what: 'all 20 topics published' });
@@ -58,8 +65,9 @@ describe('slow consumer (--rate 5000 --max-queue-bytes 65536 --slow-timeout-ms 1
     // The normal client: still open, gap-free, at the feed's pace throughout.
     assert.ok(normal.isOpen, 'the normal client stays connected');
     const during = normal.updates(normalFrom);
-    assertGapFree(normal.updates(), 'normal client');
-    const expected = (stallMs / 1000) * 2 * (5000 / 20);  // two of twenty topics at 5000/s
+    assertGapFree(normal.updates(), `normal client (worker skipped ${final.tickgate_updates_skipped_behind_total} `
+      + `updates while behind; ${final.tickgate_messages_conflated_total} conflated in all)`);
+    const expected = (stallMs / 1000) * 2 * (RATE / 20);  // two of twenty topics
     assert.ok(during.length >= 0.3 * expected,
       `normal client kept receiving during the stall: ${during.length} updates in ${stallMs} ms (feed: ~${expected})`);
     await normal.nextNew((u) => u.topic === 'ticker.BTC-USD', 2000);  // and is live right now

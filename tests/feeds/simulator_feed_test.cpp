@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <map>
 #include <set>
@@ -101,47 +100,6 @@ TEST(SimulatorFeed, SyntheticSymbolsFillUpTheCountWithValidTopics) {
     EXPECT_TRUE(topics.contains("ticker.DOGE-USD"));
     EXPECT_TRUE(topics.contains("ticker.SYM0001-USD"));
     EXPECT_TRUE(topics.contains("ticker.XRP-USD"));
-}
-
-TEST(SimulatorFeed, SlowFeedStopsPromptly) {
-    SimulatorFeed sim(SimulatorOptions{.symbols = 1, .rate = 0.5, .seed = 1}, 0);
-    UpdateChannel ch(16);
-    std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
-    std::this_thread::sleep_for(50ms);
-    const auto t0 = std::chrono::steady_clock::now();
-    feed.request_stop();
-    feed.join();
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 50ms);
-    EXPECT_EQ(ch.depth(), 1u) << "the first update is due at once, the next only after 2 s";
-}
-
-TEST(SimulatorFeed, UpdatesSkippedWhileStalledAreCounted) {
-    // A lane of 16 that nobody drains for 300 ms stalls a 1,000/s feed well past its 0.1 s
-    // catch-up allowance: ~280 updates are never produced, and the feed says so.
-    SimulatorFeed sim(SimulatorOptions{.symbols = 10, .rate = 1000, .seed = 1}, 0);
-    UpdateChannel ch(16);
-    std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
-    std::this_thread::sleep_for(300ms);
-    EXPECT_EQ(sim.updates_dropped_late(), 0u) << "nothing is skipped while the feed is still blocked";
-    std::vector<protocol::TickerUpdate> drained;
-    const auto until = std::chrono::steady_clock::now() + 200ms;
-    std::array<protocol::TickerUpdate, 64> batch;
-    while (std::chrono::steady_clock::now() < until) {
-        const std::size_t n = ch.consume(batch, 5ms);
-        drained.insert(drained.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
-    }
-    feed.request_stop();
-    feed.join();
-    EXPECT_GT(sim.updates_dropped_late(), 150u);
-    EXPECT_LT(sim.updates_dropped_late(), 400u);
-    // What was produced still has seq rising by one per topic: skipped updates were never made,
-    // so clients see no gap for them.
-    std::map<std::string, std::uint64_t> last;
-    for (const auto& u : drained) {
-        const std::string topic(u.topic());
-        if (last.count(topic)) EXPECT_EQ(u.seq, last[topic] + 1) << topic;
-        last[topic] = u.seq;
-    }
 }
 
 }  // namespace
