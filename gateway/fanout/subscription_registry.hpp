@@ -55,7 +55,6 @@ public:
     /// list. `f` may close subscribers (which then leave the registry).
     template <typename F>
     void flush_dirty(F&& f);
-    bool has_dirty() const noexcept { return !dirty_.empty(); }
 
     /// Records the update as the topic's latest value without delivering it.
     void store_latest(std::uint32_t topic_id, const protocol::TickerUpdate& update) {

@@ -156,8 +156,8 @@ private:
     }
 
     /// /socket.io/: Engine.IO v4. Long-polling requests (and CORS preflights) go to the polling
-    /// transport (polling_session.cpp); a WebSocket opens a session, or with a sid probes the upgrade
-    /// of a polling session.
+    /// transport (polling_routes.cpp, session/polling_session.cpp); a WebSocket opens a session, or
+    /// with a sid probes the upgrade of a polling session.
     void socketio_request(http::request<http::string_body>& req, std::string_view query) {
         namespace eio = protocol::engineio;
         eio::Query q;

@@ -87,8 +87,9 @@ public:
     void on_probe_started();
     /// The probe ended without upgrading: GETs are held again.
     void on_probe_ended();
-    /// The WebSocket took the session over: it ends, without a close packet.
+    /// The probe is taking the session over: the claim has served its purpose.
     void release_upgrade() noexcept { upgrade_claimed_ = false; }
+    /// The WebSocket took the session over: it ends, without a close packet.
     void on_taken_over();
 
 private:
