@@ -138,9 +138,9 @@ void NatsFeed::load_latest(UpdateChannel& out, const std::stop_token& stop) {
 void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                       const std::stop_token& stop) {
     stats_.messages.add();
-    protocol::TickerUpdate u;
     const std::string_view topic = protocol::topic_from_subject(subject);
-    auto e = topic.empty() ? protocol::BusDecodeError::bad_subject : protocol::decode_bus_update(data, u);
+    protocol::BusMessage m;
+    auto e = topic.empty() ? protocol::BusDecodeError::bad_subject : protocol::parse_bus_message(data, m);
     if (e != protocol::BusDecodeError::none) {
         stats_.decode_errors.add();
         if (stats_.decode_errors.get() <= kLoggedDecodeErrors)
@@ -150,23 +150,35 @@ void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
                    stats_.decode_errors.get() == kLoggedDecodeErrors ? " (further ones are only counted)" : "");
         return;
     }
+    // Types a later publisher adds (books, trades, client messages) are not ours to guess at.
+    if (m.unknown) stats_.unknown_records.add(m.unknown);
+    if (m.version == protocol::kBusVersion2 && m.epoch != epoch_) {
+        epoch_ = m.epoch;
+        TG_LOG(info, "feed %s: publisher epoch %016llx", name_.c_str(), static_cast<unsigned long long>(m.epoch));
+    }
+    if (m.tickers == 0) return;
     auto it = last_seq_.find(topic);
     if (it == last_seq_.end()) {
         if (last_seq_.size() >= options_.max_topics) {
-            stats_.topic_limit_drops.add();
+            stats_.topic_limit_drops.add(m.tickers);
             return;
         }
         it = last_seq_.emplace(std::string(topic), 0).first;
     }
-    if (u.seq <= it->second) {
-        stats_.duplicates.add();
-        return;
-    }
-    it->second = u.seq;
-    u.set_topic(topic);
-    u.feed = feed_index_;
-    if (live) stats_.latency.observe_ns(runtime::realtime_ns() - u.ts_ns);
-    out.publish(u, stop);
+    std::uint64_t& last = it->second;
+    const std::int64_t now = live ? runtime::realtime_ns() : 0;
+    protocol::for_each_ticker(m, [&](const protocol::TickerUpdate& decoded) {
+        if (decoded.seq <= last) {
+            stats_.duplicates.add();
+            return;
+        }
+        last = decoded.seq;
+        protocol::TickerUpdate u = decoded;
+        u.set_topic(topic);
+        u.feed = feed_index_;
+        if (live) stats_.latency.observe_ns(now - u.ts_ns);
+        out.publish(u, stop);
+    });
 }
 
 }  // namespace tickgate::feeds

@@ -57,6 +57,7 @@ private:
     std::atomic<bool> reload_{false};  // set on (re)connect by the library's thread, taken by run()
     // Last forwarded seq per topic, bounded by options_.max_topics (feed thread only).
     std::unordered_map<std::string, std::uint64_t, TopicHash, std::equal_to<>> last_seq_;
+    std::uint64_t epoch_ = 0;  // the last v2 publisher epoch seen (feed thread only)
 };
 
 }  // namespace tickgate::feeds
