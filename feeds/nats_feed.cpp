@@ -63,7 +63,10 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         stats_.connected.store(true, std::memory_order_relaxed);
         reload_.store(true, std::memory_order_release);
     };
-    events.down = [this] { stats_.connected.store(false, std::memory_order_relaxed); };
+    events.down = [this] {
+        stats_.disconnects.fetch_add(1, std::memory_order_relaxed);
+        stats_.connected.store(false, std::memory_order_release);
+    };
     link_ = NatsLink::open(urls_, "tickgate", std::move(events), error);
     if (!link_) {
         TG_LOG(error, "feed %s: %s", name_.c_str(), error.c_str());
