@@ -48,7 +48,8 @@ private:
     void ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                 const std::stop_token& stop);
     /// The loop thread: takes what the live subscription holds, unless a reload has paused it.
-    void drain_live(Live& live, UpdateChannel& out, const std::stop_token& stop);
+    /// Whether it held anything.
+    bool drain_live(Live& live, UpdateChannel& out, const std::stop_token& stop);
     /// The run() thread (the loop keeps reading meanwhile): the store's latest values.
     void load_latest(std::vector<std::pair<std::string, std::string>>& latest);
 
