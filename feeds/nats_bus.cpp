@@ -60,7 +60,7 @@ bool parse_nats_servers(std::string_view spec, std::vector<std::string>& urls, s
 }
 
 std::unique_ptr<NatsLink> NatsLink::open(const std::vector<std::string>& urls, const std::string& name, Events events,
-                                         std::string& error) {
+                                         std::string& error, const std::function<int(natsOptions*)>& configure) {
     std::unique_ptr<NatsLink> link(new NatsLink());
     link->events_ = std::move(events);
     natsOptions* opts = nullptr;
@@ -84,6 +84,7 @@ std::unique_ptr<NatsLink> NatsLink::open(const std::vector<std::string>& urls, c
     if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, on_reconnected, link.get());
     if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, on_disconnected, link.get());
     if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, on_closed, link.get());
+    if (s == NATS_OK && configure) s = static_cast<natsStatus>(configure(opts));
     if (s == NATS_OK) {
         s = natsConnection_Connect(&link->nc_, opts);
         if (s == NATS_OK) {
@@ -102,14 +103,18 @@ std::unique_ptr<NatsLink> NatsLink::open(const std::vector<std::string>& urls, c
     return link;
 }
 
-NatsLink::~NatsLink() {
-    if (!nc_) return;
+void NatsLink::close() {
+    if (!nc_ || closing_.exchange(true, std::memory_order_acq_rel)) return;
     // Callbacks run on the library's own thread and point at this object, so wait (briefly) for
     // the closed callback, the last one the library delivers for a connection, before going away.
-    closing_.store(true, std::memory_order_release);
     natsConnection_Close(nc_);
     for (int i = 0; i < 200 && !closed_.load(std::memory_order_acquire); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+NatsLink::~NatsLink() {
+    if (!nc_) return;
+    close();
     natsConnection_Destroy(nc_);
 }
 

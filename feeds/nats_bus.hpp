@@ -12,7 +12,8 @@
 #include <string_view>
 #include <vector>
 
-struct __natsConnection;  // nats.c's natsConnection, kept out of this header
+struct __natsConnection;  // nats.c's natsConnection and natsOptions, kept out of this header
+struct __natsOptions;
 
 namespace tickgate::feeds {
 
@@ -33,8 +34,13 @@ public:
 
     /// Starts connecting to `urls` (name: shown in the server's connection list). Returns null and
     /// sets `error` only for options the library refuses; an unreachable server is not an error.
+    /// configure: more options (a natsStatus from natsOptions*), e.g. an external event loop.
     static std::unique_ptr<NatsLink> open(const std::vector<std::string>& urls, const std::string& name, Events events,
-                                          std::string& error);
+                                          std::string& error,
+                                          const std::function<int(__natsOptions*)>& configure = {});
+    /// Closes the connection and waits (briefly) for the library's last callback; the connection
+    /// stays allocated until destruction. An external event loop must run until this returns.
+    void close();
     ~NatsLink();
     NatsLink(const NatsLink&) = delete;
     NatsLink& operator=(const NatsLink&) = delete;

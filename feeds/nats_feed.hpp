@@ -10,10 +10,13 @@
 // one: clients see gaps across an outage, never a duplicate or an update going backwards.
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "feeds/feed_adapter.hpp"
@@ -31,17 +34,24 @@ public:
     ~NatsFeed() override;
 
     const std::string& name() const override { return name_; }
-    /// Connects (retrying in the background while NATS is down), then forwards until stop.
+    /// Connects (retrying in the background while NATS is down), then forwards until stop. The
+    /// connection runs on an io_context of the feed's own, on a second thread.
     void run(std::stop_token stop, UpdateChannel& out) override;
     const UpstreamStats* upstream_stats() const noexcept override { return &stats_; }
 
 private:
     NatsFeed(std::vector<std::string> urls, const NatsOptions& options, std::uint16_t feed_index);
+    struct Live;
     /// One bus message: decode, check the topic bound and seq order, publish. live: from the core
-    /// subscription (its latency is observed); otherwise loaded from JetStream.
+    /// subscription (its latency is observed); otherwise loaded from JetStream. The loop thread
+    /// only, so the ring sees one producer and a topic's updates stay in order.
     void ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                 const std::stop_token& stop);
-    void load_latest(UpdateChannel& out, const std::stop_token& stop);
+    /// The loop thread: takes what the live subscription holds, unless a reload has paused it.
+    /// Whether it held anything.
+    bool drain_live(Live& live, UpdateChannel& out, const std::stop_token& stop);
+    /// The run() thread (the loop keeps reading meanwhile): the store's latest values.
+    void load_latest(std::vector<std::pair<std::string, std::string>>& latest);
 
     struct TopicHash {
         using is_transparent = void;
@@ -54,9 +64,13 @@ private:
     std::uint16_t feed_index_;
     UpstreamStats stats_;
     std::unique_ptr<NatsLink> link_;
-    std::atomic<bool> reload_{false};  // set on (re)connect by the library's thread, taken by run()
-    // Last forwarded seq per topic, bounded by options_.max_topics (feed thread only).
+    // Set on (re)connect by the library's callback thread, taken by run().
+    std::mutex reload_mutex_;
+    std::condition_variable_any reload_cv_;
+    bool reload_ = false;
+    // Last forwarded seq per topic, bounded by options_.max_topics (loop thread only).
     std::unordered_map<std::string, std::uint64_t, TopicHash, std::equal_to<>> last_seq_;
+    std::uint64_t epoch_ = 0;  // the last v2 publisher epoch seen (loop thread only)
 };
 
 }  // namespace tickgate::feeds

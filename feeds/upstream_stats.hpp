@@ -13,8 +13,12 @@ namespace tickgate::feeds {
 struct UpstreamStats {
     std::atomic<bool> connected{false};
     std::atomic<std::uint64_t> reconnects{0};
+    // Connection losses (set with `connected` on the callback thread): the broadcast engine sees
+    // a drop even when the reconnect came before it looked.
+    std::atomic<std::uint64_t> disconnects{0};
     runtime::OwnedCounter messages;          // received, live or loaded from the store
     runtime::OwnedCounter decode_errors;     // not a valid bus record or subject: skipped
+    runtime::OwnedCounter unknown_records;   // v2 records of a type this gateway does not know: skipped
     runtime::OwnedCounter duplicates;        // seq not above the topic's last: skipped (replays, reloads)
     runtime::OwnedCounter topic_limit_drops; // a topic beyond --max-topics: skipped
     runtime::OwnedCounter loaded;            // latest values taken from JetStream at (re)connect

@@ -56,6 +56,7 @@ struct Metrics::Families {
     pm::Family<pm::Counter>& upstream_decode_errors;
     pm::Family<pm::Counter>& upstream_reconnects;
     pm::Family<pm::Counter>& upstream_duplicates;
+    pm::Family<pm::Counter>& upstream_unknown_records;
     pm::Family<pm::Counter>& upstream_topic_limit_drops;
     pm::Family<pm::Histogram>& upstream_latency;
     std::map<std::string, runtime::HistogramFold> upstream_folded;
@@ -128,6 +129,10 @@ struct Metrics::Families {
                                   .Name("tickgate_upstream_duplicates_total")
                                   .Help("Upstream updates skipped because their seq was not above the topic's last")
                                   .Register(registry)),
+          upstream_unknown_records(pm::BuildCounter()
+                                       .Name("tickgate_upstream_unknown_records_total")
+                                       .Help("Bus v2 records of a type this gateway does not know, skipped")
+                                       .Register(registry)),
           upstream_topic_limit_drops(pm::BuildCounter()
                                          .Name("tickgate_upstream_topic_limit_drops_total")
                                          .Help("Upstream updates skipped because --max-topics topics were already tracked")
@@ -224,6 +229,7 @@ std::string Metrics::scrape() {
         set_total(f.upstream_decode_errors.Add(labels), static_cast<double>(up->decode_errors.get()));
         set_total(f.upstream_reconnects.Add(labels), static_cast<double>(up->reconnects.load(std::memory_order_relaxed)));
         set_total(f.upstream_duplicates.Add(labels), static_cast<double>(up->duplicates.get()));
+        set_total(f.upstream_unknown_records.Add(labels), static_cast<double>(up->unknown_records.get()));
         set_total(f.upstream_topic_limit_drops.Add(labels), static_cast<double>(up->topic_limit_drops.get()));
         auto& histogram = f.upstream_latency.Add(labels, runtime::latency_bucket_boundaries());
         f.upstream_folded[adapter->name()].fold(histogram, up->latency.buckets(), up->latency.sum_ns());

@@ -68,7 +68,11 @@ bool Server::start(std::string& error) {
     nats.max_topics = config_.max_topics;
     if (!feeds_->runner.create(config_.feeds, config_.sim, nats, error, start_exit_code_)) return false;
     std::vector<std::string> feed_names;
-    for (const auto& adapter : feeds_->runner.adapters()) feed_names.push_back(adapter->name());
+    std::vector<const feeds::UpstreamStats*> upstreams;
+    for (const auto& adapter : feeds_->runner.adapters()) {
+        feed_names.push_back(adapter->name());
+        upstreams.push_back(adapter->upstream_stats());
+    }
 
     newest_ = std::make_unique<NewestSeqTable>(config_.max_topics);
     const unsigned threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -77,7 +81,8 @@ bool Server::start(std::string& error) {
         workers_.push_back(std::make_unique<Worker>(i, config_, newest_.get()));
         worker_ptrs.push_back(workers_.back().get());
     }
-    engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->runner.channel(), feed_names, worker_ptrs, *newest_);
+    engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->runner.channel(), feed_names, worker_ptrs, *newest_,
+                                                std::move(upstreams));
     health_.watch_feeds(*engine_);
 
     const auto listen = runtime::resolve(config_.listen, error);

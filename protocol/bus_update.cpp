@@ -9,7 +9,7 @@
 namespace tickgate::protocol {
 namespace {
 
-// The record after its 4-byte header, in order: seq, ts, then the ten mantissas.
+// A ticker body after its two decimals bytes, in order: seq, ts, then the ten mantissas.
 constexpr std::array<std::int64_t TickerUpdate::*, 10> kMantissas = {
     &TickerUpdate::bid,      &TickerUpdate::bid_size, &TickerUpdate::ask,
     &TickerUpdate::ask_size, &TickerUpdate::last,     &TickerUpdate::last_size,
@@ -18,6 +18,7 @@ constexpr std::array<std::int64_t TickerUpdate::*, 10> kMantissas = {
 };
 constexpr std::size_t kHeaderSize = 4;
 static_assert(kHeaderSize + 8 * (2 + kMantissas.size()) == kBusUpdateSize);
+static_assert(kTickerBodySize + 2 == kBusUpdateSize);
 
 // Little-endian on the wire whatever the host; on x86 and arm64 these compile to plain moves.
 void put64(std::byte* p, std::uint64_t v) noexcept {
@@ -34,12 +35,12 @@ std::uint64_t get64(const char* p) noexcept {
 
 }  // namespace
 
-void encode_bus_update(const TickerUpdate& u, std::byte* out) noexcept {
-    out[0] = std::byte{kBusMagic};
-    out[1] = std::byte{kBusVersion};
-    out[2] = std::byte{u.price_decimals};
-    out[3] = std::byte{u.size_decimals};
-    std::byte* p = out + kHeaderSize;
+namespace {
+
+void encode_ticker_body(const TickerUpdate& u, std::byte* out) noexcept {
+    out[0] = std::byte{u.price_decimals};
+    out[1] = std::byte{u.size_decimals};
+    std::byte* p = out + 2;
     put64(p, u.seq);
     put64(p + 8, static_cast<std::uint64_t>(u.ts_ns));
     p += 16;
@@ -49,6 +50,48 @@ void encode_bus_update(const TickerUpdate& u, std::byte* out) noexcept {
     }
 }
 
+// The checks a ticker body must pass before any of it is used; `body` holds kTickerBodySize bytes.
+BusDecodeError check_ticker_body(const char* body) noexcept {
+    // 18 places is the most an int64 mantissa can hold with a digit left of the point.
+    if (static_cast<std::uint8_t>(body[0]) > 18 || static_cast<std::uint8_t>(body[1]) > 18)
+        return BusDecodeError::bad_decimals;
+    if (get64(body + 2) == 0) return BusDecodeError::zero_seq;
+    return BusDecodeError::none;
+}
+
+BusDecodeError parse_v2_records(std::string_view rest, BusMessage& out) noexcept {
+    std::size_t tickers = 0, unknown = 0;
+    // Bounded by the message: every step consumes at least a record header.
+    while (!rest.empty()) {
+        if (rest.size() < kBusRecordHeaderSize) return BusDecodeError::bad_record;
+        const auto type = static_cast<std::uint8_t>(rest[0]);
+        const std::size_t len =
+            static_cast<std::uint8_t>(rest[1]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(rest[2])) << 8);
+        if (rest.size() - kBusRecordHeaderSize < len) return BusDecodeError::bad_record;
+        if (type == static_cast<std::uint8_t>(BusRecordType::ticker)) {
+            // Exactly the body's size: a ticker with more fields would be a new type, so extra
+            // bytes mean the record is not what this reader thinks it is.
+            if (len != kTickerBodySize) return BusDecodeError::bad_record;
+            if (auto e = check_ticker_body(rest.data() + kBusRecordHeaderSize); e != BusDecodeError::none) return e;
+            ++tickers;
+        } else {
+            ++unknown;
+        }
+        rest.remove_prefix(kBusRecordHeaderSize + len);
+    }
+    out.tickers = tickers;
+    out.unknown = unknown;
+    return BusDecodeError::none;
+}
+
+}  // namespace
+
+void encode_bus_update(const TickerUpdate& u, std::byte* out) noexcept {
+    out[0] = std::byte{kBusMagic};
+    out[1] = std::byte{kBusVersion};
+    encode_ticker_body(u, out + 2);
+}
+
 BusDecodeError decode_bus_update(std::string_view data, TickerUpdate& out) noexcept {
     // Size before anything else: a record of another version may be longer, but a v1 reader has
     // no way to know what the extra bytes mean, so it rejects the version instead of guessing.
@@ -56,24 +99,70 @@ BusDecodeError decode_bus_update(std::string_view data, TickerUpdate& out) noexc
     if (static_cast<std::uint8_t>(data[0]) != kBusMagic) return BusDecodeError::bad_magic;
     if (static_cast<std::uint8_t>(data[1]) != kBusVersion) return BusDecodeError::unknown_version;
     if (data.size() != kBusUpdateSize) return BusDecodeError::wrong_size;
-    const auto price_decimals = static_cast<std::uint8_t>(data[2]);
-    const auto size_decimals = static_cast<std::uint8_t>(data[3]);
-    // 18 places is the most an int64 mantissa can hold with a digit left of the point.
-    if (price_decimals > 18 || size_decimals > 18) return BusDecodeError::bad_decimals;
-    const char* p = data.data() + kHeaderSize;
-    const std::uint64_t seq = get64(p);
-    if (seq == 0) return BusDecodeError::zero_seq;
-    out.seq = seq;
+    if (auto e = check_ticker_body(data.data() + 2); e != BusDecodeError::none) return e;
+    detail::decode_checked_ticker_body(data.data() + 2, out);
+    return BusDecodeError::none;
+}
+
+void encode_bus_v2_header(std::uint64_t epoch, std::byte* out) noexcept {
+    out[0] = std::byte{kBusMagic};
+    out[1] = std::byte{kBusVersion2};
+    put64(out + 2, epoch);
+}
+
+void encode_ticker_record(const TickerUpdate& u, std::byte* out) noexcept {
+    out[0] = std::byte{static_cast<std::uint8_t>(BusRecordType::ticker)};
+    out[1] = std::byte{static_cast<std::uint8_t>(kTickerBodySize & 0xff)};
+    out[2] = std::byte{static_cast<std::uint8_t>(kTickerBodySize >> 8)};
+    encode_ticker_body(u, out + kBusRecordHeaderSize);
+}
+
+void encode_bus_v2_ticker(const TickerUpdate& u, std::uint64_t epoch, std::byte* out) noexcept {
+    encode_bus_v2_header(epoch, out);
+    encode_ticker_record(u, out + kBusV2HeaderSize);
+}
+
+BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcept {
+    if (data.size() < 2) return BusDecodeError::wrong_size;
+    if (static_cast<std::uint8_t>(data[0]) != kBusMagic) return BusDecodeError::bad_magic;
+    const auto version = static_cast<std::uint8_t>(data[1]);
+    BusMessage m;
+    m.version = version;
+    if (version == kBusVersion) {
+        if (data.size() != kBusUpdateSize) return BusDecodeError::wrong_size;
+        if (auto e = check_ticker_body(data.data() + 2); e != BusDecodeError::none) return e;
+        m.tickers = 1;
+        m.records = data.substr(2);
+    } else if (version == kBusVersion2) {
+        if (data.size() < kBusV2HeaderSize) return BusDecodeError::wrong_size;
+        m.epoch = get64(data.data() + 2);
+        m.records = data.substr(kBusV2HeaderSize);
+        if (auto e = parse_v2_records(m.records, m); e != BusDecodeError::none) return e;
+    } else {
+        // Later releases add record types, never versions: a version byte this reader does not
+        // know is someone else's format.
+        return BusDecodeError::unknown_version;
+    }
+    out = m;
+    return BusDecodeError::none;
+}
+
+namespace detail {
+
+void decode_checked_ticker_body(const char* body, TickerUpdate& out) noexcept {
+    out.price_decimals = static_cast<std::uint8_t>(body[0]);
+    out.size_decimals = static_cast<std::uint8_t>(body[1]);
+    const char* p = body + 2;
+    out.seq = get64(p);
     out.ts_ns = static_cast<std::int64_t>(get64(p + 8));
     p += 16;
     for (auto member : kMantissas) {
         out.*member = static_cast<std::int64_t>(get64(p));
         p += 8;
     }
-    out.price_decimals = price_decimals;
-    out.size_decimals = size_decimals;
-    return BusDecodeError::none;
 }
+
+}  // namespace detail
 
 std::string_view topic_from_subject(std::string_view subject) noexcept {
     const std::size_t last_dot = subject.rfind('.');
@@ -92,6 +181,7 @@ const char* bus_decode_error_name(BusDecodeError e) noexcept {
     case BusDecodeError::bad_decimals: return "decimals over 18";
     case BusDecodeError::zero_seq: return "seq 0";
     case BusDecodeError::bad_subject: return "subject without a valid topic";
+    case BusDecodeError::bad_record: return "malformed v2 record";
     }
     return "unknown";
 }

@@ -8,8 +8,10 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <array>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "feeds/feed_runner.hpp"
@@ -52,7 +54,16 @@ struct Families {
         counter(registry, "tickgate_feed_reconnects_total", "Reconnections to NATS after a disconnect");
     pm::Gauge& connected = gauge(registry, "tickgate_feed_nats_connected", "1 while connected to NATS");
     pm::Gauge& topics = gauge(registry, "tickgate_feed_topics", "Topics published so far (or restored from JetStream)");
+    pm::Gauge& bus_version = gauge(registry, "tickgate_feed_bus_version", "The bus encoding published (--bus-version)");
 };
+
+std::uint64_t random_epoch() {
+    std::random_device rd;
+    std::uint64_t e = 0;
+    // 0 is what a v1 message reads as: never an epoch of its own.
+    for (int i = 0; i < 4 && e == 0; ++i) e = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+    return e ? e : 1;
+}
 
 }  // namespace
 
@@ -67,6 +78,7 @@ struct Publisher::Parts {
 Publisher::Publisher(PublisherConfig config)
     : config_(std::move(config)),
       stream_(feeds::stream_name_for_prefix(config_.subject_prefix)),
+      epoch_(random_epoch()),
       parts_(std::make_unique<Parts>()) {}
 
 Publisher::~Publisher() = default;
@@ -79,6 +91,7 @@ std::string Publisher::scrape() {
     runtime::set_total(f.reconnects, static_cast<double>(link_ ? link_->reconnects() : 0));
     f.connected.Set(link_ && link_->connected() ? 1 : 0);
     f.topics.Set(static_cast<double>(topic_count_.get()));
+    f.bus_version.Set(static_cast<double>(config_.bus_version));
     return runtime::text_exposition(f.registry);
 }
 
@@ -98,6 +111,7 @@ bool Publisher::start(std::string& error) {
     const auto m = parts_->metrics->local_endpoint();
     TG_LOG(info, "tickgate-feed %s: feeds: %zu, publishing to %s.<channel>.<symbol> on %s", TICKGATE_VERSION,
            parts_->feeds.adapters().size(), config_.subject_prefix.c_str(), config_.nats.c_str());
+    TG_LOG(info, "bus version %u, epoch %016llx", config_.bus_version, static_cast<unsigned long long>(epoch_));
     TG_LOG(info, "metrics on http://%s:%u/metrics", m.address().to_string().c_str(), static_cast<unsigned>(m.port()));
     return true;
 }
@@ -126,12 +140,15 @@ bool Publisher::attach(const std::stop_token& stop, std::string& error) {
         link_->get(), config_.subject_prefix + ".>", kRestoreBudget,
         [&](std::string_view subject, std::string_view data) {
             const std::string_view topic = protocol::topic_from_subject(subject);
-            protocol::TickerUpdate u;
+            protocol::BusMessage m;
+            // Either version: the stream may hold what an earlier run published in the other one.
             if (topic.empty() || subject.size() != config_.subject_prefix.size() + 1 + topic.size() ||
-                protocol::decode_bus_update(data, u) != protocol::BusDecodeError::none)
+                protocol::parse_bus_message(data, m) != protocol::BusDecodeError::none || m.tickers == 0)
                 return;  // not one of ours: nothing to continue from
             TopicState& t = topic_state(topic);
-            if (u.seq > t.seq) t.seq = u.seq;
+            protocol::for_each_ticker(m, [&](const protocol::TickerUpdate& u) {
+                if (u.seq > t.seq) t.seq = u.seq;
+            });
             ++restored;
         },
         count, error);
@@ -152,7 +169,9 @@ Publisher::TopicState& Publisher::topic_state(std::string_view topic) {
 
 void Publisher::publish_loop(const std::stop_token& stop) {
     std::array<protocol::TickerUpdate, kBatchMax> batch;
-    std::array<std::byte, protocol::kBusUpdateSize> record;
+    std::array<std::byte, std::max(protocol::kBusUpdateSize, protocol::kBusV2TickerSize)> record;
+    const bool v2 = config_.bus_version == 2;
+    const int record_size = static_cast<int>(v2 ? protocol::kBusV2TickerSize : protocol::kBusUpdateSize);
     while (!stop.stop_requested()) {
         if (reattach_.exchange(false, std::memory_order_acq_rel)) {
             // After a reconnect: a server restarted without its store has lost the stream.
@@ -172,10 +191,13 @@ void Publisher::publish_loop(const std::stop_token& stop) {
             // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
             u.seq = ++t.seq;
             u.ts_ns = runtime::realtime_ns();
-            protocol::encode_bus_update(u, record.data());
+            if (v2)
+                protocol::encode_bus_v2_ticker(u, epoch_, record.data());
+            else
+                protocol::encode_bus_update(u, record.data());
             // While reconnecting the library buffers (8 MiB); past that the publish fails.
             const natsStatus s = natsConnection_Publish(link_->get(), t.subject.c_str(), record.data(),
-                                                        static_cast<int>(record.size()));
+                                                        record_size);
             if (s == NATS_OK) {
                 published_.add();
             } else {

@@ -54,6 +54,9 @@ private:
     PublisherConfig config_;
     int start_exit_code_ = 1;
     std::string stream_;
+    // Chosen at random at start: a reader tells this run of the publisher from an earlier one
+    // (the recovery issue hands it to clients). Sent in every v2 message.
+    std::uint64_t epoch_;
     struct Parts;
     std::unique_ptr<Parts> parts_;
     std::unique_ptr<feeds::NatsLink> link_;

@@ -23,6 +23,7 @@ std::optional<std::string> validate(PublisherConfig& c) {
     if (auto problem = feeds::validate_feed_flags(c.feeds, c.sim)) return problem;
     for (const auto& f : c.feeds)
         if (f.starts_with("nats://")) return "--feed " + f + ": a publisher's feeds are local (sim or replay:...)";
+    if (c.bus_version != 1 && c.bus_version != 2) return "--bus-version must be 1 or 2";
     if (!valid_prefix(c.subject_prefix)) return "--subject-prefix must be NATS tokens without wildcards, like md";
     std::string error;
     if (!feeds::parse_nats_servers(c.nats, c.nats_urls, error)) return "--nats: " + error;
@@ -44,6 +45,7 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
         ("config", po::value(&config_file), "read options from FILE (key = value lines; flags override it)")
         ("nats", po::value(&c.nats)->default_value(c.nats), "NATS servers: nats://HOST:PORT[,HOST:PORT...]")
         ("subject-prefix", po::value(&c.subject_prefix)->default_value(c.subject_prefix), "publish to PREFIX.<channel>.<symbol>")
+        ("bus-version", po::value(&c.bus_version)->default_value(c.bus_version), "bus encoding to publish: 1, or 2 (typed records; every gateway must read v2 first)")
         ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9465"), "HOST:PORT for Prometheus /metrics");
     // clang-format on
     feeds::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]");

@@ -17,6 +17,9 @@ struct PublisherConfig {
     std::vector<std::string> feeds{"sim"};       // local feeds only: sim | replay:...
     feeds::SimulatorOptions sim;
     std::string subject_prefix = "md";           // updates go to <prefix>.<channel>.<symbol>
+    // 1 until every gateway reads v2 (protocol/README.md, "Rolling upgrade"): a v1 gateway
+    // rejects v2 messages, a v2 gateway reads both.
+    unsigned bus_version = 1;
     runtime::Endpoint metrics_listen{"127.0.0.1", 9465};
     std::string log_level = "info";
 };

@@ -56,11 +56,13 @@ struct BroadcastEngine::Loop {
 
 BroadcastEngine::BroadcastEngine(const Config& config, feeds::UpdateChannel& channel,
                                  std::vector<std::string> feed_names, std::vector<Worker*> workers,
-                                 NewestSeqTable& newest)
+                                 NewestSeqTable& newest, std::vector<const feeds::UpstreamStats*> upstreams)
     : config_(config), channel_(channel), workers_(std::move(workers)), newest_(newest) {
-    for (auto& name : feed_names) {
+    for (std::size_t i = 0; i < feed_names.size(); ++i) {
         auto f = std::make_unique<FeedState>();
-        f->name = std::move(name);
+        f->name = std::move(feed_names[i]);
+        f->upstream = i < upstreams.size() ? upstreams[i] : nullptr;
+        if (f->upstream) f->disconnects_seen = f->upstream->disconnects.load(std::memory_order_relaxed);
         feeds_.push_back(std::move(f));
     }
 }
@@ -204,11 +206,28 @@ void BroadcastEngine::check_freshness(std::int64_t now_ns) {
     for (auto& feed : feeds_) {
         const auto last = feed->last_update_ns.load(std::memory_order_relaxed);
         const auto age = now_ns - (last != 0 ? last : started_ns_);
-        const bool stale = age >= stale_ns;
+        bool down = false;
+        if (const feeds::UpstreamStats* up = feed->upstream) {
+            // Before the first connection there was no drop: the start keeps its --stale-ms grace.
+            const auto drops = up->disconnects.load(std::memory_order_relaxed);
+            down = drops > 0 && !up->connected.load(std::memory_order_acquire);
+            // A drop counted since the last check: stale now, even if the reconnect was quicker
+            // than the check, and fresh only once an update arrives after it.
+            if (drops != feed->disconnects_seen || down) {
+                feed->disconnects_seen = drops;
+                feed->awaiting_since_ns = now_ns;
+            } else if (feed->awaiting_since_ns != 0 && last > feed->awaiting_since_ns) {
+                feed->awaiting_since_ns = 0;
+            }
+        }
+        const bool held = down || feed->awaiting_since_ns != 0;
+        feed->upstream_stale.store(held, std::memory_order_relaxed);
+        const bool stale = held || age >= stale_ns;
         if (stale == feed->stale) continue;
         feed->stale = stale;
-        const std::string message =
-            stale ? "no update for " + std::to_string(age / 1'000'000) + " ms" : "updates flowing again";
+        const std::string message = !stale ? "updates flowing again"
+                                    : held ? "upstream disconnected"
+                                           : "no update for " + std::to_string(age / 1'000'000) + " ms";
         TG_LOG(warn, "feed %s is %s: %s", feed->name.c_str(), stale ? "stale" : "ok", message.c_str());
         std::string json;
         protocol::encode_status(feed->name, stale ? "stale" : "ok", message, json);
@@ -223,7 +242,12 @@ std::vector<FeedHealth> BroadcastEngine::feed_health() const {
     for (const auto& feed : feeds_) {
         const auto last = feed->last_update_ns.load(std::memory_order_relaxed);
         const auto age = now - (last != 0 ? last : started_ns_);
-        out.push_back(FeedHealth{feed->name, age < stale_ns, age / 1'000'000, feed->updates.get()});
+        // The connection itself, not only the last check: /healthz turns 503 the moment it drops.
+        const feeds::UpstreamStats* up = feed->upstream;
+        const bool down = up && up->disconnects.load(std::memory_order_relaxed) > 0 &&
+                          !up->connected.load(std::memory_order_acquire);
+        const bool fresh = age < stale_ns && !down && !feed->upstream_stale.load(std::memory_order_relaxed);
+        out.push_back(FeedHealth{feed->name, fresh, age / 1'000'000, feed->updates.get()});
     }
     return out;
 }

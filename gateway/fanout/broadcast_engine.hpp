@@ -1,7 +1,9 @@
 #pragma once
 // The broadcast engine drains the ring, gives each topic a dense id and an owning feed, encodes
 // each update once into a shared frame, and hands the batch to every worker. It also watches feed
-// freshness and announces state changes.
+// freshness and announces state changes. A feed fed over the network is stale the moment its
+// upstream connection drops, not --stale-ms later, and stays stale after the reconnect until an
+// update has come through again.
 //
 // It runs on worker 0's thread, woken through the ring's eventfd in that worker's own epoll, not on
 // a thread of its own: on a VM every thread hop is a syscall on each side plus an IPI, and a
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "feeds/update_channel.hpp"
+#include "feeds/upstream_stats.hpp"
 #include "gateway/config.hpp"
 #include "gateway/stats.hpp"
 
@@ -33,8 +36,11 @@ struct FeedHealth {
 
 class BroadcastEngine {
 public:
+    /// upstreams: per feed, what its adapter reports of its upstream connection, or null (a local
+    /// feed); empty means no feed has one.
     BroadcastEngine(const Config& config, feeds::UpdateChannel& channel, std::vector<std::string> feed_names,
-                    std::vector<Worker*> workers, NewestSeqTable& newest);
+                    std::vector<Worker*> workers, NewestSeqTable& newest,
+                    std::vector<const feeds::UpstreamStats*> upstreams = {});
     ~BroadcastEngine();
 
     /// Starts draining on worker 0's thread. The workers must be running.
@@ -56,7 +62,14 @@ private:
         std::string name;
         std::atomic<std::int64_t> last_update_ns{0};
         runtime::OwnedCounter updates;
+        const feeds::UpstreamStats* upstream = nullptr;
         bool stale = false;  // worker 0 only
+        // Worker 0 only: the upstream's drops seen so far, and since when an update is awaited
+        // after one (0: none awaited).
+        std::uint64_t disconnects_seen = 0;
+        std::int64_t awaiting_since_ns = 0;
+        // Set by worker 0 while the upstream keeps the feed stale, for feed_health on any thread.
+        std::atomic<bool> upstream_stale{false};
     };
     struct TopicEntry {
         std::uint32_t id;

@@ -17,11 +17,12 @@ describe('tickgate-feed command line', () => {
   test('--help lists every option with its default, --version prints it; both exit 0', () => {
     const h = run(['--help']);
     assert.equal(h.code, 0, h.err);
-    for (const o of ['--nats', '--subject-prefix', '--metrics-listen', '--feed', '--symbols', '--rate', '--seed',
+    for (const o of ['--nats', '--subject-prefix', '--bus-version', '--metrics-listen', '--feed', '--symbols', '--rate', '--seed',
       '--config', '--log-level', '--version'])
       assert.match(h.out, new RegExp(`${o} `), `${o} in --help`);
     assert.match(h.out, /127\.0\.0\.1:9465/);
     assert.match(h.out, /\(=md\)/);
+    assert.match(h.out, /--bus-version arg \(=1\)/, 'v1 stays the default until every gateway reads v2');
     const v = run(['--version']);
     assert.equal(v.code, 0);
     assert.match(v.out, /^tickgate-feed \d+\.\d+\.\d+\n$/);
@@ -36,6 +37,8 @@ describe('tickgate-feed command line', () => {
       [['--subject-prefix', 'md.>'], 'wildcards'],
       [['--subject-prefix', ''], 'wildcards'],
       [['--metrics-listen', 'nowhere'], 'HOST:PORT'],
+      [['--bus-version', '3'], '--bus-version must be 1 or 2'],
+      [['--bus-version', '0'], '--bus-version must be 1 or 2'],
       [['--symbols', '0'], 'symbols'],
       [['--config', '/nonexistent/feed.conf'], 'config file'],
     ]) {

@@ -70,6 +70,58 @@ describe('nats-server killed and restarted mid-stream', () => {
   });
 });
 
+describe('stale at once: a NATS drop, not a silence, makes the feed stale', () => {
+  const stops = [];
+  after(async () => { for (const s of stops.reverse()) await s(); });
+
+  test('status stale "upstream disconnected" at the drop; ok only once updates flow again', { timeout: 90000 }, async () => {
+    let nats = await startNats();
+    const { port, storeDir } = nats;
+    stops.push(() => nats.stop());
+    let pub = await startPublisher(nats.url, ['--symbols', '3', '--rate', '100']);
+    stops.push(() => pub.stop());
+    // A minute of silence would be needed for the age rule: whatever fires below is the drop.
+    const gw = await startGateway(['--feed', nats.url, '--stale-ms', '60000']);
+    stops.push(() => gw.stop());
+    const feed = `{feed="${nats.url}"}`;
+    const c = await connectReady(gw.wsUrl, { label: 'stale-at-once' });
+    stops.push(() => c.close());
+    c.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
+    await c.next('subscribed');
+    await waitFor(() => c.updates().length >= 20, { timeoutMs: 10000, what: '20 updates before the drop' });
+    assert.equal((await httpGet(`${gw.httpsUrl}/healthz`)).status, 200);
+
+    // The publisher goes first, so nothing reaches the stream while NATS is down or after.
+    await pub.stop();
+    const t0 = Date.now();
+    await nats.stop({ signal: 'SIGKILL', cleanup: false });
+    const stale = await c.next((m) => m.type === 'status' && m.state === 'stale', 5000);
+    const tookMs = Date.now() - t0;
+    assert.equal(stale.feed, nats.url);
+    assert.equal(stale.message, 'upstream disconnected');
+    assert.ok(tookMs < 2000, `stale ${tookMs} ms after the drop`);
+    const h = await httpGet(`${gw.httpsUrl}/healthz`);
+    assert.equal(h.status, 503, h.body);
+    assert.equal((await scrape(gw))[`tickgate_feed_fresh${feed}`], 0);
+
+    // NATS back, the gateway reconnected, but no update: still stale, and no "ok" sent.
+    nats = await startNats({ port, storeDir });
+    await waitFor(async () => (await scrape(gw))[`tickgate_upstream_reconnects_total${feed}`] >= 1,
+      { timeoutMs: 15000, what: 'the gateway to reconnect' });
+    await waitFor(() => /latest values from JetStream/g.test(gw.stderr.split('NATS reconnected').at(-1)),
+      { timeoutMs: 10000, what: 'the reload after the reconnect' });
+    assert.equal((await httpGet(`${gw.httpsUrl}/healthz`)).status, 503, 'fresh without an update');
+    assert.equal(c.messages.filter((m) => m.type === 'status' && m.state === 'ok').length, 0);
+
+    pub = await startPublisher(nats.url, ['--symbols', '3', '--rate', '100']);
+    stops.push(() => pub.stop());
+    const ok = await c.next((m) => m.type === 'status' && m.state === 'ok', 15000);
+    assert.equal(ok.message, 'updates flowing again');
+    assert.equal((await httpGet(`${gw.httpsUrl}/healthz`)).status, 200);
+    assert.ok(c.isOpen, 'the same client connection throughout');
+  });
+});
+
 describe('foreign and malformed messages on md.>', () => {
   const stops = [];
   after(async () => { for (const s of stops.reverse()) await s(); });

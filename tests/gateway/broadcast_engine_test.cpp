@@ -99,7 +99,7 @@ protected:
     std::unique_ptr<BroadcastEngine> engine;
     Clock::time_point started;
 
-    void start(std::vector<std::string> feed_names = {"sim"}) {
+    void start(std::vector<std::string> feed_names = {"sim"}, std::vector<const feeds::UpstreamStats*> upstreams = {}) {
         for (unsigned i = 0; i < 2; ++i) workers.push_back(std::make_unique<Worker>(i, config, &newest));
         // Three sessions: a worker's subscribers share its frames, so one worker gets two.
         for (unsigned i = 0; i < 3; ++i) {
@@ -112,7 +112,8 @@ protected:
         for (auto& w : workers) w->start();
         std::vector<Worker*> raw;
         for (auto& w : workers) raw.push_back(w.get());
-        engine = std::make_unique<BroadcastEngine>(config, channel, std::move(feed_names), raw, newest);
+        engine = std::make_unique<BroadcastEngine>(config, channel, std::move(feed_names), raw, newest,
+                                                   std::move(upstreams));
         started = Clock::now();
         engine->start();
     }
@@ -268,6 +269,77 @@ TEST_F(BroadcastEngineTest, AFeedSilentForStaleMsIsAnnouncedStaleToEveryWorkerTh
     EXPECT_EQ(health[0].updates, 1u);
     for (auto& w : workers)
         EXPECT_EQ(on_worker(*w, [&] { return w->current_stale_statuses(Wire::v1).size(); }), 0u);
+}
+
+TEST_F(BroadcastEngineTest, AnUpstreamDropIsStaleAtOnceAndFreshOnlyWhenUpdatesFlowAfterTheReconnect) {
+    config.stale_ms = 60'000;  // the silence rule cannot be what fires here
+    feeds::UpstreamStats up;
+    up.connected = true;
+    start({"nats://127.0.0.1:4222"}, {&up});
+    const std::string feed = "nats://127.0.0.1:4222";
+    publish(update("ticker.BTC-USD", 1));
+    ASSERT_TRUE(eventually([&] { return every_session_has(1); }));
+    ASSERT_TRUE(engine->feed_health()[0].fresh);
+
+    const auto dropped = Clock::now();
+    up.disconnects = 1;
+    up.connected = false;
+    EXPECT_FALSE(engine->feed_health()[0].fresh) << "/healthz must not wait for the next check";
+    const std::string stale = v1_status(feed, "stale", "upstream disconnected");
+    ASSERT_TRUE(eventually([&] {
+        for (auto& s : sessions)
+            if (s->texts().size() < 2 || s->texts()[1] != stale) return false;
+        return true;
+    }, 2s)) << "no stale status after the drop";
+    EXPECT_LT(Clock::now() - dropped, 1s) << "stale at once, not after a silence";
+
+    // Connected again, nothing through yet: still stale.
+    up.reconnects = 1;
+    up.connected = true;
+    // A negative can only be watched for a while: four of the engine's checks.
+    std::this_thread::sleep_for(200ms);
+    EXPECT_FALSE(engine->feed_health()[0].fresh) << "fresh before any update came after the reconnect";
+    for (auto& s : sessions) EXPECT_EQ(s->texts().size(), 2u);
+
+    const auto u = update("ticker.BTC-USD", 2);
+    publish(u);
+    const std::string ok = v1_status(feed, "ok", "updates flowing again");
+    ASSERT_TRUE(eventually([&] {
+        for (auto& s : sessions)
+            if (s->texts().size() < 4) return false;
+        return true;
+    }));
+    for (auto& s : sessions) {
+        EXPECT_EQ(s->texts()[2], v1(u));
+        EXPECT_EQ(s->texts()[3], ok);
+    }
+    EXPECT_TRUE(engine->feed_health()[0].fresh);
+}
+
+TEST_F(BroadcastEngineTest, ADropAndReconnectBetweenTwoChecksIsStillAnnounced) {
+    config.stale_ms = 60'000;
+    feeds::UpstreamStats up;
+    up.connected = true;
+    start({"nats"}, {&up});
+    publish(update("ticker.BTC-USD", 1));
+    ASSERT_TRUE(eventually([&] { return every_session_has(1); }));
+    // Both flips at once, quicker than the engine's 50 ms check: only the drop count shows it.
+    up.disconnects = 1;
+    ASSERT_TRUE(eventually([&] {
+        for (auto& s : sessions)
+            if (s->texts().size() < 2) return false;
+        return true;
+    }, 2s));
+    for (auto& s : sessions) EXPECT_EQ(s->texts()[1], v1_status("nats", "stale", "upstream disconnected"));
+}
+
+TEST_F(BroadcastEngineTest, AnUpstreamNotYetConnectedAtStartKeepsTheStaleMsGrace) {
+    config.stale_ms = 60'000;
+    feeds::UpstreamStats up;  // connecting, never connected, no drop
+    start({"nats"}, {&up});
+    std::this_thread::sleep_for(200ms);  // four checks: none may call the feed stale
+    EXPECT_TRUE(engine->feed_health()[0].fresh);
+    for (auto& s : sessions) EXPECT_TRUE(s->texts().empty());
 }
 
 TEST_F(BroadcastEngineTest, FeedHealthCountsUpdatesAndAgesFromStartUntilTheFirst) {

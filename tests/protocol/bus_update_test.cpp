@@ -5,6 +5,7 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tp = tickgate::protocol;
 using tickgate::protocol::TickerUpdate;
@@ -109,4 +110,138 @@ TEST(BusUpdate, TopicIsTheLastTwoTokensOfTheSubject) {
     EXPECT_EQ(tp::topic_from_subject(".ticker.BTC-USD"), "ticker.BTC-USD");
     EXPECT_EQ(tp::topic_from_subject("md.ticker.*"), "");         // a pattern is not a topic
     EXPECT_EQ(tp::topic_from_subject("md.welcome.BTC-USD"), "");  // reserved channel
+}
+
+namespace {
+
+std::string v2_header(std::uint64_t epoch) {
+    std::array<std::byte, tp::kBusV2HeaderSize> buf{};
+    tp::encode_bus_v2_header(epoch, buf.data());
+    return {reinterpret_cast<const char*>(buf.data()), buf.size()};
+}
+
+std::string ticker_record(const TickerUpdate& u) {
+    std::array<std::byte, tp::kBusRecordHeaderSize + tp::kTickerBodySize> buf{};
+    tp::encode_ticker_record(u, buf.data());
+    return {reinterpret_cast<const char*>(buf.data()), buf.size()};
+}
+
+std::string record(std::uint8_t type, std::string_view body) {
+    std::string r;
+    r += static_cast<char>(type);
+    r += static_cast<char>(body.size() & 0xff);
+    r += static_cast<char>(body.size() >> 8);
+    r += body;
+    return r;
+}
+
+std::vector<TickerUpdate> tickers_of(const tp::BusMessage& m) {
+    std::vector<TickerUpdate> out;
+    tp::for_each_ticker(m, [&](const TickerUpdate& u) { out.push_back(u); });
+    return out;
+}
+
+}  // namespace
+
+TEST(BusV2, OneTickerMessageRoundTripsWithItsEpoch) {
+    const TickerUpdate in = sample();
+    std::array<std::byte, tp::kBusV2TickerSize> buf{};
+    tp::encode_bus_v2_ticker(in, 0xA1B2C3D4E5F60718ULL, buf.data());
+    const std::string_view data(reinterpret_cast<const char*>(buf.data()), buf.size());
+    ASSERT_EQ(data.size(), 111u);
+    EXPECT_EQ(data[0], 'T');
+    EXPECT_EQ(data[1], 2);
+    EXPECT_EQ(static_cast<unsigned char>(data[2]), 0x18);  // epoch's lowest byte first
+    EXPECT_EQ(data[10], 1);                               // record type: ticker
+    EXPECT_EQ(data[11], 98);                              // its length, little-endian u16
+    EXPECT_EQ(data[12], 0);
+    // The ticker body is v1's record after magic and version, byte for byte.
+    EXPECT_EQ(data.substr(13), std::string_view(encode(in)).substr(2));
+
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.version, 2);
+    EXPECT_EQ(m.epoch, 0xA1B2C3D4E5F60718ULL);
+    EXPECT_EQ(m.tickers, 1u);
+    EXPECT_EQ(m.unknown, 0u);
+    const auto got = tickers_of(m);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].seq, in.seq);
+    EXPECT_EQ(got[0].ts_ns, in.ts_ns);
+    EXPECT_EQ(got[0].ask_size, in.ask_size);
+    EXPECT_EQ(got[0].volume_24h, in.volume_24h);
+    EXPECT_EQ(got[0].size_decimals, 4);
+}
+
+TEST(BusV2, AV1MessageParsesAsOneTickerWithoutAnEpoch) {
+    const std::string v1 = encode(sample());  // the message views it
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(v1, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.version, 1);
+    EXPECT_EQ(m.epoch, 0u);
+    const auto got = tickers_of(m);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].seq, sample().seq);
+    EXPECT_EQ(got[0].bid, sample().bid);
+}
+
+TEST(BusV2, UnknownTypesAreSkippedAndCountedAroundTheTickers) {
+    TickerUpdate a = sample(), b = sample();
+    a.seq = 10;
+    b.seq = 11;
+    b.bid = 1;
+    const std::string data = v2_header(7) + record(2, "book") + ticker_record(a) + record(200, std::string(300, 'x')) +
+                             record(4, "") + ticker_record(b);
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.tickers, 2u);
+    EXPECT_EQ(m.unknown, 3u);
+    const auto got = tickers_of(m);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].seq, 10u);
+    EXPECT_EQ(got[1].seq, 11u);
+    EXPECT_EQ(got[1].bid, 1);
+}
+
+TEST(BusV2, AHeaderWithoutRecordsIsAnEmptyMessage) {
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(v2_header(1), m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.tickers, 0u);
+    EXPECT_TRUE(tickers_of(m).empty());
+}
+
+TEST(BusV2, DamagedMessagesAreRejectedWhole) {
+    tp::BusMessage m;
+    const std::string good = v2_header(9) + ticker_record(sample());
+    EXPECT_EQ(tp::parse_bus_message("", m), tp::BusDecodeError::wrong_size);
+    EXPECT_EQ(tp::parse_bus_message(good.substr(0, 9), m), tp::BusDecodeError::wrong_size);
+    EXPECT_EQ(tp::parse_bus_message("{\"bid\":1}", m), tp::BusDecodeError::bad_magic);
+    std::string v3 = good;
+    v3[1] = 3;
+    EXPECT_EQ(tp::parse_bus_message(v3, m), tp::BusDecodeError::unknown_version);
+    // A record cut short, a dangling partial record header, a length past the end.
+    EXPECT_EQ(tp::parse_bus_message(good.substr(0, good.size() - 1), m), tp::BusDecodeError::bad_record);
+    EXPECT_EQ(tp::parse_bus_message(good + std::string("\x02\x00", 2), m), tp::BusDecodeError::bad_record);
+    EXPECT_EQ(tp::parse_bus_message(good + record(3, "abc").substr(0, 5), m), tp::BusDecodeError::bad_record);
+    // A ticker of another length is not this reader's ticker.
+    EXPECT_EQ(tp::parse_bus_message(v2_header(9) + record(1, std::string(99, '\x01')), m),
+              tp::BusDecodeError::bad_record);
+    // A bad ticker anywhere rejects the good one before it too: nothing is half-applied.
+    TickerUpdate zero = sample();
+    zero.seq = 0;
+    EXPECT_EQ(tp::parse_bus_message(good + ticker_record(zero), m), tp::BusDecodeError::zero_seq);
+    std::string decimals = good;
+    decimals[13] = 19;
+    EXPECT_EQ(tp::parse_bus_message(decimals, m), tp::BusDecodeError::bad_decimals);
+    m.tickers = 42;
+    EXPECT_NE(tp::parse_bus_message(good + "\x01", m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.tickers, 42u) << "a rejected message leaves the output alone";
+}
+
+TEST(BusV2, AV1ReaderRefusesV2ByVersion) {
+    TickerUpdate out;
+    std::array<std::byte, tp::kBusV2TickerSize> buf{};
+    tp::encode_bus_v2_ticker(sample(), 1, buf.data());
+    EXPECT_EQ(tp::decode_bus_update(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()), out),
+              tp::BusDecodeError::unknown_version);
 }

@@ -178,3 +178,25 @@ export function orderProblems(entries) {
     if (entries[i].seq <= entries[i - 1].seq) problems.push(`${entries[i - 1].seq} -> ${entries[i].seq}`);
   return problems;
 }
+
+/** A v2 bus record of type `type` with `body` (protocol/README.md, "Bus v2: typed records"). */
+export function v2Record(type, body) {
+  const head = Buffer.alloc(3);
+  head[0] = type;
+  head.writeUInt16LE(body.length, 1);
+  return Buffer.concat([head, body]);
+}
+
+/** A v2 ticker record: v1's record (busRecord) after its magic and version bytes. */
+export function v2Ticker(seq, tsNs, opts) {
+  return v2Record(1, busRecord(seq, tsNs, opts).subarray(2));
+}
+
+/** A v2 message: the header with `epoch` (BigInt), then `records` (Buffers) in order. */
+export function busMessageV2(records, epoch = 0x1122334455667788n) {
+  const head = Buffer.alloc(10);
+  head[0] = 0x54;
+  head[1] = 2;
+  head.writeBigUInt64LE(epoch, 2);
+  return Buffer.concat([head, ...records]);
+}

@@ -1,0 +1,70 @@
+// The gateway's NATS reader under bursts: it switches to one read per window while messages keep
+// coming, and back to reading at once when they stop. Nothing may be lost or reordered on the way,
+// a message after the burst must not wait for a later one, and a reconnect in the middle of a
+// burst must not leave the reader stuck.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectReady, scrape, startGateway, waitFor } from './support/gateway.mjs';
+import { busRecord, liveByTopic, orderProblems, rawPublish, startNats, startPublisher } from './support/nats.mjs';
+
+describe('the NATS reader in a burst and after it', () => {
+  const stops = [];
+  after(async () => { for (const s of stops.reverse()) await s(); });
+
+  test('5,000 messages at once all arrive in order; the next one, alone, arrives at once', { timeout: 60000 }, async () => {
+    const nats = await startNats();
+    stops.push(() => nats.stop());
+    const gw = await startGateway(['--feed', nats.url]);
+    stops.push(() => gw.stop());
+    const feed = `{feed="${nats.url}"}`;
+    await waitFor(async () => (await scrape(gw))[`tickgate_upstream_connected${feed}`] === 1,
+      { timeoutMs: 10000, what: 'the gateway to connect' });
+    const c = await connectReady(gw.wsUrl, { label: 'burst' });
+    stops.push(() => c.close());
+    c.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });  // a pattern: no topic exists yet
+    await c.next('subscribed');
+
+    const burst = [];
+    for (let seq = 1; seq <= 5000; ++seq) burst.push({ subject: 'md.ticker.BTC-USD', data: busRecord(seq) });
+    await rawPublish(nats.port, burst, 15000);
+    await c.next((m) => m.topic === 'ticker.BTC-USD' && m.seq === 5000, 10000);
+    const m = await scrape(gw);
+    assert.equal(m[`tickgate_upstream_messages_total${feed}`], 5000);
+    assert.equal(m[`tickgate_upstream_duplicates_total${feed}`], 0);
+    assert.deepEqual(orderProblems(liveByTopic(c).get('ticker.BTC-USD')), []);
+
+    // Quiet since (the scrape alone is longer than a window), then one message: read when it
+    // comes, not with the next ping (the connection pings every second, which would also wake a
+    // reader left waiting).
+    const t0 = Date.now();
+    await rawPublish(nats.port, [{ subject: 'md.ticker.BTC-USD', data: busRecord(5001) }]);
+    await c.next((msg) => msg.topic === 'ticker.BTC-USD' && msg.seq === 5001, 500);
+    assert.ok(Date.now() - t0 < 500, `after the burst, one message took ${Date.now() - t0} ms`);
+  });
+
+  test('a NATS restart during a steady 4,000/s leaves the reader reading', { timeout: 90000 }, async () => {
+    let nats = await startNats();
+    const { port, storeDir } = nats;
+    stops.push(() => nats.stop());
+    const pub = await startPublisher(nats.url, ['--symbols', '20', '--rate', '4000']);
+    stops.push(() => pub.stop());
+    const gw = await startGateway(['--feed', nats.url]);
+    stops.push(() => gw.stop());
+    const feed = `{feed="${nats.url}"}`;
+    const c = await connectReady(gw.wsUrl, { label: 'burst-restart' });
+    stops.push(() => c.close());
+    c.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
+    await c.next('subscribed');
+    await waitFor(() => c.updates().length >= 500, { timeoutMs: 10000, what: '500 updates before the restart' });
+
+    await nats.stop({ signal: 'SIGKILL', cleanup: false });
+    await c.next((msg) => msg.type === 'status' && msg.state === 'stale', 5000);
+    nats = await startNats({ port, storeDir });
+    await c.next((msg) => msg.type === 'status' && msg.state === 'ok', 15000);
+    const before = c.updates().length;
+    await waitFor(() => c.updates().length >= before + 500, { timeoutMs: 10000, what: '500 updates after' });
+    for (const [topic, entries] of liveByTopic(c))
+      assert.deepEqual(orderProblems(entries), [], `${topic}: no duplicate or backwards seq`);
+    assert.equal((await scrape(gw))[`tickgate_upstream_decode_errors_total${feed}`], 0);
+  });
+});

@@ -1,0 +1,73 @@
+// The bus message decoder (v1 and v2 typed records) on arbitrary bytes. An accepted message
+// delivers exactly the ticker records it counted, each valid, and re-encoding them with the
+// message's epoch and skipping the unknown records gives back the same ticker bytes: the decoder
+// neither invents nor loses a ticker, and never reads past the message.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "protocol/bus_update.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
+
+namespace tp = tickgate::protocol;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    // A copy of exactly `size` bytes, so ASan sees any read past the message's end.
+    std::string bytes(reinterpret_cast<const char*>(data), size);
+    const std::string_view payload(bytes);
+    tp::BusMessage m;
+    if (tp::parse_bus_message(payload, m) != tp::BusDecodeError::none) return 0;
+    FUZZ_CHECK(m.version == tp::kBusVersion || m.version == tp::kBusVersion2);
+    FUZZ_CHECK(m.records.data() >= payload.data() &&
+               m.records.data() + m.records.size() == payload.data() + payload.size());
+
+    std::string tickers_again;
+    std::size_t delivered = 0;
+    tp::for_each_ticker(m, [&](const tp::TickerUpdate& u) {
+        FUZZ_CHECK(u.seq >= 1 && u.price_decimals <= 18 && u.size_decimals <= 18);
+        std::array<std::byte, tp::kBusRecordHeaderSize + tp::kTickerBodySize> rec{};
+        tp::encode_ticker_record(u, rec.data());
+        tickers_again.append(reinterpret_cast<const char*>(rec.data()), rec.size());
+        ++delivered;
+    });
+    FUZZ_CHECK(delivered == m.tickers);
+    if (m.version == tp::kBusVersion) {
+        FUZZ_CHECK(payload.size() == tp::kBusUpdateSize && delivered == 1 && m.unknown == 0);
+        FUZZ_CHECK(std::memcmp(tickers_again.data() + tp::kBusRecordHeaderSize, payload.data() + 2,
+                               tp::kTickerBodySize) == 0);
+        return 0;
+    }
+    // Walk the records independently: the ticker ones, concatenated, are what was re-encoded.
+    std::string tickers_seen;
+    std::size_t unknown = 0;
+    std::string_view rest = m.records;
+    for (std::size_t steps = 0; !rest.empty() && steps <= payload.size(); ++steps) {
+        FUZZ_CHECK(rest.size() >= tp::kBusRecordHeaderSize);
+        const std::size_t len = static_cast<std::uint8_t>(rest[1]) | (static_cast<std::uint8_t>(rest[2]) << 8);
+        FUZZ_CHECK(rest.size() >= tp::kBusRecordHeaderSize + len);
+        if (rest[0] == 1) tickers_seen.append(rest.substr(0, tp::kBusRecordHeaderSize + len));
+        else ++unknown;
+        rest.remove_prefix(tp::kBusRecordHeaderSize + len);
+    }
+    FUZZ_CHECK(rest.empty());
+    FUZZ_CHECK(unknown == m.unknown);
+    FUZZ_CHECK(tickers_seen == tickers_again);
+
+    // And the encoder's own v2 message of the first ticker parses back to the same epoch.
+    if (delivered > 0) {
+        tp::TickerUpdate first;
+        tp::for_each_ticker(m, [&](const tp::TickerUpdate& u) {
+            if (first.seq == 0) first = u;
+        });
+        std::array<std::byte, tp::kBusV2TickerSize> one{};
+        tp::encode_bus_v2_ticker(first, m.epoch, one.data());
+        tp::BusMessage again;
+        FUZZ_CHECK(tp::parse_bus_message(std::string_view(reinterpret_cast<const char*>(one.data()), one.size()), again) ==
+                   tp::BusDecodeError::none);
+        FUZZ_CHECK(again.epoch == m.epoch && again.tickers == 1 && again.unknown == 0);
+    }
+    return 0;
+}
