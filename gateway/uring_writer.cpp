@@ -1,0 +1,214 @@
+#include "gateway/uring_writer.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <liburing.h>
+
+#include "feeds/runtime/counters.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace tickgate::gateway {
+namespace asio = boost::asio;
+
+namespace {
+// Submission slots: a pass with more sends than this submits in several calls.
+constexpr unsigned kSqEntries = 1024;
+// Completions the kernel can hold before it has to buffer them (one send in flight per session).
+constexpr unsigned kCqEntries = 16384;
+// Completions taken from the ring per look.
+constexpr unsigned kReapBatch = 256;
+
+std::string describe(int err) {
+    switch (err) {
+    case ENOSYS: return "io_uring is not supported by this kernel (ENOSYS)";
+    case EPERM: return "io_uring is refused here (EPERM: kernel.io_uring_disabled, or a seccomp profile)";
+    default: return std::string("io_uring_queue_init failed: ") + std::strerror(err);
+    }
+}
+}  // namespace
+
+struct UringWriter::Impl {
+    explicit Impl(asio::io_context& io) : io(io), event(io) {}
+    ~Impl() {
+        boost::system::error_code ignored;
+        event.close(ignored);
+        if (ring_ready) io_uring_queue_exit(&ring);
+    }
+
+    void watch() {
+        event.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+            if (ec) return;
+            std::uint64_t count = 0;
+            // Drains the counter: the next completion must make the descriptor readable again.
+            [[maybe_unused]] const ssize_t n = ::read(event.native_handle(), &count, sizeof count);
+            watch();
+            reap();
+            if (queued) submit();
+        });
+    }
+
+    void submit() {
+        submit_posted = false;
+        if (queued == 0) return;
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            const int ret = io_uring_submit(&ring);
+            if (ret >= 0 || (ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)) break;
+            // -EBUSY/-EAGAIN: completions the kernel had to hold back; taking them makes room.
+            reap();
+        }
+        ++submissions;
+        if (submits) submits->add();
+        sends += queued;
+        queued = 0;
+        // Sends to a socket with room complete inside the submit: deliver them now rather than a
+        // loop turn later through the eventfd.
+        reap();
+    }
+
+    /// Delivers every completion the ring holds; returns how many.
+    unsigned reap() {
+        if (reaping) return 0;  // a sink's on_sent that flushes again must not recurse into here
+        reaping = true;
+        unsigned total = 0;
+        io_uring_cqe* cqes[kReapBatch];
+        for (;;) {
+            const unsigned n = io_uring_peek_batch_cqe(&ring, cqes, kReapBatch);
+            if (n == 0) break;
+            done.clear();
+            for (unsigned i = 0; i < n; ++i) done.emplace_back(cqes[i]->user_data, cqes[i]->res);
+            io_uring_cq_advance(&ring, n);
+            total += n;
+            for (const auto& [data, res] : done) {
+                auto sink = std::move(owners[data]);
+                if (sink) sink->on_sent(res);
+            }
+        }
+        reaping = false;
+        return total;
+    }
+
+    io_uring_sqe* next_sqe() {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+        if (!sqe) {
+            submit();  // the submission queue is full: this pass goes out in two calls
+            sqe = io_uring_get_sqe(&ring);
+        }
+        return sqe;
+    }
+
+    asio::io_context& io;
+    io_uring ring{};
+    bool ring_ready = false;
+    asio::posix::stream_descriptor event;
+    std::vector<std::shared_ptr<UringSink>> owners;  // per slot: the sink of the send in flight
+    std::vector<int> free_slots;
+    std::vector<std::pair<std::uint64_t, int>> done;
+    unsigned queued = 0;
+    bool submit_posted = false;
+    bool reaping = false;
+    std::uint64_t submissions = 0, sends = 0;
+    runtime::OwnedCounter* submits = nullptr;
+};
+
+std::string io_uring_unavailable_reason() {
+    io_uring ring{};
+    const int ret = io_uring_queue_init(2, &ring, 0);
+    if (ret < 0) return describe(-ret);
+    io_uring_queue_exit(&ring);
+    return {};
+}
+
+std::unique_ptr<UringWriter> UringWriter::create(asio::io_context& io, unsigned max_files, std::string& error,
+                                                 runtime::OwnedCounter* submits) {
+    auto impl = std::make_unique<Impl>(io);
+    impl->submits = submits;
+    io_uring_params params{};
+    // SUBMIT_ALL: one bad send must not stop the rest of the pass from being submitted.
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+    params.cq_entries = kCqEntries;
+    int ret = io_uring_queue_init_params(kSqEntries, &impl->ring, &params);
+    if (ret == -EINVAL) {  // a kernel before 5.18
+        params = {};
+        params.flags = IORING_SETUP_CQSIZE;
+        params.cq_entries = kCqEntries;
+        ret = io_uring_queue_init_params(kSqEntries, &impl->ring, &params);
+    }
+    if (ret < 0) {
+        error = describe(-ret);
+        return nullptr;
+    }
+    impl->ring_ready = true;
+    if (max_files == 0) max_files = 1;
+    if (const int ret = io_uring_register_files_sparse(&impl->ring, max_files); ret < 0) {
+        error = std::string("io_uring file table of ") + std::to_string(max_files) + ": " + std::strerror(-ret);
+        return nullptr;
+    }
+    const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) {
+        error = std::string("eventfd: ") + std::strerror(errno);
+        return nullptr;
+    }
+    impl->event.assign(efd);
+    if (const int ret = io_uring_register_eventfd(&impl->ring, efd); ret < 0) {
+        error = std::string("io_uring_register_eventfd: ") + std::strerror(-ret);
+        return nullptr;
+    }
+    impl->owners.resize(max_files);
+    impl->free_slots.reserve(max_files);
+    for (unsigned i = max_files; i-- > 0;) impl->free_slots.push_back(static_cast<int>(i));
+    impl->watch();
+    return std::unique_ptr<UringWriter>(new UringWriter(std::move(impl)));
+}
+
+UringWriter::UringWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+UringWriter::~UringWriter() = default;
+
+int UringWriter::attach(int fd) {
+    if (impl_->free_slots.empty() || fd < 0) return -1;
+    const int slot = impl_->free_slots.back();
+    if (io_uring_register_files_update(&impl_->ring, static_cast<unsigned>(slot), &fd, 1) != 1) return -1;
+    impl_->free_slots.pop_back();
+    return slot;
+}
+
+void UringWriter::release(int slot) {
+    if (slot < 0) return;
+    int none = -1;
+    io_uring_register_files_update(&impl_->ring, static_cast<unsigned>(slot), &none, 1);
+    impl_->owners[static_cast<std::size_t>(slot)].reset();
+    impl_->free_slots.push_back(slot);
+}
+
+void UringWriter::send(int slot, const void* data, std::size_t size, std::shared_ptr<UringSink> sink) {
+    io_uring_sqe* sqe = impl_->next_sqe();
+    if (!sqe) {
+        // Not even an empty submission queue took it: report it as the kernel would.
+        return asio::post(impl_->io, [sink = std::move(sink)] { sink->on_sent(-EAGAIN); });
+    }
+    io_uring_prep_send(sqe, slot, data, size, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(slot));
+    impl_->owners[static_cast<std::size_t>(slot)] = std::move(sink);
+    ++impl_->queued;
+    // A send prepared outside the worker's flush pass (a reply, a ping, a completion's follow-up)
+    // still goes out within this loop turn.
+    if (!impl_->submit_posted) {
+        impl_->submit_posted = true;
+        asio::post(impl_->io, [impl = impl_.get()] { impl->submit(); });
+    }
+}
+
+void UringWriter::submit() { impl_->submit(); }
+
+std::size_t UringWriter::attached() const noexcept { return impl_->owners.size() - impl_->free_slots.size(); }
+std::uint64_t UringWriter::submissions() const noexcept { return impl_->submissions; }
+std::uint64_t UringWriter::sends() const noexcept { return impl_->sends; }
+
+}  // namespace tickgate::gateway
