@@ -57,6 +57,13 @@ struct UringWriter::Impl {
     void submit() {
         submit_posted = false;
         if (queued == 0) return;
+        submit_only();
+        // Sends to a socket with room complete inside the submit: deliver them now rather than a
+        // loop turn later through the eventfd.
+        reap();
+    }
+
+    void submit_only() {
         for (int attempt = 0; attempt < 100; ++attempt) {
             const int ret = io_uring_submit(&ring);
             if (ret >= 0 || (ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)) break;
@@ -67,9 +74,6 @@ struct UringWriter::Impl {
         if (submits) submits->add();
         sends += queued;
         queued = 0;
-        // Sends to a socket with room complete inside the submit: deliver them now rather than a
-        // loop turn later through the eventfd.
-        reap();
     }
 
     /// Delivers every completion the ring holds; returns how many.
@@ -85,19 +89,58 @@ struct UringWriter::Impl {
             for (unsigned i = 0; i < n; ++i) done.emplace_back(cqes[i]->user_data, cqes[i]->res);
             io_uring_cq_advance(&ring, n);
             total += n;
-            for (const auto& [data, res] : done) {
-                auto sink = std::move(owners[data]);
-                if (sink) sink->on_sent(res);
-            }
+            for (const auto& [data, res] : done) complete(static_cast<std::size_t>(data), res);
         }
         reaping = false;
         return total;
     }
 
+    /// One send's answer: the rest of a short send goes at once, before anything the session has
+    /// queued since (that waits for on_sent), so no byte is lost, repeated or reordered.
+    void complete(std::size_t slot, int res) {
+        Pending& p = pending[slot];
+        if (!p.sink) return;
+        if (res > 0 && p.done + static_cast<std::size_t>(res) < p.size) {
+            p.done += static_cast<std::size_t>(res);
+            ++resubmits;
+            return prep(slot, false);
+        }
+        // The kernel polls a full socket itself; should it hand EAGAIN back, ask it to poll first.
+        if (res == -EAGAIN || res == -EINTR) {
+            ++resubmits;
+            return prep(slot, true);
+        }
+        if (res == 0) res = -ECONNRESET;  // a zero-byte send for a non-empty buffer: not progress
+        auto sink = std::move(p.sink);
+        sink->on_sent(res < 0 ? res : static_cast<int>(p.size));
+    }
+
+    void prep(std::size_t slot, bool poll_first) {
+        const Pending& p = pending[slot];
+        io_uring_sqe* sqe = next_sqe();
+        if (!sqe) {
+            auto sink = std::move(pending[slot].sink);
+            return asio::post(io, [sink = std::move(sink)] { sink->on_sent(-EAGAIN); });
+        }
+        io_uring_prep_send(sqe, static_cast<int>(slot), p.data + p.done, p.size - p.done, MSG_NOSIGNAL);
+        sqe->flags |= IOSQE_FIXED_FILE;
+        if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+        io_uring_sqe_set_data64(sqe, slot);
+        ++queued;
+        // A send prepared outside the worker's flush pass (a reply, a ping, the rest of a short
+        // send) still goes out within this loop turn.
+        if (!submit_posted) {
+            submit_posted = true;
+            asio::post(io, [this] { submit(); });
+        }
+    }
+
     io_uring_sqe* next_sqe() {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring);
         if (!sqe) {
-            submit();  // the submission queue is full: this pass goes out in two calls
+            // The submission queue is full: this pass goes out in two calls. Not submit(): its reap
+            // would let completions take the freed entries before this send gets one.
+            submit_only();
             sqe = io_uring_get_sqe(&ring);
         }
         return sqe;
@@ -107,13 +150,18 @@ struct UringWriter::Impl {
     io_uring ring{};
     bool ring_ready = false;
     asio::posix::stream_descriptor event;
-    std::vector<std::shared_ptr<UringSink>> owners;  // per slot: the sink of the send in flight
+    struct Pending {
+        std::shared_ptr<UringSink> sink;  // null: no send in flight on the slot
+        const char* data = nullptr;
+        std::size_t size = 0, done = 0;
+    };
+    std::vector<Pending> pending;  // per slot
     std::vector<int> free_slots;
     std::vector<std::pair<std::uint64_t, int>> done;
     unsigned queued = 0;
     bool submit_posted = false;
     bool reaping = false;
-    std::uint64_t submissions = 0, sends = 0;
+    std::uint64_t submissions = 0, sends = 0, resubmits = 0;
     runtime::OwnedCounter* submits = nullptr;
 };
 
@@ -160,7 +208,7 @@ std::unique_ptr<UringWriter> UringWriter::create(asio::io_context& io, unsigned 
         error = std::string("io_uring_register_eventfd: ") + std::strerror(-ret);
         return nullptr;
     }
-    impl->owners.resize(max_files);
+    impl->pending.resize(max_files);
     impl->free_slots.reserve(max_files);
     for (unsigned i = max_files; i-- > 0;) impl->free_slots.push_back(static_cast<int>(i));
     impl->watch();
@@ -182,32 +230,20 @@ void UringWriter::release(int slot) {
     if (slot < 0) return;
     int none = -1;
     io_uring_register_files_update(&impl_->ring, static_cast<unsigned>(slot), &none, 1);
-    impl_->owners[static_cast<std::size_t>(slot)].reset();
+    impl_->pending[static_cast<std::size_t>(slot)] = {};
     impl_->free_slots.push_back(slot);
 }
 
 void UringWriter::send(int slot, const void* data, std::size_t size, std::shared_ptr<UringSink> sink) {
-    io_uring_sqe* sqe = impl_->next_sqe();
-    if (!sqe) {
-        // Not even an empty submission queue took it: report it as the kernel would.
-        return asio::post(impl_->io, [sink = std::move(sink)] { sink->on_sent(-EAGAIN); });
-    }
-    io_uring_prep_send(sqe, slot, data, size, MSG_NOSIGNAL);
-    sqe->flags |= IOSQE_FIXED_FILE;
-    io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(slot));
-    impl_->owners[static_cast<std::size_t>(slot)] = std::move(sink);
-    ++impl_->queued;
-    // A send prepared outside the worker's flush pass (a reply, a ping, a completion's follow-up)
-    // still goes out within this loop turn.
-    if (!impl_->submit_posted) {
-        impl_->submit_posted = true;
-        asio::post(impl_->io, [impl = impl_.get()] { impl->submit(); });
-    }
+    const auto s = static_cast<std::size_t>(slot);
+    impl_->pending[s] = {std::move(sink), static_cast<const char*>(data), size, 0};
+    impl_->prep(s, false);
 }
 
 void UringWriter::submit() { impl_->submit(); }
 
-std::size_t UringWriter::attached() const noexcept { return impl_->owners.size() - impl_->free_slots.size(); }
+std::size_t UringWriter::attached() const noexcept { return impl_->pending.size() - impl_->free_slots.size(); }
+std::uint64_t UringWriter::resubmits() const noexcept { return impl_->resubmits; }
 std::uint64_t UringWriter::submissions() const noexcept { return impl_->submissions; }
 std::uint64_t UringWriter::sends() const noexcept { return impl_->sends; }
 

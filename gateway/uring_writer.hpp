@@ -32,7 +32,7 @@ namespace tickgate::gateway {
 class UringSink {
 public:
     virtual ~UringSink() = default;
-    /// Bytes the kernel took (possibly fewer than asked), or -errno.
+    /// Every byte asked for went out (`result` is their count), or -errno: the connection is done.
     virtual void on_sent(int result) = 0;
 };
 
@@ -54,8 +54,9 @@ public:
     /// Takes the slot's socket out of the table. Only with no send in flight on it.
     void release(int slot);
     /// Prepares one send of [data, data + size) on `slot`; it goes to the kernel with the next
-    /// submit(), at the latest once the current handler returns. `sink` (kept alive until its
-    /// on_sent) is told the outcome; the bytes must stay put until then. One send per slot at a time.
+    /// submit(), at the latest once the current handler returns. Short sends are resubmitted here
+    /// until every byte is out. `sink` (kept alive until its on_sent) is told the outcome; the
+    /// bytes must stay put until then. One send per slot at a time.
     void send(int slot, const void* data, std::size_t size, std::shared_ptr<UringSink> sink);
     /// Hands every prepared send to the kernel in one call, and delivers what completed at once.
     void submit();
@@ -64,6 +65,8 @@ public:
     /// io_uring_submit calls that carried at least one send, and the sends they carried.
     std::uint64_t submissions() const noexcept;
     std::uint64_t sends() const noexcept;
+    /// Sends resubmitted for the rest of a short send (or after EAGAIN).
+    std::uint64_t resubmits() const noexcept;
 
 private:
     struct Impl;

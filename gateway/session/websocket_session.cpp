@@ -74,24 +74,9 @@ public:
         do_write();
     }
 
+    /// The uring backend's answer: every byte of outgoing_ is out, or the connection failed.
     void on_sent(int result) override {
-        if (result == -EAGAIN || result == -EINTR) {
-            // The kernel normally waits for room itself; should it hand the full socket back, wait here.
-            return wait(stream_, Want::write, [self = shared_self()](error_code ec) {
-                if (ec || self->socket_closed_) return self->on_write(ec ? ec : asio::error::bad_descriptor);
-                self->send_rest();
-            });
-        }
-        if (result <= 0)
-            return on_write(result == 0 ? error_code(asio::error::connection_aborted)
-                                        : error_code(-result, boost::system::system_category()));
-        written_ += static_cast<std::size_t>(result);
-        if (written_ < outgoing_.size()) {
-            // A short send: the rest goes next, before anything queued since, so no byte is
-            // reordered; one send in flight per session, as on epoll.
-            if (socket_closed_) return on_write(asio::error::bad_descriptor);
-            return send_rest();
-        }
+        if (result < 0) return on_write(error_code(-result, boost::system::system_category()));
         on_write({});
     }
 
@@ -122,12 +107,7 @@ private:
             // records_ keeps collecting what a read makes OpenSSL write while these are in flight.
             outgoing_.swap(records_);
         }
-        written_ = 0;
-        send_rest();
-    }
-
-    void send_rest() {
-        uring_->send(file_slot_, outgoing_.data() + written_, outgoing_.size() - written_,
+        uring_->send(file_slot_, outgoing_.data(), outgoing_.size(),
                      std::shared_ptr<UringSink>(shared_self(), static_cast<UringSink*>(this)));
     }
 
