@@ -52,7 +52,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("key", po::value(&c.key_file), "TLS private key (PEM)")
         ("state-dir", po::value(&c.state_dir), "where the generated certificate lives (default $XDG_STATE_HOME/tickgate, else ~/.local/state/tickgate)")
         ("no-tls", po::bool_switch(&c.no_tls), "serve plain ws:// (behind a TLS terminator)")
-        ("io-backend", po::value(&io_backend)->default_value("auto"), "auto | uring | epoll: sessions' writes batched in one io_uring submission per loop pass, or one send() each (auto: uring where io_uring works)");
+        ("io-backend", po::value(&io_backend)->default_value("auto"), "auto | uring | epoll: a loop pass's session writes batched into io_uring submissions (32 sends each), or one send() each (auto: uring where io_uring works)");
     feeds::add_feed_flags(d, c.feeds, c.sim,
                    "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop] | nats://HOST:PORT[,HOST:PORT...]");
     d.add_options()

@@ -130,7 +130,7 @@ bool Server::choose_io_backend(std::string& error) {
     }
     if (why.empty()) {
         uring_ = true;
-        TG_LOG(info, "io backend: uring (each loop pass's writes in one io_uring submission)");
+        TG_LOG(info, "io backend: uring (a loop pass's writes in io_uring submissions of up to 32)");
         return true;
     }
     if (config_.io_backend == Backend::uring) {

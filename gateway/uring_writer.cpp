@@ -22,6 +22,11 @@ namespace {
 constexpr unsigned kSqEntries = 1024;
 // Completions the kernel can hold before it has to buffer them (one send in flight per session).
 constexpr unsigned kCqEntries = 16384;
+// Sends prepared before they go to the kernel without waiting for the end of the pass. One
+// submission for a whole pass makes the first client wait until every session's records are
+// made (~2.5 us each: +0.25 ms p50 at 100 sessions a pass, bench/README.md); 32 keeps that wait
+// near 40 us on average and still saves 31 of 32 system calls.
+constexpr unsigned kSubmitEvery = 32;
 // Completions taken from the ring per look.
 constexpr unsigned kReapBatch = 256;
 
@@ -126,7 +131,7 @@ struct UringWriter::Impl {
         sqe->flags |= IOSQE_FIXED_FILE;
         if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
         io_uring_sqe_set_data64(sqe, slot);
-        ++queued;
+        if (++queued >= kSubmitEvery) return submit_only();
         // A send prepared outside the worker's flush pass (a reply, a ping, the rest of a short
         // send) still goes out within this loop turn.
         if (!submit_posted) {

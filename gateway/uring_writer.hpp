@@ -1,6 +1,6 @@
 #pragma once
 // One worker's egress through io_uring: every session with bytes to send on a loop pass prepares
-// one send, and the whole pass goes to the kernel in one io_uring_submit. Completions come back on
+// one send, and the pass goes to the kernel in io_uring_submit calls of up to 32 sends. Completions come back on
 // the ring's eventfd, watched by the worker's io_context, so reads stay on epoll and Asio.
 //
 // Why: at ~300 bytes a message, a loopback send() costs ~4 us of which ~30% is the syscall itself
@@ -59,6 +59,7 @@ public:
     /// bytes must stay put until then. One send per slot at a time.
     void send(int slot, const void* data, std::size_t size, std::shared_ptr<UringSink> sink);
     /// Hands every prepared send to the kernel in one call, and delivers what completed at once.
+    /// (Every 32nd send prepared is submitted at once with those before it.)
     void submit();
 
     std::size_t attached() const noexcept;
