@@ -25,6 +25,9 @@ struct Config {
     std::string cert_file, key_file;  // both empty: a self-signed certificate in state_dir
     std::string state_dir;            // default $XDG_STATE_HOME/tickgate or ~/.local/state/tickgate
     bool no_tls = false;              // plain ws, for use behind a TLS terminator
+    /// How sessions' writes reach the kernel: one send() each as the socket is ready (epoll), or
+    /// the writes of a loop pass in io_uring submissions of up to 32 (uring); auto: uring where it works.
+    enum class IoBackend { auto_, uring, epoll } io_backend = IoBackend::auto_;
 
     std::vector<std::string> feeds{"sim"};  // --feed SPEC, repeatable; the first publisher of a topic owns it
     feeds::SimulatorOptions sim;

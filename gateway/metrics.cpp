@@ -36,6 +36,9 @@ struct Metrics::Families {
     pm::Counter& topic_limit_drops;
     pm::Counter& messages_sent;
     pm::Counter& bytes_sent;
+    pm::Counter& writes;
+    pm::Counter& uring_submits;
+    pm::Family<pm::Gauge>& io_backend;
     pm::Counter& messages_conflated;
     pm::Counter& slow_consumers;
     pm::Counter& heartbeat_timeouts;
@@ -82,6 +85,13 @@ struct Metrics::Families {
           topic_limit_drops(counter("tickgate_topic_limit_drops_total", "Updates dropped because --max-topics was reached")),
           messages_sent(counter("tickgate_messages_sent_total", "WebSocket messages written to clients")),
           bytes_sent(counter("tickgate_bytes_sent_total", "Bytes written to clients (before TLS)")),
+          writes(counter("tickgate_writes_total", "Session writes completed; messages sent / writes = messages per write")),
+          uring_submits(counter("tickgate_uring_submits_total",
+                                "io_uring_submit calls that carried session writes (uring backend); writes / this = sends per kernel call")),
+          io_backend(pm::BuildGauge()
+                         .Name("tickgate_io_backend")
+                         .Help("1 for the backend the workers write through (--io-backend, resolved)")
+                         .Register(registry)),
           messages_conflated(counter("tickgate_messages_conflated_total",
                                      "Live updates replaced by a newer one of the same topic for a slow client")),
           slow_consumers(counter("tickgate_slow_consumer_disconnects_total", "Clients closed with 1008 slow consumer")),
@@ -158,6 +168,7 @@ std::string Metrics::scrape() {
     Families& f = *families_;
 
     std::int64_t sessions = 0, subscriptions = 0;
+    std::uint64_t writes = 0, submits = 0;
     std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0;
     std::int64_t sio_sessions = 0;
     std::uint64_t sio_sent = 0, sio_malformed = 0;
@@ -170,6 +181,8 @@ std::string Metrics::scrape() {
         subscriptions += s.subscriptions.get();
         sent += s.messages_sent.get();
         bytes += s.bytes_sent.get();
+        writes += s.writes.get();
+        submits += s.uring_submits.get();
         conflated += s.messages_conflated.get();
         slow += s.slow_consumer_disconnects.get();
         heartbeats += s.heartbeat_timeouts.get();
@@ -186,6 +199,9 @@ std::string Metrics::scrape() {
     f.subscriptions.Set(static_cast<double>(subscriptions));
     set_total(f.messages_sent, static_cast<double>(sent));
     set_total(f.bytes_sent, static_cast<double>(bytes));
+    set_total(f.writes, static_cast<double>(writes));
+    set_total(f.uring_submits, static_cast<double>(submits));
+    f.io_backend.Add({{"backend", server_.io_backend()}}).Set(1);
     set_total(f.messages_conflated, static_cast<double>(conflated));
     set_total(f.slow_consumers, static_cast<double>(slow));
     set_total(f.heartbeat_timeouts, static_cast<double>(heartbeats));

@@ -21,6 +21,7 @@
 #include "gateway/fanout/worker.hpp"
 #include "gateway/listener.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/uring_writer.hpp"
 
 namespace tickgate::gateway {
 namespace asio = boost::asio;
@@ -81,6 +82,7 @@ bool Server::start(std::string& error) {
         workers_.push_back(std::make_unique<Worker>(i, config_, newest_.get()));
         worker_ptrs.push_back(workers_.back().get());
     }
+    if (!choose_io_backend(error)) return false;
     engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->runner.channel(), feed_names, worker_ptrs, *newest_,
                                                 std::move(upstreams));
     health_.watch_feeds(*engine_);
@@ -112,6 +114,37 @@ bool Server::start(std::string& error) {
     TG_LOG(info, "live page: %s://%s:%u/ (self-signed certificate: accept it once in the browser)",
            config_.no_tls ? "http" : "https", host_for_url(ws).c_str(), static_cast<unsigned>(ws.port()));
     TG_LOG(info, "try: npx wscat%s -c '%s?subscribe=ticker.BTC-USD'", config_.no_tls ? "" : " --no-check", url.c_str());
+    return true;
+}
+
+bool Server::choose_io_backend(std::string& error) {
+    using Backend = Config::IoBackend;
+    if (config_.io_backend == Backend::epoll) {
+        TG_LOG(info, "io backend: epoll (--io-backend epoll)");
+        return true;
+    }
+    // Each worker's ring registers one file slot per connection it may hold. The table may not be
+    // larger than the open-file limit (run() has raised it to the hard limit).
+    rlimit lim{};
+    const auto fd_limit = getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur : 1024;
+    const unsigned max_files = static_cast<unsigned>(std::min<rlim_t>(config_.max_connections + 64u, fd_limit));
+    std::string why = io_uring_unavailable_reason();
+    for (auto& w : workers_) {
+        if (!why.empty()) break;
+        w->use_uring(max_files, why);
+    }
+    if (why.empty()) {
+        uring_ = true;
+        TG_LOG(info, "io backend: uring (a loop pass's writes in io_uring submissions of up to 32)");
+        return true;
+    }
+    if (config_.io_backend == Backend::uring) {
+        error = "--io-backend uring: " + why;
+        return false;
+    }
+    // auto: every worker on one backend, so that /metrics can name it.
+    for (auto& w : workers_) w->drop_uring();
+    TG_LOG(warn, "io backend: epoll (io_uring unavailable: %s)", why.c_str());
     return true;
 }
 

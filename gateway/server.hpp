@@ -45,15 +45,20 @@ public:
     const std::vector<std::unique_ptr<Worker>>& workers() const noexcept { return workers_; }
     const BroadcastEngine& engine() const noexcept { return *engine_; }
     const feeds::UpdateChannel& channel() const noexcept;
+    /// "uring" or "epoll": how the workers' writes reach the kernel (--io-backend, resolved).
+    const char* io_backend() const noexcept { return uring_ ? "uring" : "epoll"; }
     /// The feeds in --feed order (valid once started; /metrics reads their upstream stats).
     std::vector<const feeds::FeedAdapter*> feed_adapters() const;
 
 private:
     bool start(std::string& error);
+    /// Resolves --io-backend: false (with `error`) only when uring was asked for and cannot be had.
+    bool choose_io_backend(std::string& error);
     void shutdown();
 
     Config config_;
     int start_exit_code_ = 1;
+    bool uring_ = false;
     TlsContextStore tls_{config_};
     Admission admission_;
     Health health_;

@@ -22,6 +22,8 @@ struct alignas(64) WorkerStats {
     runtime::OwnedCounter socketio_malformed;  // sessions closed for a malformed Engine.IO/Socket.IO packet
     runtime::OwnedCounter messages_sent;
     runtime::OwnedCounter bytes_sent;
+    runtime::OwnedCounter writes;            // session writes completed (each one buffer, one send or more)
+    runtime::OwnedCounter uring_submits;     // io_uring_submit calls that carried sends (uring backend)
     runtime::OwnedCounter messages_conflated;
     runtime::OwnedCounter slow_consumer_disconnects;
     runtime::OwnedCounter heartbeat_timeouts;

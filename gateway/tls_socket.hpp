@@ -20,6 +20,7 @@
 #include <boost/asio/post.hpp>
 
 #include <cstddef>
+#include <string>
 #include <utility>
 
 typedef struct ssl_st SSL;
@@ -60,6 +61,10 @@ public:
     /// Encrypts and sends as much of [data, size) as the socket takes. A write cut short by a full
     /// socket must be retried with the same bytes (OpenSSL already holds the record it started).
     std::size_t write_now(const void* data, std::size_t size, Want& want, boost::system::error_code& ec);
+    /// From now on OpenSSL appends its records to `*sink` instead of sending them (nullptr: back
+    /// to the socket), so a batch writer can send them; write_now() then always takes everything.
+    /// Reads still come from the socket. `*sink` must outlive the setting.
+    void set_write_sink(std::string* sink) noexcept;
 
     /// Calls `handler(error_code)` when the socket is ready for what `want` names.
     template <class Handler>

@@ -9,6 +9,7 @@
 #include "gateway/fanout/newest_seq.hpp"
 #include "feeds/runtime/clock.hpp"
 #include "feeds/runtime/log.hpp"
+#include "gateway/uring_writer.hpp"
 
 namespace tickgate::gateway {
 namespace {
@@ -22,6 +23,13 @@ Worker::Worker(unsigned index, const Config& config, const NewestSeqTable* newes
     : index_(index), config_(config), newest_(newest), sweep_timer_(io_) {}
 
 Worker::~Worker() { join(); }
+
+bool Worker::use_uring(unsigned max_files, std::string& error) {
+    uring_ = UringWriter::create(io_, max_files, error, &stats_.uring_submits);
+    return uring_ != nullptr;
+}
+
+void Worker::drop_uring() noexcept { uring_.reset(); }
 
 void Worker::start() {
     schedule_sweep();
@@ -78,6 +86,8 @@ void Worker::flush_dirty() {
         if (s.queue().overflowed()) stats_.slow_consumer_disconnects.add();
         s.on_delivered();
     });
+    // Every write the pass started goes to the kernel in one call.
+    if (uring_) uring_->submit();
 }
 
 void Worker::post_status(std::string feed, bool stale, std::string json) {

@@ -24,6 +24,7 @@
 namespace tickgate::gateway {
 
 class NewestSeqTable;
+class UringWriter;
 
 class Worker {
 public:
@@ -38,6 +39,13 @@ public:
     const Config& config() const noexcept { return config_; }
     WorkerStats& stats() noexcept { return stats_; }
     const WorkerStats& stats() const noexcept { return stats_; }
+
+    /// Sends this worker's session writes through io_uring (see uring_writer.hpp); before start().
+    /// False with `error` set when the ring cannot be set up: the worker stays on epoll.
+    bool use_uring(unsigned max_files, std::string& error);
+    void drop_uring() noexcept;
+    /// The batch writer, or nullptr on the epoll backend.
+    UringWriter* uring() noexcept { return uring_.get(); }
 
     void start();  // runs the io_context on a new thread
     void join();
@@ -87,6 +95,8 @@ private:
     std::array<char, 16 * 1024> read_scratch_;
     std::atomic<std::size_t> pending_batches_{0};
     std::atomic<std::size_t> session_count_{0};
+    // Last: destroyed first, while the io_context and the stats its sessions touch still exist.
+    std::unique_ptr<UringWriter> uring_;
 };
 
 }  // namespace tickgate::gateway

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
 
+#include <cerrno>
 #include <chrono>
 
 #include "gateway/admission.hpp"
@@ -13,6 +14,7 @@
 #include "feeds/runtime/log.hpp"
 #include "gateway/session/session.hpp"
 #include "gateway/session/transport.hpp"
+#include "gateway/uring_writer.hpp"
 #include "protocol/websocket_frame.hpp"
 
 namespace tickgate::gateway {
@@ -30,7 +32,9 @@ constexpr std::size_t kKeepWriteCapacity = 64 * 1024;
 constexpr int kReadsPerTurn = 8;
 
 template <class Stream>
-class WebSocketSession final : public Session {
+class WebSocketSession final : public Session, public UringSink {
+    static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
 public:
     WebSocketSession(Worker& worker, PollingDirectory& polling, Stream stream, std::shared_ptr<asio::ssl::context> tls,
                      ConnectionSlot slot, std::string peer, Wire wire)
@@ -41,6 +45,15 @@ public:
     void start(std::string_view leftover, std::string_view open_arg) {
         TG_LOG(info, "connect %s session %s%s", peer().c_str(), id().c_str(),
                wire() == Wire::socketio ? " (socket.io)" : "");
+        // On the uring backend the worker's flush pass sends this session's bytes in its batch; a
+        // full file table leaves the session on the epoll path, which is as correct, only dearer.
+        if (UringWriter* uring = worker().uring()) {
+            file_slot_ = uring->attach(socket_of(stream_).native_handle());
+            if (file_slot_ >= 0) {
+                uring_ = uring;
+                if constexpr (kTls) stream_.set_write_sink(&records_);
+            }
+        }
         on_open(open_arg);
         if (!leftover.empty()) consume(leftover);
         flush();
@@ -48,18 +61,61 @@ public:
     }
 
     void flush() override {
-        if (write_in_flight() || socket_closed_ || state_ == State::closed || queue().empty()) return;
+        if (write_in_flight() || socket_closed_ || state_ == State::closed) return;
+        // records_: what OpenSSL wrote while reading (an alert), waiting for the next write.
+        if (queue().empty() && records_.empty()) return;
+        if (uring_) return start_batched_write();
         const auto taken = queue().take(write_buffer_);
         inflight_messages_ = taken.messages;
         inflight_oldest_ts_ = taken.oldest_update_ts_ns;
+        inflight_bytes_ = write_buffer_.size();
         written_ = 0;
         begin_write(taken.queued_since_ns);
         do_write();
     }
 
+    /// The uring backend's answer: every byte of outgoing_ is out, or the connection failed.
+    void on_sent(int result) override {
+        if (result < 0) return on_write(error_code(-result, boost::system::system_category()));
+        on_write({});
+    }
+
 private:
     std::shared_ptr<WebSocketSession> shared_self() {
         return std::static_pointer_cast<WebSocketSession>(shared_from_this());
+    }
+
+    /// The uring backend: the queue's bytes, TLS records made in memory, become outgoing_, which
+    /// the worker's submit hands to the kernel along with every other session's of this pass.
+    void start_batched_write() {
+        // The plaintext lives only until it is encrypted, so one buffer serves the whole worker.
+        thread_local std::string plaintext;
+        std::string& taken_into = kTls ? plaintext : outgoing_;
+        taken_into.clear();
+        OutboundQueue::Taken taken;
+        if (!queue().empty()) taken = queue().take(taken_into);
+        inflight_messages_ = taken.messages;
+        inflight_oldest_ts_ = taken.oldest_update_ts_ns;
+        inflight_bytes_ = taken_into.size();
+        begin_write(taken.queued_since_ns);
+        if constexpr (kTls) {
+            error_code ec;
+            Want want = Want::nothing;
+            if (!plaintext.empty()) write_now(stream_, plaintext.data(), plaintext.size(), want, ec);
+            if (plaintext.capacity() > kKeepWriteCapacity) std::string().swap(plaintext);
+            if (ec) return on_write(ec);
+            // records_ keeps collecting what a read makes OpenSSL write while these are in flight.
+            outgoing_.swap(records_);
+        }
+        uring_->send(file_slot_, outgoing_.data(), outgoing_.size(),
+                     std::shared_ptr<UringSink>(shared_self(), static_cast<UringSink*>(this)));
+    }
+
+    /// Gives the registered-file slot back once nothing can be in flight on it.
+    void release_slot() {
+        if (file_slot_ < 0 || write_in_flight()) return;
+        uring_->release(file_slot_);
+        file_slot_ = -1;
     }
 
     /// Writes without waiting while the socket takes the bytes (the usual case: no handler, no
@@ -78,14 +134,18 @@ private:
 
     void on_write(error_code ec) {
         end_write();
+        if (socket_closed_) return release_slot();
         if (ec) return close_socket();
         auto& stats = this->stats();
         stats.messages_sent.add(inflight_messages_);
         if (wire() == Wire::socketio) stats.socketio_messages_sent.add(inflight_messages_);
-        stats.bytes_sent.add(write_buffer_.size());
+        stats.bytes_sent.add(inflight_bytes_);
+        stats.writes.add();
         if (inflight_oldest_ts_ != 0) stats.fanout_latency.observe_ns(now() - inflight_oldest_ts_);
-        write_buffer_.clear();
-        if (write_buffer_.capacity() > kKeepWriteCapacity) std::string().swap(write_buffer_);
+        for (std::string* buffer : {&write_buffer_, &outgoing_}) {
+            buffer->clear();
+            if (buffer->capacity() > kKeepWriteCapacity) std::string().swap(*buffer);
+        }
         if (state_ == State::closing && queue().empty()) {
             // Our close frame is out. RFC 6455: the server closes TCP once both close frames are exchanged.
             if (peer_closed_) close_socket();
@@ -159,6 +219,9 @@ private:
         error_code ignored;
         socket_of(stream_).shutdown(TcpSocket::shutdown_both, ignored);
         socket_of(stream_).close(ignored);
+        // With a send in flight the slot goes when it completes: until then the ring's table, not
+        // the descriptor number just freed, names this socket.
+        release_slot();
     }
 
     /// The read loop has ended: the socket is done. The last place a session is touched.
@@ -184,8 +247,13 @@ private:
     ConnectionSlot slot_;
     asio::steady_timer close_timer_;
     protocol::FrameReader reader_;
-    std::string write_buffer_;
+    std::string write_buffer_;  // epoll backend: the bytes of the write in flight
+    std::string outgoing_;      // uring backend: the bytes (TLS records) of the send in flight
+    std::string records_;       // uring backend, TLS: records OpenSSL made since outgoing_ was taken
+    UringWriter* uring_ = nullptr;
+    int file_slot_ = -1;  // the ring's registered-file slot, -1 when not attached
     std::size_t written_ = 0;
+    std::size_t inflight_bytes_ = 0;
     Want read_want_ = Want::read;
     std::size_t inflight_messages_ = 0;
     std::int64_t inflight_oldest_ts_ = 0;

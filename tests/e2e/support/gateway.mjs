@@ -32,6 +32,9 @@ export async function startGateway(flags = [], { timeoutMs = 15000, threads, wra
   if (!flags.map(String).includes('--listen')) args.unshift('--listen', '127.0.0.1:0');
   if (threads !== undefined) args.push('--threads', String(threads));
   args.push(...flags.map(String));
+  // CI runs the suite once per backend (scripts/test.sh); a test that names its own keeps it.
+  const backend = process.env.TICKGATE_IO_BACKEND;
+  if (backend && !args.includes('--io-backend')) args.push('--io-backend', backend);
   // `wrapper` runs the gateway under another command (e.g. prlimit) that execs it.
   const proc = wrapper.length
     ? spawn(wrapper[0], [...wrapper.slice(1), BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })

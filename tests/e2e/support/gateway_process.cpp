@@ -179,6 +179,10 @@ bool GatewayProcess::start(const std::vector<std::string>& user_args, Options op
         args.insert(args.end(), {"--state-dir", state_dir_});
     }
     args.insert(args.end(), user_args.begin(), user_args.end());
+    // CI runs the suite once per backend (scripts/test.sh); a test that names its own keeps it.
+    if (const char* backend = std::getenv("TICKGATE_IO_BACKEND");
+        backend && *backend && std::find(args.begin(), args.end(), "--io-backend") == args.end())
+        args.insert(args.end(), {"--io-backend", backend});
     int err_pipe[2];
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     pid_ = spawn(args, -1, err_pipe[1], {err_pipe[0]}, options.env);
