@@ -2,6 +2,8 @@
 // malformed spec is refused with the one line the operator sees (tickgate: --feed ...: <error>).
 #include <gtest/gtest.h>
 
+#include "tests/feeds/temp_file.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -36,21 +38,7 @@ std::string line(const std::string& topic, std::int64_t ts_ms) {
            R"("open_24h":"99","high_24h":"102","low_24h":"98","volume_24h":"1234.5"})";
 }
 
-class TempFile {
-public:
-    explicit TempFile(const std::vector<std::string>& lines) {
-        static int counter = 0;
-        path_ = ::testing::TempDir() + "feed_factory_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
-                ".jsonl";
-        std::ofstream f(path_);
-        for (const auto& l : lines) f << l << '\n';
-    }
-    ~TempFile() { std::remove(path_.c_str()); }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
+using testing::TempFile;
 
 std::unique_ptr<FeedAdapter> make(const std::string& spec, std::string& error, std::uint16_t index = 3) {
     return make_feed(spec, SimulatorOptions{}, index, error);
