@@ -11,7 +11,7 @@
 #include "protocol/update_decoder.hpp"
 
 namespace tp = tickgate::protocol;
-using tickgate::protocol::TickerUpdate;
+using tickgate::protocol::MarketUpdate;
 
 namespace {
 
@@ -32,7 +32,7 @@ void BM_BusDecodeBinary(benchmark::State& state) {
     std::array<std::byte, tp::kBusUpdateSize> buf{};
     tp::encode_bus_update(tickgate::bench::sample_update(), buf.data());
     const std::string data(reinterpret_cast<const char*>(buf.data()), buf.size());
-    TickerUpdate out;
+    MarketUpdate out;
     for (auto _ : state) {
         auto e = tp::decode_bus_update(data, out);
         benchmark::DoNotOptimize(e);
@@ -59,7 +59,7 @@ BENCHMARK(BM_BusEncodeJson);
 void BM_BusDecodeJson(benchmark::State& state) {
     std::string data;
     tp::encode_update(tickgate::bench::sample_update(), false, data);
-    TickerUpdate out;
+    MarketUpdate out;
     std::string error;
     for (auto _ : state) {
         bool ok = tp::decode_update(data, out, error);

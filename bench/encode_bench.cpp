@@ -5,7 +5,7 @@
 #include <string>
 
 #include "bench/sample_update.hpp"
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/request.hpp"
 #include "protocol/websocket_frame.hpp"
@@ -14,7 +14,7 @@ namespace tp = tickgate::protocol;
 
 namespace {
 
-tickgate::protocol::TickerUpdate btc_update() { return tickgate::bench::sample_update(); }
+tickgate::protocol::MarketUpdate btc_update() { return tickgate::bench::sample_update(); }
 
 void BM_EncodeUpdate(benchmark::State& state) {
     auto u = btc_update();

@@ -118,7 +118,7 @@ void BM_LatestValues_JetStream(benchmark::State& state) {
         tf::read_last_values(
             b.nc, "md.>", std::chrono::seconds(10),
             [&](std::string_view, std::string_view data) {
-                tickgate::protocol::TickerUpdate u;
+                tickgate::protocol::MarketUpdate u;
                 decoded += tp::decode_bus_update(data, u) == tp::BusDecodeError::none;
             },
             count, error);
@@ -139,7 +139,7 @@ void BM_LatestValues_RequestReply(benchmark::State& state) {
         std::string_view data(natsMsg_GetData(reply), static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
         while (!data.empty()) {
             const auto n = static_cast<unsigned char>(data[0]);
-            tickgate::protocol::TickerUpdate u;
+            tickgate::protocol::MarketUpdate u;
             decoded += tp::decode_bus_update(data.substr(1 + n, tp::kBusUpdateSize), u) == tp::BusDecodeError::none;
             data.remove_prefix(1 + n + tp::kBusUpdateSize);
         }

@@ -1,4 +1,4 @@
-// TickerUpdate through UpdateChannel (what feeds and the broadcast engine use: one SpscRing lane per
+// MarketUpdate through UpdateChannel (what feeds and the broadcast engine use: one SpscRing lane per
 // producer, publish() with its full policy and wake-up fence, consume() with its fair drain) and
 // through a bare SpscRing, beside Boost.Lockfree's spsc_queue and queue, in one binary so the
 // figures compare like with like. Throughput: producers push as fast as they can, the consumer
@@ -27,13 +27,13 @@
 #endif
 
 #include "feeds/spsc_ring.hpp"
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 #include "feeds/update_channel.hpp"
 
 namespace {
 
 using tickgate::feeds::SpscRing;
-using tickgate::protocol::TickerUpdate;
+using tickgate::protocol::MarketUpdate;
 using tickgate::feeds::UpdateChannel;
 
 constexpr std::size_t kCapacity = 4096;
@@ -62,9 +62,9 @@ void unpin() {
 
 // Uniform face over the queues: push one, pop up to n.
 struct Ring {
-    SpscRing<TickerUpdate> q{kCapacity};
-    bool push(const TickerUpdate& u) { return q.try_push(u); }
-    std::size_t pop(TickerUpdate* out, std::size_t n) { return q.pop_into(out, n); }
+    SpscRing<MarketUpdate> q{kCapacity};
+    bool push(const MarketUpdate& u) { return q.try_push(u); }
+    std::size_t pop(MarketUpdate* out, std::size_t n) { return q.pop_into(out, n); }
 };
 
 // publish() waits by itself while the caller's lane is full, so push() only fails once the
@@ -74,21 +74,21 @@ struct Channel {
     UpdateChannel q{kCapacity, kBarrier};
     std::stop_source stop;
     const std::stop_token token = stop.get_token();  // one token for all: copying one per push costs an atomic RMW
-    bool push(const TickerUpdate& u) { return q.publish(u, token); }
-    std::size_t pop(TickerUpdate* out, std::size_t n) { return q.consume({out, n}, std::chrono::milliseconds(0)); }
+    bool push(const MarketUpdate& u) { return q.publish(u, token); }
+    std::size_t pop(MarketUpdate* out, std::size_t n) { return q.consume({out, n}, std::chrono::milliseconds(0)); }
     void stop_producers() { stop.request_stop(); }
 };
 
 struct BoostSpsc {
-    boost::lockfree::spsc_queue<TickerUpdate> q{kCapacity};
-    bool push(const TickerUpdate& u) { return q.push(u); }
-    std::size_t pop(TickerUpdate* out, std::size_t n) { return q.pop(out, n); }
+    boost::lockfree::spsc_queue<MarketUpdate> q{kCapacity};
+    bool push(const MarketUpdate& u) { return q.push(u); }
+    std::size_t pop(MarketUpdate* out, std::size_t n) { return q.pop(out, n); }
 };
 
 struct BoostQueue {
-    boost::lockfree::queue<TickerUpdate, boost::lockfree::fixed_sized<true>> q{kCapacity};
-    bool push(const TickerUpdate& u) { return q.push(u); }
-    std::size_t pop(TickerUpdate* out, std::size_t n) {
+    boost::lockfree::queue<MarketUpdate, boost::lockfree::fixed_sized<true>> q{kCapacity};
+    bool push(const MarketUpdate& u) { return q.push(u); }
+    std::size_t pop(MarketUpdate* out, std::size_t n) {
         std::size_t got = 0;
         while (got < n && q.pop(out[got])) ++got;
         return got;
@@ -104,7 +104,7 @@ void BM_Throughput(benchmark::State& state) {
     for (int p = 0; p < producers; ++p) {
         threads.emplace_back([&, p] {
             pin_to(0);
-            TickerUpdate u;
+            MarketUpdate u;
             u.set_topic("ticker.BTC-USD");
             u.feed = static_cast<std::uint16_t>(p);
             while (!stop.load(std::memory_order_relaxed)) {
@@ -117,7 +117,7 @@ void BM_Throughput(benchmark::State& state) {
         });
     }
     pin_to(1);
-    std::vector<TickerUpdate> out(kBatch);
+    std::vector<MarketUpdate> out(kBatch);
     for (auto _ : state) {
         for (std::size_t got = 0; got < kBatch;) {
             const std::size_t n = queue->pop(out.data() + got, kBatch - got);
@@ -140,7 +140,7 @@ void BM_RoundTrip(benchmark::State& state) {
     std::atomic<bool> stop{false};
     std::thread echo([&] {
         pin_to(0);
-        TickerUpdate u;
+        MarketUpdate u;
         while (!stop.load(std::memory_order_relaxed)) {
             if (ping->pop(&u, 1) == 1) {
                 while (!pong->push(u)) relax();
@@ -148,7 +148,7 @@ void BM_RoundTrip(benchmark::State& state) {
         }
     });
     pin_to(1);
-    TickerUpdate u;
+    MarketUpdate u;
     for (auto _ : state) {
         while (!ping->push(u)) relax();
         while (pong->pop(&u, 1) == 0) relax();

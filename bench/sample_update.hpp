@@ -3,12 +3,12 @@
 
 #include <string_view>
 
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 
 namespace tickgate::bench {
 
-inline protocol::TickerUpdate sample_update(std::string_view topic = "ticker.BTC-USD") {
-    protocol::TickerUpdate u;
+inline protocol::MarketUpdate sample_update(std::string_view topic = "ticker.BTC-USD") {
+    protocol::MarketUpdate u;
     u.set_topic(topic);
     u.seq = 18446744;
     u.ts_ns = 1764090000123456789;

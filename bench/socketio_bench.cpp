@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "bench/sample_update.hpp"
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 #include "protocol/engineio.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/socketio.hpp"
@@ -19,7 +19,7 @@ namespace sio = tickgate::protocol::socketio;
 
 namespace {
 
-tickgate::protocol::TickerUpdate btc_update() { return tickgate::bench::sample_update(); }
+tickgate::protocol::MarketUpdate btc_update() { return tickgate::bench::sample_update(); }
 
 std::string encoded_update() {
     std::string json;

@@ -266,13 +266,13 @@ void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
     }
     std::uint64_t& last = it->second;
     const std::int64_t now = live ? runtime::realtime_ns() : 0;
-    protocol::for_each_ticker(m, [&](const protocol::TickerUpdate& decoded) {
+    protocol::for_each_ticker(m, [&](const protocol::MarketUpdate& decoded) {
         if (decoded.seq <= last) {
             stats_.duplicates.add();
             return;
         }
         last = decoded.seq;
-        protocol::TickerUpdate u = decoded;
+        protocol::MarketUpdate u = decoded;
         u.set_topic(topic);
         u.feed = feed_index_;
         if (live) stats_.latency.observe_ns(now - u.ts_ns);

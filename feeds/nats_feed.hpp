@@ -1,6 +1,6 @@
 #pragma once
 // The gateway as a NATS subscriber (--feed nats://HOST:PORT[,HOST:PORT...]): bus records published
-// by tickgate-feed on `subjects` (default md.>) become TickerUpdates in the ring, with the
+// by tickgate-feed on `subjects` (default md.>) become MarketUpdates in the ring, with the
 // publisher's seq and ts, like any local feed's.
 //
 // Latest values: on connect and on every reconnect the feed reads the last message per subject

@@ -39,7 +39,7 @@ bool rescale_all(std::int64_t* const* fields, int count, int from, int to) {
 
 // Brings a decoded line to the decimals its topic got from its first line. Returns an empty string
 // on success, else the reason the line is bad.
-std::string fix_decimals(protocol::TickerUpdate& u, int price_decimals, int size_decimals) {
+std::string fix_decimals(protocol::MarketUpdate& u, int price_decimals, int size_decimals) {
     std::int64_t* const prices[] = {&u.bid, &u.ask, &u.last, &u.open_24h, &u.high_24h, &u.low_24h};
     std::int64_t* const sizes[] = {&u.bid_size, &u.ask_size, &u.last_size, &u.volume_24h};
     if (!rescale_all(prices, 6, u.price_decimals, price_decimals))
@@ -148,7 +148,7 @@ void ReplayFeed::run(std::stop_token stop, UpdateChannel& out) {
             }
             if (const auto now = Clock::now(); now - due > kMaxLag) due = now;
 
-            protocol::TickerUpdate u = e.update;
+            protocol::MarketUpdate u = e.update;
             u.seq = ++seqs_[e.topic_id];
             u.ts_ns = runtime::realtime_ns();
             if (!out.publish(u, stop)) return;

@@ -37,7 +37,7 @@ public:
 
 private:
     struct Entry {
-        protocol::TickerUpdate update;  // seq and ts are filled in when published
+        protocol::MarketUpdate update;  // seq and ts are filled in when published
         std::int64_t delay_ns = 0;      // after the previous entry, already divided by speed
         std::uint32_t topic_id = 0;     // index into seqs_
     };

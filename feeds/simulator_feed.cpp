@@ -124,12 +124,12 @@ void SimulatorFeed::step(Symbol& s) {
     s.mid = std::clamp(s.mid + delta, floor, s.anchor * 20);
 }
 
-protocol::TickerUpdate SimulatorFeed::next_update() {
+protocol::MarketUpdate SimulatorFeed::next_update() {
     Symbol& s = symbols_[next_symbol_];
     next_symbol_ = next_symbol_ + 1 == symbols_.size() ? 0 : next_symbol_ + 1;
     step(s);
 
-    protocol::TickerUpdate u;
+    protocol::MarketUpdate u;
     u.feed = feed_index_;
     u.set_topic(s.topic);  // at most "ticker." + 20 chars: always fits
     u.seq = ++s.seq;

@@ -28,7 +28,7 @@ public:
 
     /// The next update of the deterministic sequence, ts set to now. Symbols take turns, so each
     /// topic gets rate / symbols updates per second. Not thread-safe; run() calls it.
-    protocol::TickerUpdate next_update();
+    protocol::MarketUpdate next_update();
 
     std::size_t symbol_count() const noexcept { return symbols_.size(); }
 

@@ -92,7 +92,7 @@ std::atomic<std::uint64_t> next_channel_id{1};
 // share a line with either index.
 struct UpdateChannel::Lane {
     explicit Lane(std::size_t capacity) : ring(capacity) {}
-    SpscRing<protocol::TickerUpdate> ring;
+    SpscRing<protocol::MarketUpdate> ring;
     std::atomic<bool> claimed{true};  // created for the thread that asked, hence held from the start
 };
 
@@ -176,7 +176,7 @@ UpdateChannel::Lane& UpdateChannel::claim_lane() {
     return *lane;
 }
 
-bool UpdateChannel::publish(const protocol::TickerUpdate& u, const std::stop_token& stop) {
+bool UpdateChannel::publish(const protocol::MarketUpdate& u, const std::stop_token& stop) {
     Lane& lane = last_lane_.channel_id == id_ ? *last_lane_.lane : claim_lane();
     if (!lane.ring.try_push(u)) {
         full_events_.fetch_add(1, std::memory_order_relaxed);
@@ -196,7 +196,7 @@ bool UpdateChannel::publish(const protocol::TickerUpdate& u, const std::stop_tok
     return true;
 }
 
-bool UpdateChannel::wait_and_push(Lane& lane, const protocol::TickerUpdate& u, const std::stop_token& stop) {
+bool UpdateChannel::wait_and_push(Lane& lane, const protocol::MarketUpdate& u, const std::stop_token& stop) {
     for (int attempt = 0;; ++attempt) {
         if (stop.stop_requested()) return false;
         if (attempt < kFullSpins)
@@ -245,7 +245,7 @@ std::size_t UpdateChannel::depth() const noexcept {
     return total;
 }
 
-std::size_t UpdateChannel::drain(std::span<protocol::TickerUpdate> out) noexcept {
+std::size_t UpdateChannel::drain(std::span<protocol::MarketUpdate> out) noexcept {
     const std::size_t n = lanes();
     if (n == 0) return 0;
     // First pass: each lane gets a fair share of the batch, so a feed with a deep backlog cannot
@@ -278,7 +278,7 @@ bool UpdateChannel::all_drained() const noexcept {
     return true;
 }
 
-std::size_t UpdateChannel::consume(std::span<protocol::TickerUpdate> out, std::chrono::milliseconds max_wait) {
+std::size_t UpdateChannel::consume(std::span<protocol::MarketUpdate> out, std::chrono::milliseconds max_wait) {
     if (out.empty()) return 0;
     if (std::size_t n = drain(out)) return n;
     for (int i = 0; i < kEmptySpins; ++i) {
@@ -288,7 +288,7 @@ std::size_t UpdateChannel::consume(std::span<protocol::TickerUpdate> out, std::c
     return wait_and_consume(out, Clock::now() + max_wait);
 }
 
-std::size_t UpdateChannel::wait_and_consume(std::span<protocol::TickerUpdate> out, Clock::time_point deadline) {
+std::size_t UpdateChannel::wait_and_consume(std::span<protocol::MarketUpdate> out, Clock::time_point deadline) {
     for (;;) {
         if (wake_requested_.exchange(false, std::memory_order_seq_cst)) return 0;
         // The epoch is read before the flag is raised, so any notify that sees the flag changes

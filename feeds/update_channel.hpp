@@ -1,6 +1,6 @@
 #pragma once
 // What feeds write into and the broadcast engine reads from: one single-producer lane (an SpscRing
-// of TickerUpdates) per producer thread, the consumer's fair drain over the lanes, the lane-full
+// of MarketUpdates) per producer thread, the consumer's fair drain over the lanes, the lane-full
 // policy and the consumer's wake-up.
 //
 // Why lanes: every feed runs on its own thread, so giving each one its own SPSC ring removes the
@@ -30,7 +30,7 @@
 #include <stop_token>
 
 #include "feeds/spsc_ring.hpp"
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 
 namespace tickgate::feeds {
 
@@ -58,18 +58,18 @@ public:
     /// thread's lane is full; returns false only when `stop` was requested while waiting (the
     /// update is then not published). Throws std::length_error if more than kMaxProducers threads
     /// would hold a lane at once (only on a thread's first publish).
-    bool publish(const protocol::TickerUpdate& u, const std::stop_token& stop);
+    bool publish(const protocol::MarketUpdate& u, const std::stop_token& stop);
 
     /// Consumer side, one thread. Moves up to out.size() updates into `out` and returns how many,
     /// taking from the lanes in turn (a fair share of `out` per lane first, the rest after, and a
     /// different lane first on each call) so a busy feed cannot starve a quiet one.
     /// When every lane is empty it waits up to max_wait for a producer (no busy loop beyond a short
     /// spin), returning 0 on timeout or after wake_consumer().
-    std::size_t consume(std::span<protocol::TickerUpdate> out, std::chrono::milliseconds max_wait);
+    std::size_t consume(std::span<protocol::MarketUpdate> out, std::chrono::milliseconds max_wait);
 
     /// Consumer side, for a consumer that sleeps in its own event loop instead of in consume():
     /// takes what is queued now (the same fair drain), never waits.
-    std::size_t try_consume(std::span<protocol::TickerUpdate> out) noexcept { return drain(out); }
+    std::size_t try_consume(std::span<protocol::MarketUpdate> out) noexcept { return drain(out); }
     /// That consumer, once try_consume() came back empty and before it goes back to its loop:
     /// false when updates arrived meanwhile (take them instead of sleeping); true when the next
     /// publish will make wake_fd() readable.
@@ -114,14 +114,14 @@ private:
     };
 
     Lane& claim_lane();
-    bool wait_and_push(Lane& lane, const protocol::TickerUpdate& u, const std::stop_token& stop);
+    bool wait_and_push(Lane& lane, const protocol::MarketUpdate& u, const std::stop_token& stop);
     static constexpr std::uint32_t kFutexSleeper = 1, kEventfdSleeper = 2;
     void notify_consumer() noexcept;
     /// Raises the flag, then the consumer's half of the barrier: true when every lane is empty.
     bool announce_sleep(std::uint32_t sleeper) noexcept;
-    std::size_t drain(std::span<protocol::TickerUpdate> out) noexcept;
+    std::size_t drain(std::span<protocol::MarketUpdate> out) noexcept;
     bool all_drained() const noexcept;
-    std::size_t wait_and_consume(std::span<protocol::TickerUpdate> out, std::chrono::steady_clock::time_point deadline);
+    std::size_t wait_and_consume(std::span<protocol::MarketUpdate> out, std::chrono::steady_clock::time_point deadline);
 
     const std::uint64_t id_;  // unique per channel for the life of the process: the thread-local cache's key
     const std::size_t lane_capacity_;

@@ -10,11 +10,11 @@ namespace tickgate::protocol {
 namespace {
 
 // A ticker body after its two decimals bytes, in order: seq, ts, then the ten mantissas.
-constexpr std::array<std::int64_t TickerUpdate::*, 10> kMantissas = {
-    &TickerUpdate::bid,      &TickerUpdate::bid_size, &TickerUpdate::ask,
-    &TickerUpdate::ask_size, &TickerUpdate::last,     &TickerUpdate::last_size,
-    &TickerUpdate::open_24h, &TickerUpdate::high_24h, &TickerUpdate::low_24h,
-    &TickerUpdate::volume_24h,
+constexpr std::array<std::int64_t MarketUpdate::*, 10> kMantissas = {
+    &MarketUpdate::bid,      &MarketUpdate::bid_size, &MarketUpdate::ask,
+    &MarketUpdate::ask_size, &MarketUpdate::last,     &MarketUpdate::last_size,
+    &MarketUpdate::open_24h, &MarketUpdate::high_24h, &MarketUpdate::low_24h,
+    &MarketUpdate::volume_24h,
 };
 constexpr std::size_t kHeaderSize = 4;
 static_assert(kHeaderSize + 8 * (2 + kMantissas.size()) == kBusUpdateSize);
@@ -37,7 +37,7 @@ std::uint64_t get64(const char* p) noexcept {
 
 namespace {
 
-void encode_ticker_body(const TickerUpdate& u, std::byte* out) noexcept {
+void encode_ticker_body(const MarketUpdate& u, std::byte* out) noexcept {
     out[0] = std::byte{u.price_decimals};
     out[1] = std::byte{u.size_decimals};
     std::byte* p = out + 2;
@@ -86,13 +86,13 @@ BusDecodeError parse_v2_records(std::string_view rest, BusMessage& out) noexcept
 
 }  // namespace
 
-void encode_bus_update(const TickerUpdate& u, std::byte* out) noexcept {
+void encode_bus_update(const MarketUpdate& u, std::byte* out) noexcept {
     out[0] = std::byte{kBusMagic};
     out[1] = std::byte{kBusVersion};
     encode_ticker_body(u, out + 2);
 }
 
-BusDecodeError decode_bus_update(std::string_view data, TickerUpdate& out) noexcept {
+BusDecodeError decode_bus_update(std::string_view data, MarketUpdate& out) noexcept {
     // Size before anything else: a record of another version may be longer, but a v1 reader has
     // no way to know what the extra bytes mean, so it rejects the version instead of guessing.
     if (data.size() < kHeaderSize) return BusDecodeError::wrong_size;
@@ -110,14 +110,14 @@ void encode_bus_v2_header(std::uint64_t epoch, std::byte* out) noexcept {
     put64(out + 2, epoch);
 }
 
-void encode_ticker_record(const TickerUpdate& u, std::byte* out) noexcept {
+void encode_ticker_record(const MarketUpdate& u, std::byte* out) noexcept {
     out[0] = std::byte{static_cast<std::uint8_t>(BusRecordType::ticker)};
     out[1] = std::byte{static_cast<std::uint8_t>(kTickerBodySize & 0xff)};
     out[2] = std::byte{static_cast<std::uint8_t>(kTickerBodySize >> 8)};
     encode_ticker_body(u, out + kBusRecordHeaderSize);
 }
 
-void encode_bus_v2_ticker(const TickerUpdate& u, std::uint64_t epoch, std::byte* out) noexcept {
+void encode_bus_v2_ticker(const MarketUpdate& u, std::uint64_t epoch, std::byte* out) noexcept {
     encode_bus_v2_header(epoch, out);
     encode_ticker_record(u, out + kBusV2HeaderSize);
 }
@@ -149,7 +149,7 @@ BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcep
 
 namespace detail {
 
-void decode_checked_ticker_body(const char* body, TickerUpdate& out) noexcept {
+void decode_checked_ticker_body(const char* body, MarketUpdate& out) noexcept {
     out.price_decimals = static_cast<std::uint8_t>(body[0]);
     out.size_decimals = static_cast<std::uint8_t>(body[1]);
     const char* p = body + 2;

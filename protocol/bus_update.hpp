@@ -1,5 +1,5 @@
 #pragma once
-// The bus encoding: TickerUpdates as NATS messages between tickgate-feed publishers and gateways.
+// The bus encoding: MarketUpdates as NATS messages between tickgate-feed publishers and gateways.
 // The topic travels in the subject (<prefix>.<channel>.<symbol>), the rest in the payload (see
 // protocol/README.md, "The bus encoding"). Two versions are on the wire:
 //   v1: one fixed 100-byte little-endian ticker record;
@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 
 namespace tickgate::protocol {
 
@@ -35,19 +35,19 @@ enum class BusDecodeError {
 };
 
 /// Writes u (everything but topic and feed) as a v1 message: exactly kBusUpdateSize bytes at out.
-void encode_bus_update(const TickerUpdate& u, std::byte* out) noexcept;
+void encode_bus_update(const MarketUpdate& u, std::byte* out) noexcept;
 
 /// Decodes a v1 message written by encode_bus_update into out (topic and feed are left as they
 /// are). Rejects anything but a version-1 record of exactly kBusUpdateSize bytes with decimals
 /// <= 18 and seq >= 1, so a foreign message on the subjects is recognised rather than misread.
-BusDecodeError decode_bus_update(std::string_view data, TickerUpdate& out) noexcept;
+BusDecodeError decode_bus_update(std::string_view data, MarketUpdate& out) noexcept;
 
 /// Writes the v2 header at out (kBusV2HeaderSize bytes).
 void encode_bus_v2_header(std::uint64_t epoch, std::byte* out) noexcept;
 /// Writes one ticker record (header and body, kBusRecordHeaderSize + kTickerBodySize bytes) at out.
-void encode_ticker_record(const TickerUpdate& u, std::byte* out) noexcept;
+void encode_ticker_record(const MarketUpdate& u, std::byte* out) noexcept;
 /// A whole v2 message of one ticker record: kBusV2TickerSize bytes at out.
-void encode_bus_v2_ticker(const TickerUpdate& u, std::uint64_t epoch, std::byte* out) noexcept;
+void encode_bus_v2_ticker(const MarketUpdate& u, std::uint64_t epoch, std::byte* out) noexcept;
 
 /// One bus message of either version, checked whole: framing, and every ticker record's body.
 /// v1 shows as epoch 0 with one ticker record.
@@ -63,7 +63,7 @@ struct BusMessage {
 /// to be used (a truncated or foreign message is not half-applied).
 BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcept;
 
-/// Calls f(const TickerUpdate&) for each ticker record of a message parse_bus_message accepted,
+/// Calls f(const MarketUpdate&) for each ticker record of a message parse_bus_message accepted,
 /// in order (topic and feed unset).
 template <typename F>
 void for_each_ticker(const BusMessage& m, F&& f);
@@ -76,15 +76,15 @@ const char* bus_decode_error_name(BusDecodeError e) noexcept;
 
 namespace detail {
 /// Decodes a ticker body already checked by parse_bus_message.
-void decode_checked_ticker_body(const char* body, TickerUpdate& out) noexcept;
+void decode_checked_ticker_body(const char* body, MarketUpdate& out) noexcept;
 }  // namespace detail
 
 template <typename F>
 void for_each_ticker(const BusMessage& m, F&& f) {
-    TickerUpdate u;
+    MarketUpdate u;
     if (m.version == kBusVersion) {
         detail::decode_checked_ticker_body(m.records.data(), u);
-        f(static_cast<const TickerUpdate&>(u));
+        f(static_cast<const MarketUpdate&>(u));
         return;
     }
     std::string_view rest = m.records;
@@ -94,7 +94,7 @@ void for_each_ticker(const BusMessage& m, F&& f) {
         const std::size_t len = static_cast<std::uint8_t>(rest[1]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(rest[2])) << 8);
         if (type == static_cast<std::uint8_t>(BusRecordType::ticker)) {
             detail::decode_checked_ticker_body(rest.data() + kBusRecordHeaderSize, u);
-            f(static_cast<const TickerUpdate&>(u));
+            f(static_cast<const MarketUpdate&>(u));
         }
         rest.remove_prefix(kBusRecordHeaderSize + len);
     }

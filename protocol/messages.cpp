@@ -96,7 +96,7 @@ void append_json_string(std::string_view s, std::string& out) {
     out += '"';
 }
 
-void encode_update(const TickerUpdate& u, bool snapshot, std::string& out) {
+void encode_update(const MarketUpdate& u, bool snapshot, std::string& out) {
     // Worst case with escaped channel and topic (27 bytes * 6 each) stays well under this.
     char buf[1024];
     char* p = buf;

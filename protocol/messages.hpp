@@ -7,13 +7,13 @@
 #include <string_view>
 
 #include "protocol/errors.hpp"
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 
 namespace tickgate::protocol {
 
 /// {"type":"<channel>","topic":...,"seq":...,"ts":...,"snapshot":...,"bid":"..",...}
 /// The hot path: one call per update (not per client). No allocation beyond growing `out`.
-void encode_update(const TickerUpdate& u, bool snapshot, std::string& out);
+void encode_update(const MarketUpdate& u, bool snapshot, std::string& out);
 
 void encode_welcome(std::string_view session, std::string_view version, std::uint32_t heartbeat_ms,
                     std::string& out);

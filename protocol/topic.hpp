@@ -7,7 +7,7 @@
 
 #include <string_view>
 
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 
 namespace tickgate::protocol {
 

@@ -14,21 +14,21 @@ namespace {
 
 struct DecimalField {
     const char* name;
-    std::int64_t TickerUpdate::*member;
+    std::int64_t MarketUpdate::*member;
     bool is_price;
 };
 
 constexpr std::array<DecimalField, 10> kFields = {{
-    {"bid", &TickerUpdate::bid, true},
-    {"bid_size", &TickerUpdate::bid_size, false},
-    {"ask", &TickerUpdate::ask, true},
-    {"ask_size", &TickerUpdate::ask_size, false},
-    {"last", &TickerUpdate::last, true},
-    {"last_size", &TickerUpdate::last_size, false},
-    {"open_24h", &TickerUpdate::open_24h, true},
-    {"high_24h", &TickerUpdate::high_24h, true},
-    {"low_24h", &TickerUpdate::low_24h, true},
-    {"volume_24h", &TickerUpdate::volume_24h, false},
+    {"bid", &MarketUpdate::bid, true},
+    {"bid_size", &MarketUpdate::bid_size, false},
+    {"ask", &MarketUpdate::ask, true},
+    {"ask_size", &MarketUpdate::ask_size, false},
+    {"last", &MarketUpdate::last, true},
+    {"last_size", &MarketUpdate::last_size, false},
+    {"open_24h", &MarketUpdate::open_24h, true},
+    {"high_24h", &MarketUpdate::high_24h, true},
+    {"low_24h", &MarketUpdate::low_24h, true},
+    {"volume_24h", &MarketUpdate::volume_24h, false},
 }};
 
 bool fail(std::string& error, std::string message) {
@@ -38,7 +38,7 @@ bool fail(std::string& error, std::string message) {
 
 }  // namespace
 
-bool decode_update(std::string_view json, TickerUpdate& out, std::string& error) {
+bool decode_update(std::string_view json, MarketUpdate& out, std::string& error) {
     rapidjson::Document doc;
     // Iterative: recorded files are untrusted, and deep nesting must not exhaust the stack.
     doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(json.data(), json.size());
@@ -48,7 +48,7 @@ bool decode_update(std::string_view json, TickerUpdate& out, std::string& error)
     }
     if (!doc.IsObject()) return fail(error, "update must be a JSON object");
 
-    TickerUpdate u;
+    MarketUpdate u;
 
     const auto topic_it = doc.FindMember("topic");
     if (topic_it == doc.MemberEnd()) return fail(error, "field 'topic' is required");

@@ -1,11 +1,11 @@
 #pragma once
-// Reading a protocol v1 update object back into a TickerUpdate: what the replay feed does with each
+// Reading a protocol v1 update object back into a MarketUpdate: what the replay feed does with each
 // line of a file recorded from any v1 client.
 
 #include <string>
 #include <string_view>
 
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 
 namespace tickgate::protocol {
 
@@ -15,6 +15,6 @@ namespace tickgate::protocol {
 /// (bid, ask, last, open_24h, high_24h, low_24h), size_decimals likewise among the sizes (bid_size,
 /// ask_size, last_size, volume_24h); the other fields are rescaled to them. seq and feed are left 0.
 /// On failure returns false and sets `error` to a one-line reason.
-bool decode_update(std::string_view json, TickerUpdate& out, std::string& error);
+bool decode_update(std::string_view json, MarketUpdate& out, std::string& error);
 
 }  // namespace tickgate::protocol

@@ -146,7 +146,7 @@ bool Publisher::attach(const std::stop_token& stop, std::string& error) {
                 protocol::parse_bus_message(data, m) != protocol::BusDecodeError::none || m.tickers == 0)
                 return;  // not one of ours: nothing to continue from
             TopicState& t = topic_state(topic);
-            protocol::for_each_ticker(m, [&](const protocol::TickerUpdate& u) {
+            protocol::for_each_ticker(m, [&](const protocol::MarketUpdate& u) {
                 if (u.seq > t.seq) t.seq = u.seq;
             });
             ++restored;
@@ -168,7 +168,7 @@ Publisher::TopicState& Publisher::topic_state(std::string_view topic) {
 }
 
 void Publisher::publish_loop(const std::stop_token& stop) {
-    std::array<protocol::TickerUpdate, kBatchMax> batch;
+    std::array<protocol::MarketUpdate, kBatchMax> batch;
     std::array<std::byte, std::max(protocol::kBusUpdateSize, protocol::kBusV2TickerSize)> record;
     const bool v2 = config_.bus_version == 2;
     const int record_size = static_cast<int>(v2 ? protocol::kBusV2TickerSize : protocol::kBusUpdateSize);
@@ -186,7 +186,7 @@ void Publisher::publish_loop(const std::stop_token& stop) {
         }
         const std::size_t n = parts_->feeds.channel().consume(batch, std::chrono::milliseconds(50));
         for (std::size_t i = 0; i < n; ++i) {
-            protocol::TickerUpdate& u = batch[i];
+            protocol::MarketUpdate& u = batch[i];
             TopicState& t = topic_state(u.topic());
             // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
             u.seq = ++t.seq;

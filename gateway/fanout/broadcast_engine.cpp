@@ -48,7 +48,7 @@ struct BroadcastEngine::Loop {
     asio::posix::stream_descriptor wake;
     asio::steady_timer behind_retry;
     asio::steady_timer freshness;
-    std::array<protocol::TickerUpdate, kBatchMax> buffer;
+    std::array<protocol::MarketUpdate, kBatchMax> buffer;
     bool waiting = false;       // an async_wait on `wake` is pending
     bool seemed_stuck = false;  // the last freshness check saw updates waiting while `waiting`
     bool stopped = false;
@@ -162,7 +162,7 @@ void BroadcastEngine::schedule_freshness_check() {
     });
 }
 
-void BroadcastEngine::publish(const protocol::TickerUpdate* updates, std::size_t n) {
+void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t n) {
     // One batch per worker, each with its own copy of every frame: a frame's reference count is then
     // touched by one thread only, instead of bouncing between cores once per subscriber.
     std::vector<std::shared_ptr<UpdateBatch>> batches(workers_.size());
@@ -172,7 +172,7 @@ void BroadcastEngine::publish(const protocol::TickerUpdate* updates, std::size_t
     }
     const auto now = realtime_ns();
     for (std::size_t i = 0; i < n; ++i) {
-        const protocol::TickerUpdate& u = updates[i];
+        const protocol::MarketUpdate& u = updates[i];
         if (u.feed >= feeds_.size()) continue;
         FeedState& feed = *feeds_[u.feed];
         feed.last_update_ns.store(now, std::memory_order_relaxed);

@@ -79,7 +79,7 @@ private:
 
     void wait_for_updates();
     void drain();
-    void publish(const protocol::TickerUpdate* updates, std::size_t n);
+    void publish(const protocol::MarketUpdate* updates, std::size_t n);
     void check_freshness(std::int64_t now_ns);
     void schedule_freshness_check();
     bool workers_behind() const;

@@ -8,7 +8,7 @@
 namespace tickgate::gateway::frames {
 namespace {
 
-void encode_update(const protocol::TickerUpdate& u, Wire wire, bool snapshot, std::string& out) {
+void encode_update(const protocol::MarketUpdate& u, Wire wire, bool snapshot, std::string& out) {
     if (wire == Wire::v1) return protocol::encode_update(u, snapshot, out);
     protocol::socketio::begin_event(protocol::topic_channel(u.topic()), out);
     protocol::encode_update(u, snapshot, out);
@@ -17,7 +17,7 @@ void encode_update(const protocol::TickerUpdate& u, Wire wire, bool snapshot, st
 
 }  // namespace
 
-std::shared_ptr<Frame> live_update(const protocol::TickerUpdate& u, Wire wire, std::uint32_t topic_id) {
+std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, Wire wire, std::uint32_t topic_id) {
     auto frame = make_text_frame([&](std::string& out) { encode_update(u, wire, false, out); });
     frame->topic_id = topic_id;
     frame->ts_ns = u.ts_ns;
@@ -31,7 +31,7 @@ StatusFrames status(std::string_view status_json) {
                         })};
 }
 
-void snapshot(const protocol::TickerUpdate& u, Wire wire, std::string& out) {
+void snapshot(const protocol::MarketUpdate& u, Wire wire, std::string& out) {
     append_text_frame(out, [&](std::string& o) { encode_update(u, wire, true, o); });
 }
 

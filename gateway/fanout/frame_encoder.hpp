@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 #include "gateway/fanout/frame.hpp"
 #include "gateway/fanout/subscriber.hpp"
 #include "protocol/engineio.hpp"
@@ -21,12 +21,12 @@ namespace tickgate::gateway::frames {
 
 /// A live update: the v1 object, or for Socket.IO 42["<channel>",{v1 object}]. Once per update
 /// (v1, by the engine) or once per update per worker (Socket.IO, on first need).
-std::shared_ptr<Frame> live_update(const protocol::TickerUpdate& u, Wire wire, std::uint32_t topic_id);
+std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, Wire wire, std::uint32_t topic_id);
 /// A feed status change for both wires.
 StatusFrames status(std::string_view status_json);
 
 /// The latest value of a topic, sent after a subscribe ack ("snapshot":true).
-void snapshot(const protocol::TickerUpdate& u, Wire wire, std::string& out);
+void snapshot(const protocol::MarketUpdate& u, Wire wire, std::string& out);
 /// A reply object: as it is for v1; for Socket.IO the event `event` carrying it.
 void message(Wire wire, std::string_view event, std::string_view v1_json, std::string& out);
 /// 43<id>[<body>]: the answer to a Socket.IO event that asked for an ack.

@@ -18,7 +18,7 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
     return t;
 }
 
-void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::TickerUpdate& update, const FramePtr& frame,
+void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
                                    std::int64_t now_ns) {
     store_latest(topic_id, update);
     FramePtr socketio_frame;

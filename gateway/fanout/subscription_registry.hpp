@@ -15,14 +15,14 @@
 #include <unordered_set>
 #include <vector>
 
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 #include "gateway/fanout/subscriber.hpp"
 
 namespace tickgate::gateway {
 
 struct TopicState {
     std::string name;
-    protocol::TickerUpdate latest;
+    protocol::MarketUpdate latest;
     bool has_value = false;
     std::vector<Subscriber*> subscribers;
 };
@@ -49,7 +49,7 @@ public:
     /// Stores the update as the topic's latest value and queues the shared frame on every
     /// subscriber (Socket.IO subscribers get a Socket.IO frame, encoded here on first need, once per
     /// update per worker). Subscribers that queued something become dirty.
-    void deliver(std::uint32_t topic_id, const protocol::TickerUpdate& update, const FramePtr& frame,
+    void deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
                  std::int64_t now_ns);
     /// The worker's flush pass: calls `f(subscriber)` once for each dirty subscriber and clears the
     /// list. `f` may close subscribers (which then leave the registry).
@@ -57,7 +57,7 @@ public:
     void flush_dirty(F&& f);
 
     /// Records the update as the topic's latest value without delivering it.
-    void store_latest(std::uint32_t topic_id, const protocol::TickerUpdate& update) {
+    void store_latest(std::uint32_t topic_id, const protocol::MarketUpdate& update) {
         topics_[topic_id].latest = update;
         topics_[topic_id].has_value = true;
     }

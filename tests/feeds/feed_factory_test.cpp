@@ -25,7 +25,7 @@
 namespace tickgate::feeds {
 namespace {
 
-using protocol::TickerUpdate;
+using protocol::MarketUpdate;
 
 using namespace std::chrono_literals;
 
@@ -52,7 +52,7 @@ std::string error_of(const std::string& spec, const SimulatorOptions& sim = {}, 
 }
 
 struct RunResult {
-    std::vector<TickerUpdate> updates;
+    std::vector<MarketUpdate> updates;
     bool ended = false;  // run() returned by itself
 };
 
@@ -61,7 +61,7 @@ RunResult run_until(FeedAdapter& feed, std::size_t want) {
     UpdateChannel ch(1024);
     RunResult r;
     std::atomic<bool> ended{false};
-    std::vector<TickerUpdate> batch(64);
+    std::vector<MarketUpdate> batch(64);
     {
         std::jthread t([&](std::stop_token st) {
             feed.run(st, ch);

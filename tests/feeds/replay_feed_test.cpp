@@ -36,9 +36,9 @@ std::unique_ptr<FeedAdapter> make(const std::string& spec, std::string& error) {
 }
 
 // Runs the feed until it ends or has published `max` updates, and returns what it published.
-std::vector<protocol::TickerUpdate> run_feed(FeedAdapter& feed, std::size_t max = SIZE_MAX) {
+std::vector<protocol::MarketUpdate> run_feed(FeedAdapter& feed, std::size_t max = SIZE_MAX) {
     UpdateChannel ch(1024);
-    std::vector<protocol::TickerUpdate> got, batch(64);
+    std::vector<protocol::MarketUpdate> got, batch(64);
     std::atomic<bool> ended{false};
     std::jthread t([&](std::stop_token st) {
         feed.run(st, ch);

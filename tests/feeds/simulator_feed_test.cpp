@@ -17,8 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<protocol::TickerUpdate> take(SimulatorFeed& sim, int n) {
-    std::vector<protocol::TickerUpdate> v;
+std::vector<protocol::MarketUpdate> take(SimulatorFeed& sim, int n) {
+    std::vector<protocol::MarketUpdate> v;
     for (int i = 0; i < n; ++i) v.push_back(sim.next_update());
     return v;
 }
@@ -49,7 +49,7 @@ TEST(SimulatorFeed, PricesAreConsistentAndSeqRisesByOnePerTopic) {
     SimulatorFeed sim(SimulatorOptions{.symbols = 50, .rate = 1000, .seed = 3}, 4);
     std::map<std::string, std::uint64_t> last_seq;
     const auto start = runtime::realtime_ns();
-    for (const protocol::TickerUpdate& u : take(sim, 200'000)) {
+    for (const protocol::MarketUpdate& u : take(sim, 200'000)) {
         auto& seq = last_seq[std::string(u.topic())];
         ASSERT_EQ(u.seq, seq + 1) << u.topic();
         seq = u.seq;
@@ -92,7 +92,7 @@ TEST(SimulatorFeed, SyntheticSymbolsFillUpTheCountWithValidTopics) {
     SimulatorFeed sim(SimulatorOptions{.symbols = kSymbols, .rate = 1000, .seed = 1}, 0);
     ASSERT_EQ(sim.symbol_count(), kSymbols);
     std::set<std::string> topics;
-    for (const protocol::TickerUpdate& u : take(sim, kSymbols)) {
+    for (const protocol::MarketUpdate& u : take(sim, kSymbols)) {
         ASSERT_EQ(protocol::classify_entry(u.topic()), protocol::EntryKind::topic) << u.topic();
         topics.emplace(u.topic());
     }

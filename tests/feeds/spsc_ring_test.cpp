@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 
 namespace tickgate::feeds {
 namespace {
@@ -110,15 +110,15 @@ TEST(SpscRing, PopIntoTakesAtMostMaxInOrder) {
     EXPECT_TRUE(ring.drained());
 }
 
-TEST(SpscRing, CarriesTickerUpdatesIntact) {
-    SpscRing<protocol::TickerUpdate> ring(4);
-    protocol::TickerUpdate u;
+TEST(SpscRing, CarriesMarketUpdatesIntact) {
+    SpscRing<protocol::MarketUpdate> ring(4);
+    protocol::MarketUpdate u;
     u.seq = 42;
     u.bid = 6499950;
     u.volume_24h = -7;
     u.set_topic("ticker.BTC-USD");
     ASSERT_TRUE(ring.try_push(u));
-    protocol::TickerUpdate out;
+    protocol::MarketUpdate out;
     ASSERT_EQ(ring.pop_into(&out, 1), 1u);
     EXPECT_EQ(out.seq, 42u);
     EXPECT_EQ(out.bid, 6499950);

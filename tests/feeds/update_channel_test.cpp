@@ -17,8 +17,8 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-protocol::TickerUpdate update(std::uint64_t seq, std::uint16_t feed = 0) {
-    protocol::TickerUpdate u;
+protocol::MarketUpdate update(std::uint64_t seq, std::uint16_t feed = 0) {
+    protocol::MarketUpdate u;
     u.seq = seq;
     u.feed = feed;
     u.set_topic("ticker.BTC-USD");
@@ -30,7 +30,7 @@ TEST(UpdateChannel, PublishThenConsume) {
     std::stop_source stop;
     for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(ch.publish(update(i), stop.get_token()));
     EXPECT_EQ(ch.depth(), 3u);
-    std::vector<protocol::TickerUpdate> out(8);
+    std::vector<protocol::MarketUpdate> out(8);
     ASSERT_EQ(ch.consume(out, 0ms), 3u);
     EXPECT_EQ(out[0].seq, 1u);
     EXPECT_EQ(out[2].seq, 3u);
@@ -40,7 +40,7 @@ TEST(UpdateChannel, PublishThenConsume) {
 
 TEST(UpdateChannel, ConsumeTimesOutWithZero) {
     UpdateChannel ch(8);
-    std::vector<protocol::TickerUpdate> out(8);
+    std::vector<protocol::MarketUpdate> out(8);
     const auto t0 = Clock::now();
     EXPECT_EQ(ch.consume(out, 100ms), 0u);
     const auto waited = Clock::now() - t0;
@@ -50,7 +50,7 @@ TEST(UpdateChannel, ConsumeTimesOutWithZero) {
 
 TEST(UpdateChannel, ConsumeWakesOnPublish) {
     UpdateChannel ch(8);
-    std::vector<protocol::TickerUpdate> out(8);
+    std::vector<protocol::MarketUpdate> out(8);
     std::jthread producer([&](std::stop_token st) {
         std::this_thread::sleep_for(50ms);
         ASSERT_TRUE(ch.publish(update(1), st));
@@ -62,7 +62,7 @@ TEST(UpdateChannel, ConsumeWakesOnPublish) {
 
 TEST(UpdateChannel, WakeConsumerEndsTheWait) {
     UpdateChannel ch(8);
-    std::vector<protocol::TickerUpdate> out(8);
+    std::vector<protocol::MarketUpdate> out(8);
     std::jthread waker([&] {
         std::this_thread::sleep_for(50ms);
         ch.wake_consumer();
@@ -74,7 +74,7 @@ TEST(UpdateChannel, WakeConsumerEndsTheWait) {
 
 TEST(UpdateChannel, WakeBeforeWaitIsNotLost) {
     UpdateChannel ch(8);
-    std::vector<protocol::TickerUpdate> out(8);
+    std::vector<protocol::MarketUpdate> out(8);
     ch.wake_consumer();  // shutdown signalled just before the consumer starts waiting
     const auto t0 = Clock::now();
     EXPECT_EQ(ch.consume(out, 5000ms), 0u);
@@ -91,7 +91,7 @@ enum class Sleeper { futex, eventfd };
 // The consumer of an event loop (the gateway's worker 0): take what is there, else arm the wake-up
 // and sleep in poll(2) on the eventfd, as epoll would. A wake-up can find nothing (a producer saw
 // the flag of an arm_wake() that then found an update and did not sleep): sleep again.
-std::size_t consume_via_eventfd(UpdateChannel& ch, std::span<protocol::TickerUpdate> out, std::chrono::milliseconds timeout) {
+std::size_t consume_via_eventfd(UpdateChannel& ch, std::span<protocol::MarketUpdate> out, std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
         if (std::size_t n = ch.try_consume(out)) return n;
@@ -122,7 +122,7 @@ void no_lost_wake_ups(int producer_count, int rounds,
             }
         });
     }
-    std::vector<protocol::TickerUpdate> out(16);
+    std::vector<protocol::MarketUpdate> out(16);
     std::vector<std::uint64_t> next(static_cast<std::size_t>(producer_count), 1);
     int received = 0;
     while (received < producer_count * rounds) {
@@ -136,7 +136,7 @@ void no_lost_wake_ups(int producer_count, int rounds,
             FAIL() << "consume waited too long after " << received << " updates: a wake-up was lost";
         }
         for (std::size_t i = 0; i < n; ++i) {
-            const protocol::TickerUpdate& u = out[i];
+            const protocol::MarketUpdate& u = out[i];
             ASSERT_EQ(u.seq, next[u.feed]++);
             acked[u.feed].store(static_cast<int>(u.seq));
         }
@@ -165,7 +165,7 @@ TEST(UpdateChannel, ArmWakeRefusesWhileUpdatesWaitAndOnlyAnArmedSleepIsSignalled
     ASSERT_TRUE(ch.publish(update(1), stop.get_token()));
     EXPECT_EQ(::poll(&p, 1, 0), 0) << "nobody was asleep: a publish costs no eventfd write";
     EXPECT_FALSE(ch.arm_wake()) << "an update is waiting: no sleeping";
-    std::vector<protocol::TickerUpdate> out(8);
+    std::vector<protocol::MarketUpdate> out(8);
     ASSERT_EQ(ch.try_consume(out), 1u);
     EXPECT_EQ(ch.try_consume(out), 0u);
     ASSERT_TRUE(ch.arm_wake());
@@ -197,7 +197,7 @@ void stress(int producer_count, std::uint64_t per_producer, std::size_t lane_cap
         });
     }
     std::vector<std::uint64_t> next(static_cast<std::size_t>(producer_count), 1);
-    std::vector<protocol::TickerUpdate> out(64);
+    std::vector<protocol::MarketUpdate> out(64);
     std::uint64_t received = 0;
     const auto deadline = Clock::now() + 60s;
     while (received < per_producer * static_cast<std::uint64_t>(producer_count)) {
@@ -207,15 +207,15 @@ void stress(int producer_count, std::uint64_t per_producer, std::size_t lane_cap
         }
         const std::size_t n = ch.consume(out, 100ms);
         for (std::size_t i = 0; i < n; ++i) {
-            const protocol::TickerUpdate& u = out[i];
+            const protocol::MarketUpdate& u = out[i];
             ASSERT_LT(u.feed, producer_count);
-            ASSERT_EQ(u.seq, next[u.feed]) << "producer " << u.feed << ": lost, duplicated or reordered";
+            ASSERT_EQ(u.seq, next[u.feed]) << "producer " << int(u.feed) << ": lost, duplicated or reordered";
             ++next[u.feed];
         }
         received += n;
     }
     for (auto& t : producers) t.join();
-    std::vector<protocol::TickerUpdate> rest(8);
+    std::vector<protocol::MarketUpdate> rest(8);
     EXPECT_EQ(ch.consume(rest, 0ms), 0u) << "nothing beyond what was published";
     EXPECT_EQ(ch.depth(), 0u);
     EXPECT_EQ(ch.lanes(), static_cast<std::size_t>(producer_count));
@@ -256,7 +256,7 @@ TEST(UpdateChannel, LaneOfAnExitedThreadIsReusedAfterWhatItLeft) {
         for (std::uint64_t i = 4; i <= 5; ++i) ASSERT_TRUE(ch.publish(update(i), never.get_token()));
     }).join();
     EXPECT_EQ(ch.lanes(), 1u) << "the second thread takes over the first one's lane";
-    std::vector<protocol::TickerUpdate> out(8);
+    std::vector<protocol::MarketUpdate> out(8);
     ASSERT_EQ(ch.consume(out, 0ms), 5u);
     for (std::uint64_t i = 0; i < 5; ++i) EXPECT_EQ(out[i].seq, i + 1);
 }
@@ -272,7 +272,7 @@ TEST(UpdateChannel, ThreadKeepsItsLaneAcrossChannels) {
     }
     EXPECT_EQ(a.lanes(), 1u);
     EXPECT_EQ(b.lanes(), 1u);
-    std::vector<protocol::TickerUpdate> out(8);
+    std::vector<protocol::MarketUpdate> out(8);
     ASSERT_EQ(a.consume(out, 0ms), 6u);
     for (std::uint64_t i = 0; i < 6; ++i) EXPECT_EQ(out[i].seq, i + 1);
 }
@@ -297,11 +297,11 @@ TEST(UpdateChannel, BusyLaneDoesNotStarveAQuietOne) {
     all_done.wait();
     ASSERT_EQ(ch.lanes(), 2u);
     // The quiet lane's updates come out in the first batch, not after the busy lane's backlog.
-    std::vector<protocol::TickerUpdate> out(16);
+    std::vector<protocol::MarketUpdate> out(16);
     ASSERT_EQ(ch.consume(out, 0ms), 16u);
     std::set<std::uint64_t> quiet_seqs;
     std::uint64_t busy_next = 1;
-    for (const protocol::TickerUpdate& u : out) {
+    for (const protocol::MarketUpdate& u : out) {
         if (u.feed == 1) quiet_seqs.insert(u.seq);
         else EXPECT_EQ(u.seq, busy_next++);
     }
@@ -323,11 +323,11 @@ TEST(UpdateChannel, FullLaneBlocksProducerAndCountsOncePerPublish) {
     EXPECT_EQ(published, 4) << "publish must wait while the producer's lane is full";
     EXPECT_EQ(ch.full_events(), 1u) << "one full event per blocked publish, however long it waits";
 
-    std::vector<protocol::TickerUpdate> out(2);
+    std::vector<protocol::MarketUpdate> out(2);
     ASSERT_EQ(ch.consume(out, 0ms), 2u);
     producer.join();
     EXPECT_EQ(published, 5);
-    std::vector<protocol::TickerUpdate> rest(8);
+    std::vector<protocol::MarketUpdate> rest(8);
     ASSERT_EQ(ch.consume(rest, 0ms), 3u);
     EXPECT_EQ(rest[2].seq, 5u);
     EXPECT_EQ(ch.full_events(), 1u);

@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(topic.data() >= subject.data() && topic.data() + topic.size() == subject.data() + subject.size());
     }
 
-    tickgate::protocol::TickerUpdate u;
+    tickgate::protocol::MarketUpdate u;
     if (tp::decode_bus_update(payload, u) != tp::BusDecodeError::none) return 0;
     FUZZ_CHECK(payload.size() == tp::kBusUpdateSize);
     FUZZ_CHECK(u.seq >= 1 && u.price_decimals <= 18 && u.size_decimals <= 18);

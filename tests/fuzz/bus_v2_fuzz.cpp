@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     std::string tickers_again;
     std::size_t delivered = 0;
-    tp::for_each_ticker(m, [&](const tp::TickerUpdate& u) {
+    tp::for_each_ticker(m, [&](const tp::MarketUpdate& u) {
         FUZZ_CHECK(u.seq >= 1 && u.price_decimals <= 18 && u.size_decimals <= 18);
         std::array<std::byte, tp::kBusRecordHeaderSize + tp::kTickerBodySize> rec{};
         tp::encode_ticker_record(u, rec.data());
@@ -58,8 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // And the encoder's own v2 message of the first ticker parses back to the same epoch.
     if (delivered > 0) {
-        tp::TickerUpdate first;
-        tp::for_each_ticker(m, [&](const tp::TickerUpdate& u) {
+        tp::MarketUpdate first;
+        tp::for_each_ticker(m, [&](const tp::MarketUpdate& u) {
             if (first.seq == 0) first = u;
         });
         std::array<std::byte, tp::kBusV2TickerSize> one{};

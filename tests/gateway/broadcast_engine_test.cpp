@@ -56,8 +56,8 @@ private:
     std::string sent_;
 };
 
-protocol::TickerUpdate update(std::string_view topic, std::uint64_t seq, std::uint16_t feed = 0) {
-    protocol::TickerUpdate u;
+protocol::MarketUpdate update(std::string_view topic, std::uint64_t seq, std::uint16_t feed = 0) {
+    protocol::MarketUpdate u;
     u.set_topic(topic);
     u.seq = seq;
     u.feed = feed;
@@ -68,7 +68,7 @@ protocol::TickerUpdate update(std::string_view topic, std::uint64_t seq, std::ui
     return u;
 }
 
-std::string v1(const protocol::TickerUpdate& u) {
+std::string v1(const protocol::MarketUpdate& u) {
     std::string out;
     protocol::encode_update(u, false, out);
     return out;
@@ -123,7 +123,7 @@ protected:
         for (auto& w : workers) w->stop();
         for (auto& w : workers) w->join();
     }
-    void publish(const protocol::TickerUpdate& u) { ASSERT_TRUE(channel.publish(u, std::stop_token{})); }
+    void publish(const protocol::MarketUpdate& u) { ASSERT_TRUE(channel.publish(u, std::stop_token{})); }
 
     /// Runs `f` on the worker's own thread (where its registry lives) and returns its result.
     template <class F>
@@ -143,7 +143,7 @@ protected:
 
 TEST_F(BroadcastEngineTest, UpdatesReachEveryWorkerInFeedOrderUnderTheSameDenseTopicIds) {
     start();
-    const std::vector<protocol::TickerUpdate> sent = {
+    const std::vector<protocol::MarketUpdate> sent = {
         update("ticker.BTC-USD", 1), update("ticker.ETH-USD", 1), update("ticker.BTC-USD", 2),
         update("ticker.SOL-USD", 1), update("ticker.ETH-USD", 2), update("ticker.BTC-USD", 3),
     };

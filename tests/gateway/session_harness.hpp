@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "protocol/model/ticker_update.hpp"
+#include "protocol/model/market_update.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "gateway/session/polling_directory.hpp"
 #include "gateway/session/session.hpp"
@@ -78,7 +78,7 @@ protected:
 
     /// Makes the topic known, with a latest value for snapshots.
     void publish(std::uint32_t id, std::string_view topic, std::uint64_t seq) {
-        protocol::TickerUpdate u;
+        protocol::MarketUpdate u;
         u.set_topic(topic);
         u.seq = seq;
         u.ts_ns = 1764090000000000000 + static_cast<std::int64_t>(seq);

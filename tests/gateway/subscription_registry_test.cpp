@@ -9,8 +9,8 @@
 namespace tickgate::gateway {
 namespace {
 
-protocol::TickerUpdate update(std::string_view topic, std::uint64_t seq) {
-    protocol::TickerUpdate u;
+protocol::MarketUpdate update(std::string_view topic, std::uint64_t seq) {
+    protocol::MarketUpdate u;
     u.set_topic(topic);
     u.seq = seq;
     u.ts_ns = static_cast<std::int64_t>(seq);

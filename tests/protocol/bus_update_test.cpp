@@ -8,12 +8,12 @@
 #include <vector>
 
 namespace tp = tickgate::protocol;
-using tickgate::protocol::TickerUpdate;
+using tickgate::protocol::MarketUpdate;
 
 namespace {
 
-TickerUpdate sample() {
-    TickerUpdate u;
+MarketUpdate sample() {
+    MarketUpdate u;
     u.seq = 0x0102030405060708ULL;
     u.ts_ns = 1764090000123456789;
     u.bid = 6499950;
@@ -31,7 +31,7 @@ TickerUpdate sample() {
     return u;
 }
 
-std::string encode(const TickerUpdate& u) {
+std::string encode(const MarketUpdate& u) {
     std::array<std::byte, tp::kBusUpdateSize> buf{};
     tp::encode_bus_update(u, buf.data());
     return {reinterpret_cast<const char*>(buf.data()), buf.size()};
@@ -40,8 +40,8 @@ std::string encode(const TickerUpdate& u) {
 }  // namespace
 
 TEST(BusUpdate, RoundTripsEveryField) {
-    const TickerUpdate in = sample();
-    TickerUpdate out;
+    const MarketUpdate in = sample();
+    MarketUpdate out;
     ASSERT_EQ(tp::decode_bus_update(encode(in), out), tp::BusDecodeError::none);
     EXPECT_EQ(out.seq, in.seq);
     EXPECT_EQ(out.ts_ns, in.ts_ns);
@@ -71,7 +71,7 @@ TEST(BusUpdate, LayoutIsLittleEndianAfterAFourByteHeader) {
 }
 
 TEST(BusUpdate, RejectsForeignAndDamagedRecords) {
-    TickerUpdate out;
+    MarketUpdate out;
     const std::string good = encode(sample());
     EXPECT_EQ(tp::decode_bus_update("", out), tp::BusDecodeError::wrong_size);
     EXPECT_EQ(tp::decode_bus_update(R"({"bid":"1"})", out), tp::BusDecodeError::bad_magic);
@@ -83,13 +83,13 @@ TEST(BusUpdate, RejectsForeignAndDamagedRecords) {
     std::string decimals = good;
     decimals[3] = 19;
     EXPECT_EQ(tp::decode_bus_update(decimals, out), tp::BusDecodeError::bad_decimals);
-    TickerUpdate zero = sample();
+    MarketUpdate zero = sample();
     zero.seq = 0;
     EXPECT_EQ(tp::decode_bus_update(encode(zero), out), tp::BusDecodeError::zero_seq);
 }
 
 TEST(BusUpdate, RejectedRecordLeavesTheOutputAlone) {
-    TickerUpdate out;
+    MarketUpdate out;
     out.seq = 7;
     out.bid = 42;
     std::string bad = encode(sample());
@@ -120,7 +120,7 @@ std::string v2_header(std::uint64_t epoch) {
     return {reinterpret_cast<const char*>(buf.data()), buf.size()};
 }
 
-std::string ticker_record(const TickerUpdate& u) {
+std::string ticker_record(const MarketUpdate& u) {
     std::array<std::byte, tp::kBusRecordHeaderSize + tp::kTickerBodySize> buf{};
     tp::encode_ticker_record(u, buf.data());
     return {reinterpret_cast<const char*>(buf.data()), buf.size()};
@@ -135,16 +135,16 @@ std::string record(std::uint8_t type, std::string_view body) {
     return r;
 }
 
-std::vector<TickerUpdate> tickers_of(const tp::BusMessage& m) {
-    std::vector<TickerUpdate> out;
-    tp::for_each_ticker(m, [&](const TickerUpdate& u) { out.push_back(u); });
+std::vector<MarketUpdate> tickers_of(const tp::BusMessage& m) {
+    std::vector<MarketUpdate> out;
+    tp::for_each_ticker(m, [&](const MarketUpdate& u) { out.push_back(u); });
     return out;
 }
 
 }  // namespace
 
 TEST(BusV2, OneTickerMessageRoundTripsWithItsEpoch) {
-    const TickerUpdate in = sample();
+    const MarketUpdate in = sample();
     std::array<std::byte, tp::kBusV2TickerSize> buf{};
     tp::encode_bus_v2_ticker(in, 0xA1B2C3D4E5F60718ULL, buf.data());
     const std::string_view data(reinterpret_cast<const char*>(buf.data()), buf.size());
@@ -186,7 +186,7 @@ TEST(BusV2, AV1MessageParsesAsOneTickerWithoutAnEpoch) {
 }
 
 TEST(BusV2, UnknownTypesAreSkippedAndCountedAroundTheTickers) {
-    TickerUpdate a = sample(), b = sample();
+    MarketUpdate a = sample(), b = sample();
     a.seq = 10;
     b.seq = 11;
     b.bid = 1;
@@ -227,7 +227,7 @@ TEST(BusV2, DamagedMessagesAreRejectedWhole) {
     EXPECT_EQ(tp::parse_bus_message(v2_header(9) + record(1, std::string(99, '\x01')), m),
               tp::BusDecodeError::bad_record);
     // A bad ticker anywhere rejects the good one before it too: nothing is half-applied.
-    TickerUpdate zero = sample();
+    MarketUpdate zero = sample();
     zero.seq = 0;
     EXPECT_EQ(tp::parse_bus_message(good + ticker_record(zero), m), tp::BusDecodeError::zero_seq);
     std::string decimals = good;
@@ -239,7 +239,7 @@ TEST(BusV2, DamagedMessagesAreRejectedWhole) {
 }
 
 TEST(BusV2, AV1ReaderRefusesV2ByVersion) {
-    TickerUpdate out;
+    MarketUpdate out;
     std::array<std::byte, tp::kBusV2TickerSize> buf{};
     tp::encode_bus_v2_ticker(sample(), 1, buf.data());
     EXPECT_EQ(tp::decode_bus_update(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()), out),

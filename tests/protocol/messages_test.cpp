@@ -7,7 +7,7 @@
 #include <vector>
 
 namespace tp = tickgate::protocol;
-using tickgate::protocol::TickerUpdate;
+using tickgate::protocol::MarketUpdate;
 
 namespace {
 
@@ -20,8 +20,8 @@ rapidjson::Document parse_strict(const std::string& json) {
 
 std::string str(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
-TickerUpdate btc_update() {
-    TickerUpdate u;
+MarketUpdate btc_update() {
+    MarketUpdate u;
     u.set_topic("ticker.BTC-USD");
     u.seq = 1234;
     u.ts_ns = 1764090000123456789;
@@ -78,7 +78,7 @@ TEST(EncodeUpdate, SnapshotFlagAppendsAndChannelIsType) {
 }
 
 TEST(EncodeUpdate, WorstCaseFieldsStayValidJson) {
-    TickerUpdate u;
+    MarketUpdate u;
     u.set_topic("abcdefghijklmn.ABCDEF-GHIJK");
     u.seq = UINT64_MAX;
     u.ts_ns = INT64_MIN;
@@ -96,7 +96,7 @@ TEST(EncodeUpdate, WorstCaseFieldsStayValidJson) {
 }
 
 TEST(EncodeUpdate, EscapesATopicThatSkippedValidation) {
-    TickerUpdate u = btc_update();
+    MarketUpdate u = btc_update();
     u.set_topic(std::string_view("a\"b\\c\n.X-\xff", 10));
     std::string out;
     tp::encode_update(u, false, out);

@@ -7,7 +7,7 @@
 #include "protocol/messages.hpp"
 
 namespace tp = tickgate::protocol;
-using tickgate::protocol::TickerUpdate;
+using tickgate::protocol::MarketUpdate;
 
 namespace {
 
@@ -26,7 +26,7 @@ std::string with_field(const std::string& field, const std::string& raw_value, s
 }
 
 std::string decode_error(const std::string& json) {
-    TickerUpdate u;
+    MarketUpdate u;
     std::string error;
     EXPECT_FALSE(tp::decode_update(json, u, error)) << json;
     return error;
@@ -35,7 +35,7 @@ std::string decode_error(const std::string& json) {
 }  // namespace
 
 TEST(DecodeUpdate, ReadsEveryField) {
-    TickerUpdate u;
+    MarketUpdate u;
     std::string error;
     ASSERT_TRUE(tp::decode_update(kLine, u, error)) << error;
     EXPECT_EQ(u.topic(), "ticker.BTC-USD");
@@ -57,7 +57,7 @@ TEST(DecodeUpdate, ReadsEveryField) {
 }
 
 TEST(DecodeUpdate, RoundTripsThroughEncodeUpdate) {
-    TickerUpdate u;
+    MarketUpdate u;
     std::string error;
     ASSERT_TRUE(tp::decode_update(kLine, u, error)) << error;
     u.seq = 1234;
@@ -65,14 +65,14 @@ TEST(DecodeUpdate, RoundTripsThroughEncodeUpdate) {
     tp::encode_update(u, false, out);
     EXPECT_EQ(out, kLine);
 
-    TickerUpdate back;
+    MarketUpdate back;
     ASSERT_TRUE(tp::decode_update(out, back, error)) << error;
     back.seq = u.seq;
     EXPECT_EQ(std::memcmp(&back, &u, sizeof u), 0);
 }
 
 TEST(DecodeUpdate, RoundTripsOddDecimalsAndNegatives) {
-    TickerUpdate u;
+    MarketUpdate u;
     u.set_topic("perp_1.ETH-USDT");
     u.ts_ns = 0;
     u.price_decimals = 8;
@@ -89,7 +89,7 @@ TEST(DecodeUpdate, RoundTripsOddDecimalsAndNegatives) {
     u.volume_24h = 99;
     std::string out, error;
     tp::encode_update(u, true, out);
-    TickerUpdate back;
+    MarketUpdate back;
     ASSERT_TRUE(tp::decode_update(out, back, error)) << error << "\n" << out;
     EXPECT_EQ(std::memcmp(&back, &u, sizeof u), 0) << out;
 }
@@ -99,7 +99,7 @@ TEST(DecodeUpdate, UsesTheMostPlacesPerGroupAndRescalesTheRest) {
     line = with_field("ask", "\"65000\"", line);
     line = with_field("last", "\"64999.755\"", line);
     line = with_field("volume_24h", "\"1234.567891\"", line);
-    TickerUpdate u;
+    MarketUpdate u;
     std::string error;
     ASSERT_TRUE(tp::decode_update(line, u, error)) << error;
     EXPECT_EQ(u.price_decimals, 3);
@@ -114,7 +114,7 @@ TEST(DecodeUpdate, IgnoresFieldOrderAndExtraFields) {
     const std::string line =
         R"({"volume_24h":"1","low_24h":"1","high_24h":"1","open_24h":"1","last_size":"1","last":"1",)"
         R"("ask_size":"1","ask":"1","bid_size":"1","bid":"1","ts":5,"topic":"a.B-C","extra":[1,{"x":null}]})";
-    TickerUpdate u;
+    MarketUpdate u;
     std::string error;
     ASSERT_TRUE(tp::decode_update(line, u, error)) << error;
     EXPECT_EQ(u.topic(), "a.B-C");
@@ -180,7 +180,7 @@ TEST(DecodeUpdate, RejectsMalformedJson) {
 }
 
 TEST(DecodeUpdate, LeavesOutputUntouchedOnFailure) {
-    TickerUpdate u;
+    MarketUpdate u;
     u.bid = 42;
     std::string error;
     EXPECT_FALSE(tp::decode_update(with_field("bid", "1"), u, error));
@@ -188,7 +188,7 @@ TEST(DecodeUpdate, LeavesOutputUntouchedOnFailure) {
 }
 
 TEST(DecodeUpdate, AcceptsTrailingNewline) {
-    TickerUpdate u;
+    MarketUpdate u;
     std::string error;
     EXPECT_TRUE(tp::decode_update(std::string(kLine) + "\r\n", u, error)) << error;
 }

@@ -17,15 +17,15 @@
 namespace tickgate::feeds {
 namespace {
 
-using protocol::TickerUpdate;
+using protocol::MarketUpdate;
 
 using namespace std::chrono_literals;
 
 // Runs the simulator on its own thread for `duration` and returns what it published.
-std::vector<TickerUpdate> run_for(const SimulatorOptions& opt, std::chrono::milliseconds duration) {
+std::vector<MarketUpdate> run_for(const SimulatorOptions& opt, std::chrono::milliseconds duration) {
     SimulatorFeed sim(opt, 0);
     UpdateChannel ch(1 << 16);
-    std::vector<TickerUpdate> got, batch(4096);
+    std::vector<MarketUpdate> got, batch(4096);
     {
         std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
         for (const auto end = std::chrono::steady_clock::now() + duration; std::chrono::steady_clock::now() < end;) {
@@ -81,9 +81,9 @@ TEST(SimulatorFeedPacing, UpdatesSkippedWhileStalledAreCounted) {
     std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(sim.updates_dropped_late(), 0u) << "nothing is skipped while the feed is still blocked";
-    std::vector<protocol::TickerUpdate> drained;
+    std::vector<protocol::MarketUpdate> drained;
     const auto until = std::chrono::steady_clock::now() + 200ms;
-    std::array<protocol::TickerUpdate, 64> batch;
+    std::array<protocol::MarketUpdate, 64> batch;
     while (std::chrono::steady_clock::now() < until) {
         const std::size_t n = ch.consume(batch, 5ms);
         drained.insert(drained.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
