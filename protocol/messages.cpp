@@ -55,6 +55,90 @@ char* put_decimal_field(char* p, std::int64_t v, int decimals) noexcept {
     return p + format_decimal(p, v, decimals);
 }
 
+/// Writes a message of any length through a stack buffer: whatever is written goes to `out` in
+/// appends of up to the buffer's size, so the common small message costs one append.
+class ChunkWriter {
+public:
+    static constexpr std::size_t kBytes = 2048;
+
+    explicit ChunkWriter(std::string& out) noexcept : out_(out) {}
+    ChunkWriter(const ChunkWriter&) = delete;
+    ChunkWriter& operator=(const ChunkWriter&) = delete;
+
+    /// Room for `n` more bytes at p; returns the write position.
+    char* reserve(char* p, std::size_t n) {
+        if (static_cast<std::size_t>(buf_ + sizeof(buf_) - p) >= n) return p;
+        flush(p);
+        return buf_;
+    }
+    void flush(char* p) { out_.append(buf_, static_cast<std::size_t>(p - buf_)); }
+    char* begin() noexcept { return buf_; }
+
+private:
+    char buf_[kBytes];
+    std::string& out_;
+};
+
+// One level of a book message: ["<price>","<size>"], and a ','.
+constexpr std::size_t kMaxLevelChars = 2 * kMaxDecimalChars + 8;
+// Type and topic escaped (at most 6 bytes per input byte) plus the fixed fields.
+constexpr std::size_t kMaxBookHeaderChars = 12 * kMaxTopicLength + 200;
+static_assert(kMaxBookHeaderChars + kMaxLevelChars <= ChunkWriter::kBytes);
+
+char* put_book_header(char* p, std::string_view type, std::string_view topic, std::uint64_t seq,
+                      std::uint64_t prev_seq, bool snapshot, std::int64_t ts_ns) noexcept {
+    p = put(p, "{\"type\":\"");
+    p = put_escaped(p, type.substr(0, kMaxTopicLength));
+    p = put(p, "\",\"topic\":\"");
+    p = put_escaped(p, topic.substr(0, kMaxTopicLength));
+    p = put(p, "\",\"seq\":");
+    p = std::to_chars(p, p + 20, seq).ptr;
+    if (!snapshot) {
+        p = put(p, ",\"prev_seq\":");
+        p = std::to_chars(p, p + 20, prev_seq).ptr;
+    }
+    p = put(p, ",\"ts\":");
+    p = std::to_chars(p, p + 20, ts_ns).ptr;
+    p = snapshot ? put(p, ",\"snapshot\":true,\"bids\":[") : put(p, ",\"snapshot\":false,\"bids\":[");
+    return p;
+}
+
+char* put_price_levels(ChunkWriter& w, char* p, std::span<const PriceLevel> levels, int pd, int sd) {
+    for (const PriceLevel& l : levels) {
+        p = w.reserve(p, kMaxLevelChars);
+        p = put(p, "[\"");
+        p = put_decimal_field(p, l.price, pd);
+        p = put(p, "\",\"");
+        p = put_decimal_field(p, l.size, sd);
+        p = put(p, "\"],");
+    }
+    return p - !levels.empty();  // no ',' after the last level
+}
+
+char* put_book_levels(ChunkWriter& w, char* p, std::span<const BookLevel> levels) {
+    for (const BookLevel& l : levels) {
+        p = w.reserve(p, kMaxLevelChars);
+        // Fixed-size copies (a price is at most 21 characters, the text has room after the size,
+        // and kMaxLevelChars covers the overshoot): no variable-length memcpy call per field.
+        p = put(p, "[\"");
+        std::memcpy(p, l.text, kMaxDecimalChars);
+        p += l.price_len;
+        p = put(p, "\",\"");
+        std::memcpy(p, l.text + l.price_len + 1, kMaxDecimalChars);
+        p += l.size_len;
+        p = put(p, "\"],");
+    }
+    return p - !levels.empty();
+}
+
+char* put_book_trailer(ChunkWriter& w, char* p, std::uint32_t checksum) {
+    p = w.reserve(p, 32);
+    p = put(p, "],\"checksum\":");
+    p = std::to_chars(p, p + 10, checksum).ptr;
+    *p++ = '}';
+    return p;
+}
+
 void append_id(std::string_view id_json, std::string& out) {
     if (id_json.empty()) return;
     out += ",\"id\":";
@@ -133,6 +217,53 @@ void encode_update(const MarketUpdate& u, bool snapshot, std::string& out) {
     p = put(p, "\",\"volume_24h\":\"");
     p = put_decimal_field(p, u.volume_24h, sd);
     p = put(p, "\"}");
+    out.append(buf, static_cast<std::size_t>(p - buf));
+}
+
+void encode_book(const BookMessage& m, std::string& out) {
+    ChunkWriter w(out);
+    char* p = put_book_header(w.begin(), m.type, m.topic, m.seq, m.prev_seq, m.snapshot, m.ts_ns);
+    p = put_price_levels(w, p, m.bids, m.price_decimals, m.size_decimals);
+    p = w.reserve(p, 16);
+    p = put(p, "],\"asks\":[");
+    p = put_price_levels(w, p, m.asks, m.price_decimals, m.size_decimals);
+    p = put_book_trailer(w, p, m.checksum);
+    w.flush(p);
+}
+
+void encode_book_snapshot(std::string_view type, std::string_view topic, std::uint64_t seq, std::int64_t ts_ns,
+                          const OrderBook& book, std::size_t depth, std::string& out) {
+    ChunkWriter w(out);
+    char* p = put_book_header(w.begin(), type, topic, seq, 0, true, ts_ns);
+    const auto bids = book.levels(BookSide::bid);
+    const auto asks = book.levels(BookSide::ask);
+    p = put_book_levels(w, p, bids.first(std::min(depth, bids.size())));
+    p = w.reserve(p, 16);
+    p = put(p, "],\"asks\":[");
+    p = put_book_levels(w, p, asks.first(std::min(depth, asks.size())));
+    p = put_book_trailer(w, p, book.checksum());
+    w.flush(p);
+}
+
+void encode_trade(const MarketUpdate& u, std::string& out) {
+    char buf[512];
+    char* p = buf;
+    const std::string_view topic = u.topic();
+    p = put(p, "{\"type\":\"");
+    p = put_escaped(p, topic_channel(topic));
+    p = put(p, "\",\"topic\":\"");
+    p = put_escaped(p, topic);
+    p = put(p, "\",\"seq\":");
+    p = std::to_chars(p, p + 20, u.seq).ptr;
+    p = put(p, ",\"ts\":");
+    p = std::to_chars(p, p + 20, u.ts_ns).ptr;
+    p = put(p, ",\"trade_id\":");
+    p = std::to_chars(p, p + 20, u.trade.trade_id).ptr;
+    p = put(p, ",\"price\":\"");
+    p = put_decimal_field(p, u.trade.price, u.price_decimals);
+    p = put(p, "\",\"size\":\"");
+    p = put_decimal_field(p, u.trade.size, u.size_decimals);
+    p = u.trade.side == TradeSide::sell ? put(p, "\",\"side\":\"sell\"}") : put(p, "\",\"side\":\"buy\"}");
     out.append(buf, static_cast<std::size_t>(p - buf));
 }
 

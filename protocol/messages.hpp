@@ -8,12 +8,38 @@
 
 #include "protocol/errors.hpp"
 #include "protocol/model/market_update.hpp"
+#include "protocol/model/order_book.hpp"
 
 namespace tickgate::protocol {
 
 /// {"type":"<channel>","topic":...,"seq":...,"ts":...,"snapshot":...,"bid":"..",...}
 /// The hot path: one call per update (not per client). No allocation beyond growing `out`.
 void encode_update(const MarketUpdate& u, bool snapshot, std::string& out);
+
+/// A book view message (a delta or a snapshot), with the levels as mantissas.
+struct BookMessage {
+    std::string_view type;   // the topic's channel: "book" or "book50"
+    std::string_view topic;  // "book.BTC-USD"
+    std::uint64_t seq = 0;
+    std::uint64_t prev_seq = 0;  // written only when !snapshot
+    bool snapshot = false;
+    std::int64_t ts_ns = 0;
+    std::span<const PriceLevel> bids, asks;  // best first; size 0 (in a delta) removes the level
+    std::uint32_t checksum = 0;
+    std::uint8_t price_decimals = 2, size_decimals = 4;
+};
+
+/// {"type":"book","topic":..,"seq":S,"prev_seq":P,"ts":..,"snapshot":false,"bids":[["p","s"],..],
+///  "asks":[..],"checksum":C}; a snapshot has "snapshot":true and no prev_seq. Any number of
+/// levels; no allocation beyond growing `out`. type and topic are cut to kMaxTopicLength.
+void encode_book(const BookMessage& m, std::string& out);
+/// A snapshot of the first `depth` levels per side of `book` (their cached texts), with the book's
+/// checksum (always its first kChecksumDepth levels): the message a subscriber of a view gets first.
+void encode_book_snapshot(std::string_view type, std::string_view topic, std::uint64_t seq, std::int64_t ts_ns,
+                          const OrderBook& book, std::size_t depth, std::string& out);
+/// {"type":"trade","topic":"trade.BTC-USD","seq":N,"ts":..,"trade_id":T,"price":"..","size":"..",
+///  "side":"buy"|"sell"}, of an update of kind trade; type is the topic's channel.
+void encode_trade(const MarketUpdate& u, std::string& out);
 
 void encode_welcome(std::string_view session, std::string_view version, std::uint32_t heartbeat_ms,
                     std::string& out);

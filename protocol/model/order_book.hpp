@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/decimal.hpp"
@@ -58,7 +59,8 @@ public:
 
     std::uint8_t price_decimals() const noexcept { return price_decimals_; }
     std::uint8_t size_decimals() const noexcept { return size_decimals_; }
-    /// Changes the decimals (a book after a reset); only valid on an empty book.
+    /// Changes the decimals (a book after a reset). Meant for an empty book; on a non-empty one the
+    /// levels' texts are rewritten with the new decimals (the mantissas are kept).
     void set_decimals(std::uint8_t price_decimals, std::uint8_t size_decimals) noexcept;
 
     /// Sets the level at `price` to `size` (inserting it in order), or removes it when size is 0
@@ -73,12 +75,16 @@ public:
     std::size_t depth(BookSide side) const noexcept { return levels(side).size(); }
 
     /// zlib crc32 of the first kChecksumDepth asks then bids, "price:size" joined with ",", the
-    /// sides separated by "|" (see protocol/README.md, "Order books").
+    /// sides separated by "|" (see protocol/README.md, "Order books and trades"). The string is built
+    /// from the levels' texts in a stack buffer: no allocation.
     std::uint32_t checksum() const noexcept;
     /// The string the checksum is taken of (tests, docs).
     std::string checksum_string() const;
 
 private:
+    template <BookSide S>
+    void apply_side(std::int64_t price, std::int64_t size) noexcept;
+
     struct Side {
         std::array<BookLevel, kMaxBookDepth> levels;
         std::size_t count = 0;
@@ -89,6 +95,14 @@ private:
     Side bids_, asks_;
     std::uint8_t price_decimals_, size_decimals_;
 };
+
+/// zlib crc32 of `text`: what OrderBook::checksum() computes of checksum_string(), for a client-side
+/// (reference) book that builds the string itself.
+std::uint32_t checksum_of(std::string_view text) noexcept;
+
+/// Replaces `out` with the first `depth` levels (price and size) of `levels`: the state of a view
+/// that diff_view takes as `before`, kept before the source book changes.
+void copy_levels(std::span<const BookLevel> levels, std::size_t depth, std::vector<PriceLevel>& out);
 
 /// The change between two states of a view of `depth` levels of one side (each best first, each
 /// already cut to `depth` or longer): appends to `out`, best first, every level of `after`'s first

@@ -200,3 +200,208 @@ TEST(EncodeStatus, ExactOutput) {
     EXPECT_EQ(out, R"({"type":"status","feed":"sim","state":"stale","message":"no update for 5000 ms"})");
     parse_strict(out);
 }
+
+namespace {
+
+using tp::BookSide;
+using tp::PriceLevel;
+
+/// The book of the README's example, one more bid.
+tp::OrderBook btc_book() {
+    tp::OrderBook b(2, 4);
+    b.apply(BookSide::ask, 6500000, 11000);
+    b.apply(BookSide::ask, 6500050, 2000);
+    b.apply(BookSide::bid, 6499950, 2500);
+    b.apply(BookSide::bid, 6499900, 30000);
+    return b;
+}
+
+/// The same message built the slow, obvious way, to compare with encode_book.
+std::string naive_book(const tp::BookMessage& m) {
+    auto dec = [](std::int64_t v, int d) {
+        char buf[tp::kMaxDecimalChars];
+        return std::string(buf, tp::format_decimal(buf, v, d));
+    };
+    auto side = [&](std::span<const PriceLevel> levels) {
+        std::string s = "[";
+        for (std::size_t i = 0; i < levels.size(); ++i) {
+            if (i) s += ',';
+            s += "[\"" + dec(levels[i].price, m.price_decimals) + "\",\"" + dec(levels[i].size, m.size_decimals) + "\"]";
+        }
+        return s + "]";
+    };
+    std::string s = "{\"type\":\"" + std::string(m.type) + "\",\"topic\":\"" + std::string(m.topic) +
+                    "\",\"seq\":" + std::to_string(m.seq);
+    if (!m.snapshot) s += ",\"prev_seq\":" + std::to_string(m.prev_seq);
+    s += ",\"ts\":" + std::to_string(m.ts_ns) + ",\"snapshot\":" + (m.snapshot ? "true" : "false");
+    s += ",\"bids\":" + side(m.bids) + ",\"asks\":" + side(m.asks) + ",\"checksum\":" + std::to_string(m.checksum) + "}";
+    return s;
+}
+
+}  // namespace
+
+TEST(EncodeBook, DeltaExactOutput) {
+    const std::vector<PriceLevel> bids{{6499950, 2500}, {6499900, 0}};
+    const std::vector<PriceLevel> asks{{6500000, 11000}};
+    tp::BookMessage m;
+    m.type = "book";
+    m.topic = "book.BTC-USD";
+    m.seq = 1001;
+    m.prev_seq = 998;
+    m.ts_ns = 1764090000123456789;
+    m.bids = bids;
+    m.asks = asks;
+    m.checksum = 2541449844u;
+    std::string out = "prefix";
+    tp::encode_book(m, out);
+    EXPECT_EQ(out, "prefix"
+                   R"({"type":"book","topic":"book.BTC-USD","seq":1001,"prev_seq":998,"ts":1764090000123456789,)"
+                   R"("snapshot":false,"bids":[["64999.50","0.2500"],["64999.00","0.0000"]],)"
+                   R"("asks":[["65000.00","1.1000"]],"checksum":2541449844})");
+    const auto doc = parse_strict(out.substr(6));
+    EXPECT_EQ(doc["prev_seq"].GetUint64(), 998u);
+    EXPECT_EQ(doc["checksum"].GetUint(), 2541449844u);
+    EXPECT_EQ(str(doc["bids"][1][1]), "0.0000");
+}
+
+TEST(EncodeBook, SnapshotHasNoPrevSeqAndEmptySidesAreArrays) {
+    tp::BookMessage m;
+    m.type = "book50";
+    m.topic = "book50.ETH-USD";
+    m.seq = 7;
+    m.prev_seq = 6;  // ignored for a snapshot
+    m.snapshot = true;
+    m.ts_ns = 5;
+    m.checksum = 2343686810u;
+    std::string out;
+    tp::encode_book(m, out);
+    EXPECT_EQ(out, R"({"type":"book50","topic":"book50.ETH-USD","seq":7,"ts":5,"snapshot":true,"bids":[],"asks":[],)"
+                   R"("checksum":2343686810})");
+    const auto doc = parse_strict(out);
+    EXPECT_FALSE(doc.HasMember("prev_seq"));
+    EXPECT_TRUE(doc["bids"].IsArray());
+    EXPECT_EQ(doc["asks"].Size(), 0u);
+}
+
+TEST(EncodeBook, ManyLevelsAndExtremeValues) {
+    // A merged delta can be long: more than one internal chunk.
+    std::vector<PriceLevel> bids;
+    std::vector<PriceLevel> asks;
+    for (std::int64_t i = 0; i < 150; ++i) {
+        bids.push_back({INT64_MAX - i, i % 3 == 0 ? 0 : INT64_MAX - i});
+        asks.push_back({INT64_MIN + i, INT64_MIN + i});
+    }
+    tp::BookMessage m;
+    m.type = "book50";
+    m.topic = "book50.ABCDEFGHIJKLM-NOPQRS";
+    m.seq = UINT64_MAX;
+    m.prev_seq = UINT64_MAX - 1;
+    m.ts_ns = INT64_MIN;
+    m.bids = bids;
+    m.asks = asks;
+    m.checksum = UINT32_MAX;
+    m.price_decimals = 18;
+    m.size_decimals = 0;
+    std::string out;
+    tp::encode_book(m, out);
+    EXPECT_GT(out.size(), 8000u);
+    EXPECT_EQ(out, naive_book(m));
+    const auto doc = parse_strict(out);
+    EXPECT_EQ(doc["bids"].Size(), 150u);
+    EXPECT_EQ(doc["asks"].Size(), 150u);
+    EXPECT_EQ(str(doc["asks"][0][0]), "-9.223372036854775808");
+    EXPECT_EQ(doc["checksum"].GetUint(), UINT32_MAX);
+
+    for (std::size_t n : {0u, 1u, 2u, 37u, 38u, 39u, 40u, 41u, 80u}) {
+        m.bids = std::span<const PriceLevel>(bids).first(n);
+        m.asks = std::span<const PriceLevel>(asks).first(n / 2);
+        m.snapshot = n % 2;
+        out.clear();
+        tp::encode_book(m, out);
+        EXPECT_EQ(out, naive_book(m)) << n;
+    }
+}
+
+TEST(EncodeBookSnapshot, ExactOutputFromTheBook) {
+    const tp::OrderBook b = btc_book();
+    std::string out;
+    tp::encode_book_snapshot("book", "book.BTC-USD", 1000, 1764090000123456789, b, tp::kBookViewDepth, out);
+    EXPECT_EQ(out, R"({"type":"book","topic":"book.BTC-USD","seq":1000,"ts":1764090000123456789,"snapshot":true,)"
+                   R"("bids":[["64999.50","0.2500"],["64999.00","3.0000"]],)"
+                   R"("asks":[["65000.00","1.1000"],["65000.50","0.2000"]],)"
+                   R"("checksum":)" + std::to_string(b.checksum()) + "}");
+    parse_strict(out);
+    EXPECT_EQ(b.checksum_string(), "65000.00:1.1000,65000.50:0.2000|64999.50:0.2500,64999.00:3.0000");
+}
+
+TEST(EncodeBookSnapshot, DepthCutsTheSidesButNotTheChecksum) {
+    tp::OrderBook b(2, 4);
+    for (std::int64_t i = 0; i < 50; ++i) {
+        b.apply(BookSide::ask, 6500000 + 50 * i, 1000 + i);
+        b.apply(BookSide::bid, 6499950 - 50 * i, 2000 + i);
+    }
+    std::string out;
+    tp::encode_book_snapshot("book", "book.BTC-USD", 3, 4, b, 2, out);
+    EXPECT_EQ(out, R"({"type":"book","topic":"book.BTC-USD","seq":3,"ts":4,"snapshot":true,)"
+                   R"("bids":[["64999.50","0.2000"],["64999.00","0.2001"]],)"
+                   R"("asks":[["65000.00","0.1000"],["65000.50","0.1001"]],)"
+                   R"("checksum":)" + std::to_string(b.checksum()) + "}");
+
+    // book50: all 50 per side, the same as encode_book of the same levels.
+    out.clear();
+    tp::encode_book_snapshot("book50", "book50.BTC-USD", 3, 4, b, tp::kBook50ViewDepth, out);
+    std::vector<PriceLevel> bids;
+    std::vector<PriceLevel> asks;
+    tp::copy_levels(b.levels(BookSide::bid), 50, bids);
+    tp::copy_levels(b.levels(BookSide::ask), 50, asks);
+    tp::BookMessage m;
+    m.type = "book50";
+    m.topic = "book50.BTC-USD";
+    m.seq = 3;
+    m.ts_ns = 4;
+    m.snapshot = true;
+    m.bids = bids;
+    m.asks = asks;
+    m.checksum = b.checksum();
+    EXPECT_EQ(out, naive_book(m));
+    const auto doc = parse_strict(out);
+    EXPECT_EQ(doc["bids"].Size(), 50u);
+    EXPECT_EQ(doc["checksum"].GetUint(), b.checksum());
+
+    // An empty book.
+    out.clear();
+    tp::encode_book_snapshot("book", "book.X-Y", 0, 0, tp::OrderBook{}, 10, out);
+    EXPECT_EQ(out, R"({"type":"book","topic":"book.X-Y","seq":0,"ts":0,"snapshot":true,"bids":[],"asks":[],)"
+                   R"("checksum":2343686810})");
+}
+
+TEST(EncodeTrade, ExactOutput) {
+    MarketUpdate u;
+    u.kind = tp::UpdateKind::trade;
+    u.set_topic("trade.BTC-USD");
+    u.seq = 42;
+    u.ts_ns = 1764090000123456789;
+    u.trade.price = 6499975;
+    u.trade.size = 100;
+    u.trade.trade_id = 987654321;
+    u.trade.side = tp::TradeSide::buy;
+    std::string out = "x";
+    tp::encode_trade(u, out);
+    EXPECT_EQ(out, "x"
+                   R"({"type":"trade","topic":"trade.BTC-USD","seq":42,"ts":1764090000123456789,"trade_id":987654321,)"
+                   R"("price":"64999.75","size":"0.0100","side":"buy"})");
+    parse_strict(out.substr(1));
+
+    u.trade.side = tp::TradeSide::sell;
+    u.set_topic("trades_v2.ETH-USD");
+    u.price_decimals = 0;
+    u.size_decimals = 8;
+    u.trade.trade_id = UINT64_MAX;
+    out.clear();
+    tp::encode_trade(u, out);
+    EXPECT_EQ(out, R"({"type":"trades_v2","topic":"trades_v2.ETH-USD","seq":42,"ts":1764090000123456789,)"
+                   R"("trade_id":18446744073709551615,"price":"6499975","size":"0.00000100","side":"sell"})");
+    const auto doc = parse_strict(out);
+    EXPECT_EQ(doc["trade_id"].GetUint64(), UINT64_MAX);
+    EXPECT_EQ(doc.MemberCount(), 8u);
+}
