@@ -40,6 +40,8 @@ struct Metrics::Families {
     pm::Counter& uring_submits;
     pm::Family<pm::Gauge>& io_backend;
     pm::Counter& messages_conflated;
+    pm::Counter& book_deltas_merged;
+    pm::Counter& trades_dropped_slow;
     pm::Counter& slow_consumers;
     pm::Counter& heartbeat_timeouts;
     pm::Counter& skipped_behind;
@@ -94,6 +96,10 @@ struct Metrics::Families {
                          .Register(registry)),
           messages_conflated(counter("tickgate_messages_conflated_total",
                                      "Live updates replaced by a newer one of the same topic for a slow client")),
+          book_deltas_merged(counter("tickgate_book_deltas_merged_total",
+                                     "Book deltas a slow client's queue merged into a newer pending delta of the view")),
+          trades_dropped_slow(counter("tickgate_trades_dropped_slow_total",
+                                      "Trades not queued for a slow client past half its queue bound")),
           slow_consumers(counter("tickgate_slow_consumer_disconnects_total", "Clients closed with 1008 slow consumer")),
           heartbeat_timeouts(counter("tickgate_heartbeat_timeouts_total", "Clients closed after 3 silent heartbeats")),
           skipped_behind(counter("tickgate_updates_skipped_behind_total",
@@ -169,7 +175,7 @@ std::string Metrics::scrape() {
 
     std::int64_t sessions = 0, subscriptions = 0;
     std::uint64_t writes = 0, submits = 0;
-    std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0;
+    std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0, merged = 0, trades_dropped = 0;
     std::int64_t sio_sessions = 0;
     std::uint64_t sio_sent = 0, sio_malformed = 0;
     std::array<std::uint64_t, kErrorCodeCount> errors{};
@@ -184,6 +190,8 @@ std::string Metrics::scrape() {
         writes += s.writes.get();
         submits += s.uring_submits.get();
         conflated += s.messages_conflated.get();
+        merged += s.book_deltas_merged.get();
+        trades_dropped += s.trades_dropped_slow.get();
         slow += s.slow_consumer_disconnects.get();
         heartbeats += s.heartbeat_timeouts.get();
         skipped += s.updates_skipped_behind.get();
@@ -203,6 +211,8 @@ std::string Metrics::scrape() {
     set_total(f.uring_submits, static_cast<double>(submits));
     f.io_backend.Add({{"backend", server_.io_backend()}}).Set(1);
     set_total(f.messages_conflated, static_cast<double>(conflated));
+    set_total(f.book_deltas_merged, static_cast<double>(merged));
+    set_total(f.trades_dropped_slow, static_cast<double>(trades_dropped));
     set_total(f.slow_consumers, static_cast<double>(slow));
     set_total(f.heartbeat_timeouts, static_cast<double>(heartbeats));
     set_total(f.skipped_behind, static_cast<double>(skipped));

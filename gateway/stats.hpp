@@ -25,6 +25,8 @@ struct alignas(64) WorkerStats {
     runtime::OwnedCounter writes;            // session writes completed (each one buffer, one send or more)
     runtime::OwnedCounter uring_submits;     // io_uring_submit calls that carried sends (uring backend)
     runtime::OwnedCounter messages_conflated;
+    runtime::OwnedCounter book_deltas_merged;   // a slow client's pending book delta folded into a newer one
+    runtime::OwnedCounter trades_dropped_slow;  // trades not queued for a client past its queue's half mark
     runtime::OwnedCounter slow_consumer_disconnects;
     runtime::OwnedCounter heartbeat_timeouts;
     runtime::OwnedCounter updates_skipped_behind;  // superseded before this worker could fan them out

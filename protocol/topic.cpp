@@ -65,4 +65,9 @@ std::string_view topic_channel(std::string_view topic) noexcept {
     return topic.substr(0, topic.find('.'));
 }
 
+std::string_view topic_symbol(std::string_view topic) noexcept {
+    const auto dot = topic.find('.');
+    return dot == std::string_view::npos ? std::string_view{} : topic.substr(dot + 1);
+}
+
 }  // namespace tickgate::protocol

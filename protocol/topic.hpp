@@ -26,5 +26,7 @@ bool entry_matches(std::string_view entry, std::string_view topic) noexcept;
 
 /// The channel part of a valid topic ("ticker" of "ticker.BTC-USD").
 std::string_view topic_channel(std::string_view topic) noexcept;
+/// The symbol part of a valid topic ("BTC-USD" of "ticker.BTC-USD"); empty without a ".".
+std::string_view topic_symbol(std::string_view topic) noexcept;
 
 }  // namespace tickgate::protocol

@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <future>
+#include <span>
 
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/newest_seq.hpp"
@@ -18,6 +19,8 @@
 #include "gateway/fanout/worker.hpp"
 #include "feeds/runtime/log.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/model/order_book.hpp"
+#include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
 namespace asio = boost::asio;
@@ -162,10 +165,143 @@ void BroadcastEngine::schedule_freshness_check() {
     });
 }
 
+// A symbol's source book and the views derived from it. Worker 0 only.
+struct BroadcastEngine::BookSource {
+    struct View {
+        std::uint32_t topic_id = 0;
+        std::size_t depth = 0;
+        std::string topic;
+        std::uint64_t last_seq = 0;  // seq of the view's last message: the next one's prev_seq
+    };
+    protocol::OrderBook book;
+    std::array<View, 2> views;
+    // The first kMaxBookDepth levels of each side before the change in progress, to diff the views.
+    std::array<std::array<protocol::PriceLevel, protocol::kMaxBookDepth>, 2> before{};
+    std::array<std::size_t, 2> before_count{};
+    bool in_change = false;
+
+    void capture_before() noexcept {
+        for (const auto side : {protocol::BookSide::bid, protocol::BookSide::ask}) {
+            const auto i = static_cast<std::size_t>(side);
+            const auto levels = book.levels(side);
+            before_count[i] = levels.size();
+            for (std::size_t k = 0; k < levels.size(); ++k) before[i][k] = {levels[k].price, levels[k].size};
+        }
+    }
+    std::span<const protocol::PriceLevel> before_levels(protocol::BookSide side) const noexcept {
+        const auto i = static_cast<std::size_t>(side);
+        return {before[i].data(), before_count[i]};
+    }
+};
+
+void BroadcastEngine::hand_out(Batches& batches, std::uint32_t topic_id, const protocol::MarketUpdate& u,
+                               std::shared_ptr<Frame> frame) {
+    for (std::size_t w = 1; w < batches.size(); ++w)
+        batches[w]->items.push_back(
+            BatchItem{topic_id, u, frame ? std::make_shared<const Frame>(*frame) : nullptr});
+    batches[0]->items.push_back(BatchItem{topic_id, u, std::move(frame)});
+}
+
+const BroadcastEngine::TopicEntry* BroadcastEngine::entry_for(const protocol::MarketUpdate& u, Batches& batches) {
+    auto it = topics_.find(u.topic());
+    if (it != topics_.end()) {
+        const TopicEntry& e = it->second;
+        const bool fits = e.role == TopicRole::published ? u.kind != protocol::UpdateKind::book
+                                                         : e.role == TopicRole::book_source && u.kind == protocol::UpdateKind::book;
+        if (e.owner != u.feed || !fits) {
+            conflicts_.add();
+            return nullptr;
+        }
+        return &e;
+    }
+    const bool book = u.kind == protocol::UpdateKind::book;
+    const std::string_view symbol = protocol::topic_symbol(u.topic());
+    // A source book is book.<SYM>: its views are book.<SYM> and book50.<SYM>.
+    if (book && (protocol::topic_channel(u.topic()) != "book" || topics_.contains("book50." + std::string(symbol)))) {
+        conflicts_.add();
+        return nullptr;
+    }
+    if (topics_.size() + (book ? 2 : 1) > config_.max_topics) {
+        topic_limit_drops_.add();
+        return nullptr;
+    }
+    const auto id = static_cast<std::uint32_t>(topic_ids_++);
+    TopicEntry entry{id, u.feed};
+    if (book) {
+        auto source = std::make_unique<BookSource>();
+        source->book.set_decimals(u.price_decimals, u.size_decimals);
+        const std::string view50 = "book50." + std::string(symbol);
+        const auto id50 = static_cast<std::uint32_t>(topic_ids_++);
+        source->views[0] = {id, protocol::kBookViewDepth, std::string(u.topic())};
+        source->views[1] = {id50, protocol::kBook50ViewDepth, view50};
+        entry.role = TopicRole::book_source;
+        entry.book = static_cast<std::uint32_t>(books_.size());
+        topics_.emplace(view50, TopicEntry{id50, u.feed, TopicRole::book_view});
+        // Announce both views before any message, so every worker creates them in id order and a
+        // subscriber gets a snapshot (empty, seq 0) even of a view no change has touched yet.
+        for (const auto& view : source->views) {
+            protocol::MarketUpdate announce;
+            announce.kind = protocol::UpdateKind::book;
+            announce.set_topic(view.topic);
+            announce.price_decimals = u.price_decimals;
+            announce.size_decimals = u.size_decimals;
+            hand_out(batches, view.topic_id, announce, nullptr);
+        }
+        books_.push_back(std::move(source));
+    }
+    it = topics_.emplace(std::string(u.topic()), entry).first;
+    topic_count_.store(topics_.size(), std::memory_order_relaxed);
+    return &it->second;
+}
+
+void BroadcastEngine::apply_book_fragment(BookSource& b, const protocol::MarketUpdate& u, Batches& batches) {
+    const protocol::BookFragment& f = u.book;
+    // A fragment without a change open starts one, flagged or not: a lost kBookFirst must not leave
+    // the views undiffed. A kBookFirst inside an open change continues it (its levels are applied).
+    if (!b.in_change) {
+        b.capture_before();
+        b.in_change = true;
+        if ((f.flags & protocol::kBookFirst) && (f.flags & protocol::kBookReset)) b.book.clear();
+    }
+    const std::size_t count = std::min<std::size_t>(f.count, protocol::kLevelsPerFragment);
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto side = (f.ask_mask >> i) & 1 ? protocol::BookSide::ask : protocol::BookSide::bid;
+        b.book.apply(side, f.price[i], f.size[i]);
+    }
+    if (!(f.flags & protocol::kBookLast)) return;
+    b.in_change = false;
+    // Every view checksums the same first kChecksumDepth levels: one checksum per change.
+    const std::uint32_t checksum = b.book.checksum();
+    for (auto& view : b.views) {
+        auto delta = std::make_shared<BookDelta>();
+        protocol::diff_view(protocol::BookSide::bid, b.before_levels(protocol::BookSide::bid),
+                            b.book.levels(protocol::BookSide::bid), view.depth, delta->bids);
+        protocol::diff_view(protocol::BookSide::ask, b.before_levels(protocol::BookSide::ask),
+                            b.book.levels(protocol::BookSide::ask), view.depth, delta->asks);
+        if (delta->bids.empty() && delta->asks.empty()) continue;  // a change below this view
+        delta->seq = u.seq;
+        delta->prev_seq = view.last_seq;
+        delta->ts_ns = u.ts_ns;
+        delta->checksum = checksum;
+        delta->price_decimals = b.book.price_decimals();
+        delta->size_decimals = b.book.size_decimals();
+        delta->set_topic(view.topic);
+        view.last_seq = u.seq;
+        protocol::MarketUpdate header;
+        header.kind = protocol::UpdateKind::book;
+        header.set_topic(view.topic);
+        header.seq = u.seq;
+        header.ts_ns = u.ts_ns;
+        header.price_decimals = delta->price_decimals;
+        header.size_decimals = delta->size_decimals;
+        hand_out(batches, view.topic_id, header, frames::book_delta(std::move(delta), view.topic_id));
+    }
+}
+
 void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t n) {
     // One batch per worker, each with its own copy of every frame: a frame's reference count is then
     // touched by one thread only, instead of bouncing between cores once per subscriber.
-    std::vector<std::shared_ptr<UpdateBatch>> batches(workers_.size());
+    Batches batches(workers_.size());
     for (auto& b : batches) {
         b = std::make_shared<UpdateBatch>();
         b->items.reserve(n);
@@ -177,25 +313,15 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
         FeedState& feed = *feeds_[u.feed];
         feed.last_update_ns.store(now, std::memory_order_relaxed);
         feed.updates.add();
-        auto it = topics_.find(u.topic());
-        if (it == topics_.end()) {
-            if (topics_.size() >= config_.max_topics) {
-                topic_limit_drops_.add();
-                continue;
-            }
-            const auto id = static_cast<std::uint32_t>(topics_.size());
-            it = topics_.emplace(std::string(u.topic()), TopicEntry{id, u.feed}).first;
-            topic_count_.store(topics_.size(), std::memory_order_relaxed);
-        }
-        if (it->second.owner != u.feed) {
-            conflicts_.add();
+        const TopicEntry* entry = entry_for(u, batches);
+        if (!entry) continue;
+        if (entry->role == TopicRole::book_source) {
+            apply_book_fragment(*books_[entry->book], u, batches);
             continue;
         }
-        auto frame = frames::live_update(u, Wire::v1, it->second.id);
-        for (std::size_t w = 1; w < batches.size(); ++w)
-            batches[w]->items.push_back(BatchItem{it->second.id, u, std::make_shared<const Frame>(*frame)});
-        batches[0]->items.push_back(BatchItem{it->second.id, u, std::move(frame)});
-        newest_.publish(it->second.id, u.seq);
+        hand_out(batches, entry->id, u, frames::live_update(u, Wire::v1, entry->id));
+        // Only tickers may be skipped by a lagging worker (see Worker::on_batch).
+        if (u.kind == protocol::UpdateKind::ticker) newest_.publish(entry->id, u.seq);
     }
     if (batches[0]->items.empty()) return;
     for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->post_batch(std::move(batches[w]));

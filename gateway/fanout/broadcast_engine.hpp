@@ -20,12 +20,14 @@
 #include "feeds/update_channel.hpp"
 #include "feeds/upstream_stats.hpp"
 #include "gateway/config.hpp"
+#include "gateway/fanout/frame.hpp"
 #include "gateway/stats.hpp"
 
 namespace tickgate::gateway {
 
 class Worker;
 class NewestSeqTable;
+struct UpdateBatch;
 
 struct FeedHealth {
     std::string name;
@@ -71,15 +73,28 @@ private:
         // Set by worker 0 while the upstream keeps the feed stale, for feed_health on any thread.
         std::atomic<bool> upstream_stale{false};
     };
+    // What a topic name is to the engine: a topic feeds publish (tickers, trades, and book.<SYM>,
+    // the symbol's source book, whose first view shares its name), or book50.<SYM>, a view only.
+    enum class TopicRole : std::uint8_t { published, book_source, book_view };
     struct TopicEntry {
         std::uint32_t id;
         std::uint16_t owner;
+        TopicRole role = TopicRole::published;
+        std::uint32_t book = 0;  // book_source: index into books_
     };
+    struct BookSource;
+    using Batches = std::vector<std::shared_ptr<UpdateBatch>>;
     struct Loop;  // worker 0's handles: the eventfd watch and the timers
 
     void wait_for_updates();
     void drain();
     void publish(const protocol::MarketUpdate* updates, std::size_t n);
+    /// The topic entry of an update, created on first sight (a book: both views at once, announced
+    /// to the workers); null when the update is to be dropped (counted).
+    const TopicEntry* entry_for(const protocol::MarketUpdate& u, Batches& batches);
+    void apply_book_fragment(BookSource& book, const protocol::MarketUpdate& u, Batches& batches);
+    static void hand_out(Batches& batches, std::uint32_t topic_id, const protocol::MarketUpdate& u,
+                         std::shared_ptr<Frame> frame);
     void check_freshness(std::int64_t now_ns);
     void schedule_freshness_check();
     bool workers_behind() const;
@@ -95,6 +110,8 @@ private:
     };
     // Transparent lookup: finding a topic by the update's string_view allocates nothing.
     std::unordered_map<std::string, TopicEntry, TopicHash, std::equal_to<>> topics_;
+    std::size_t topic_ids_ = 0;  // ids handed out (a book takes two)
+    std::vector<std::unique_ptr<BookSource>> books_;
     std::int64_t started_ns_ = 0;
     runtime::OwnedCounter conflicts_;
     runtime::OwnedCounter topic_limit_drops_;

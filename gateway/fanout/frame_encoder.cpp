@@ -8,11 +8,37 @@
 namespace tickgate::gateway::frames {
 namespace {
 
-void encode_update(const protocol::MarketUpdate& u, Wire wire, bool snapshot, std::string& out) {
-    if (wire == Wire::v1) return protocol::encode_update(u, snapshot, out);
-    protocol::socketio::begin_event(protocol::topic_channel(u.topic()), out);
-    protocol::encode_update(u, snapshot, out);
+// For Socket.IO, the event named after the topic's channel, carrying the v1 object.
+template <typename Encode>
+void in_wire(Wire wire, std::string_view topic, std::string& out, Encode&& encode) {
+    if (wire == Wire::v1) return encode(out);
+    protocol::socketio::begin_event(protocol::topic_channel(topic), out);
+    encode(out);
     protocol::socketio::end_event(out);
+}
+
+void encode_update(const protocol::MarketUpdate& u, Wire wire, bool snapshot, std::string& out) {
+    in_wire(wire, u.topic(), out, [&](std::string& o) {
+        if (u.kind == protocol::UpdateKind::trade)
+            protocol::encode_trade(u, o);
+        else
+            protocol::encode_update(u, snapshot, o);
+    });
+}
+
+void encode_book_delta(const BookDelta& d, std::string& out) {
+    protocol::BookMessage m;
+    m.type = protocol::topic_channel(d.topic());
+    m.topic = d.topic();
+    m.seq = d.seq;
+    m.prev_seq = d.prev_seq;
+    m.ts_ns = d.ts_ns;
+    m.bids = d.bids;
+    m.asks = d.asks;
+    m.checksum = d.checksum;
+    m.price_decimals = d.price_decimals;
+    m.size_decimals = d.size_decimals;
+    protocol::encode_book(m, out);
 }
 
 }  // namespace
@@ -21,7 +47,50 @@ std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, Wire wire, s
     auto frame = make_text_frame([&](std::string& out) { encode_update(u, wire, false, out); });
     frame->topic_id = topic_id;
     frame->ts_ns = u.ts_ns;
+    frame->kind = u.kind;
     return frame;
+}
+
+std::shared_ptr<Frame> book_delta(std::shared_ptr<const BookDelta> delta, std::uint32_t topic_id) {
+    auto frame = make_text_frame([&](std::string& out) { encode_book_delta(*delta, out); });
+    frame->topic_id = topic_id;
+    frame->ts_ns = delta->ts_ns;
+    frame->kind = protocol::UpdateKind::book;
+    frame->book = std::move(delta);
+    return frame;
+}
+
+std::shared_ptr<Frame> socketio_live(const Frame& v1, std::string_view channel) {
+    std::string_view bytes = v1.bytes();
+    protocol::ServerFrame parsed;
+    protocol::take_server_frame(bytes, parsed);
+    const std::string_view payload = parsed.payload;
+    auto frame = make_text_frame([&](std::string& out) {
+        protocol::socketio::begin_event(channel, out);
+        out += payload;
+        protocol::socketio::end_event(out);
+    });
+    frame->topic_id = v1.topic_id;
+    frame->ts_ns = v1.ts_ns;
+    frame->kind = v1.kind;
+    frame->book = v1.book;
+    return frame;
+}
+
+void book_delta(const BookDelta& delta, Wire wire, std::string& out) {
+    append_text_frame(out, [&](std::string& o) {
+        in_wire(wire, delta.topic(), o, [&](std::string& oo) { encode_book_delta(delta, oo); });
+    });
+}
+
+void book_snapshot(std::string_view topic, std::uint64_t seq, std::int64_t ts_ns, const protocol::OrderBook& view,
+                   Wire wire, std::string& out) {
+    append_text_frame(out, [&](std::string& o) {
+        in_wire(wire, topic, o, [&](std::string& oo) {
+            protocol::encode_book_snapshot(protocol::topic_channel(topic), topic, seq, ts_ns, view,
+                                           protocol::kMaxBookDepth, oo);
+        });
+    });
 }
 
 StatusFrames status(std::string_view status_json) {

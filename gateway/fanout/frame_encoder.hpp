@@ -19,9 +19,19 @@
 
 namespace tickgate::gateway::frames {
 
-/// A live update: the v1 object, or for Socket.IO 42["<channel>",{v1 object}]. Once per update
-/// (v1, by the engine) or once per update per worker (Socket.IO, on first need).
+/// A live ticker or trade: the v1 object, or for Socket.IO 42["<channel>",{v1 object}]. Once per
+/// update, by the engine.
 std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, Wire wire, std::uint32_t topic_id);
+/// A book view's delta (v1), once per view change, by the engine.
+std::shared_ptr<Frame> book_delta(std::shared_ptr<const BookDelta> delta, std::uint32_t topic_id);
+/// The Socket.IO form of a v1 live frame, 42["<channel>",<its object>], from its bytes (once per
+/// update per worker, on first need).
+std::shared_ptr<Frame> socketio_live(const Frame& v1, std::string_view channel);
+/// A book delta built for one session (a slow client's merged deltas).
+void book_delta(const BookDelta& delta, Wire wire, std::string& out);
+/// A book view's state, sent after a subscribe ack ("snapshot":true, no prev_seq).
+void book_snapshot(std::string_view topic, std::uint64_t seq, std::int64_t ts_ns, const protocol::OrderBook& view,
+                   Wire wire, std::string& out);
 /// A feed status change for both wires.
 StatusFrames status(std::string_view status_json);
 

@@ -1,6 +1,17 @@
 #include "gateway/fanout/outbound_queue.hpp"
 
+#include "gateway/fanout/frame_encoder.hpp"
+
 namespace tickgate::gateway {
+namespace {
+
+// A merged delta is encoded only when it is sent; until then its size is estimated from its levels
+// (a level is ["price","size"], about 25 bytes; the rest of the object about 150 plus the topic twice).
+std::size_t estimated_bytes(const BookDelta& d) noexcept {
+    return 160 + 2 * std::size_t{d.topic_len} + 28 * (d.bids.size() + d.asks.size());
+}
+
+}  // namespace
 
 OutboundQueue::Push OutboundQueue::push_live(const FramePtr& frame, std::int64_t now_ns) {
     const std::size_t size = frame->bytes().size();
@@ -13,18 +24,41 @@ OutboundQueue::Push OutboundQueue::push_live(const FramePtr& frame, std::int64_t
         if (oldest_update_ts_ns_ == 0 || frame->ts_ns < oldest_update_ts_ns_) oldest_update_ts_ns_ = frame->ts_ns;
         return Push::queued;
     }
-    auto [it, inserted] = conflated_.try_emplace(frame->topic_id, frame);
-    if (!inserted) {
-        conflated_bytes_ -= it->second->bytes().size();
-        it->second = frame;
-        ++conflated_count_;
+    if (frame->kind == protocol::UpdateKind::trade) {
+        ++dropped_trades_;
+        return Push::dropped;
     }
-    conflated_bytes_ += size;
+    auto [it, inserted] = conflated_.try_emplace(frame->topic_id);
+    Conflated& pending = it->second;
+    if (!inserted) conflated_bytes_ -= pending.bytes;
+    if (!inserted && frame->book && pending.frame->book) {
+        merge_book(pending, *frame);
+        ++merged_count_;
+    } else {
+        if (!inserted) ++conflated_count_;
+        pending.merged.reset();
+        pending.bytes = size;
+    }
+    pending.frame = frame;
+    conflated_bytes_ += pending.bytes;
     if (bytes() > max_bytes_) {
         overflowed_ = true;
         return Push::overflow;
     }
     return inserted ? Push::queued : Push::conflated;
+}
+
+void OutboundQueue::merge_book(Conflated& pending, const Frame& newer) {
+    // The first delta keeps its prev_seq (what the client holds); the newest gives seq, checksum, ts.
+    if (!pending.merged) pending.merged = std::make_unique<BookDelta>(*pending.frame->book);
+    BookDelta& m = *pending.merged;
+    const BookDelta& n = *newer.book;
+    protocol::merge_levels(protocol::BookSide::bid, m.bids, n.bids);
+    protocol::merge_levels(protocol::BookSide::ask, m.asks, n.asks);
+    m.seq = n.seq;
+    m.ts_ns = n.ts_ns;
+    m.checksum = n.checksum;
+    pending.bytes = estimated_bytes(m);
 }
 
 bool OutboundQueue::push_control(std::string_view frame_bytes, std::int64_t now_ns) {
@@ -34,7 +68,7 @@ bool OutboundQueue::push_control(std::string_view frame_bytes, std::int64_t now_
 void OutboundQueue::forget_topic(std::uint32_t topic_id) {
     if (conflated_.empty()) return;
     if (auto it = conflated_.find(topic_id); it != conflated_.end()) {
-        conflated_bytes_ -= it->second->bytes().size();
+        conflated_bytes_ -= it->second.bytes;
         conflated_.erase(it);
     }
 }
@@ -48,10 +82,13 @@ OutboundQueue::Taken OutboundQueue::take(std::string& out) {
         else
             out.append(control_, p.begin, p.end - p.begin);
     }
-    for (const auto& [topic, frame] : conflated_) {
-        out.append(frame->bytes());
-        if (taken.oldest_update_ts_ns == 0 || frame->ts_ns < taken.oldest_update_ts_ns)
-            taken.oldest_update_ts_ns = frame->ts_ns;
+    for (const auto& [topic, pending] : conflated_) {
+        if (pending.merged)
+            frames::book_delta(*pending.merged, wire_, out);
+        else
+            out.append(pending.frame->bytes());
+        if (taken.oldest_update_ts_ns == 0 || pending.frame->ts_ns < taken.oldest_update_ts_ns)
+            taken.oldest_update_ts_ns = pending.frame->ts_ns;
     }
     clear();
     return taken;

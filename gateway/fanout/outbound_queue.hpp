@@ -3,14 +3,18 @@
 // - below half of max_bytes, frames are kept in order: shared live frames by reference (queueing
 //   costs a pointer, not a copy), per-session control frames in a local buffer; take() gathers them
 //   into one contiguous buffer for one socket write (one TLS record where it fits);
-// - past half, live updates are conflated: only the newest frame per topic is kept (the client sees a
-//   seq gap), and they go out after the ordered bytes;
+// - past half, live updates are conflated: only the newest ticker frame per topic is kept (the
+//   client sees a seq gap); a book view's pending deltas are merged per level into one delta, built
+//   for this client alone, that chains from the last delta it was sent (a dropped delta would
+//   corrupt its book); trades cannot be merged and are dropped (the seq gap tells). All of them go
+//   out after the ordered bytes;
 // - past max_bytes in all, push reports overflow and the session closes 1008 "slow consumer".
 // Control frames (acks, errors, snapshots, pings, status) always keep their order.
 // Thread-confined to the session's worker; no locks.
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,9 +27,10 @@ namespace tickgate::gateway {
 
 class OutboundQueue {
 public:
-    enum class Push { queued, conflated, overflow };
+    enum class Push { queued, conflated, dropped, overflow };
 
-    explicit OutboundQueue(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+    /// `wire` is the session's: merged book deltas are encoded by the queue itself.
+    explicit OutboundQueue(std::size_t max_bytes, Wire wire = Wire::v1) : max_bytes_(max_bytes), wire_(wire) {}
 
     /// A live update. now_ns is the caller's clock (read once per batch, not per push).
     Push push_live(const FramePtr& frame, std::int64_t now_ns);
@@ -57,6 +62,9 @@ public:
     std::size_t max_bytes() const noexcept { return max_bytes_; }
     /// Live updates replaced by a newer one of the same topic since the last call.
     std::uint64_t take_conflated_count() noexcept { return std::exchange(conflated_count_, 0); }
+    /// Book deltas merged into another pending one, and trades dropped, since the last call.
+    std::uint64_t take_merged_count() noexcept { return std::exchange(merged_count_, 0); }
+    std::uint64_t take_dropped_trade_count() noexcept { return std::exchange(dropped_trades_, 0); }
 
 private:
     void note_queued(std::int64_t now_ns) noexcept {
@@ -69,13 +77,24 @@ private:
         std::uint32_t begin = 0, end = 0;
     };
 
+    /// The newest frame of a topic, or for a book view the merge of its pending deltas.
+    struct Conflated {
+        FramePtr frame;
+        std::unique_ptr<BookDelta> merged;  // set once a second delta of the view came in
+        std::size_t bytes = 0;              // what it will take on the wire (merged: an estimate)
+    };
+    void merge_book(Conflated& pending, const Frame& newer);
+
     std::size_t max_bytes_;
+    Wire wire_;
     std::vector<Piece> pieces_;
     std::string control_;
     std::size_t ordered_bytes_ = 0;
-    std::unordered_map<std::uint32_t, FramePtr> conflated_;
+    std::unordered_map<std::uint32_t, Conflated> conflated_;
     std::size_t conflated_bytes_ = 0;
     std::uint64_t conflated_count_ = 0;
+    std::uint64_t merged_count_ = 0;
+    std::uint64_t dropped_trades_ = 0;
     std::int64_t oldest_update_ts_ns_ = 0;
     std::int64_t queued_since_ns_ = 0;
     bool overflowed_ = false;

@@ -11,9 +11,6 @@
 
 namespace tickgate::gateway {
 
-/// The wire protocol of a session: v1 JSON frames, or Socket.IO v5 over Engine.IO v4.
-enum class Wire : std::uint8_t { v1, socketio };
-
 /// The frames of one feed status change, one per wire protocol.
 struct StatusFrames {
     FramePtr v1, socketio;
@@ -22,7 +19,7 @@ struct StatusFrames {
 
 class Subscriber {
 public:
-    explicit Subscriber(std::size_t max_queue_bytes, Wire wire = Wire::v1) : queue_(max_queue_bytes), wire_(wire) {}
+    explicit Subscriber(std::size_t max_queue_bytes, Wire wire = Wire::v1) : queue_(max_queue_bytes, wire), wire_(wire) {}
     virtual ~Subscriber() = default;
     Subscriber(const Subscriber&) = delete;
     Subscriber& operator=(const Subscriber&) = delete;

@@ -6,11 +6,23 @@
 #include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
-TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_view name) {
+TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, const protocol::MarketUpdate& first) {
+    if (id < topics_.size()) return topics_[id];
+    TopicState& t = ensure_topic(id, first.topic(), first.kind);
+    if (t.book) t.book->set_decimals(first.price_decimals, first.size_decimals);
+    return t;
+}
+
+TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_view name, protocol::UpdateKind kind) {
     if (id < topics_.size()) return topics_[id];
     topics_.resize(id + 1);
     TopicState& t = topics_[id];
     t.name.assign(name);
+    t.kind = kind;
+    if (kind == protocol::UpdateKind::book) {
+        t.book = std::make_unique<protocol::OrderBook>();
+        t.has_value = true;
+    }
     ids_.emplace(t.name, id);
     for (auto& [pattern, holders] : patterns_)
         if (protocol::entry_matches(pattern, t.name))
@@ -20,12 +32,21 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
 
 void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
                                    std::int64_t now_ns) {
-    store_latest(topic_id, update);
+    TopicState& topic = topics_[topic_id];
+    if (frame->book && topic.book) {
+        const BookDelta& d = *frame->book;
+        for (const auto& l : d.bids) topic.book->apply(protocol::BookSide::bid, l.price, l.size);
+        for (const auto& l : d.asks) topic.book->apply(protocol::BookSide::ask, l.price, l.size);
+        topic.book_seq = d.seq;
+        topic.book_ts_ns = d.ts_ns;
+    } else {
+        store_latest(topic_id, update);
+    }
     FramePtr socketio_frame;
-    for (Subscriber* s : topics_[topic_id].subscribers) {
+    for (Subscriber* s : topic.subscribers) {
         const FramePtr* f = &frame;
         if (s->wire() == Wire::socketio) {
-            if (!socketio_frame) socketio_frame = frames::live_update(update, Wire::socketio, frame->topic_id);
+            if (!socketio_frame) socketio_frame = frames::socketio_live(*frame, protocol::topic_channel(topic.name));
             f = &socketio_frame;
         }
         s->queue().push_live(*f, now_ns);

@@ -7,6 +7,7 @@
 // the topic (an exact topic and a pattern), so it is delivered once; `coverage` counts the entries.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -16,14 +17,21 @@
 #include <vector>
 
 #include "protocol/model/market_update.hpp"
+#include "protocol/model/order_book.hpp"
 #include "gateway/fanout/subscriber.hpp"
 
 namespace tickgate::gateway {
 
 struct TopicState {
     std::string name;
-    protocol::MarketUpdate latest;
-    bool has_value = false;
+    protocol::UpdateKind kind = protocol::UpdateKind::ticker;
+    protocol::MarketUpdate latest;  // a ticker's latest value (trades keep none: they have no snapshot)
+    bool has_value = false;         // a snapshot can be sent
+    // A book view as this worker's subscribers hold it: every delta handed out applied in turn, so
+    // a snapshot taken now chains with the next delta.
+    std::unique_ptr<protocol::OrderBook> book;
+    std::uint64_t book_seq = 0;
+    std::int64_t book_ts_ns = 0;
     std::vector<Subscriber*> subscribers;
 };
 
@@ -43,12 +51,16 @@ public:
     };
 
     /// Topic ids arrive densely and in order from the engine; a new id creates the topic and
-    /// subscribes the sessions whose patterns match it.
-    TopicState& ensure_topic(std::uint32_t id, std::string_view name);
+    /// subscribes the sessions whose patterns match it. A book view starts as an empty book at seq 0
+    /// (`first` gives its decimals), so it always has a snapshot.
+    TopicState& ensure_topic(std::uint32_t id, std::string_view name,
+                             protocol::UpdateKind kind = protocol::UpdateKind::ticker);
+    TopicState& ensure_topic(std::uint32_t id, const protocol::MarketUpdate& first);
 
-    /// Stores the update as the topic's latest value and queues the shared frame on every
-    /// subscriber (Socket.IO subscribers get a Socket.IO frame, encoded here on first need, once per
-    /// update per worker). Subscribers that queued something become dirty.
+    /// Stores the update as the topic's latest value (a book view: applies the frame's delta to the
+    /// view) and queues the shared frame on every subscriber (Socket.IO subscribers get a Socket.IO
+    /// frame, built here on first need, once per update per worker). Subscribers that queued
+    /// something become dirty.
     void deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
                  std::int64_t now_ns);
     /// The worker's flush pass: calls `f(subscriber)` once for each dirty subscriber and clears the
@@ -58,6 +70,7 @@ public:
 
     /// Records the update as the topic's latest value without delivering it.
     void store_latest(std::uint32_t topic_id, const protocol::MarketUpdate& update) {
+        if (update.kind != protocol::UpdateKind::ticker) return;
         topics_[topic_id].latest = update;
         topics_[topic_id].has_value = true;
     }

@@ -59,10 +59,13 @@ void Worker::post_batch(std::shared_ptr<const UpdateBatch> batch) {
 void Worker::on_batch(const UpdateBatch& batch) {
     const auto t = now_ns();
     for (const BatchItem& item : batch.items) {
-        registry_.ensure_topic(item.topic_id, item.update.topic());
+        registry_.ensure_topic(item.topic_id, item.update);
+        if (!item.frame) continue;  // a topic announced ahead of its first message
         // Only a worker that is really behind skips: a short scheduling hiccup must not cost a fast
-        // client a gap, a quarter second of lag is worth recovering from at once.
-        if (newest_ && t - item.update.ts_ns > kBehindNs && newest_->superseded(item.topic_id, item.update.seq)) {
+        // client a gap, a quarter second of lag is worth recovering from at once. Only tickers: a
+        // skipped book delta would break every client's book, and a trade is never superseded.
+        if (newest_ && item.update.kind == protocol::UpdateKind::ticker && t - item.update.ts_ns > kBehindNs &&
+            newest_->superseded(item.topic_id, item.update.seq)) {
             registry_.store_latest(item.topic_id, item.update);
             stats_.updates_skipped_behind.add();
             continue;
@@ -83,6 +86,8 @@ void Worker::flush_dirty() {
     registry_.flush_dirty([this](Subscriber& s) {
         // Counted here, not when a write starts: a stalled client never starts another write.
         stats_.messages_conflated.add(s.queue().take_conflated_count());
+        stats_.book_deltas_merged.add(s.queue().take_merged_count());
+        stats_.trades_dropped_slow.add(s.queue().take_dropped_trade_count());
         if (s.queue().overflowed()) stats_.slow_consumer_disconnects.add();
         s.on_delivered();
     });

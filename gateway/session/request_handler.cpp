@@ -30,8 +30,14 @@ void subscribe(Session& session, const std::vector<std::string>& entries, Replie
     // Snapshots after the ack; they sit in the ordered part of the queue, ahead of any later live update.
     for (std::uint32_t topic_id : outcome.newly_covered) {
         const TopicState& topic = registry.topic(topic_id);
-        if (!topic.has_value) continue;
-        if (!session.queue_built([&](std::string& out) { frames::snapshot(topic.latest, session.wire(), out); })) {
+        if (!topic.has_value) continue;  // trades have none; a ticker before its first update
+        const bool queued = session.queue_built([&](std::string& out) {
+            if (topic.book)
+                frames::book_snapshot(topic.name, topic.book_seq, topic.book_ts_ns, *topic.book, session.wire(), out);
+            else
+                frames::snapshot(topic.latest, session.wire(), out);
+        });
+        if (!queued) {
             session.queue().mark_overflowed();
             break;
         }

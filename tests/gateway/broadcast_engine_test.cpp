@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "feeds/runtime/clock.hpp"
+#include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/newest_seq.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "protocol/messages.hpp"
+#include "tests/e2e/support/reference_book.hpp"
 #include "tests/gateway/session_harness.hpp"
 
 namespace tickgate::gateway {
@@ -99,6 +101,8 @@ protected:
     std::unique_ptr<BroadcastEngine> engine;
     Clock::time_point started;
 
+    std::vector<std::string> entries{"ticker.*"};  // what every session subscribes to at start
+
     void start(std::vector<std::string> feed_names = {"sim"}, std::vector<const feeds::UpstreamStats*> upstreams = {}) {
         for (unsigned i = 0; i < 2; ++i) workers.push_back(std::make_unique<Worker>(i, config, &newest));
         // Three sessions: a worker's subscribers share its frames, so one worker gets two.
@@ -106,7 +110,7 @@ protected:
             Worker& w = *workers[i % 2];
             auto s = std::make_shared<RecordingSession>(w, "127.0.0.1:" + std::to_string(i + 1));
             w.attach(s);
-            w.registry().subscribe(*s, std::vector<std::string>{"ticker.*"}, 10);
+            w.registry().subscribe(*s, entries, 10);
             sessions.push_back(std::move(s));
         }
         for (auto& w : workers) w->start();
@@ -362,6 +366,183 @@ TEST_F(BroadcastEngineTest, FeedHealthCountsUpdatesAndAgesFromStartUntilTheFirst
     EXPECT_TRUE(health[1].fresh);
     EXPECT_EQ(engine->conflicts(), 0u);
     EXPECT_EQ(engine->topic_limit_drops(), 0u);
+}
+
+}  // namespace
+}  // namespace tickgate::gateway
+
+namespace tickgate::gateway {
+namespace {
+
+struct LevelChange {
+    protocol::BookSide side;
+    std::int64_t price, size;
+};
+
+/// One change of book.<symbol> as the fragments a feed publishes (4 levels per slot).
+std::vector<protocol::MarketUpdate> book_change(std::string_view symbol, std::uint64_t seq,
+                                                const std::vector<LevelChange>& levels, bool reset = false) {
+    std::vector<protocol::MarketUpdate> out;
+    const auto ts = realtime_ns();
+    for (std::size_t i = 0; i == 0 || i < levels.size(); i += protocol::kLevelsPerFragment) {
+        protocol::MarketUpdate u;
+        u.kind = protocol::UpdateKind::book;
+        u.set_topic("book." + std::string(symbol));
+        u.seq = seq;
+        u.ts_ns = ts;
+        u.price_decimals = 2;
+        u.size_decimals = 4;
+        auto& f = u.book;
+        f.count = 0;
+        f.ask_mask = 0;
+        f.flags = i == 0 ? protocol::kBookFirst | (reset ? protocol::kBookReset : 0) : 0;
+        for (std::size_t k = i; k < levels.size() && k < i + protocol::kLevelsPerFragment; ++k, ++f.count) {
+            f.price[f.count] = levels[k].price;
+            f.size[f.count] = levels[k].size;
+            if (levels[k].side == protocol::BookSide::ask) f.ask_mask |= static_cast<std::uint8_t>(1u << f.count);
+        }
+        if (i + protocol::kLevelsPerFragment >= levels.size()) f.flags |= protocol::kBookLast;
+        out.push_back(u);
+    }
+    return out;
+}
+
+/// A full book around 100.00: `depth` bids 99.99, 99.98, ... and asks 100.01, 100.02, ...
+std::vector<LevelChange> full_book(int depth) {
+    std::vector<LevelChange> levels;
+    for (int i = 0; i < depth; ++i) {
+        levels.push_back({protocol::BookSide::bid, 9999 - i, 10000 + i});
+        levels.push_back({protocol::BookSide::ask, 10001 + i, 20000 + i});
+    }
+    return levels;
+}
+
+std::vector<std::string> of_type(const std::vector<std::string>& texts, std::string_view type) {
+    std::vector<std::string> out;
+    const std::string key = "{\"type\":\"" + std::string(type) + "\"";
+    for (const auto& t : texts)
+        if (t.rfind(key, 0) == 0) out.push_back(t);
+    return out;
+}
+
+TEST_F(BroadcastEngineTest, ABookSourceFeedsTwoTruncatedViewsWhoseDeltasChainAndChecksum) {
+    entries = {"book.*", "book50.*"};
+    start();
+    // A 60-level reset in 30 fragments, then: a change at rank 20 (book50 only), one at the top (both
+    // views; pushes a level out of book's top 10), removal of the best ask (a level enters from below).
+    for (const auto& u : book_change("BTC-USD", 1, full_book(60), true)) publish(u);
+    for (const auto& u : book_change("BTC-USD", 2, {{protocol::BookSide::bid, 9979, 5}})) publish(u);
+    for (const auto& u : book_change("BTC-USD", 3, {{protocol::BookSide::bid, 10000, 7}})) publish(u);
+    for (const auto& u : book_change("BTC-USD", 4, {{protocol::BookSide::ask, 10001, 0}})) publish(u);
+    ASSERT_TRUE(eventually([&] {
+        for (auto& s : sessions)
+            if (of_type(s->texts(), "book").size() < 3 || of_type(s->texts(), "book50").size() < 4) return false;
+        return true;
+    }));
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+        const auto texts = sessions[i]->texts();
+        const auto book = of_type(texts, "book");
+        const auto book50 = of_type(texts, "book50");
+        ASSERT_EQ(book.size(), 3u) << "the rank-20 change (seq 2) is below book's top 10";
+        ASSERT_EQ(book50.size(), 4u);
+        // The views exist from the start as empty books at seq 0, so the first delta chains from 0.
+        e2e::ReferenceBook top10, top50;
+        ASSERT_TRUE(top10.apply(R"({"type":"book","topic":"book.BTC-USD","seq":0,"ts":0,"snapshot":true,"bids":[],"asks":[],"checksum":)" +
+                                std::to_string(crc32(0, reinterpret_cast<const Bytef*>("|"), 1)) + "}"))
+            << top10.error();
+        ASSERT_TRUE(top50.apply(R"({"type":"book50","topic":"book50.BTC-USD","seq":0,"ts":0,"snapshot":true,"bids":[],"asks":[],"checksum":)" +
+                                std::to_string(crc32(0, reinterpret_cast<const Bytef*>("|"), 1)) + "}"))
+            << top50.error();
+        for (const auto& t : book) {
+            ASSERT_TRUE(top10.apply(t)) << top10.error() << "\n" << t;
+            EXPECT_LE(top10.bid_depth(), 10u);
+            EXPECT_LE(top10.ask_depth(), 10u);
+        }
+        for (const auto& t : book50) {
+            ASSERT_TRUE(top50.apply(t)) << top50.error() << "\n" << t;
+            EXPECT_LE(top50.bid_depth(), 50u);
+        }
+        EXPECT_EQ(top10.seq(), 4u);
+        EXPECT_EQ(top50.seq(), 4u);
+        EXPECT_EQ(top10.bid_depth(), 10u);
+        // The gateway's book holds the 50 levels a source publishes: the best ask's removal leaves
+        // 49 until the source adds the level that enters its own top 50 (this test's source does not).
+        EXPECT_EQ(top50.ask_depth(), 49u);
+        EXPECT_EQ(top10.best_bid()->first, "100.00");
+        EXPECT_EQ(top10.best_ask()->first, "100.02");
+        // The top-of-book change pushed 99.90 out of book's top 10: its delta removes it.
+        EXPECT_NE(book[1].find(R"(["99.90","0.0000"])"), std::string::npos) << book[1];
+        EXPECT_NE(book[1].find(R"("prev_seq":1)"), std::string::npos) << book[1];
+        // The best ask's removal pulls 100.11 into book's top 10 from below.
+        EXPECT_NE(book[2].find(R"(["100.11","2.0010"])"), std::string::npos) << book[2];
+        EXPECT_EQ(top10.checksum(), top50.checksum()) << "both views checksum the same first 10 levels";
+    }
+    EXPECT_EQ(engine->topic_count(), 2u);
+}
+
+TEST_F(BroadcastEngineTest, ASubscriberGetsTheWorkersViewAsASnapshotThatTheNextDeltaChainsFrom) {
+    entries = {"ticker.*"};
+    start();
+    for (const auto& u : book_change("ETH-USD", 7, full_book(12), true)) publish(u);
+    for (const auto& u : book_change("ETH-USD", 8, {{protocol::BookSide::ask, 10001, 3}})) publish(u);
+    publish(update("ticker.ETH-USD", 1));  // once it arrived, the book changes before it were handled
+    ASSERT_TRUE(eventually([&] { return every_session_has(1); }));
+    Worker& w = *workers[0];
+    auto late = std::make_shared<RecordingSession>(w, "127.0.0.1:9");
+    on_worker(w, [&] {
+        w.attach(late);
+        auto outcome = w.registry().subscribe(*late, std::vector<std::string>{"book.ETH-USD", "book.*", "trade.ETH-USD"}, 10);
+        // Covered twice (exactly and by the pattern), delivered once; trade.ETH-USD does not exist.
+        EXPECT_EQ(outcome.newly_covered.size(), 1u);
+        EXPECT_EQ(outcome.unknown, std::vector<std::string>{"trade.ETH-USD"});
+        const TopicState& t = w.registry().topic(outcome.newly_covered[0]);
+        std::string snapshot;
+        frames::book_snapshot(t.name, t.book_seq, t.book_ts_ns, *t.book, Wire::v1, snapshot);
+        late->queue().push_control(snapshot, realtime_ns());
+        return 0;
+    });
+    for (const auto& u : book_change("ETH-USD", 9, {{protocol::BookSide::bid, 9999, 0}})) publish(u);
+    publish(update("ticker.ETH-USD", 2));
+    ASSERT_TRUE(eventually([&] { return every_session_has(2); }));
+    on_worker(w, [&] { late->flush(); return 0; });
+    const auto texts = late->texts();
+    ASSERT_EQ(texts.size(), 2u);
+    e2e::ReferenceBook ref;
+    ASSERT_TRUE(ref.apply(texts[0])) << ref.error() << "\n" << texts[0];
+    EXPECT_NE(texts[0].find(R"("seq":8,)"), std::string::npos) << texts[0];
+    ASSERT_TRUE(ref.apply(texts[1])) << ref.error() << "\n" << texts[1];
+    EXPECT_EQ(ref.seq(), 9u);
+    EXPECT_EQ(ref.best_bid()->first, "99.98");
+    on_worker(w, [&] { w.detach(*late); return 0; });
+}
+
+TEST_F(BroadcastEngineTest, TradesReachSubscribersInOrderAndABookOnAForeignChannelIsRefused) {
+    entries = {"trade.*", "foo.*"};
+    start();
+    protocol::MarketUpdate t;
+    t.kind = protocol::UpdateKind::trade;
+    t.set_topic("trade.BTC-USD");
+    t.ts_ns = realtime_ns();
+    t.trade = {6499975, 100, 42, protocol::TradeSide::sell};
+    t.seq = 1;
+    publish(t);
+    t.seq = 2;
+    t.trade.trade_id = 43;
+    publish(t);
+    auto bad = book_change("BTC-USD", 1, {{protocol::BookSide::bid, 1, 1}});
+    bad[0].set_topic("foo.BTC-USD");
+    publish(bad[0]);
+    t.seq = 3;
+    publish(t);
+    ASSERT_TRUE(eventually([&] { return every_session_has(3); }));
+    for (auto& s : sessions) {
+        const auto texts = s->texts();
+        ASSERT_EQ(texts.size(), 3u);
+        EXPECT_EQ(texts[0], R"({"type":"trade","topic":"trade.BTC-USD","seq":1,"ts":)" + std::to_string(t.ts_ns) +
+                                R"(,"trade_id":42,"price":"64999.75","size":"0.0100","side":"sell"})");
+        EXPECT_NE(texts[2].find(R"("seq":3,)"), std::string::npos);
+    }
+    EXPECT_EQ(engine->conflicts(), 1u);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "gateway/fanout/outbound_queue.hpp"
 
+#include "gateway/fanout/frame_encoder.hpp"
+#include "protocol/websocket_frame.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -133,6 +136,85 @@ TEST(OutboundQueue, ASnapshotQueuedWhileConflatingStillPrecedesLaterLiveUpdates)
     std::string out;
     q.take(out);
     EXPECT_LT(out.find("S1"), out.find("L1"));
+}
+
+}  // namespace
+}  // namespace tickgate::gateway
+
+namespace tickgate::gateway {
+namespace {
+
+FramePtr book_frame(std::uint32_t topic, std::uint64_t prev_seq, std::uint64_t seq, std::uint32_t checksum,
+                    std::vector<protocol::PriceLevel> bids, std::vector<protocol::PriceLevel> asks) {
+    auto d = std::make_shared<BookDelta>();
+    d->set_topic("book.BTC-USD");
+    d->prev_seq = prev_seq;
+    d->seq = seq;
+    d->ts_ns = static_cast<std::int64_t>(seq);
+    d->checksum = checksum;
+    d->bids = std::move(bids);
+    d->asks = std::move(asks);
+    return frames::book_delta(std::move(d), topic);
+}
+
+std::vector<std::string> texts_of(const std::string& bytes) {
+    std::vector<std::string> out;
+    protocol::ServerFrame f;
+    std::string_view rest = bytes;
+    while (protocol::take_server_frame(rest, f)) out.emplace_back(f.payload);
+    return out;
+}
+
+// Past half, a view's pending deltas become one delta for this client: it chains from what the
+// client last got (the first pending prev_seq) to the newest seq, newest size per level.
+TEST(OutboundQueueBooks, PendingDeltasOfAViewAreMergedPerLevelPastHalf) {
+    OutboundQueue q(1000, Wire::v1);
+    ASSERT_EQ(q.push_live(frame(9, std::string(480, 'x')), 1), OutboundQueue::Push::queued);
+    EXPECT_EQ(q.push_live(book_frame(1, 5, 6, 111, {{10000, 1}}, {}), 2), OutboundQueue::Push::queued);
+    EXPECT_EQ(q.push_live(book_frame(1, 6, 8, 222, {{10000, 0}, {9999, 2}}, {{10001, 3}}), 3),
+              OutboundQueue::Push::conflated);
+    EXPECT_EQ(q.push_live(book_frame(1, 8, 9, 333, {{9998, 4}}, {{10001, 5}}), 4), OutboundQueue::Push::conflated);
+    EXPECT_EQ(q.take_merged_count(), 2u);
+    std::string out;
+    q.take(out);
+    ASSERT_EQ(out.substr(0, 480), std::string(480, 'x'));
+    const auto texts = texts_of(out.substr(480));
+    ASSERT_EQ(texts.size(), 1u);
+    EXPECT_EQ(texts[0],
+              R"({"type":"book","topic":"book.BTC-USD","seq":9,"prev_seq":5,"ts":9,"snapshot":false,)"
+              R"("bids":[["100.00","0.0000"],["99.99","0.0002"],["99.98","0.0004"]],"asks":[["100.01","0.0005"]],"checksum":333})");
+}
+
+TEST(OutboundQueueBooks, TradesAreDroppedPastHalfAndTickersStillConflate) {
+    OutboundQueue q(1000, Wire::socketio);
+    ASSERT_EQ(q.push_live(frame(9, std::string(499, 'x')), 1), OutboundQueue::Push::queued);
+    auto trade = frame(2, "T1");
+    std::const_pointer_cast<Frame>(trade)->kind = protocol::UpdateKind::trade;
+    auto small_trade = frame(2, "T0");
+    std::const_pointer_cast<Frame>(small_trade)->kind = protocol::UpdateKind::trade;
+    EXPECT_EQ(q.push_live(trade, 2), OutboundQueue::Push::dropped);
+    EXPECT_EQ(q.push_live(frame(3, "A1"), 3), OutboundQueue::Push::queued);
+    EXPECT_EQ(q.push_live(frame(3, "A2"), 4), OutboundQueue::Push::conflated);
+    EXPECT_EQ(q.take_dropped_trade_count(), 1u);
+    EXPECT_EQ(q.take_conflated_count(), 1u);
+    std::string out;
+    q.take(out);
+    EXPECT_EQ(out, std::string(499, 'x') + "A2");
+    // Below half again, a trade is queued in order like anything else.
+    EXPECT_EQ(q.push_live(small_trade, 5), OutboundQueue::Push::queued);
+}
+
+TEST(OutboundQueueBooks, AMergedDeltaForSocketIoIsTheBookEvent) {
+    OutboundQueue q(1000, Wire::socketio);
+    ASSERT_EQ(q.push_live(frame(9, std::string(480, 'x')), 1), OutboundQueue::Push::queued);
+    q.push_live(book_frame(1, 1, 2, 7, {{10000, 1}}, {}), 2);
+    q.push_live(book_frame(1, 2, 3, 8, {}, {{10002, 1}}), 3);
+    std::string out;
+    q.take(out);
+    const auto texts = texts_of(out.substr(480));
+    ASSERT_EQ(texts.size(), 1u);
+    EXPECT_EQ(texts[0], R"(42["book",{"type":"book","topic":"book.BTC-USD","seq":3,"prev_seq":1,"ts":3,"snapshot":false,)"
+                        R"("bids":[["100.00","0.0001"]],"asks":[["100.02","0.0001"]],"checksum":8}])");
 }
 
 }  // namespace
