@@ -18,7 +18,7 @@ struct SimulatorOptions {
     std::uint64_t seed = 1;       // same seed, same sequence of prices
     // Order books and trades (topics book.<SYM>, trade.<SYM>). Both 0: tickers only, exactly the
     // sequence the simulator had before books.
-    double book_rate = 0;         // book changes per second over all symbols
+    double book_rate = 0;         // book changes per second over all symbols (each trade's change on top)
     double trade_rate = 0;        // trades per second over all symbols
 };
 

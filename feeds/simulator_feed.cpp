@@ -1,6 +1,7 @@
 #include "feeds/simulator_feed.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -204,6 +205,7 @@ protocol::MarketUpdate SimulatorFeed::next_event() {
 }
 
 protocol::MarketUpdate& SimulatorFeed::new_slot(const Symbol& s, protocol::UpdateKind kind, std::int64_t ts) noexcept {
+    assert(pending_count_ < pending_.size() && "kMaxSlotsPerEvent bounds every event");
     protocol::MarketUpdate& u = pending_[pending_count_++];
     u = protocol::MarketUpdate{};
     u.ts_ns = ts;

@@ -54,8 +54,10 @@ public:
     /// - ticker: one ticker.<SYM> slot;
     /// - book change: the book.<SYM> fragments of the change to the symbol's top kPublishedDepth
     ///   levels per side (removals first, then new sizes);
-    /// - trade: one trade.<SYM> slot per level the order filled at, then (books on) the book change
-    ///   they caused.
+    /// - trade: one trade.<SYM> slot per level the order filled at (the aggressor's order walks at
+    ///   most kMaxFillsPerOrder levels), then (books on) the book change they caused: the levels
+    ///   filled, new quotes on the aggressor's side if the spread opened, levels promoted into the
+    ///   top 50. So book.<SYM> carries book_rate changes per second plus one per order.
     /// With book_rate on, the first event that touches a symbol is preceded by the symbol's full
     /// book (kBookFirst | kBookReset, book seq 1). With both rates 0 this is exactly the ticker
     /// sequence the simulator always had. Not thread-safe; run() calls it.
@@ -144,7 +146,8 @@ private:
     /// Returns the number of fills (trades), 0 when the book had nothing to fill against.
     std::uint64_t produce_trade(Symbol& s, std::int64_t ts);
 
-    // The order books: one arena, kMaxDepth levels per side per symbol, best first.
+    // The order books: one arena, kMaxDepth levels per side per symbol, best first (2 KiB a
+    // symbol, allocated at construction and only with books or trades on).
     Level* levels(std::size_t symbol, Side side) noexcept {
         return book_levels_.data() + (symbol * 2 + side) * kMaxDepth;
     }
