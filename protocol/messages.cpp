@@ -85,14 +85,19 @@ constexpr std::size_t kMaxLevelChars = 2 * kMaxDecimalChars + 8;
 constexpr std::size_t kMaxBookHeaderChars = 12 * kMaxTopicLength + 200;
 static_assert(kMaxBookHeaderChars + kMaxLevelChars <= ChunkWriter::kBytes);
 
+/// {"type":"<type>","topic":"<topic>","seq":<seq>: how every market-data message begins.
+char* put_message_start(char* p, std::string_view type, std::string_view topic, std::uint64_t seq) noexcept {
+    p = put(p, "{\"type\":\"");
+    p = put_escaped(p, type);
+    p = put(p, "\",\"topic\":\"");
+    p = put_escaped(p, topic);
+    p = put(p, "\",\"seq\":");
+    return std::to_chars(p, p + 20, seq).ptr;
+}
+
 char* put_book_header(char* p, std::string_view type, std::string_view topic, std::uint64_t seq,
                       std::uint64_t prev_seq, bool snapshot, std::int64_t ts_ns) noexcept {
-    p = put(p, "{\"type\":\"");
-    p = put_escaped(p, type.substr(0, kMaxTopicLength));
-    p = put(p, "\",\"topic\":\"");
-    p = put_escaped(p, topic.substr(0, kMaxTopicLength));
-    p = put(p, "\",\"seq\":");
-    p = std::to_chars(p, p + 20, seq).ptr;
+    p = put_message_start(p, type.substr(0, kMaxTopicLength), topic.substr(0, kMaxTopicLength), seq);
     if (!snapshot) {
         p = put(p, ",\"prev_seq\":");
         p = std::to_chars(p, p + 20, prev_seq).ptr;
@@ -188,12 +193,7 @@ void encode_update(const MarketUpdate& u, bool snapshot, std::string& out) {
     const int sd = u.size_decimals;
     const std::string_view topic = u.topic();
 
-    p = put(p, "{\"type\":\"");
-    p = put_escaped(p, topic_channel(topic));
-    p = put(p, "\",\"topic\":\"");
-    p = put_escaped(p, topic);
-    p = put(p, "\",\"seq\":");
-    p = std::to_chars(p, p + 20, u.seq).ptr;
+    p = put_message_start(p, topic_channel(topic), topic, u.seq);
     p = put(p, ",\"ts\":");
     p = std::to_chars(p, p + 20, u.ts_ns).ptr;
     p = snapshot ? put(p, ",\"snapshot\":true,\"bid\":\"") : put(p, ",\"snapshot\":false,\"bid\":\"");
@@ -249,12 +249,7 @@ void encode_trade(const MarketUpdate& u, std::string& out) {
     char buf[512];
     char* p = buf;
     const std::string_view topic = u.topic();
-    p = put(p, "{\"type\":\"");
-    p = put_escaped(p, topic_channel(topic));
-    p = put(p, "\",\"topic\":\"");
-    p = put_escaped(p, topic);
-    p = put(p, "\",\"seq\":");
-    p = std::to_chars(p, p + 20, u.seq).ptr;
+    p = put_message_start(p, topic_channel(topic), topic, u.seq);
     p = put(p, ",\"ts\":");
     p = std::to_chars(p, p + 20, u.ts_ns).ptr;
     p = put(p, ",\"trade_id\":");
