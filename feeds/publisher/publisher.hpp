@@ -8,6 +8,7 @@
 // restarted publisher never reuses a seq for different content.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stop_token>
@@ -20,6 +21,10 @@
 namespace tickgate::feeds {
 class NatsLink;
 }  // namespace tickgate::feeds
+
+namespace tickgate::protocol {
+struct MarketUpdate;
+}  // namespace tickgate::protocol
 
 namespace tickgate::publisher {
 
@@ -50,6 +55,10 @@ private:
     bool attach(const std::stop_token& stop, std::string& error);
     void publish_loop(const std::stop_token& stop);
     TopicState& topic_state(std::string_view topic);
+    /// Seq, ts, the per-topic message (buffered), and the record in the live batch if any.
+    void publish_one(protocol::MarketUpdate& u);
+    /// The live batch as one message (buffered), if it holds anything or for a keepalive.
+    void publish_live_batch(bool keepalive = false);
 
     PublisherConfig config_;
     int start_exit_code_ = 1;
@@ -63,7 +72,10 @@ private:
     std::atomic<bool> reattach_{false};  // set on reconnect: make sure the stream is still there
     std::unordered_map<std::string, TopicState, TopicHash, std::equal_to<>> topics_;  // publish thread only
     // Written by the publish thread only, folded into the registry on scrape.
-    runtime::OwnedCounter published_, nats_errors_;
+    std::string live_;                 // the live batch being filled (v2 header, then subject groups)
+    std::size_t live_records_ = 0;
+    std::chrono::steady_clock::time_point last_live_{};  // the last live batch published
+    runtime::OwnedCounter published_, nats_errors_, live_messages_, writes_;
     runtime::OwnedGauge topic_count_;
 };
 
