@@ -36,6 +36,10 @@ public:
     NatsEventLoop(const NatsEventLoop&) = delete;
     NatsEventLoop& operator=(const NatsEventLoop&) = delete;
 
+    /// The io_context's thread: a new coalescing window (0: every readiness at once), from the
+    /// next read on.
+    void set_coalesce(std::chrono::microseconds coalesce) noexcept { coalesce_ = coalesce; }
+
     /// Makes connections created with `opts` run on this loop (a natsStatus). The loop must
     /// outlive them, and its io_context must run until they are closed.
     int install(__natsOptions* opts);
@@ -97,7 +101,7 @@ private:
     // The io_context's thread only: the read coalescing.
     std::chrono::steady_clock::time_point last_took_{};
     bool bursting_ = false;
-    const std::chrono::microseconds coalesce_;
+    std::chrono::microseconds coalesce_;
     boost::asio::steady_timer coalesce_timer_;
 };
 

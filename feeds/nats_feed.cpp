@@ -72,7 +72,8 @@ void run_on(asio::io_context& io, F&& f) {
 // first valid batch switches the feed to batches alone (the per-topic subscription goes), a
 // silence of kBatchSilence back to the per-topic one.
 struct NatsFeed::Live {
-    explicit Live(asio::io_context& io) : destroy_timer(io), silence_timer(io) {}
+    Live(asio::io_context& io, NatsEventLoop& loop) : loop(loop), destroy_timer(io), silence_timer(io) {}
+    NatsEventLoop& loop;
     natsSubscription* sub = nullptr;
     natsSubscription* batches = nullptr;
     bool batched = false;  // reading `batches` only; `sub` is gone
@@ -122,10 +123,12 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
     pthread_setname_np(pthread_self(), "nats-feed");
     asio::io_context io{1};
     auto work = asio::make_work_guard(io);
-    Live live(io);
     // nats.c reads and parses on this loop's thread, and the live messages are taken right
     // there: no hand-off between threads per message.
-    NatsEventLoop loop(io, kCoalesce, [&] { return drain_live(live, out, stop); });
+    Live* reading = nullptr;
+    NatsEventLoop loop(io, kCoalesce, [&] { return reading && drain_live(*reading, out, stop); });
+    Live live(io, loop);
+    reading = &live;
     std::thread loop_thread([&] { io.run(); });
     const auto finish = [&] {
         link_.reset();
@@ -270,6 +273,9 @@ bool NatsFeed::drain_subscription(Live& live, natsSubscription* sub, bool batche
 void NatsFeed::switch_to_batches(Live& live) {
     live.batched = true;
     stats_.batched.store(true, std::memory_order_relaxed);
+    // The publisher sends a burst at most once per its --flush-window-us already: waiting here
+    // too would add latency and save no wake-up.
+    live.loop.set_coalesce(std::chrono::microseconds(0));
     // What the per-topic subscription still holds, or is sent before the server sees the
     // unsubscribe, is in the batches too (they have been subscribed since before).
     if (live.sub) {
@@ -286,16 +292,17 @@ void NatsFeed::watch_batch_silence(Live& live) {
     live.silence_timer.expires_after(kBatchSilence / 4);
     live.silence_timer.async_wait([this, &live](const boost::system::error_code& ec) {
         if (ec || !live.batched || !live.batches) return;
-        // A reload pauses the reading: its silence is not the publisher's.
-        if (live.paused || std::chrono::steady_clock::now() - live.last_batch < kBatchSilence) {
-            if (live.paused) live.last_batch = std::chrono::steady_clock::now();
-            return watch_batch_silence(live);
-        }
+        // A reload pauses the reading, and an outage stops everything: neither silence is the
+        // publisher's (after a reconnect the reload runs anyway, and the batches get their second).
+        const auto now = std::chrono::steady_clock::now();
+        if (live.paused || !stats_.connected.load(std::memory_order_relaxed)) live.last_batch = now;
+        if (now - live.last_batch < kBatchSilence) return watch_batch_silence(live);
         natsSubscription* sub = subscribe(options_.subjects);
         if (!sub) return watch_batch_silence(live);  // tried again in a moment
         live.sub = sub;
         live.batched = false;
         stats_.batched.store(false, std::memory_order_relaxed);
+        live.loop.set_coalesce(kCoalesce);
         TG_LOG(warn, "feed %s: no batch on %s for %lld ms: back to %s, reloading the latest values", name_.c_str(),
                live_subject_.c_str(), static_cast<long long>(kBatchSilence.count()), options_.subjects.c_str());
         // What came meanwhile on the per-topic subjects only is in the store.

@@ -209,7 +209,10 @@ void Publisher::publish_one(protocol::MarketUpdate& u) {
     TopicState& t = topic_state(u.topic());
     // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
     u.seq = ++t.seq;
-    u.ts_ns = runtime::realtime_ns();
+    // ts stays when the local feed made the update (on this machine's clock, like the gateway's
+    // own feeds): the time it then waits here, in the ring and the flush window, counts in every
+    // latency measured from it, as the single-process path counts it.
+    if (u.ts_ns == 0) u.ts_ns = runtime::realtime_ns();
     std::array<std::byte, std::max(protocol::kBusUpdateSize, protocol::kBusV2TickerSize)> record;
     const bool v2 = config_.bus_version == 2;
     if (v2)

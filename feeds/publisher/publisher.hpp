@@ -2,8 +2,9 @@
 // tickgate-feed: runs local feed adapters (simulator, replay) into an UpdateChannel, as the gateway
 // does, and publishes every update to NATS as a bus record on <prefix>.<channel>.<symbol>.
 //
-// The publisher, not the adapter, assigns seq and ts, so every gateway downstream emits the same
-// seq for the same update. Before the first update it makes sure the JetStream stream that keeps
+// The publisher, not the adapter, assigns seq, so every gateway downstream emits the same seq for
+// the same update; ts is the adapter's (when the update was made), sent in the record, so every
+// gateway emits the same ts too. Before the first update it makes sure the JetStream stream that keeps
 // the last message per subject exists, and reads it to continue each topic's seq from there: a
 // restarted publisher never reuses a seq for different content.
 
