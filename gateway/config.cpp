@@ -90,6 +90,8 @@ std::optional<std::string> validate(const Config& c) {
     if (c.handshake_timeout_ms == 0) return "--handshake-timeout-ms must be at least 1";
     if (c.stale_ms == 0) return "--stale-ms must be at least 1";
     if (c.nats.subjects.empty()) return "--nats-subjects must not be empty";
+    if (c.nats.live_subject.empty() || c.nats.live_subject.find_first_of("*> \t") != std::string::npos)
+        return "--nats-live-subject must be auto, none or a subject without wildcards";
     if (c.cert_file.empty() != c.key_file.empty()) return "--cert and --key go together";
     return runtime::validate_log_level(c.log_level);
 }

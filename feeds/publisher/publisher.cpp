@@ -272,8 +272,6 @@ void Publisher::publish_loop(const std::stop_token& stop) {
     const auto window = std::chrono::microseconds(config_.flush_window_us);
     // When the last write went out: a burst is updates coming less than a window after it.
     auto last_flush = std::chrono::steady_clock::time_point{};
-    // Any known subject name length fits a group (prefix and topic are bounded).
-    static_assert(protocol::kBusMaxGroupSubject >= 128);
     while (!stop.stop_requested()) {
         if (reattach_.exchange(false, std::memory_order_acq_rel)) {
             // After a reconnect: a server restarted without its store has lost the stream.

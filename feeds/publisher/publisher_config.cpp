@@ -5,6 +5,7 @@
 #include "feeds/feed_flags.hpp"
 #include "feeds/nats_bus.hpp"
 #include "feeds/runtime/command_line.hpp"
+#include "protocol/bus_update.hpp"
 
 namespace tickgate::publisher {
 namespace po = boost::program_options;
@@ -27,6 +28,10 @@ std::optional<std::string> validate(PublisherConfig& c) {
     if (!valid_prefix(c.subject_prefix)) return "--subject-prefix must be NATS tokens without wildcards, like md";
     if (c.live_batches && c.bus_version != 2) return "--live-batches needs --bus-version 2";
     if (c.flush_window_us > 100000) return "--flush-window-us must be at most 100000 (0.1 s)";
+    // A batch names each update's subject in a byte: <prefix>.<topic> must fit in 255.
+    if (c.live_batches && c.subject_prefix.size() + 1 + protocol::kMaxTopicLength > protocol::kBusMaxGroupSubject)
+        return "--live-batches needs a --subject-prefix of at most " +
+               std::to_string(protocol::kBusMaxGroupSubject - 1 - protocol::kMaxTopicLength) + " characters";
     if (c.live_batches) c.live_subject = feeds::live_subject_for_prefix(c.subject_prefix);
     std::string error;
     if (!feeds::parse_nats_servers(c.nats, c.nats_urls, error)) return "--nats: " + error;

@@ -96,7 +96,8 @@ INSTANTIATE_TEST_SUITE_P(
                               "/nonexistent/tickgate-e2e.conf"},
                       BadFlag{"UnknownFeedKind", {"--feed", "kafka://x"}, "kafka://x"},
                       BadFlag{"ReplayWithoutFile", {"--feed", "replay:"}, "replay"},
-                      BadFlag{"ReplayBadSpeed", {"--feed", "replay:/tmp/x.jsonl,speed=fast"}, "speed"}),
+                      BadFlag{"ReplayBadSpeed", {"--feed", "replay:/tmp/x.jsonl,speed=fast"}, "speed"},
+                      BadFlag{"NatsLiveSubjectPattern", {"--nats-live-subject", "md-live.>"}, "--nats-live-subject"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Cli, ConfigFileIsHonouredAndFlagsOverrideIt) {

@@ -40,6 +40,7 @@ describe('tickgate-feed command line', () => {
       [['--bus-version', '3'], '--bus-version must be 1 or 2'],
       [['--bus-version', '0'], '--bus-version must be 1 or 2'],
       [['--live-batches'], '--live-batches needs --bus-version 2'],
+      [['--bus-version', '2', '--live-batches', '--subject-prefix', 'p'.repeat(228)], 'at most 227 characters'],
       [['--flush-window-us', '200000'], '--flush-window-us must be at most 100000'],
       [['--symbols', '0'], 'symbols'],
       [['--config', '/nonexistent/feed.conf'], 'config file'],
