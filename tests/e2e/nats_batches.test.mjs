@@ -291,7 +291,9 @@ describe('--flush-window-us', () => {
     const lagMs = (m) => m.__at - Number(BigInt(m.ts) / 1_000_000n);
     // The first may meet the gateway's start-up (its JetStream read); the others are steady state.
     const slowLags = live().slice(1).map(lagMs);
-    assert.ok(Math.max(...slowLags) < 25, `alone, each went out at once: ${slowLags.join(', ')} ms`);
+    // Held for its window, each would take ~50 ms; a busy machine may delay one or two anyway.
+    const sortedSlow = [...slowLags].sort((x, y) => x - y);
+    assert.ok(sortedSlow[Math.floor(sortedSlow.length / 2)] < 20, `alone, each went out at once: ${slowLags.join(', ')} ms`);
     await slow.stop();
 
     const fast = await startPublisher(nats.url, ['--symbols', '5', '--rate', '2000', '--flush-window-us', '50000',
