@@ -25,6 +25,9 @@ struct SimulatorOptions {
 /// NATS subscriber settings (--feed nats://..., --nats-subjects, --max-topics).
 struct NatsOptions {
     std::string subjects = "md.>";      // what tickgate-feed publishes with its default prefix
+    // The publisher's batched live subject (tickgate-feed --live-batches): "auto" (PREFIX-live
+    // when subjects is PREFIX.>), "none", or a subject.
+    std::string live_subject = "auto";
     std::uint32_t max_topics = 100000;  // topics the feed tracks; a stray publisher cannot grow it further
 };
 

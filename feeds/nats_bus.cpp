@@ -156,6 +156,8 @@ std::string stream_name_for_prefix(std::string_view prefix) {
     return name;
 }
 
+std::string live_subject_for_prefix(std::string_view prefix) { return std::string(prefix) + "-live"; }
+
 bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::string_view prefix, bool& created,
                               std::string& error) {
     created = false;

@@ -67,6 +67,11 @@ private:
 /// The stream name tickgate uses for subject prefix `prefix` ("md" -> "TICKGATE_md", dots as _).
 std::string stream_name_for_prefix(std::string_view prefix);
 
+/// The batched live subject of prefix `prefix` ("md" -> "md-live"): beside the per-topic subjects,
+/// outside "<prefix>.>", so neither the JetStream stream nor a gateway subscribed to "<prefix>.>"
+/// receives the batches.
+std::string live_subject_for_prefix(std::string_view prefix);
+
 /// Creates stream `name` over "<prefix>.>" keeping one message per subject, unless it exists.
 /// Returns false and sets `error` when JetStream cannot be reached or refuses.
 bool ensure_last_value_stream(__natsConnection* nc, const std::string& name, std::string_view prefix,

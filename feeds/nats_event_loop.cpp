@@ -10,11 +10,8 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr int kReadBuffer = 256 << 10;
-}  // namespace
-
-namespace {
-
-
+// The loop whose WriteBatch is open on this thread, if any.
+thread_local NatsEventLoop* tl_batching = nullptr;
 }  // namespace
 
 struct NatsEventLoop::Hooks {
@@ -54,7 +51,13 @@ struct NatsEventLoop::Hooks {
         {
             std::lock_guard lock(self->mutex_);
             self->write_wanted_ = add;
+            if (!add) self->write_deferred_ = false;
             if (!add || !self->watching_) return NATS_OK;
+            // Published inside a WriteBatch: that thread writes it when it flushes.
+            if (tl_batching == self) {
+                self->write_deferred_ = true;
+                return NATS_OK;
+            }
             generation = self->generation_;
         }
         asio::post(self->io_, [self, generation] { self->write_ready(generation); });
@@ -88,6 +91,38 @@ int NatsEventLoop::install(natsOptions* opts) {
     natsStatus s = natsOptions_SetIOBufSize(opts, kReadBuffer);
     if (s == NATS_OK) s = natsOptions_SetEventLoop(opts, this, Hooks::attach, Hooks::read, Hooks::write, Hooks::detach);
     return s;
+}
+
+NatsEventLoop::WriteBatch::WriteBatch(NatsEventLoop& loop) noexcept : loop_(loop) { tl_batching = &loop; }
+
+NatsEventLoop::WriteBatch::~WriteBatch() {
+    tl_batching = nullptr;
+    loop_.flush_deferred();
+}
+
+void NatsEventLoop::WriteBatch::flush() { loop_.flush_deferred(); }
+
+void NatsEventLoop::flush_deferred() {
+    natsConnection* nc = nullptr;
+    std::uint64_t generation = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (!write_deferred_) return;
+        write_deferred_ = false;
+        if (!write_wanted_) return;
+        generation = generation_;
+        // Not adopted yet (a connect or reconnect under way): the loop thread writes once it is.
+        if (!live_locked() || !nc_ || socket_generation_ != generation_) {
+            asio::post(io_, [this, generation] { write_ready(generation); });
+            return;
+        }
+        nc = nc_;
+    }
+    // Outside the lock: nats.c calls the write hook from in here (under its own lock, which
+    // makes this safe beside the loop thread's reads and writes).
+    natsConnection_ProcessWriteEvent(nc);
+    std::lock_guard lock(mutex_);
+    if (write_wanted_ && generation == generation_) asio::post(io_, [this, generation] { write_ready(generation); });
 }
 
 void NatsEventLoop::adopt(natsConnection* nc, int fd, std::uint64_t generation) {

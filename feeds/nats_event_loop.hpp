@@ -36,9 +36,31 @@ public:
     NatsEventLoop(const NatsEventLoop&) = delete;
     NatsEventLoop& operator=(const NatsEventLoop&) = delete;
 
+    /// The io_context's thread: a new coalescing window (0: every readiness at once), from the
+    /// next read on.
+    void set_coalesce(std::chrono::microseconds coalesce) noexcept { coalesce_ = coalesce; }
+
     /// Makes connections created with `opts` run on this loop (a natsStatus). The loop must
     /// outlive them, and its io_context must run until they are closed.
     int install(__natsOptions* opts);
+
+    /// While one lives on a thread, what that thread publishes is only buffered by nats.c (the
+    /// loop thread is not woken for it), and flush() or the end of the scope writes it from that
+    /// thread: one write() for everything published in between. The publisher batches its
+    /// writes this way. One per thread at a time.
+    class WriteBatch {
+    public:
+        explicit WriteBatch(NatsEventLoop& loop) noexcept;
+        ~WriteBatch();
+        WriteBatch(const WriteBatch&) = delete;
+        WriteBatch& operator=(const WriteBatch&) = delete;
+        /// Writes what was buffered since the last flush, here. A socket that takes only part of
+        /// it gets the rest from the loop thread, once writable.
+        void flush();
+
+    private:
+        NatsEventLoop& loop_;
+    };
 
 private:
     struct Hooks;  // the four natsEvLoop_* functions nats.c calls
@@ -48,6 +70,7 @@ private:
     void drop();
     void read_ready(std::uint64_t generation);
     void write_ready(std::uint64_t generation);
+    void flush_deferred();
     /// Under mutex_: whether the adopted socket is still the one nats.c watches (it may be out of
     /// the reactor for a moment, see the read coalescing), and whether it is in the reactor too.
     bool live_locked() const noexcept { return watching_ && !closed_ && socket_generation_ == generation_; }
@@ -65,6 +88,7 @@ private:
     std::uint64_t generation_ = 0;
     bool watching_ = false;
     bool write_wanted_ = false;
+    bool write_deferred_ = false;  // wanted while a WriteBatch was open: its flush() writes
     bool closed_ = false;  // detached: nats.c is done with the loop, call nothing of it again
     // The socket and its waits: created and armed under mutex_ (so nats.c cannot close the
     // socket in between), destroyed on the io_context's thread.
@@ -77,7 +101,7 @@ private:
     // The io_context's thread only: the read coalescing.
     std::chrono::steady_clock::time_point last_took_{};
     bool bursting_ = false;
-    const std::chrono::microseconds coalesce_;
+    std::chrono::microseconds coalesce_;
     boost::asio::steady_timer coalesce_timer_;
 };
 

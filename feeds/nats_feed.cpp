@@ -34,6 +34,10 @@ constexpr auto kReloadBudget = std::chrono::seconds(10);
 constexpr auto kCoalesce = std::chrono::microseconds(500);
 // Decode errors are logged up to this many times, then only counted: a flood must not flood the log.
 constexpr std::uint64_t kLoggedDecodeErrors = 10;
+// A publisher sending batches sends one at least every 200 ms (an empty one when idle): after this
+// long without one, the feed goes back to the per-topic subjects (a publisher stopped, or
+// restarted without --live-batches) and reloads the latest values to cover the silence.
+constexpr auto kBatchSilence = std::chrono::milliseconds(1000);
 
 // nats.c hands every destroyed message to its garbage-collector thread and wakes that thread when
 // its list was empty: one extra thread wake-up per message at steady rates (measured: a third of the
@@ -62,14 +66,23 @@ void run_on(asio::io_context& io, F&& f) {
 
 }  // namespace
 
-// What the loop thread owns: the live subscription and the messages it has taken from it.
+// What the loop thread owns: the live subscriptions and the messages it has taken from them.
+// Two subscriptions when the publisher's batched live subject is known: the per-topic one
+// (`sub`, --nats-subjects) while no batch comes, and the batches' (`batches`) all along. The
+// first valid batch switches the feed to batches alone (the per-topic subscription goes), a
+// silence of kBatchSilence back to the per-topic one.
 struct NatsFeed::Live {
-    explicit Live(asio::io_context& io) : destroy_timer(io) {}
+    Live(asio::io_context& io, NatsEventLoop& loop) : loop(loop), destroy_timer(io), silence_timer(io) {}
+    NatsEventLoop& loop;
     natsSubscription* sub = nullptr;
+    natsSubscription* batches = nullptr;
+    bool batched = false;  // reading `batches` only; `sub` is gone
+    std::chrono::steady_clock::time_point last_batch{};
     bool paused = false;  // a reload is reading the store: the live backlog waits in the library
     std::vector<natsMsg*> spent;
     asio::steady_timer destroy_timer;
     bool destroy_armed = false;
+    asio::steady_timer silence_timer;
 };
 
 std::unique_ptr<NatsFeed> NatsFeed::create(std::string_view servers, const NatsOptions& options,
@@ -87,6 +100,19 @@ NatsFeed::NatsFeed(std::vector<std::string> urls, const NatsOptions& options, st
     : urls_(std::move(urls)), options_(options), feed_index_(feed_index) {
     name_ = "nats://";
     for (std::size_t i = 0; i < urls_.size(); ++i) name_ += (i ? "," : "") + urls_[i].substr(7);
+    live_subject_ = resolve_live_subject(options_.subjects, options_.live_subject);
+}
+
+std::string NatsFeed::resolve_live_subject(std::string_view subjects, std::string_view live_subject) {
+    if (live_subject == "none" || live_subject.empty()) return {};
+    if (live_subject != "auto") return std::string(live_subject);
+    // PREFIX.> with no wildcard in PREFIX: every topic of one publisher's prefix, which its batches
+    // carry too. A narrower --nats-subjects reads the per-topic subjects: nats-server's own filter
+    // is cheaper there than taking every topic's batch to keep a few.
+    if (!subjects.ends_with(".>") || subjects.size() < 3) return {};
+    const std::string_view prefix = subjects.substr(0, subjects.size() - 2);
+    if (prefix.find_first_of("*> ") != std::string_view::npos) return {};
+    return live_subject_for_prefix(prefix);
 }
 
 NatsFeed::~NatsFeed() = default;
@@ -97,10 +123,12 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
     pthread_setname_np(pthread_self(), "nats-feed");
     asio::io_context io{1};
     auto work = asio::make_work_guard(io);
-    Live live(io);
     // nats.c reads and parses on this loop's thread, and the live messages are taken right
     // there: no hand-off between threads per message.
-    NatsEventLoop loop(io, kCoalesce, [&] { return drain_live(live, out, stop); });
+    Live* reading = nullptr;
+    NatsEventLoop loop(io, kCoalesce, [&] { return reading && drain_live(*reading, out, stop); });
+    Live live(io, loop);
+    reading = &live;
     std::thread loop_thread([&] { io.run(); });
     const auto finish = [&] {
         link_.reset();
@@ -129,20 +157,29 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         TG_LOG(error, "feed %s: %s", name_.c_str(), error.c_str());
         return finish();
     }
-    // The live subscription comes first, so nothing published while the latest values are read
-    // is missed; the library re-subscribes by itself after a reconnect.
-    natsSubscription* sub = nullptr;
-    natsStatus s = natsConnection_SubscribeSync(&sub, link_->get(), options_.subjects.c_str());
-    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, kPendingMessages, kPendingBytes);
-    if (s != NATS_OK) {
-        TG_LOG(error, "feed %s: cannot subscribe to %s: %s", name_.c_str(), options_.subjects.c_str(),
-               natsStatus_GetText(s));
-        if (sub) natsSubscription_Destroy(sub);
+    // The live subscriptions come first, so nothing published while the latest values are read
+    // is missed; the library re-subscribes by itself after a reconnect. The batches' comes before
+    // the per-topic one: from the first batch on, every update is in a batch.
+    natsSubscription* batches = nullptr;
+    if (!live_subject_.empty()) {
+        batches = subscribe(live_subject_);
+        if (!batches) {
+            link_->close();
+            return finish();
+        }
+        TG_LOG(info, "feed %s: watching %s for the publisher's batches", name_.c_str(), live_subject_.c_str());
+    }
+    natsSubscription* sub = subscribe(options_.subjects);
+    if (!sub) {
+        if (batches) natsSubscription_Destroy(batches);
         link_->close();
         return finish();
     }
     TG_LOG(info, "feed %s: subscribed to %s", name_.c_str(), options_.subjects.c_str());
-    run_on(io, [&] { live.sub = sub; });
+    run_on(io, [&] {
+        live.sub = sub;
+        live.batches = batches;
+    });
     while (!stop.stop_requested()) {
         stats_.reconnects.store(link_->reconnects(), std::memory_order_relaxed);
         bool reload = false;
@@ -159,50 +196,122 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         load_latest(latest);
         run_on(io, [&] {
             for (const auto& [subject, data] : latest) ingest(subject, data, false, out, stop);
+            live.last_batch = std::chrono::steady_clock::now();
             live.paused = false;
             drain_live(live, out, stop);
         });
     }
     run_on(io, [&] {
-        live.sub = nullptr;
         live.destroy_timer.cancel();
+        live.silence_timer.cancel();
         destroy_all(live.spent);
-        natsSubscription_Destroy(sub);
+        if (live.sub) natsSubscription_Destroy(live.sub);
+        if (live.batches) natsSubscription_Destroy(live.batches);
+        live.sub = live.batches = nullptr;
     });
     link_->close();  // while the loop runs: the close may still write and read
     stats_.connected.store(false, std::memory_order_relaxed);
     finish();
 }
 
-bool NatsFeed::drain_live(Live& live, UpdateChannel& out, const std::stop_token& stop) {
-    if (!live.sub) return false;
-    // As many as are queued now, counted first: an empty queue is then never asked for (which
-    // the library answers with an error it formats).
-    int queued = 0;
-    if (natsSubscription_GetPending(live.sub, &queued, nullptr) != NATS_OK) return false;
-    if (live.paused) return queued > 0;
-    for (int i = 0; i < queued && !stop.stop_requested(); ++i) {
-        natsMsg* msg = nullptr;
-        const natsStatus s = natsSubscription_NextMsg(&msg, live.sub, 0);
-        if (s == NATS_SLOW_CONSUMER) {
-            TG_LOG(warn, "feed %s: fell behind, NATS dropped messages (seq gaps follow)", name_.c_str());
-            continue;
-        }
-        if (s != NATS_OK) break;
-        ingest(natsMsg_GetSubject(msg),
-               std::string_view(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg))), true, out,
-               stop);
-        live.spent.push_back(msg);
-        if (live.spent.size() == kDestroyBatch) destroy_all(live.spent);
+natsSubscription* NatsFeed::subscribe(const std::string& subject) {
+    natsSubscription* sub = nullptr;
+    natsStatus s = natsConnection_SubscribeSync(&sub, link_->get(), subject.c_str());
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, kPendingMessages, kPendingBytes);
+    if (s != NATS_OK) {
+        TG_LOG(error, "feed %s: cannot subscribe to %s: %s", name_.c_str(), subject.c_str(), natsStatus_GetText(s));
+        if (sub) natsSubscription_Destroy(sub);
+        return nullptr;
     }
-    if (live.spent.empty() || live.destroy_armed) return queued > 0;
+    return sub;
+}
+
+bool NatsFeed::drain_live(Live& live, UpdateChannel& out, const std::stop_token& stop) {
+    bool took = false;
+    // The per-topic messages first: any batch queued now came after the per-topic messages of
+    // the updates in it (one publisher connection, one server, one order), so taking them in this
+    // order loses nothing when the batches take over.
+    if (live.sub) took |= drain_subscription(live, live.sub, false, out, stop);
+    if (live.batches) took |= drain_subscription(live, live.batches, true, out, stop);
+    if (live.spent.empty() || live.destroy_armed) return took;
     live.destroy_armed = true;
     live.destroy_timer.expires_after(kDestroyIdle);
     live.destroy_timer.async_wait([&live](const boost::system::error_code& ec) {
         live.destroy_armed = false;
         if (!ec) destroy_all(live.spent);
     });
+    return took;
+}
+
+bool NatsFeed::drain_subscription(Live& live, natsSubscription* sub, bool batches, UpdateChannel& out,
+                                  const std::stop_token& stop) {
+    // As many as are queued now, counted first: an empty queue is then never asked for (which
+    // the library answers with an error it formats).
+    int queued = 0;
+    if (natsSubscription_GetPending(sub, &queued, nullptr) != NATS_OK) return false;
+    if (live.paused) return queued > 0;
+    for (int i = 0; i < queued && !stop.stop_requested(); ++i) {
+        natsMsg* msg = nullptr;
+        const natsStatus s = natsSubscription_NextMsg(&msg, sub, 0);
+        if (s == NATS_SLOW_CONSUMER) {
+            TG_LOG(warn, "feed %s: fell behind, NATS dropped messages (seq gaps follow)", name_.c_str());
+            continue;
+        }
+        if (s != NATS_OK) break;
+        const std::string_view subject = natsMsg_GetSubject(msg);
+        const std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+        const bool valid_batch = ingest(subject, data, true, out, stop) && batches;
+        live.spent.push_back(msg);
+        if (live.spent.size() == kDestroyBatch) destroy_all(live.spent);
+        if (!valid_batch) continue;
+        live.last_batch = std::chrono::steady_clock::now();
+        if (!live.batched) switch_to_batches(live);
+    }
     return queued > 0;
+}
+
+void NatsFeed::switch_to_batches(Live& live) {
+    live.batched = true;
+    stats_.batched.store(true, std::memory_order_relaxed);
+    // The publisher sends a burst at most once per its --flush-window-us already: waiting here
+    // too would add latency and save no wake-up.
+    live.loop.set_coalesce(std::chrono::microseconds(0));
+    // What the per-topic subscription still holds, or is sent before the server sees the
+    // unsubscribe, is in the batches too (they have been subscribed since before).
+    if (live.sub) {
+        natsSubscription_Unsubscribe(live.sub);
+        natsSubscription_Destroy(live.sub);
+        live.sub = nullptr;
+    }
+    TG_LOG(info, "feed %s: the publisher sends batches on %s: reading those instead of %s", name_.c_str(),
+           live_subject_.c_str(), options_.subjects.c_str());
+    watch_batch_silence(live);
+}
+
+void NatsFeed::watch_batch_silence(Live& live) {
+    live.silence_timer.expires_after(kBatchSilence / 4);
+    live.silence_timer.async_wait([this, &live](const boost::system::error_code& ec) {
+        if (ec || !live.batched || !live.batches) return;
+        // A reload pauses the reading, and an outage stops everything: neither silence is the
+        // publisher's (after a reconnect the reload runs anyway, and the batches get their second).
+        const auto now = std::chrono::steady_clock::now();
+        if (live.paused || !stats_.connected.load(std::memory_order_relaxed)) live.last_batch = now;
+        if (now - live.last_batch < kBatchSilence) return watch_batch_silence(live);
+        natsSubscription* sub = subscribe(options_.subjects);
+        if (!sub) return watch_batch_silence(live);  // tried again in a moment
+        live.sub = sub;
+        live.batched = false;
+        stats_.batched.store(false, std::memory_order_relaxed);
+        live.loop.set_coalesce(kCoalesce);
+        TG_LOG(warn, "feed %s: no batch on %s for %lld ms: back to %s, reloading the latest values", name_.c_str(),
+               live_subject_.c_str(), static_cast<long long>(kBatchSilence.count()), options_.subjects.c_str());
+        // What came meanwhile on the per-topic subjects only is in the store.
+        {
+            std::lock_guard lock(reload_mutex_);
+            reload_ = true;
+        }
+        reload_cv_.notify_all();
+    });
 }
 
 void NatsFeed::load_latest(std::vector<std::pair<std::string, std::string>>& latest) {
@@ -234,12 +343,14 @@ void NatsFeed::load_latest(std::vector<std::pair<std::string, std::string>>& lat
     }
 }
 
-void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
+bool NatsFeed::ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                       const std::stop_token& stop) {
     stats_.messages.add();
-    const std::string_view topic = protocol::topic_from_subject(subject);
     protocol::BusMessage m;
-    auto e = topic.empty() ? protocol::BusDecodeError::bad_subject : protocol::parse_bus_message(data, m);
+    auto e = protocol::parse_bus_message(data, m);
+    // Records outside a group are the subject's topic's: the subject must name one.
+    if (e == protocol::BusDecodeError::none && m.ungrouped > 0 && protocol::topic_from_subject(subject).empty())
+        e = protocol::BusDecodeError::bad_subject;
     if (e != protocol::BusDecodeError::none) {
         stats_.decode_errors.add();
         if (stats_.decode_errors.get() <= kLoggedDecodeErrors)
@@ -247,7 +358,7 @@ void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
                    static_cast<int>(std::min<std::size_t>(subject.size(), 128)), subject.data(),
                    protocol::bus_decode_error_name(e),
                    stats_.decode_errors.get() == kLoggedDecodeErrors ? " (further ones are only counted)" : "");
-        return;
+        return false;
     }
     // Types a later publisher adds (books, trades, client messages) are not ours to guess at.
     if (m.unknown) stats_.unknown_records.add(m.unknown);
@@ -255,29 +366,48 @@ void NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
         epoch_ = m.epoch;
         TG_LOG(info, "feed %s: publisher epoch %016llx", name_.c_str(), static_cast<unsigned long long>(m.epoch));
     }
-    if (m.tickers == 0) return;
-    auto it = last_seq_.find(topic);
-    if (it == last_seq_.end()) {
-        if (last_seq_.size() >= options_.max_topics) {
-            stats_.topic_limit_drops.add(m.tickers);
-            return;
-        }
-        it = last_seq_.emplace(std::string(topic), 0).first;
-    }
-    std::uint64_t& last = it->second;
+    if (m.tickers == 0) return m.version == protocol::kBusVersion2;
     const std::int64_t now = live ? runtime::realtime_ns() : 0;
-    protocol::for_each_ticker(m, [&](const protocol::MarketUpdate& decoded) {
-        if (decoded.seq <= last) {
+    // Consecutive records of one topic (a per-topic message, always) share the lookup.
+    std::string_view last_subject;
+    std::uint64_t* last = nullptr;
+    std::string_view topic;
+    protocol::for_each_ticker(m, [&](std::string_view group_subject, const protocol::MarketUpdate& decoded) {
+        const std::string_view s = group_subject.empty() ? subject : group_subject;
+        if (last == nullptr || s != last_subject) {
+            last = nullptr;
+            last_subject = s;
+            // A grouped record is filtered here as nats-server filters the per-topic subjects,
+            // whatever subscription brought it: --nats-subjects means the same either way.
+            if (!group_subject.empty() && !protocol::nats_subject_matches(options_.subjects, s)) {
+                stats_.filtered.add();
+                last_subject = {};
+                return;
+            }
+            topic = protocol::topic_from_subject(s);
+            auto it = last_seq_.find(topic);
+            if (it == last_seq_.end()) {
+                if (last_seq_.size() >= options_.max_topics) {
+                    stats_.topic_limit_drops.add();
+                    last_subject = {};
+                    return;
+                }
+                it = last_seq_.emplace(std::string(topic), 0).first;
+            }
+            last = &it->second;
+        }
+        if (decoded.seq <= *last) {
             stats_.duplicates.add();
             return;
         }
-        last = decoded.seq;
+        *last = decoded.seq;
         protocol::MarketUpdate u = decoded;
         u.set_topic(topic);
         u.feed = feed_index_;
         if (live) stats_.latency.observe_ns(now - u.ts_ns);
         out.publish(u, stop);
     });
+    return m.version == protocol::kBusVersion2;
 }
 
 }  // namespace tickgate::feeds

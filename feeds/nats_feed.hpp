@@ -25,10 +25,18 @@
 namespace tickgate::feeds {
 
 class NatsLink;
+}  // namespace tickgate::feeds
+
+struct __natsSubscription;
+
+namespace tickgate::feeds {
 
 class NatsFeed final : public FeedAdapter {
 public:
     /// servers: what follows "nats://" in the spec. Returns null and sets `error` when malformed.
+    /// The batched live subject a feed with these options watches ("" for none): see
+    /// NatsOptions::live_subject.
+    static std::string resolve_live_subject(std::string_view subjects, std::string_view live_subject);
     static std::unique_ptr<NatsFeed> create(std::string_view servers, const NatsOptions& options,
                                             std::uint16_t feed_index, std::string& error);
     ~NatsFeed() override;
@@ -45,11 +53,17 @@ private:
     /// One bus message: decode, check the topic bound and seq order, publish. live: from the core
     /// subscription (its latency is observed); otherwise loaded from JetStream. The loop thread
     /// only, so the ring sees one producer and a topic's updates stay in order.
-    void ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
+    /// Whether it was a valid v2 message (what switches the feed to a batched subject).
+    bool ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                 const std::stop_token& stop);
-    /// The loop thread: takes what the live subscription holds, unless a reload has paused it.
-    /// Whether it held anything.
+    /// The loop thread: takes what the live subscriptions hold, unless a reload has paused them.
+    /// Whether they held anything.
     bool drain_live(Live& live, UpdateChannel& out, const std::stop_token& stop);
+    bool drain_subscription(Live& live, __natsSubscription* sub, bool batches, UpdateChannel& out,
+                            const std::stop_token& stop);
+    void switch_to_batches(Live& live);
+    void watch_batch_silence(Live& live);
+    __natsSubscription* subscribe(const std::string& subject);
     /// The run() thread (the loop keeps reading meanwhile): the store's latest values.
     void load_latest(std::vector<std::pair<std::string, std::string>>& latest);
 
@@ -71,6 +85,7 @@ private:
     // Last forwarded seq per topic, bounded by options_.max_topics (loop thread only).
     std::unordered_map<std::string, std::uint64_t, TopicHash, std::equal_to<>> last_seq_;
     std::uint64_t epoch_ = 0;  // the last v2 publisher epoch seen (loop thread only)
+    std::string live_subject_;  // the publisher's batched live subject, "" when not watched
 };
 
 }  // namespace tickgate::feeds

@@ -21,6 +21,9 @@ struct UpstreamStats {
     runtime::OwnedCounter unknown_records;   // v2 records of a type this gateway does not know: skipped
     runtime::OwnedCounter duplicates;        // seq not above the topic's last: skipped (replays, reloads)
     runtime::OwnedCounter topic_limit_drops; // a topic beyond --max-topics: skipped
+    runtime::OwnedCounter filtered;          // grouped records (live batches) outside --nats-subjects: skipped
+    // 1 while the feed reads the publisher's batched live subject rather than the per-topic ones.
+    std::atomic<bool> batched{false};
     runtime::OwnedCounter loaded;            // latest values taken from JetStream at (re)connect
     // Publisher ts to ring insert, live messages only; the fan-out histogram's buckets, so the two
     // compare bucket for bucket.

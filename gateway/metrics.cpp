@@ -63,6 +63,8 @@ struct Metrics::Families {
     pm::Family<pm::Counter>& upstream_duplicates;
     pm::Family<pm::Counter>& upstream_unknown_records;
     pm::Family<pm::Counter>& upstream_topic_limit_drops;
+    pm::Family<pm::Counter>& upstream_filtered;
+    pm::Family<pm::Gauge>& upstream_batched;
     pm::Family<pm::Histogram>& upstream_latency;
     std::map<std::string, runtime::HistogramFold> upstream_folded;
 
@@ -153,6 +155,14 @@ struct Metrics::Families {
                                          .Name("tickgate_upstream_topic_limit_drops_total")
                                          .Help("Upstream updates skipped because --max-topics topics were already tracked")
                                          .Register(registry)),
+          upstream_filtered(pm::BuildCounter()
+                                .Name("tickgate_upstream_filtered_total")
+                                .Help("Updates of the batched live subject outside --nats-subjects, skipped")
+                                .Register(registry)),
+          upstream_batched(pm::BuildGauge()
+                               .Name("tickgate_upstream_batched")
+                               .Help("1 while the feed reads the publisher's batched live subject, 0 on the per-topic subjects")
+                               .Register(registry)),
           upstream_latency(pm::BuildHistogram()
                                .Name("tickgate_upstream_latency_seconds")
                                .Help("Publisher timestamp to insertion into the gateway's ring (live updates)")
@@ -257,6 +267,8 @@ std::string Metrics::scrape() {
         set_total(f.upstream_duplicates.Add(labels), static_cast<double>(up->duplicates.get()));
         set_total(f.upstream_unknown_records.Add(labels), static_cast<double>(up->unknown_records.get()));
         set_total(f.upstream_topic_limit_drops.Add(labels), static_cast<double>(up->topic_limit_drops.get()));
+        set_total(f.upstream_filtered.Add(labels), static_cast<double>(up->filtered.get()));
+        f.upstream_batched.Add(labels).Set(up->batched.load(std::memory_order_relaxed) ? 1 : 0);
         auto& histogram = f.upstream_latency.Add(labels, runtime::latency_bucket_boundaries());
         f.upstream_folded[adapter->name()].fold(histogram, up->latency.buckets(), up->latency.sum_ns());
     }

@@ -59,8 +59,12 @@ BusDecodeError check_ticker_body(const char* body) noexcept {
     return BusDecodeError::none;
 }
 
-BusDecodeError parse_v2_records(std::string_view rest, BusMessage& out) noexcept {
-    std::size_t tickers = 0, unknown = 0;
+struct RecordCounts {
+    std::size_t tickers = 0, ungrouped = 0, groups = 0, unknown = 0;
+};
+
+// top: the message's own records, where a subject group may stand; inside a group none may.
+BusDecodeError parse_v2_records(std::string_view rest, bool top, RecordCounts& c) noexcept {
     // Bounded by the message: every step consumes at least a record header.
     while (!rest.empty()) {
         if (rest.size() < kBusRecordHeaderSize) return BusDecodeError::bad_record;
@@ -68,20 +72,36 @@ BusDecodeError parse_v2_records(std::string_view rest, BusMessage& out) noexcept
         const std::size_t len =
             static_cast<std::uint8_t>(rest[1]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(rest[2])) << 8);
         if (rest.size() - kBusRecordHeaderSize < len) return BusDecodeError::bad_record;
+        const std::string_view body = rest.substr(kBusRecordHeaderSize, len);
         if (type == static_cast<std::uint8_t>(BusRecordType::ticker)) {
             // Exactly the body's size: a ticker with more fields would be a new type, so extra
             // bytes mean the record is not what this reader thinks it is.
             if (len != kTickerBodySize) return BusDecodeError::bad_record;
-            if (auto e = check_ticker_body(rest.data() + kBusRecordHeaderSize); e != BusDecodeError::none) return e;
-            ++tickers;
+            if (auto e = check_ticker_body(body.data()); e != BusDecodeError::none) return e;
+            ++c.tickers;
+            if (top) ++c.ungrouped;
+        } else if (type == static_cast<std::uint8_t>(BusRecordType::subject_group)) {
+            // One level only: a group in a group has no meaning this reader could guess.
+            if (!top || body.empty()) return BusDecodeError::bad_record;
+            const std::size_t n = static_cast<std::uint8_t>(body[0]);
+            if (body.size() - 1 < n) return BusDecodeError::bad_record;
+            if (topic_from_subject(body.substr(1, n)).empty()) return BusDecodeError::bad_subject;
+            if (auto e = parse_v2_records(body.substr(1 + n), false, c); e != BusDecodeError::none) return e;
+            ++c.groups;
         } else {
-            ++unknown;
+            ++c.unknown;
         }
         rest.remove_prefix(kBusRecordHeaderSize + len);
     }
-    out.tickers = tickers;
-    out.unknown = unknown;
     return BusDecodeError::none;
+}
+
+// One token of a subject or pattern and what follows it.
+std::string_view next_token(std::string_view& s) noexcept {
+    const std::size_t dot = s.find('.');
+    const std::string_view token = s.substr(0, dot);
+    s = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+    return token;
 }
 
 }  // namespace
@@ -122,6 +142,16 @@ void encode_bus_v2_ticker(const MarketUpdate& u, std::uint64_t epoch, std::byte*
     encode_ticker_record(u, out + kBusV2HeaderSize);
 }
 
+std::size_t encode_subject_group_header(std::string_view subject, std::size_t records_size, std::byte* out) noexcept {
+    const std::size_t len = 1 + subject.size() + records_size;
+    out[0] = std::byte{static_cast<std::uint8_t>(BusRecordType::subject_group)};
+    out[1] = std::byte{static_cast<std::uint8_t>(len & 0xff)};
+    out[2] = std::byte{static_cast<std::uint8_t>(len >> 8)};
+    out[3] = std::byte{static_cast<std::uint8_t>(subject.size())};
+    std::memcpy(out + 4, subject.data(), subject.size());
+    return 4 + subject.size();
+}
+
 BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcept {
     if (data.size() < 2) return BusDecodeError::wrong_size;
     if (static_cast<std::uint8_t>(data[0]) != kBusMagic) return BusDecodeError::bad_magic;
@@ -131,13 +161,18 @@ BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcep
     if (version == kBusVersion) {
         if (data.size() != kBusUpdateSize) return BusDecodeError::wrong_size;
         if (auto e = check_ticker_body(data.data() + 2); e != BusDecodeError::none) return e;
-        m.tickers = 1;
+        m.tickers = m.ungrouped = 1;
         m.records = data.substr(2);
     } else if (version == kBusVersion2) {
         if (data.size() < kBusV2HeaderSize) return BusDecodeError::wrong_size;
         m.epoch = get64(data.data() + 2);
         m.records = data.substr(kBusV2HeaderSize);
-        if (auto e = parse_v2_records(m.records, m); e != BusDecodeError::none) return e;
+        RecordCounts c;
+        if (auto e = parse_v2_records(m.records, true, c); e != BusDecodeError::none) return e;
+        m.tickers = c.tickers;
+        m.ungrouped = c.ungrouped;
+        m.groups = c.groups;
+        m.unknown = c.unknown;
     } else {
         // Later releases add record types, never versions: a version byte this reader does not
         // know is someone else's format.
@@ -170,6 +205,18 @@ std::string_view topic_from_subject(std::string_view subject) noexcept {
     const std::size_t dot = subject.rfind('.', last_dot - 1);
     const std::string_view topic = dot == std::string_view::npos ? subject : subject.substr(dot + 1);
     return classify_entry(topic) == EntryKind::topic ? topic : std::string_view{};
+}
+
+bool nats_subject_matches(std::string_view pattern, std::string_view subject) noexcept {
+    if (pattern.empty() || subject.empty()) return false;
+    while (true) {
+        const std::string_view p = next_token(pattern);
+        if (p == ">" && pattern.empty()) return !subject.empty();  // a final '>': one or more tokens left
+        const std::string_view t = next_token(subject);
+        if (t.empty()) return false;                     // subject shorter, or an empty token
+        if (p != "*" && p != t) return false;
+        if (pattern.empty() || subject.empty()) return pattern.empty() && subject.empty();
+    }
 }
 
 const char* bus_decode_error_name(BusDecodeError e) noexcept {

@@ -3,13 +3,24 @@
 on) to two gateways (--feed nats://...), each loaded by its own tickgate-load with few clients; then
 the single-process reference, one gateway with the same feed as its own simulator, same load.
 Reports delivered messages/s and latency from the publisher's ts per gateway, CPU of every process
-over a common window, the gateway CPU per ingested update, and the p99 NATS adds.
+over a common window, the gateway CPU per ingested update, and the p99 NATS adds. A capture client
+per gateway records (topic, seq, payload) of a few topics during the window; the two must agree.
 
     bench/scenarios/nats.sh [--rate 2000] [--symbols 100] [--connections 20] [--duration 20] [--out DIR]
+                            [--mode per-topic|batched] [--flush-window-us N]
+                            [--variants MODE:US[,MODE:US...]] [--rounds N]
+
+--variants runs each publisher variant in turn, then the single-process reference, --rounds times
+(interleaved, so drift on a shared machine hits every variant alike), and prints medians.
 """
 
 import argparse
+import base64
+import json
 import os
+import ssl
+import statistics
+import struct
 import re
 import shutil
 import socket
@@ -24,6 +35,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The simulator's first symbols (feeds/simulator_feed.cpp): the capture clients' topics.
+CHECK_SYMBOLS = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD"]
 
 
 def parse_args():
@@ -37,8 +50,129 @@ def parse_args():
                    help="clients per gateway: few, so the gateway's CPU is mostly ingest, not fan-out")
     p.add_argument("--per-connection", type=int, default=10)
     p.add_argument("--duration", type=float, default=20, help="seconds measured")
-    p.add_argument("--bus-version", type=int, default=1, choices=(1, 2), help="the publisher's --bus-version")
-    return p.parse_args()
+    p.add_argument("--bus-version", type=int, default=1, choices=(1, 2),
+                   help="the publisher's --bus-version (batched variants always use 2)")
+    p.add_argument("--mode", default="per-topic", choices=("per-topic", "batched"),
+                   help="per-topic: gateways read md.>; batched: the publisher adds --live-batches and gateways "
+                        "read md-live")
+    p.add_argument("--flush-window-us", type=int, default=0, help="the publisher's --flush-window-us")
+    p.add_argument("--variants", default=None,
+                   help="comma-separated MODE:FLUSH_US publisher variants measured in turn (default: --mode and "
+                        "--flush-window-us)")
+    p.add_argument("--rounds", type=int, default=1, help="times every variant and the reference are measured")
+    p.add_argument("--check-topics", type=int, default=5,
+                   help="topics whose (topic, seq, payload) both gateways' capture clients compare (0: off)")
+    a = p.parse_args()
+    spec = a.variants or f"{a.mode}:{a.flush_window_us}"
+    a.variant_list = []
+    for v in spec.split(","):
+        mode, _, us = v.partition(":")
+        if mode not in ("per-topic", "batched") or not us.isdigit():
+            p.error(f"--variants: {v!r} is not MODE:FLUSH_US with MODE per-topic or batched")
+        a.variant_list.append((mode, int(us)))
+    return a
+
+
+class Capture(threading.Thread):
+    """A protocol v1 client over TLS (no verification, plain sockets: no dependency) subscribed to
+    `topics`; records every live update's (topic, seq, raw payload) until stop()."""
+
+    def __init__(self, url, topics):
+        super().__init__(daemon=True)
+        m = re.match(r"wss://([^:/]+):(\d+)(/\S*)", url)
+        self.host, self.port, self.path = m.group(1), int(m.group(2)), m.group(3)
+        self.topics, self.updates, self.error = topics, [], None
+        self._done = threading.Event()
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(socket.create_connection((self.host, self.port), timeout=10),
+                                    server_hostname=self.host)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                          .encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("capture: connection closed during the upgrade")
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(f"capture: upgrade refused: {head[:200]!r}")
+        self.send(1, json.dumps({"op": "subscribe", "id": 1, "topics": topics}).encode())
+
+    def send(self, opcode, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else bytes([0xFE]) + struct.pack(">H", n))
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def run(self):
+        self.sock.settimeout(0.5)
+        try:
+            while not self._done.is_set():
+                try:
+                    b0, b1 = self.read_exact(2)
+                except (socket.timeout, TimeoutError, ssl.SSLError):
+                    continue
+                n = b1 & 0x7F
+                if n == 126:
+                    n = struct.unpack(">H", self.read_exact(2))[0]
+                elif n == 127:
+                    n = struct.unpack(">Q", self.read_exact(8))[0]
+                payload = self.read_exact(n)
+                opcode = b0 & 0x0F
+                if opcode == 9:
+                    self.send(10, payload)
+                elif opcode == 1 and b'"seq"' in payload:
+                    msg = json.loads(payload)
+                    if "seq" in msg and not msg.get("snapshot"):
+                        self.updates.append((msg["topic"], msg["seq"], payload))
+                elif opcode == 8:
+                    break
+        except Exception as e:  # noqa: BLE001 (reported in the result)
+            self.error = repr(e)
+
+    def stop(self):
+        self._done.set()
+        self.join(5)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def compare_captures(a, b):
+    """Per topic, over the seqs both saw: identical seqs with identical bytes, no gap, in order."""
+    out = {"topics": 0, "compared": 0, "mismatches": 0, "gaps": 0, "out_of_order": 0, "ok": True}
+    by = [{}, {}]
+    for i, cap in enumerate((a, b)):
+        for topic, seq, raw in cap.updates:
+            by[i].setdefault(topic, []).append((seq, raw))
+    for topic in set(by[0]) & set(by[1]):
+        ea, eb = by[0][topic], by[1][topic]
+        for e in (ea, eb):
+            out["out_of_order"] += sum(1 for x, y in zip(e, e[1:]) if y[0] <= x[0])
+        lo, hi = max(ea[0][0], eb[0][0]), min(ea[-1][0], eb[-1][0])
+        wa = [x for x in ea if lo <= x[0] <= hi]
+        wb = [x for x in eb if lo <= x[0] <= hi]
+        out["topics"] += 1
+        out["compared"] += len(wa)
+        out["gaps"] += (hi - lo + 1 - len(wa)) + (hi - lo + 1 - len(wb)) if hi >= lo else 0
+        out["mismatches"] += sum(1 for x, y in zip(wa, wb) if x != y) + abs(len(wa) - len(wb))
+    out["ok"] = out["topics"] > 0 and out["compared"] > 0 and out["mismatches"] == 0 and out["out_of_order"] == 0
+    return out
 
 
 def binaries(build):
@@ -127,9 +261,10 @@ def bucket_quantile(b0, b1, q):
     return les[-1]
 
 
-def measure(a, load_bin, procs, gateways, raw, label):
+def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publisher=None):
     """Loads every gateway at once (one tickgate-load each); samples CPU of `procs` ({name: Server})
-    and each gateway's ingested updates over a window inside the load's measured one."""
+    and each gateway's ingested updates over a window inside the load's measured one. With
+    capture_topics, a capture client per gateway records those topics over the window."""
     results = {}
 
     def run(i, gw):
@@ -144,6 +279,10 @@ def measure(a, load_bin, procs, gateways, raw, label):
     # Connections open at once; the load measures from ~2.5 s (warm-up) on: start a little later,
     # end a little earlier, so every sample is under full load.
     time.sleep(4)
+    captures = [Capture(g.url, list(capture_topics)) for g in gateways] if capture_topics else []
+    for c in captures:
+        c.start()
+    pub0 = B.scrape_metrics(publisher.metrics_url()) if publisher else {}
     cpu0 = {n: cpu_s(s.pid) for n, s in procs.items()}
     ingest0 = [thread_cpu_s(g.pid, "nats-feed") for g in gateways]
     sw0 = [(thread_switches(g.pid, "nats-feed"), thread_switches(g.pid)) for g in gateways]
@@ -157,6 +296,9 @@ def measure(a, load_bin, procs, gateways, raw, label):
     upd1 = [ingested(g) for g in gateways]
     lat1 = [upstream_buckets(g) for g in gateways]
     window = time.time() - t0
+    pub1 = B.scrape_metrics(publisher.metrics_url()) if publisher else {}
+    for c in captures:
+        c.stop()
     for t in threads:
         t.join()
     cpu = {n: {"cpu_s": round(cpu1[n] - cpu0[n], 3), "cpu_util": round((cpu1[n] - cpu0[n]) / window, 3)}
@@ -177,12 +319,97 @@ def measure(a, load_bin, procs, gateways, raw, label):
             "gateway_involuntary_switches_per_update": round((sw1[i][1][1] - sw0[i][1][1]) / d, 3) if d else None,
             "upstream_latency_p50_le_ms": (lambda v: v and v * 1e3)(bucket_quantile(lat0[i], lat1[i], 0.5)) if lat1[i] else None,
             "upstream_latency_p99_le_ms": (lambda v: v and v * 1e3)(bucket_quantile(lat0[i], lat1[i], 0.99)) if lat1[i] else None,
+            "batched": B.scrape_metrics(g.metrics_url()).get("tickgate_upstream_batched") if lat1[i] else None,
             "delivered_per_s": load.get("messages", {}).get("per_s") if load.get("ok") else None,
             "latency_ms": load.get("latency", {}).get("normal") if load.get("ok") else None,
             "seq": load.get("seq", {}).get("normal") if load.get("ok") else None,
             "load_ok": load.get("ok"), "load_error": load.get("error"),
         })
-    return {"window_s": round(window, 2), "cpu": cpu, "gateways": gws}
+    out = {"window_s": round(window, 2), "cpu": cpu, "gateways": gws}
+    if publisher:
+        d = {k: pub1.get(k, 0) - pub0.get(k, 0) for k in ("tickgate_feed_published_total", "tickgate_feed_flushes_total",
+                                                        "tickgate_feed_live_batches_total")}
+        out["publisher"] = {"published_per_s": round(d["tickgate_feed_published_total"] / window, 1),
+                            "writes_per_s": round(d["tickgate_feed_flushes_total"] / window, 1),
+                            "live_batches_per_s": round(d["tickgate_feed_live_batches_total"] / window, 1)}
+    if len(captures) == 2:
+        out["identical"] = compare_captures(*captures)
+        out["identical"]["errors"] = [c.error for c in captures if c.error]
+        out["identical"]["updates"] = [len(c.updates) for c in captures]
+    return out
+
+
+def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, label):
+    """One publisher variant: nats-server, tickgate-feed, two gateways, measured under load."""
+    servers = []
+    try:
+        store = tempfile.mkdtemp(prefix="tickgate-bench-nats-")
+        port = free_port()
+        # Debian installs it in /usr/sbin, not on an ordinary user's PATH.
+        nats_bin = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        nats = B.Server("nats-server", [nats_bin, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
+                        os.path.join(raw, f"{label}-nats-server.log"), ready=r"Listening for client connections on (\S+)")
+        servers.append(nats)
+        url = f"nats://127.0.0.1:{port}"
+        flags = ["--bus-version", "2" if mode == "batched" else str(a.bus_version), "--flush-window-us", str(flush_us)]
+        if mode == "batched":
+            flags.append("--live-batches")
+        pub = B.Server("tickgate-feed", [feed, "--nats", url, "--metrics-listen", "127.0.0.1:0",
+                                         "--symbols", str(a.symbols), "--rate", str(a.rate), *flags],
+                       os.path.join(raw, f"{label}-publisher.log"), ready=r"(created JetStream stream|seq continues)")
+        servers.append(pub)
+        gateways = []
+        for i in range(2):
+            # The gateways' default --nats-live-subject auto reads md-live once batches come.
+            gw = B.start_tickgate(tickgate, cert, key, os.path.join(raw, f"{label}-gateway{i}.log"), a.rate,
+                                  a.symbols, max_connections=a.connections, extra=("--feed", url))
+            servers.append(gw)
+            gateways.append(gw)
+        B.log(f"{label}: publisher {a.rate:g}/s over {a.symbols} symbols ({mode}, flush window {flush_us} µs) -> "
+              f"nats-server -> 2 gateways, {a.connections} clients each, {a.duration:g} s")
+        procs = {"nats-server": nats, "publisher": pub, "gateway0": gateways[0], "gateway1": gateways[1]}
+        topics = [f"ticker.{s}" for s in CHECK_SYMBOLS[:a.check_topics]]
+        result = measure(a, load_bin, procs, gateways, raw, label, capture_topics=topics, publisher=pub)
+        result["mode"], result["flush_window_us"] = mode, flush_us
+        return result
+    finally:
+        for s in reversed(servers):
+            s.stop()
+
+
+def run_single(a, tickgate, load_bin, cert, key, raw, label):
+    B.log(f"{label}: one gateway with its own simulator at {a.rate:g}/s, {a.connections} clients")
+    gw = B.start_tickgate(tickgate, cert, key, os.path.join(raw, f"{label}.log"), a.rate, a.symbols,
+                          max_connections=a.connections)
+    try:
+        return measure(a, load_bin, {"gateway0": gw}, [gw], raw, label)
+    finally:
+        gw.stop()
+
+
+def summary(run, single):
+    """The figures the issue's targets are about, for one variant's run against its round's reference."""
+    gws = run["gateways"]
+    s = single["gateways"][0]
+    ingest = [g["nats_ingest_cpu_us_per_update"] for g in gws]
+    p99 = [(g["latency_ms"] or {}).get("p99_ms") for g in gws]
+    ref = (s["latency_ms"] or {}).get("p99_ms")
+    return {
+        "ingest_us": max(ingest) if all(x is not None for x in ingest) else None,
+        "wakeups": max(g["nats_feed_wakeups_per_update"] or 0 for g in gws),
+        "gateway_us": max(g["cpu_us_per_ingested_update"] or 0 for g in gws),
+        "p99_ms": max(p99) if all(x is not None for x in p99) else None,
+        "single_p99_ms": ref,
+        "p99_added_ms": (max(p99) - ref) if ref is not None and all(x is not None for x in p99) else None,
+        "p50_ms": max((g["latency_ms"] or {}).get("p50_ms", float("nan")) for g in gws),
+        "nats_server_cpu": run["cpu"]["nats-server"]["cpu_util"],
+        "publisher_cpu": run["cpu"]["publisher"]["cpu_util"],
+        "published_per_s": run.get("publisher", {}).get("published_per_s"),
+        "writes_per_s": run.get("publisher", {}).get("writes_per_s"),
+        "batched": [g.get("batched") for g in gws],
+        "identical": run.get("identical", {}).get("ok"),
+        "gaps": [(g["seq"] or {}).get("gaps") for g in gws],
+    }
 
 
 def main():
@@ -192,58 +419,45 @@ def main():
     cert, key = B.certificate(a.out)
     raw = os.path.join(a.out, "raw")
     os.makedirs(raw, exist_ok=True)
+    settings = {k: v for k, v in vars(a).items() if k != "variant_list"}
     data = {"scenario": "nats", "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "loadavg_before": B.loadavg(),
-            "settings": vars(a)}
-    servers = []
-    try:
-        store = tempfile.mkdtemp(prefix="tickgate-bench-nats-")
-        port = free_port()
-        # Debian installs it in /usr/sbin, not on an ordinary user's PATH.
-        nats_bin = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        nats = B.Server("nats-server", [nats_bin, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
-                        os.path.join(raw, "nats-server.log"), ready=r"Listening for client connections on (\S+)")
-        servers.append(nats)
-        url = f"nats://127.0.0.1:{port}"
-        pub = B.Server("tickgate-feed", [feed, "--nats", url, "--metrics-listen", "127.0.0.1:0",
-                                         "--symbols", str(a.symbols), "--rate", str(a.rate),
-                                         "--bus-version", str(a.bus_version)],
-                       os.path.join(raw, "nats-publisher.log"), ready=r"(created JetStream stream|seq continues)")
-        servers.append(pub)
-        gateways = []
-        for i in range(2):
-            gw = B.start_tickgate(tickgate, cert, key, os.path.join(raw, f"nats-gateway{i}.log"), a.rate, a.symbols,
-                                  max_connections=a.connections, extra=("--feed", url))
-            servers.append(gw)
-            gateways.append(gw)
-        B.log(f"nats: publisher {a.rate:g}/s over {a.symbols} symbols -> nats-server -> 2 gateways, "
-              f"{a.connections} clients each, {a.duration:g} s")
-        procs = {"nats-server": nats, "publisher": pub, "gateway0": gateways[0], "gateway1": gateways[1]}
-        data["nats"] = measure(a, load_bin, procs, gateways, raw, "nats")
-        for s in reversed(servers):
-            s.stop()
-        servers.clear()
-
-        B.log(f"single process: one gateway with its own simulator at {a.rate:g}/s, {a.connections} clients")
-        gw = B.start_tickgate(tickgate, cert, key, os.path.join(raw, "nats-reference.log"), a.rate, a.symbols,
-                              max_connections=a.connections)
-        servers.append(gw)
-        data["single"] = measure(a, load_bin, {"gateway0": gw}, [gw], raw, "single")
-    finally:
-        for s in reversed(servers):
-            s.stop()
-
-    single = data["single"]["gateways"][0]
-    checks = []
-    if single["latency_ms"] and all(g["latency_ms"] for g in data["nats"]["gateways"]):
-        added = max(g["latency_ms"]["p99_ms"] for g in data["nats"]["gateways"]) - single["latency_ms"]["p99_ms"]
-        checks.append(B.check("p99 added by NATS (worst gateway - single process)", round(added * 1000), 1000,
-                              added * 1000 <= 1000, "µs"))
-    ingest = [g["nats_ingest_cpu_us_per_update"] for g in data["nats"]["gateways"]]
-    if all(x is not None for x in ingest):
-        checks.append(B.check("gateway CPU of NATS ingest per update (nats-feed threads, worst gateway)",
-                              max(ingest), 5.0, max(ingest) <= 5.0, "µs"))
-    data["checks"] = checks
+            "settings": settings, "rounds": []}
+    for r in range(a.rounds):
+        rnd = {"loadavg": B.loadavg(), "variants": []}
+        for mode, us in a.variant_list:
+            rnd["variants"].append(run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, us,
+                                            f"r{r}-{mode}-{us}"))
+        rnd["single"] = run_single(a, tickgate, load_bin, cert, key, raw, f"r{r}-single")
+        for v in rnd["variants"]:
+            v["summary"] = summary(v, rnd["single"])
+        data["rounds"].append(rnd)
+        B.write_json(os.path.join(a.out, "nats.json"), data)
     data["loadavg_after"] = B.loadavg()
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    medians = []
+    for i, (mode, us) in enumerate(a.variant_list):
+        sums = [rnd["variants"][i]["summary"] for rnd in data["rounds"]]
+        medians.append({"variant": f"{mode}:{us}", **{k: med([x[k] for x in sums]) for k in (
+            "ingest_us", "wakeups", "gateway_us", "p50_ms", "p99_ms", "single_p99_ms", "p99_added_ms",
+            "nats_server_cpu", "publisher_cpu", "published_per_s", "writes_per_s")},
+            "identical_all": all(x["identical"] for x in sums)})
+    data["medians"] = medians
+    checks = []
+    for m in medians:
+        if m["p99_added_ms"] is not None:
+            checks.append(B.check(f"{m['variant']}: p99 added by NATS (worst gateway - single process), median",
+                                  round(m["p99_added_ms"] * 1000), 1000, m["p99_added_ms"] <= 1.0, "µs"))
+        if m["ingest_us"] is not None:
+            checks.append(B.check(f"{m['variant']}: NATS ingest CPU per update (worst gateway), median",
+                                  m["ingest_us"], 5.0, m["ingest_us"] <= 5.0, "µs"))
+        if a.check_topics:
+            checks.append(B.check(f"{m['variant']}: identical (topic, seq, payload) on both gateways, every round",
+                                  m["identical_all"], True, m["identical_all"]))
+    data["checks"] = checks
     B.write_json(os.path.join(a.out, "nats.json"), data)
 
     def row(name, g, cpu):
@@ -255,15 +469,23 @@ def main():
                 + (f", of which NATS ingest {g['nats_ingest_cpu_us_per_update']} µs; publisher ts to ring "
                    f"p50 <= {g['upstream_latency_p50_le_ms']} ms, p99 <= {g['upstream_latency_p99_le_ms']} ms; "
                    f"wake-ups per update: nats-feed {g['nats_feed_wakeups_per_update']}, "
-                   f"gateway {g['gateway_wakeups_per_update']}"
+                   f"gateway {g['gateway_wakeups_per_update']}; batched {g.get('batched')}"
                    if g.get("nats_ingest_cpu_us_per_update") is not None else ""))
     B.log(f"load average before {data['loadavg_before']}, after {data['loadavg_after']}")
-    for i, g in enumerate(data["nats"]["gateways"]):
-        print(row(f"NATS gateway{i}", g, data["nats"]["cpu"][f"gateway{i}"]))
-    print(row("single process", single, data["single"]["cpu"]["gateway0"]))
-    for n in ("nats-server", "publisher"):
-        c = data["nats"]["cpu"][n]
-        print(f"  {n:<22} CPU {c['cpu_util'] * 100:.1f}% ({c['cpu_s']} s over {data['nats']['window_s']} s)")
+    for r, rnd in enumerate(data["rounds"]):
+        print(f"round {r} (load average {rnd['loadavg']})")
+        for v in rnd["variants"]:
+            print(f" {v['mode']}, flush window {v['flush_window_us']} µs: publisher {v.get('publisher')}, "
+                  f"identical {v.get('identical')}")
+            for i, g in enumerate(v["gateways"]):
+                print(row(f"NATS gateway{i}", g, v["cpu"][f"gateway{i}"]))
+            for n in ("nats-server", "publisher"):
+                c = v["cpu"][n]
+                print(f"  {n:<22} CPU {c['cpu_util'] * 100:.1f}% ({c['cpu_s']} s over {v['window_s']} s)")
+        print(row(" single process", rnd["single"]["gateways"][0], rnd["single"]["cpu"]["gateway0"]))
+    print(f"medians over {a.rounds} round(s):")
+    for m in medians:
+        print("  " + ", ".join(f"{k} {v}" for k, v in m.items()))
     for c in checks:
         print(f"  {'PASS' if c['pass'] else 'MISS'} {c['target']}: {c['measured']} {c['unit']} (target {c['limit']})")
 

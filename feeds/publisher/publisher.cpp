@@ -1,9 +1,11 @@
 #include "feeds/publisher/publisher.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <nats/nats.h>
+#include <pthread.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -11,11 +13,13 @@
 #include <algorithm>
 #include <array>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "feeds/feed_runner.hpp"
 #include "feeds/nats_bus.hpp"
+#include "feeds/nats_event_loop.hpp"
 #include "feeds/runtime/clock.hpp"
 #include "feeds/runtime/log.hpp"
 #include "feeds/runtime/metrics_server.hpp"
@@ -36,6 +40,11 @@ constexpr std::size_t kBatchMax = 256;
 constexpr std::uint64_t kLoggedErrors = 10;
 // How long reading the stream's latest values (to restore seqs) may take at start.
 constexpr auto kRestoreBudget = std::chrono::seconds(30);
+// A live batch goes out early once it holds this much (NATS's default max payload is 1 MiB).
+constexpr std::size_t kLiveBatchBytes = 60 << 10;
+// An idle publisher sends an empty batch this often, so gateways reading the batches can tell a
+// quiet market from a publisher gone (they go back to the per-topic subjects after 1 s without).
+constexpr auto kLiveKeepalive = std::chrono::milliseconds(200);
 
 pm::Counter& counter(pm::Registry& r, const char* name, const char* help) {
     return pm::BuildCounter().Name(name).Help(help).Register(r).Add({});
@@ -55,6 +64,10 @@ struct Families {
     pm::Gauge& connected = gauge(registry, "tickgate_feed_nats_connected", "1 while connected to NATS");
     pm::Gauge& topics = gauge(registry, "tickgate_feed_topics", "Topics published so far (or restored from JetStream)");
     pm::Gauge& bus_version = gauge(registry, "tickgate_feed_bus_version", "The bus encoding published (--bus-version)");
+    pm::Counter& live_messages =
+        counter(registry, "tickgate_feed_live_batches_total", "Batches published on the live subject (--live-batches)");
+    pm::Counter& writes = counter(registry, "tickgate_feed_flushes_total",
+                                  "Writes of buffered messages to NATS (one per --flush-window-us in a burst)");
 };
 
 std::uint64_t random_epoch() {
@@ -68,11 +81,24 @@ std::uint64_t random_epoch() {
 }  // namespace
 
 struct Publisher::Parts {
+    // nats.c on an io_context of our own (as the gateway's feed): the loop thread reads (pings,
+    // JetStream replies), and the publish thread writes its batches itself (WriteBatch).
+    asio::io_context nats_io{1};
+    asio::executor_work_guard<asio::io_context::executor_type> nats_work = asio::make_work_guard(nats_io);
+    feeds::NatsEventLoop loop{nats_io, std::chrono::microseconds(0), [] { return false; }};
+    std::thread loop_thread;
     feeds::FeedRunner feeds{kRingCapacity};
     std::mutex scrape_mutex;
     Families families;
     std::unique_ptr<runtime::MetricsServer> metrics;
     std::jthread publisher;
+    // After the link (a member of Publisher declared later, so destroyed first): its close
+    // needs the loop running.
+    ~Parts() {
+        nats_work.reset();
+        nats_io.stop();
+        if (loop_thread.joinable()) loop_thread.join();
+    }
 };
 
 Publisher::Publisher(PublisherConfig config)
@@ -92,6 +118,8 @@ std::string Publisher::scrape() {
     f.connected.Set(link_ && link_->connected() ? 1 : 0);
     f.topics.Set(static_cast<double>(topic_count_.get()));
     f.bus_version.Set(static_cast<double>(config_.bus_version));
+    runtime::set_total(f.live_messages, static_cast<double>(live_messages_.get()));
+    runtime::set_total(f.writes, static_cast<double>(writes_.get()));
     return runtime::text_exposition(f.registry);
 }
 
@@ -105,13 +133,23 @@ bool Publisher::start(std::string& error) {
 
     feeds::NatsLink::Events events;
     events.up = [this] { reattach_.store(true, std::memory_order_release); };
-    link_ = feeds::NatsLink::open(config_.nats_urls, "tickgate-feed", std::move(events), error);
+    parts_->loop_thread = std::thread([this] {
+        pthread_setname_np(pthread_self(), "nats-loop");
+        parts_->nats_io.run();
+    });
+    link_ = feeds::NatsLink::open(config_.nats_urls, "tickgate-feed", std::move(events), error,
+                                  [this](natsOptions* opts) { return parts_->loop.install(opts); });
     if (!link_) return false;
     parts_->metrics->start();
     const auto m = parts_->metrics->local_endpoint();
     TG_LOG(info, "tickgate-feed %s: feeds: %zu, publishing to %s.<channel>.<symbol> on %s", TICKGATE_VERSION,
            parts_->feeds.adapters().size(), config_.subject_prefix.c_str(), config_.nats.c_str());
     TG_LOG(info, "bus version %u, epoch %016llx", config_.bus_version, static_cast<unsigned long long>(epoch_));
+    if (!config_.live_subject.empty())
+        TG_LOG(info, "live batches on %s, per-topic subjects as well (JetStream's latest values)",
+               config_.live_subject.c_str());
+    if (config_.flush_window_us)
+        TG_LOG(info, "in a burst, updates go out together once per %u µs", config_.flush_window_us);
     TG_LOG(info, "metrics on http://%s:%u/metrics", m.address().to_string().c_str(), static_cast<unsigned>(m.port()));
     return true;
 }
@@ -167,11 +205,76 @@ Publisher::TopicState& Publisher::topic_state(std::string_view topic) {
     return it->second;
 }
 
-void Publisher::publish_loop(const std::stop_token& stop) {
-    std::array<protocol::MarketUpdate, kBatchMax> batch;
+void Publisher::publish_one(protocol::MarketUpdate& u) {
+    // The bus carries tickers only (books and trades across it are the next step); its feeds
+    // publish none of the other kinds, and any that did would be skipped here.
+    if (u.kind != protocol::UpdateKind::ticker) return;
+    TopicState& t = topic_state(u.topic());
+    // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
+    u.seq = ++t.seq;
+    // ts stays when the local feed made the update (on this machine's clock, like the gateway's
+    // own feeds): the time it then waits here, in the ring and the flush window, counts in every
+    // latency measured from it, as the single-process path counts it.
+    if (u.ts_ns == 0) u.ts_ns = runtime::realtime_ns();
     std::array<std::byte, std::max(protocol::kBusUpdateSize, protocol::kBusV2TickerSize)> record;
     const bool v2 = config_.bus_version == 2;
+    if (v2)
+        protocol::encode_bus_v2_ticker(u, epoch_, record.data());
+    else
+        protocol::encode_bus_update(u, record.data());
     const int record_size = static_cast<int>(v2 ? protocol::kBusV2TickerSize : protocol::kBusUpdateSize);
+    // While reconnecting the library buffers (8 MiB); past that the publish fails.
+    const natsStatus s = natsConnection_Publish(link_->get(), t.subject.c_str(), record.data(), record_size);
+    if (s == NATS_OK) {
+        published_.add();
+    } else {
+        nats_errors_.add();
+        if (nats_errors_.get() <= kLoggedErrors)
+            TG_LOG(warn, "publish to %s failed: %s", t.subject.c_str(), natsStatus_GetText(s));
+    }
+    if (config_.live_subject.empty()) return;
+    // The same ticker record in a group naming its per-topic subject: a gateway filters the
+    // batch with its --nats-subjects exactly as nats-server filters the per-topic subjects.
+    if (live_.empty()) {
+        live_.resize(protocol::kBusV2HeaderSize);
+        protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(live_.data()));
+    }
+    const std::size_t at = live_.size();
+    live_.resize(at + protocol::subject_group_size(t.subject.size(), protocol::kBusRecordHeaderSize +
+                                                                          protocol::kTickerBodySize));
+    auto* out = reinterpret_cast<std::byte*>(live_.data()) + at;
+    out += protocol::encode_subject_group_header(t.subject, protocol::kBusRecordHeaderSize + protocol::kTickerBodySize,
+                                                 out);
+    protocol::encode_ticker_record(u, out);
+    ++live_records_;
+    if (live_.size() >= kLiveBatchBytes) publish_live_batch();
+}
+
+void Publisher::publish_live_batch(bool keepalive) {
+    if (live_records_ == 0 && !keepalive) return;
+    if (live_.empty()) {
+        live_.resize(protocol::kBusV2HeaderSize);
+        protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(live_.data()));
+    }
+    const natsStatus s = natsConnection_Publish(link_->get(), config_.live_subject.c_str(), live_.data(),
+                                                static_cast<int>(live_.size()));
+    if (s == NATS_OK) {
+        live_messages_.add();
+    } else {
+        nats_errors_.add();
+        if (nats_errors_.get() <= kLoggedErrors)
+            TG_LOG(warn, "publish to %s failed: %s", config_.live_subject.c_str(), natsStatus_GetText(s));
+    }
+    live_.clear();
+    live_records_ = 0;
+    last_live_ = std::chrono::steady_clock::now();
+}
+
+void Publisher::publish_loop(const std::stop_token& stop) {
+    std::array<protocol::MarketUpdate, kBatchMax> batch;
+    const auto window = std::chrono::microseconds(config_.flush_window_us);
+    // When the last write went out: a burst is updates coming less than a window after it.
+    auto last_flush = std::chrono::steady_clock::time_point{};
     while (!stop.stop_requested()) {
         if (reattach_.exchange(false, std::memory_order_acq_rel)) {
             // After a reconnect: a server restarted without its store has lost the stream.
@@ -184,31 +287,39 @@ void Publisher::publish_loop(const std::stop_token& stop) {
                 TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
             }
         }
-        const std::size_t n = parts_->feeds.channel().consume(batch, std::chrono::milliseconds(50));
-        for (std::size_t i = 0; i < n; ++i) {
-            protocol::MarketUpdate& u = batch[i];
-            // The bus carries tickers only (books and trades across it are the next step); its
-            // feeds publish none of the other kinds, and any that did would be skipped here.
-            if (u.kind != protocol::UpdateKind::ticker) continue;
-            TopicState& t = topic_state(u.topic());
-            // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
-            u.seq = ++t.seq;
-            u.ts_ns = runtime::realtime_ns();
-            if (v2)
-                protocol::encode_bus_v2_ticker(u, epoch_, record.data());
-            else
-                protocol::encode_bus_update(u, record.data());
-            // While reconnecting the library buffers (8 MiB); past that the publish fails.
-            const natsStatus s = natsConnection_Publish(link_->get(), t.subject.c_str(), record.data(),
-                                                        record_size);
-            if (s == NATS_OK) {
-                published_.add();
-            } else {
-                nats_errors_.add();
-                if (nats_errors_.get() <= kLoggedErrors)
-                    TG_LOG(warn, "publish to %s failed: %s", t.subject.c_str(), natsStatus_GetText(s));
+        std::size_t n = parts_->feeds.channel().consume(batch, std::chrono::milliseconds(50));
+        if (n == 0) {
+            if (!config_.live_subject.empty() && std::chrono::steady_clock::now() - last_live_ >= kLiveKeepalive) {
+                feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
+                publish_live_batch(true);
+            }
+            continue;
+        }
+        // Everything published in here goes out in one write at the end (or a few, for a large
+        // backlog): per-topic messages and the live batch together.
+        feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
+        for (std::size_t i = 0; i < n; ++i) publish_one(batch[i]);
+        const auto now = std::chrono::steady_clock::now();
+        if (window.count() > 0 && now - last_flush < window) {
+            // A burst: what comes until a window after the last write goes with these. The
+            // first update after a quiet spell never waits (the branch above is not taken).
+            std::this_thread::sleep_until(last_flush + window);
+            std::size_t since_write = 0;
+            while (!stop.stop_requested() && (n = parts_->feeds.channel().try_consume(batch)) > 0) {
+                for (std::size_t i = 0; i < n; ++i) publish_one(batch[i]);
+                // A backlog goes out in pieces rather than all in the library's buffer.
+                if ((since_write += n) >= 4 * kBatchMax) {
+                    publish_live_batch();
+                    writes.flush();
+                    writes_.add();
+                    since_write = 0;
+                }
             }
         }
+        publish_live_batch();
+        writes.flush();
+        writes_.add();
+        last_flush = std::chrono::steady_clock::now();
     }
 }
 
@@ -249,7 +360,7 @@ int Publisher::run() {
     // What the library still buffers goes out now, if NATS is there to take it.
     if (link_->connected()) natsConnection_FlushTimeout(link_->get(), 1000);
     parts_->metrics->stop();
-    link_.reset();
+    link_.reset();  // while the loop runs: the close may still write and read
     TG_LOG(info, "stopped after publishing %llu updates",
            static_cast<unsigned long long>(published_.get()));
     return exit_code;

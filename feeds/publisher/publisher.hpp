@@ -2,12 +2,14 @@
 // tickgate-feed: runs local feed adapters (simulator, replay) into an UpdateChannel, as the gateway
 // does, and publishes every update to NATS as a bus record on <prefix>.<channel>.<symbol>.
 //
-// The publisher, not the adapter, assigns seq and ts, so every gateway downstream emits the same
-// seq for the same update. Before the first update it makes sure the JetStream stream that keeps
+// The publisher, not the adapter, assigns seq, so every gateway downstream emits the same seq for
+// the same update; ts is the adapter's (when the update was made), sent in the record, so every
+// gateway emits the same ts too. Before the first update it makes sure the JetStream stream that keeps
 // the last message per subject exists, and reads it to continue each topic's seq from there: a
 // restarted publisher never reuses a seq for different content.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stop_token>
@@ -20,6 +22,10 @@
 namespace tickgate::feeds {
 class NatsLink;
 }  // namespace tickgate::feeds
+
+namespace tickgate::protocol {
+struct MarketUpdate;
+}  // namespace tickgate::protocol
 
 namespace tickgate::publisher {
 
@@ -50,6 +56,10 @@ private:
     bool attach(const std::stop_token& stop, std::string& error);
     void publish_loop(const std::stop_token& stop);
     TopicState& topic_state(std::string_view topic);
+    /// Seq, ts, the per-topic message (buffered), and the record in the live batch if any.
+    void publish_one(protocol::MarketUpdate& u);
+    /// The live batch as one message (buffered), if it holds anything or for a keepalive.
+    void publish_live_batch(bool keepalive = false);
 
     PublisherConfig config_;
     int start_exit_code_ = 1;
@@ -63,7 +73,10 @@ private:
     std::atomic<bool> reattach_{false};  // set on reconnect: make sure the stream is still there
     std::unordered_map<std::string, TopicState, TopicHash, std::equal_to<>> topics_;  // publish thread only
     // Written by the publish thread only, folded into the registry on scrape.
-    runtime::OwnedCounter published_, nats_errors_;
+    std::string live_;                 // the live batch being filled (v2 header, then subject groups)
+    std::size_t live_records_ = 0;
+    std::chrono::steady_clock::time_point last_live_{};  // the last live batch published
+    runtime::OwnedCounter published_, nats_errors_, live_messages_, writes_;
     runtime::OwnedGauge topic_count_;
 };
 

@@ -5,6 +5,7 @@
 #include "feeds/feed_flags.hpp"
 #include "feeds/nats_bus.hpp"
 #include "feeds/runtime/command_line.hpp"
+#include "protocol/bus_update.hpp"
 
 namespace tickgate::publisher {
 namespace po = boost::program_options;
@@ -27,6 +28,13 @@ std::optional<std::string> validate(PublisherConfig& c) {
         if (f.starts_with("nats://")) return "--feed " + f + ": a publisher's feeds are local (sim or replay:...)";
     if (c.bus_version != 1 && c.bus_version != 2) return "--bus-version must be 1 or 2";
     if (!valid_prefix(c.subject_prefix)) return "--subject-prefix must be NATS tokens without wildcards, like md";
+    if (c.live_batches && c.bus_version != 2) return "--live-batches needs --bus-version 2";
+    if (c.flush_window_us > 100000) return "--flush-window-us must be at most 100000 (0.1 s)";
+    // A batch names each update's subject in a byte: <prefix>.<topic> must fit in 255.
+    if (c.live_batches && c.subject_prefix.size() + 1 + protocol::kMaxTopicLength > protocol::kBusMaxGroupSubject)
+        return "--live-batches needs a --subject-prefix of at most " +
+               std::to_string(protocol::kBusMaxGroupSubject - 1 - protocol::kMaxTopicLength) + " characters";
+    if (c.live_batches) c.live_subject = feeds::live_subject_for_prefix(c.subject_prefix);
     std::string error;
     if (!feeds::parse_nats_servers(c.nats, c.nats_urls, error)) return "--nats: " + error;
     return runtime::validate_log_level(c.log_level);
@@ -48,6 +56,8 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
         ("nats", po::value(&c.nats)->default_value(c.nats), "NATS servers: nats://HOST:PORT[,HOST:PORT...]")
         ("subject-prefix", po::value(&c.subject_prefix)->default_value(c.subject_prefix), "publish to PREFIX.<channel>.<symbol>")
         ("bus-version", po::value(&c.bus_version)->default_value(c.bus_version), "bus encoding to publish: 1, or 2 (typed records; every gateway must read v2 first)")
+        ("live-batches", po::bool_switch(&c.live_batches), "also publish updates in batches on PREFIX-live (needs --bus-version 2; gateways read it instead of the per-topic subjects)")
+        ("flush-window-us", po::value(&c.flush_window_us)->default_value(c.flush_window_us), "in a burst, send updates together at most once per this many µs (0: at once)")
         ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9465"), "HOST:PORT for Prometheus /metrics");
     // clang-format on
     // Tickers only: books and trades do not cross the bus yet, so --book-rate and --trade-rate are

@@ -20,6 +20,13 @@ struct PublisherConfig {
     // 1 until every gateway reads v2 (protocol/README.md, "Rolling upgrade"): a v1 gateway
     // rejects v2 messages, a v2 gateway reads both.
     unsigned bus_version = 1;
+    // Batched live subject (bus v2 only): every update also goes, with others, in one message on
+    // this subject ("" = none); gateways that read it need not subscribe to the per-topic ones.
+    std::string live_subject;
+    bool live_batches = false;  // --live-batches: live_subject = <prefix>-live
+    // In a burst, updates wait up to this long to go out together (one write, one batch); a
+    // publisher that was quiet for longer writes at once. 0: every ring batch at once.
+    unsigned flush_window_us = 0;
     runtime::Endpoint metrics_listen{"127.0.0.1", 9465};
     std::string log_level = "info";
 };

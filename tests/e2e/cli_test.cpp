@@ -43,7 +43,7 @@ TEST(Cli, HelpListsEveryOptionWithItsDefaultAndExitsZero) {
           "--max-connections",
           "--max-connections-per-ip", "--max-subscriptions", "--max-topics", "--max-message-bytes", "--client-rate",
           "--max-queue-bytes", "--slow-timeout-ms", "--heartbeat-ms", "--handshake-timeout-ms", "--stale-ms",
-          "--allowed-origins", "--log-level", "--nats-subjects"})
+          "--allowed-origins", "--log-level", "--nats-subjects", "--nats-live-subject"})
         EXPECT_NE(r.out.find(std::string(option) + " "), std::string::npos) << option << " missing from --help:\n" << r.out;
     const auto line_of = [&](const std::string& option) {
         const auto lines = lines_with(r.out, option + " ");
@@ -97,7 +97,8 @@ INSTANTIATE_TEST_SUITE_P(
                               "/nonexistent/tickgate-e2e.conf"},
                       BadFlag{"UnknownFeedKind", {"--feed", "kafka://x"}, "kafka://x"},
                       BadFlag{"ReplayWithoutFile", {"--feed", "replay:"}, "replay"},
-                      BadFlag{"ReplayBadSpeed", {"--feed", "replay:/tmp/x.jsonl,speed=fast"}, "speed"}),
+                      BadFlag{"ReplayBadSpeed", {"--feed", "replay:/tmp/x.jsonl,speed=fast"}, "speed"},
+                      BadFlag{"NatsLiveSubjectPattern", {"--nats-live-subject", "md-live.>"}, "--nats-live-subject"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Cli, ConfigFileIsHonouredAndFlagsOverrideIt) {

@@ -17,8 +17,8 @@ describe('tickgate-feed command line', () => {
   test('--help lists every option with its default, --version prints it; both exit 0', () => {
     const h = run(['--help']);
     assert.equal(h.code, 0, h.err);
-    for (const o of ['--nats', '--subject-prefix', '--bus-version', '--metrics-listen', '--feed', '--symbols', '--rate', '--seed',
-      '--config', '--log-level', '--version'])
+    for (const o of ['--nats', '--subject-prefix', '--bus-version', '--live-batches', '--flush-window-us', '--metrics-listen',
+      '--feed', '--symbols', '--rate', '--seed', '--config', '--log-level', '--version'])
       assert.match(h.out, new RegExp(`${o} `), `${o} in --help`);
     assert.match(h.out, /127\.0\.0\.1:9465/);
     assert.match(h.out, /\(=md\)/);
@@ -39,6 +39,9 @@ describe('tickgate-feed command line', () => {
       [['--metrics-listen', 'nowhere'], 'HOST:PORT'],
       [['--bus-version', '3'], '--bus-version must be 1 or 2'],
       [['--bus-version', '0'], '--bus-version must be 1 or 2'],
+      [['--live-batches'], '--live-batches needs --bus-version 2'],
+      [['--bus-version', '2', '--live-batches', '--subject-prefix', 'p'.repeat(228)], 'at most 227 characters'],
+      [['--flush-window-us', '200000'], '--flush-window-us must be at most 100000'],
       [['--symbols', '0'], 'symbols'],
       // Books and trades do not cross the bus yet: the gateway's --book-rate/--trade-rate are not
       // tickgate-feed options.

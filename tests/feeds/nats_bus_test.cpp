@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "feeds/nats_feed.hpp"
+
 #include <string>
 #include <vector>
 
@@ -29,4 +31,27 @@ TEST(NatsBus, MalformedServerListsAreRefusedByEntry) {
 TEST(NatsBus, StreamNamesAvoidNatsWildcardsAndDots) {
     EXPECT_EQ(stream_name_for_prefix("md"), "TICKGATE_md");
     EXPECT_EQ(stream_name_for_prefix("venue1.md"), "TICKGATE_venue1_md");
+}
+
+TEST(NatsBus, TheLiveSubjectSitsBesideThePrefixNotUnderIt) {
+    using tickgate::feeds::live_subject_for_prefix;
+    EXPECT_EQ(live_subject_for_prefix("md"), "md-live");
+    EXPECT_EQ(live_subject_for_prefix("venue1.md"), "venue1.md-live");
+}
+
+TEST(NatsBus, AGatewayWatchesTheLiveSubjectOfAWholePrefixOnly) {
+    const auto live = [](const char* subjects, const char* flag) {
+        return tickgate::feeds::NatsFeed::resolve_live_subject(subjects, flag);
+    };
+    EXPECT_EQ(live("md.>", "auto"), "md-live");
+    EXPECT_EQ(live("venue1.md.>", "auto"), "venue1.md-live");
+    // Narrower (or wider) than one prefix: nats-server's filter on the per-topic subjects.
+    EXPECT_EQ(live("md.ticker.BTC-USD", "auto"), "");
+    EXPECT_EQ(live("md.ticker.*", "auto"), "");
+    EXPECT_EQ(live("md.*.>", "auto"), "");
+    EXPECT_EQ(live(">", "auto"), "");
+    EXPECT_EQ(live(".>", "auto"), "");
+    // Named, or off.
+    EXPECT_EQ(live("md.ticker.BTC-USD", "md-live"), "md-live");
+    EXPECT_EQ(live("md.>", "none"), "");
 }

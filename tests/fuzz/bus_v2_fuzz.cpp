@@ -1,7 +1,8 @@
-// The bus message decoder (v1 and v2 typed records) on arbitrary bytes. An accepted message
-// delivers exactly the ticker records it counted, each valid, and re-encoding them with the
-// message's epoch and skipping the unknown records gives back the same ticker bytes: the decoder
-// neither invents nor loses a ticker, and never reads past the message.
+// The bus message decoder (v1 and v2 typed records, subject groups included) on arbitrary bytes.
+// An accepted message delivers exactly the ticker records it counted, each valid and with the
+// subject of the group it stands in, and re-encoding them with the message's epoch and skipping
+// the unknown records gives back the same ticker bytes: the decoder neither invents nor loses a
+// ticker, never gives one the wrong subject, and never reads past the message.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -25,36 +26,61 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                m.records.data() + m.records.size() == payload.data() + payload.size());
 
     std::string tickers_again;
-    std::size_t delivered = 0;
-    tp::for_each_ticker(m, [&](const tp::MarketUpdate& u) {
+    std::string subjects_again;  // each delivered ticker's subject and a NUL
+    std::size_t delivered = 0, grouped = 0;
+    tp::for_each_ticker(m, [&](std::string_view subject, const tp::MarketUpdate& u) {
         FUZZ_CHECK(u.seq >= 1 && u.price_decimals <= 18 && u.size_decimals <= 18);
+        // The subject views the message, and names a topic.
+        if (!subject.empty()) {
+            FUZZ_CHECK(subject.data() >= payload.data() && subject.data() + subject.size() <= payload.data() + payload.size());
+            FUZZ_CHECK(!tp::topic_from_subject(subject).empty());
+            ++grouped;
+        }
         std::array<std::byte, tp::kBusRecordHeaderSize + tp::kTickerBodySize> rec{};
         tp::encode_ticker_record(u, rec.data());
         tickers_again.append(reinterpret_cast<const char*>(rec.data()), rec.size());
+        subjects_again.append(subject).push_back('\0');
         ++delivered;
     });
     FUZZ_CHECK(delivered == m.tickers);
+    FUZZ_CHECK(grouped + m.ungrouped == m.tickers);
     if (m.version == tp::kBusVersion) {
         FUZZ_CHECK(payload.size() == tp::kBusUpdateSize && delivered == 1 && m.unknown == 0);
         FUZZ_CHECK(std::memcmp(tickers_again.data() + tp::kBusRecordHeaderSize, payload.data() + 2,
                                tp::kTickerBodySize) == 0);
         return 0;
     }
-    // Walk the records independently: the ticker ones, concatenated, are what was re-encoded.
-    std::string tickers_seen;
-    std::size_t unknown = 0;
-    std::string_view rest = m.records;
-    for (std::size_t steps = 0; !rest.empty() && steps <= payload.size(); ++steps) {
-        FUZZ_CHECK(rest.size() >= tp::kBusRecordHeaderSize);
-        const std::size_t len = static_cast<std::uint8_t>(rest[1]) | (static_cast<std::uint8_t>(rest[2]) << 8);
-        FUZZ_CHECK(rest.size() >= tp::kBusRecordHeaderSize + len);
-        if (rest[0] == 1) tickers_seen.append(rest.substr(0, tp::kBusRecordHeaderSize + len));
-        else ++unknown;
-        rest.remove_prefix(tp::kBusRecordHeaderSize + len);
-    }
-    FUZZ_CHECK(rest.empty());
+    // Walk the records independently: the ticker ones, concatenated, are what was re-encoded,
+    // each with the subject of its group (none outside a group).
+    std::string tickers_seen, subjects_seen;
+    std::size_t unknown = 0, groups = 0;
+    const auto walk = [&](std::string_view rest, std::string_view subject, bool top, auto& self) -> void {
+        for (std::size_t steps = 0; !rest.empty() && steps <= payload.size(); ++steps) {
+            FUZZ_CHECK(rest.size() >= tp::kBusRecordHeaderSize);
+            const std::size_t len = static_cast<std::uint8_t>(rest[1]) | (static_cast<std::uint8_t>(rest[2]) << 8);
+            FUZZ_CHECK(rest.size() >= tp::kBusRecordHeaderSize + len);
+            const std::string_view body = rest.substr(tp::kBusRecordHeaderSize, len);
+            if (rest[0] == 1) {
+                tickers_seen.append(rest.substr(0, tp::kBusRecordHeaderSize + len));
+                subjects_seen.append(subject).push_back('\0');
+            } else if (rest[0] == 5) {
+                FUZZ_CHECK(top && !body.empty());  // an accepted message has no nested or empty group
+                const std::size_t n = static_cast<std::uint8_t>(body[0]);
+                FUZZ_CHECK(body.size() >= 1 + n);
+                ++groups;
+                self(body.substr(1 + n), body.substr(1, n), false, self);
+            } else {
+                ++unknown;
+            }
+            rest.remove_prefix(tp::kBusRecordHeaderSize + len);
+        }
+        FUZZ_CHECK(rest.empty());
+    };
+    walk(m.records, {}, true, walk);
     FUZZ_CHECK(unknown == m.unknown);
+    FUZZ_CHECK(groups == m.groups);
     FUZZ_CHECK(tickers_seen == tickers_again);
+    FUZZ_CHECK(subjects_seen == subjects_again);
 
     // And the encoder's own v2 message of the first ticker parses back to the same epoch.
     if (delivered > 0) {

@@ -245,3 +245,151 @@ TEST(BusV2, AV1ReaderRefusesV2ByVersion) {
     EXPECT_EQ(tp::decode_bus_update(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()), out),
               tp::BusDecodeError::unknown_version);
 }
+
+namespace {
+
+// A subject group of the batched live subject: the subject, then its records.
+std::string group(std::string_view subject, std::string_view records) {
+    std::string g(tp::subject_group_size(subject.size(), records.size()) - records.size(), '\0');
+    const std::size_t n =
+        tp::encode_subject_group_header(subject, records.size(), reinterpret_cast<std::byte*>(g.data()));
+    EXPECT_EQ(n, g.size());
+    return g + std::string(records);
+}
+
+struct Seen {
+    std::string subject;
+    std::uint64_t seq;
+};
+
+std::vector<Seen> grouped_tickers_of(const tp::BusMessage& m) {
+    std::vector<Seen> out;
+    tp::for_each_ticker(m, [&](std::string_view subject, const MarketUpdate& u) {
+        out.push_back({std::string(subject), u.seq});
+    });
+    return out;
+}
+
+}  // namespace
+
+TEST(BusV2Groups, ABatchCarriesSeveralSubjectsTickersInOrder) {
+    MarketUpdate a = sample(), b = sample(), c = sample();
+    a.seq = 5;
+    b.seq = 9;
+    c.seq = 6;
+    const std::string data = v2_header(3) + group("md.ticker.BTC-USD", ticker_record(a)) +
+                             group("md.ticker.ETH-USD", ticker_record(b)) + group("md.ticker.BTC-USD", ticker_record(c));
+    // The layout: type 5, u16 length, subject length, subject, then the ticker record.
+    EXPECT_EQ(data[10], 5);
+    EXPECT_EQ(static_cast<unsigned char>(data[11]), 1 + 17 + 101);
+    EXPECT_EQ(data[13], 17);
+    EXPECT_EQ(data.substr(14, 17), "md.ticker.BTC-USD");
+    EXPECT_EQ(data[31], 1);
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.tickers, 3u);
+    EXPECT_EQ(m.groups, 3u);
+    EXPECT_EQ(m.ungrouped, 0u);
+    EXPECT_EQ(m.unknown, 0u);
+    const auto got = grouped_tickers_of(m);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].subject, "md.ticker.BTC-USD");
+    EXPECT_EQ(got[0].seq, 5u);
+    EXPECT_EQ(got[1].subject, "md.ticker.ETH-USD");
+    EXPECT_EQ(got[1].seq, 9u);
+    EXPECT_EQ(got[2].subject, "md.ticker.BTC-USD");
+    EXPECT_EQ(got[2].seq, 6u);
+    // A caller that takes only the update gets the grouped ones too.
+    EXPECT_EQ(tickers_of(m).size(), 3u);
+}
+
+TEST(BusV2Groups, UngroupedTickersAreTheMessageSubjectsAndUnknownTypesInAGroupAreSkipped) {
+    MarketUpdate a = sample(), b = sample();
+    a.seq = 1;
+    b.seq = 2;
+    const std::string data = v2_header(3) + ticker_record(a) +
+                             group("md.ticker.SOL-USD", record(2, "book") + ticker_record(b) + record(77, ""));
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.tickers, 2u);
+    EXPECT_EQ(m.ungrouped, 1u);
+    EXPECT_EQ(m.groups, 1u);
+    EXPECT_EQ(m.unknown, 2u);
+    const auto got = grouped_tickers_of(m);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].subject, "");  // the message's own subject
+    EXPECT_EQ(got[1].subject, "md.ticker.SOL-USD");
+    EXPECT_EQ(got[1].seq, 2u);
+    // A v1 message is one ungrouped ticker.
+    tp::BusMessage v1;
+    const std::string one = encode(sample());
+    ASSERT_EQ(tp::parse_bus_message(one, v1), tp::BusDecodeError::none);
+    EXPECT_EQ(v1.ungrouped, 1u);
+    EXPECT_EQ(v1.groups, 0u);
+}
+
+TEST(BusV2Groups, DamagedGroupsRejectTheWholeMessage) {
+    tp::BusMessage m;
+    const std::string good_group = group("md.ticker.BTC-USD", ticker_record(sample()));
+    const std::string good = v2_header(1) + good_group;
+    ASSERT_EQ(tp::parse_bus_message(good, m), tp::BusDecodeError::none);
+    // A group inside a group: one level only.
+    EXPECT_EQ(tp::parse_bus_message(v2_header(1) + group("md.ticker.ETH-USD", good_group), m),
+              tp::BusDecodeError::bad_record);
+    // An empty body, a subject length past the body.
+    EXPECT_EQ(tp::parse_bus_message(v2_header(1) + record(5, ""), m), tp::BusDecodeError::bad_record);
+    EXPECT_EQ(tp::parse_bus_message(v2_header(1) + record(5, std::string("\x0amd.ticker", 10)), m),
+              tp::BusDecodeError::bad_record);
+    // A subject without a topic, a pattern, a reserved channel.
+    for (std::string_view subject : {"md-live", "md.ticker.*", "md.ticker.btc-usd", "md.welcome.BTC-USD", ""})
+        EXPECT_EQ(tp::parse_bus_message(v2_header(1) + group(subject, ticker_record(sample())), m),
+                  tp::BusDecodeError::bad_subject)
+            << subject;
+    // Damage inside the group: a ticker of another length, a record running past the group's end
+    // (though not past the message's), a bad ticker.
+    EXPECT_EQ(tp::parse_bus_message(v2_header(1) + group("md.ticker.BTC-USD", record(1, std::string(97, '\x01'))), m),
+              tp::BusDecodeError::bad_record);
+    EXPECT_EQ(tp::parse_bus_message(
+                  v2_header(1) + group("md.ticker.BTC-USD", ticker_record(sample()).substr(0, 50)) + std::string(60, '\0'),
+                  m),
+              tp::BusDecodeError::bad_record);
+    MarketUpdate zero = sample();
+    zero.seq = 0;
+    EXPECT_EQ(tp::parse_bus_message(good + group("md.ticker.ETH-USD", ticker_record(zero)), m),
+              tp::BusDecodeError::zero_seq);
+    m.tickers = 42;
+    EXPECT_NE(tp::parse_bus_message(good + group("md.ticker.ETH-USD", "\x01"), m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.tickers, 42u) << "a rejected message leaves the output alone";
+}
+
+TEST(BusV2Groups, TheLongestSubjectFits) {
+    const std::string subject = std::string(255 - 15, 'p') + ".ticker.BTC-USD";
+    ASSERT_EQ(subject.size(), tp::kBusMaxGroupSubject);
+    const std::string data = v2_header(1) + group(subject, ticker_record(sample()));  // the message views it
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(grouped_tickers_of(m).at(0).subject, subject);
+}
+
+TEST(NatsSubjectMatches, TheWildcardsAsNatsServerMeansThem) {
+    EXPECT_TRUE(tp::nats_subject_matches("md.>", "md.ticker.BTC-USD"));
+    EXPECT_TRUE(tp::nats_subject_matches("md.>", "md.x"));
+    EXPECT_FALSE(tp::nats_subject_matches("md.>", "md"));  // '>' needs a token
+    EXPECT_FALSE(tp::nats_subject_matches("md.>", "mdx.ticker.BTC-USD"));
+    EXPECT_TRUE(tp::nats_subject_matches(">", "md.ticker.BTC-USD"));
+    EXPECT_TRUE(tp::nats_subject_matches("md.ticker.BTC-USD", "md.ticker.BTC-USD"));
+    EXPECT_FALSE(tp::nats_subject_matches("md.ticker.BTC-USD", "md.ticker.ETH-USD"));
+    EXPECT_FALSE(tp::nats_subject_matches("md.ticker.BTC", "md.ticker.BTC-USD"));  // whole tokens
+    EXPECT_FALSE(tp::nats_subject_matches("md.ticker.BTC-USD", "md.ticker.BTC-USD.x"));
+    EXPECT_FALSE(tp::nats_subject_matches("md.ticker.BTC-USD.x", "md.ticker.BTC-USD"));
+    EXPECT_TRUE(tp::nats_subject_matches("md.*.BTC-USD", "md.ticker.BTC-USD"));
+    EXPECT_FALSE(tp::nats_subject_matches("md.*.BTC-USD", "md.ticker.ETH-USD"));
+    EXPECT_TRUE(tp::nats_subject_matches("md.ticker.*", "md.ticker.ETH-USD"));
+    EXPECT_FALSE(tp::nats_subject_matches("md.ticker.*", "md.ticker.ETH-USD.x"));
+    EXPECT_FALSE(tp::nats_subject_matches("md.*", "md.ticker.ETH-USD"));
+    EXPECT_TRUE(tp::nats_subject_matches("*.*.*", "md.ticker.ETH-USD"));
+    EXPECT_TRUE(tp::nats_subject_matches("venue.md.>", "venue.md.ticker.ETH-USD"));
+    EXPECT_FALSE(tp::nats_subject_matches("venue.md.>", "md.ticker.ETH-USD"));
+    EXPECT_FALSE(tp::nats_subject_matches("", "md.ticker.ETH-USD"));
+    EXPECT_FALSE(tp::nats_subject_matches("md.>", ""));
+}

@@ -200,3 +200,9 @@ export function busMessageV2(records, epoch = 0x1122334455667788n) {
   head.writeBigUInt64LE(epoch, 2);
   return Buffer.concat([head, ...records]);
 }
+
+/** A v2 subject group (type 5): `records` (Buffers) belonging to `subject`, as in a live batch. */
+export function v2Group(subject, records) {
+  const s = Buffer.from(subject);
+  return v2Record(5, Buffer.concat([Buffer.from([s.length]), s, ...records]));
+}
