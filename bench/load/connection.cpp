@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/load/book_tracker.hpp"
 #include "bench/load/client_frame.hpp"
 #include "bench/load/seq_tracker.hpp"
 #include "bench/load/socketio.hpp"
@@ -126,7 +127,10 @@ public:
     void fold_counts() override {
         if (folded_) return;
         folded_ = true;
-        stats().seq[slow_ ? kSlow : kNormal].add(seq_.counts());
+        const int c = slow_ ? kSlow : kNormal;
+        stats().seq[c].add(seq_.counts());
+        stats().books[c].add(books_.counts());
+        stats().trades[c].add(trades_.counts());
     }
 
     void on_readable() override { do_read(); }
@@ -343,7 +347,7 @@ private:
         const auto m = scan_message(text);
         auto& s = stats();
         switch (m.kind) {
-        case ScannedMessage::Kind::update: return on_update(m, now_ns, window);
+        case ScannedMessage::Kind::update: return on_update(text, m, now_ns, window);
         case ScannedMessage::Kind::subscribed: ++s.acks; return on_ready();
         case ScannedMessage::Kind::error:
             ++s.errors;
@@ -374,7 +378,7 @@ private:
         case K::event:
             if (p.event == "subscribed") return void(++s.acks);
             if (const auto m = scan_message(p.arg); m.kind == ScannedMessage::Kind::update)
-                return on_update(m, now_ns, window);
+                return on_update(p.arg, m, now_ns, window);
             ++s.control;
             return;
         case K::malformed: ++s.malformed; return;
@@ -382,8 +386,15 @@ private:
         }
     }
 
-    void on_update(const ScannedMessage& m, std::int64_t now_ns, bool window) {
-        seq_.on_update(m.topic, m.seq, m.snapshot);
+    /// `text` is the message `m` was scanned from (books read their levels from it).
+    void on_update(std::string_view text, const ScannedMessage& m, std::int64_t now_ns, bool window) {
+        const Channel channel = channel_of(m.topic);
+        switch (channel) {
+        case Channel::ticker: seq_.on_update(m.topic, m.seq, m.snapshot); break;
+        case Channel::book:
+        case Channel::book50: books_.on_message(text, m, channel); break;
+        case Channel::trade: trades_.on_update(m.topic, m.seq, m.snapshot); break;
+        }
         if (m.snapshot) return;
         auto& s = stats();
         ++s.received;
@@ -391,6 +402,8 @@ private:
         const int c = slow_ ? kSlow : kNormal;
         s.latency[c].record(now_ns - m.ts_ns);
         ++s.delivered[c];
+        if (channel == Channel::book || channel == Channel::book50) ++s.delivered_books[c];
+        else if (channel == Channel::trade) ++s.delivered_trades[c];
     }
 
     void on_ready() {
@@ -508,7 +521,9 @@ private:
     std::size_t needed_ = 0;    // that frame's whole size once its header is in
     std::string pending_;       // frames not yet written
     std::string accept_;
-    SeqTracker seq_;
+    SeqTracker seq_;       // tickers
+    BookTracker books_;    // book., book50.
+    SeqTracker trades_;    // trade.
     MessageAssembler assembler_;
     std::chrono::steady_clock::time_point next_read_{};
     std::int64_t started_ns_ = 0;

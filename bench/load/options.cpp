@@ -70,6 +70,7 @@ ParseResult parse_command_line(int argc, char* argv[]) {
     ParseResult r;
     Options& o = r.options;
     std::string url = "wss://127.0.0.1:8443/ws", protocol = "v1", topics, via = "message", slow_mode = "none";
+    std::vector<std::string> draws;
     po::options_description desc(
         "tickgate-load: opens many WebSocket clients against a tickgate (or a peer) and measures delivery,\n"
         "latency (receive time - ts), seq gaps, connection outcomes and the target processes' CPU and memory.\n"
@@ -84,6 +85,9 @@ ParseResult parse_command_line(int argc, char* argv[]) {
         ("threads,t", po::value(&o.threads)->default_value(o.threads), "threads, one io_context each (0: all cores)")
         ("topics", po::value(&topics), "comma-separated topics or patterns to draw from (default: the server's op list)")
         ("per-connection,k", po::value(&o.per_connection)->default_value(o.per_connection), "topics per connection")
+        ("draw", po::value(&draws)->composing(),
+         "PATTERN=K (repeatable): each connection takes K of the topics (of --topics or the server's list) that "
+         "PATTERN matches, e.g. --draw 'book.*=2' --draw 'trade.*=2' --draw 'ticker.*=2'; replaces --per-connection")
         ("distribution", po::value(&o.distribution)->default_value(o.distribution), "uniform or zipf[:S] over the topic list's order")
         ("subscribe-via", po::value(&via)->default_value(via), "message ({\"op\":\"subscribe\"}) or query (/ws?subscribe=)")
         ("duration,d", po::value(&o.duration_s)->default_value(o.duration_s), "seconds measured, once every connection is up")
@@ -140,6 +144,11 @@ ParseResult parse_command_line(int argc, char* argv[]) {
         if (o.slow_rate <= 0) return fail("--slow-mode rate:BYTES_PER_S needs a positive rate, got " + slow_mode);
     } else return fail("--slow-mode is stall or rate:BYTES_PER_S, got " + slow_mode);
     o.topics = split(topics);
+    for (const auto& d : draws) {
+        DrawGroup g;
+        if (!parse_draw_group(d, g)) return fail("--draw is PATTERN=K with K at least 1, got " + d);
+        o.draws.push_back(std::move(g));
+    }
     if (auto problem = check(o, vm); !problem.empty()) return fail(problem);
     return r;
 }

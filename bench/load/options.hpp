@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/load/topic_choice.hpp"
+
 namespace tickgate::load {
 
 enum class WireProtocol { v1, socketio };
@@ -33,6 +35,8 @@ struct Options {
     unsigned threads = 0;                      // --threads: io_contexts, one thread each; 0: all cores
     std::vector<std::string> topics;           // --topics: topics or patterns to draw from; empty: ask the server (op list)
     unsigned per_connection = 1;               // --per-connection: topics each connection subscribes to
+    std::vector<DrawGroup> draws;              // --draw PATTERN=K (repeatable): K topics matching PATTERN per
+                                               // connection from each group, instead of --per-connection
     std::string distribution = "uniform";      // --distribution uniform|zipf[:S] (S=1.0): rank = order of --topics/list
     SubscribeVia subscribe_via = SubscribeVia::message;  // --subscribe-via message|query (/ws?subscribe=)
     double duration_s = 10;                    // --duration: measured window, after every connection is up

@@ -90,8 +90,14 @@ void set_up(RunContext& run, Result& result) {
     run.topics = o.topics.empty() ? discover_topics(run) : o.topics;
     if (run.topics.empty()) throw std::runtime_error("the server lists no topics; give them with --topics");
     result.topics_available = run.topics.size();
-    run.choices = choose_topics(run.topics.size(), o.connections, o.per_connection, o.distribution, o.seed);
-    if (run.choices.empty()) throw std::runtime_error("bad --distribution " + o.distribution);
+    if (o.draws.empty()) {
+        run.choices = choose_topics(run.topics.size(), o.connections, o.per_connection, o.distribution, o.seed);
+        if (run.choices.empty()) throw std::runtime_error("bad --distribution " + o.distribution);
+    } else {
+        std::string error;
+        run.choices = choose_grouped(run.topics, o.connections, o.draws, o.distribution, o.seed, error);
+        if (run.choices.empty()) throw std::runtime_error(error);
+    }
     for (std::size_t i = 0; i < o.connections; ++i) result.slow_connections += is_slow(i, o.slow_fraction) ? 1 : 0;
     if (o.slow_mode == SlowMode::none) result.slow_connections = 0;
 }
