@@ -11,11 +11,15 @@
 
 namespace tickgate::feeds {
 
-/// Simulator settings (--symbols, --rate, --seed).
+/// Simulator settings (--symbols, --rate, --seed, --book-rate, --trade-rate).
 struct SimulatorOptions {
     std::uint32_t symbols = 20;   // realistic pairs first, then synthetic ones of the same form
-    double rate = 1000;           // updates per second over all symbols, spread evenly in time
+    double rate = 1000;           // ticker updates per second over all symbols, spread evenly in time
     std::uint64_t seed = 1;       // same seed, same sequence of prices
+    // Order books and trades (topics book.<SYM>, trade.<SYM>). Both 0: tickers only, exactly the
+    // sequence the simulator had before books.
+    double book_rate = 0;         // book changes per second over all symbols
+    double trade_rate = 0;        // trades per second over all symbols
 };
 
 /// NATS subscriber settings (--feed nats://..., --nats-subjects, --max-topics).

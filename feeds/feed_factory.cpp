@@ -27,6 +27,11 @@ std::unique_ptr<FeedAdapter> make_simulator(std::string_view, const SimulatorOpt
         error = "the simulator rate must be a positive number of updates per second";
         return nullptr;
     }
+    if (!(sim.book_rate >= 0) || !std::isfinite(sim.book_rate) || !(sim.trade_rate >= 0) ||
+        !std::isfinite(sim.trade_rate)) {
+        error = "the simulator book and trade rates must be numbers of changes per second, 0 or more";
+        return nullptr;
+    }
     return std::make_unique<SimulatorFeed>(sim, feed_index);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// The feed flags tickgate and tickgate-feed share (--feed, --symbols, --rate, --seed): one
+// The feed flags tickgate and tickgate-feed share (--feed, --symbols, --rate, --seed; the gateway
+// also --book-rate, --trade-rate): one
 // definition, so both programs accept the same specs with the same meanings and limits.
 
 #include <boost/program_options/options_description.hpp>
@@ -12,9 +13,17 @@
 
 namespace tickgate::feeds {
 
-/// Adds the four flags to `d`, storing into feeds and sim (their current values are the defaults).
+/// Which simulator channels a program offers flags for.
+enum class SimulatorChannels {
+    tickers,                 // --symbols, --rate, --seed (tickgate-feed: books do not cross the bus yet)
+    tickers_books_trades,    // also --book-rate and --trade-rate (the gateway)
+};
+
+/// Adds the flags to `d`, storing into feeds and sim (their current values are the defaults):
+/// --feed, --symbols, --rate, --seed, and with tickers_books_trades --book-rate and --trade-rate.
 void add_feed_flags(boost::program_options::options_description& d, std::vector<std::string>& feeds,
-                    SimulatorOptions& sim, const char* feed_help);
+                    SimulatorOptions& sim, const char* feed_help,
+                    SimulatorChannels channels = SimulatorChannels::tickers_books_trades);
 
 /// The one-line problem with the values, if any (without the program name).
 std::optional<std::string> validate_feed_flags(const std::vector<std::string>& feeds, const SimulatorOptions& sim);

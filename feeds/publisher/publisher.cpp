@@ -187,6 +187,9 @@ void Publisher::publish_loop(const std::stop_token& stop) {
         const std::size_t n = parts_->feeds.channel().consume(batch, std::chrono::milliseconds(50));
         for (std::size_t i = 0; i < n; ++i) {
             protocol::MarketUpdate& u = batch[i];
+            // The bus carries tickers only (books and trades across it are the next step); its
+            // feeds publish none of the other kinds, and any that did would be skipped here.
+            if (u.kind != protocol::UpdateKind::ticker) continue;
             TopicState& t = topic_state(u.topic());
             // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
             u.seq = ++t.seq;

@@ -21,6 +21,8 @@ bool valid_prefix(const std::string& p) {
 
 std::optional<std::string> validate(PublisherConfig& c) {
     if (auto problem = feeds::validate_feed_flags(c.feeds, c.sim)) return problem;
+    if (c.sim.book_rate != 0 || c.sim.trade_rate != 0)
+        return "tickgate-feed publishes tickers only: books and trades do not cross the bus yet";
     for (const auto& f : c.feeds)
         if (f.starts_with("nats://")) return "--feed " + f + ": a publisher's feeds are local (sim or replay:...)";
     if (c.bus_version != 1 && c.bus_version != 2) return "--bus-version must be 1 or 2";
@@ -48,7 +50,10 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
         ("bus-version", po::value(&c.bus_version)->default_value(c.bus_version), "bus encoding to publish: 1, or 2 (typed records; every gateway must read v2 first)")
         ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9465"), "HOST:PORT for Prometheus /metrics");
     // clang-format on
-    feeds::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]");
+    // Tickers only: books and trades do not cross the bus yet, so --book-rate and --trade-rate are
+    // unknown options here (a one-line "unrecognised option" error, exit 2).
+    feeds::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]",
+                          feeds::SimulatorChannels::tickers);
     runtime::add_log_level_flag(d, c.log_level);
     po::variables_map vm;
     if (!runtime::parse_flags_and_config_file("tickgate-feed", argc, argv, d, vm, out.exit_code, out.text)) return out;

@@ -1,6 +1,6 @@
 #include "protocol/model/order_book.hpp"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include <algorithm>
 #include <cstring>
@@ -190,8 +190,7 @@ std::uint32_t OrderBook::checksum() const noexcept {
     char* p = put_checksum_side(buf, levels(BookSide::ask));
     *p++ = '|';
     p = put_checksum_side(p, levels(BookSide::bid));
-    return static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(buf), static_cast<uInt>(p - buf)));
+    return libdeflate_crc32(0, buf, static_cast<std::size_t>(p - buf));
 }
 
 std::string OrderBook::checksum_string() const {
@@ -202,10 +201,9 @@ std::string OrderBook::checksum_string() const {
     return {buf, static_cast<std::size_t>(p - buf)};
 }
 
-std::uint32_t checksum_of(std::string_view text) noexcept {
-    return static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size())));
-}
+// libdeflate's crc32 is zlib's (the same CRC-32, the same start and end), computed with carry-less
+// multiplication where the CPU has it; tests/protocol/order_book_test.cpp checks it against zlib.
+std::uint32_t checksum_of(std::string_view text) noexcept { return libdeflate_crc32(0, text.data(), text.size()); }
 
 void copy_levels(std::span<const BookLevel> levels, std::size_t depth, std::vector<PriceLevel>& out) {
     const std::size_t n = std::min(levels.size(), depth);

@@ -74,9 +74,9 @@ public:
     std::span<const BookLevel> levels(BookSide side) const noexcept;
     std::size_t depth(BookSide side) const noexcept { return levels(side).size(); }
 
-    /// zlib crc32 of the first kChecksumDepth asks then bids, "price:size" joined with ",", the
-    /// sides separated by "|" (see protocol/README.md, "Order books and trades"). The string is built
-    /// from the levels' texts in a stack buffer: no allocation.
+    /// zlib's crc32 (computed by libdeflate) of the first kChecksumDepth asks then bids, "price:size"
+    /// joined with ",", the sides separated by "|" (see protocol/README.md, "Order books and
+    /// trades"). The string is built from the levels' texts in a stack buffer: no allocation.
     std::uint32_t checksum() const noexcept;
     /// The string the checksum is taken of (tests, docs).
     std::string checksum_string() const;
@@ -96,8 +96,8 @@ private:
     std::uint8_t price_decimals_, size_decimals_;
 };
 
-/// zlib crc32 of `text`: what OrderBook::checksum() computes of checksum_string(), for a client-side
-/// (reference) book that builds the string itself.
+/// zlib's crc32 of `text` (computed by libdeflate): what OrderBook::checksum() computes of
+/// checksum_string(), for a client-side (reference) book that builds the string itself.
 std::uint32_t checksum_of(std::string_view text) noexcept;
 
 /// Replaces `out` with the first `depth` levels (price and size) of `levels`: the state of a view

@@ -39,7 +39,8 @@ TEST(Cli, HelpListsEveryOptionWithItsDefaultAndExitsZero) {
     EXPECT_TRUE(r.err.empty()) << r.err;
     for (const char* option :
          {"--help", "--version", "--config", "--listen", "--metrics-listen", "--threads", "--cert", "--key",
-          "--state-dir", "--no-tls", "--feed", "--symbols", "--rate", "--seed", "--max-connections",
+          "--state-dir", "--no-tls", "--feed", "--symbols", "--rate", "--seed", "--book-rate", "--trade-rate",
+          "--max-connections",
           "--max-connections-per-ip", "--max-subscriptions", "--max-topics", "--max-message-bytes", "--client-rate",
           "--max-queue-bytes", "--slow-timeout-ms", "--heartbeat-ms", "--handshake-timeout-ms", "--stale-ms",
           "--allowed-origins", "--log-level", "--nats-subjects"})

@@ -40,6 +40,10 @@ describe('tickgate-feed command line', () => {
       [['--bus-version', '3'], '--bus-version must be 1 or 2'],
       [['--bus-version', '0'], '--bus-version must be 1 or 2'],
       [['--symbols', '0'], 'symbols'],
+      // Books and trades do not cross the bus yet: the gateway's --book-rate/--trade-rate are not
+      // tickgate-feed options.
+      [['--book-rate', '1000'], "unrecognised option '--book-rate'"],
+      [['--trade-rate', '200'], "unrecognised option '--trade-rate'"],
       [['--config', '/nonexistent/feed.conf'], 'config file'],
     ]) {
       const r = run(args);

@@ -108,6 +108,14 @@ TEST(FeedFactory, SimRefusesNoSymbolsAndRatesThatAreNotPositiveNumbers) {
     EXPECT_EQ(error_of("sim", SimulatorOptions{.rate = -5}), rate);
     EXPECT_EQ(error_of("sim", SimulatorOptions{.rate = std::nan("")}), rate);
     EXPECT_EQ(error_of("sim", SimulatorOptions{.rate = std::numeric_limits<double>::infinity()}), rate);
+    const std::string books = "the simulator book and trade rates must be numbers of changes per second, 0 or more";
+    EXPECT_EQ(error_of("sim", SimulatorOptions{.book_rate = -1}), books);
+    EXPECT_EQ(error_of("sim", SimulatorOptions{.trade_rate = -0.5}), books);
+    EXPECT_EQ(error_of("sim", SimulatorOptions{.book_rate = std::nan("")}), books);
+    EXPECT_EQ(error_of("sim", SimulatorOptions{.trade_rate = std::numeric_limits<double>::infinity()}), books);
+    std::string error;
+    EXPECT_NE(make_feed("sim", SimulatorOptions{.book_rate = 0, .trade_rate = 0}, 0, error), nullptr) << error;
+    EXPECT_NE(make_feed("sim", SimulatorOptions{.book_rate = 1000, .trade_rate = 200}, 0, error), nullptr) << error;
 }
 
 TEST(FeedFactory, ReplayBuildsAReplayOfTheFileNamedWithoutItsOptions) {

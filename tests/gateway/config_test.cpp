@@ -38,6 +38,8 @@ TEST(Config, DefaultsMatchTheDocumentedContract) {
     EXPECT_EQ(c.feeds, std::vector<std::string>{"sim"});
     EXPECT_EQ(c.sim.symbols, 20u);
     EXPECT_EQ(c.sim.rate, 1000);
+    EXPECT_EQ(c.sim.book_rate, 0);   // tickers only unless asked (scripts/run.sh asks)
+    EXPECT_EQ(c.sim.trade_rate, 0);
     EXPECT_EQ(c.max_connections, 10000u);
     EXPECT_EQ(c.max_connections_per_ip, 1000u);
     EXPECT_EQ(c.max_subscriptions, 256u);
@@ -75,6 +77,19 @@ TEST(Config, ConfigFileIsReadAndFlagsOverrideIt) {
     EXPECT_EQ(out.config.sim.rate, 20);  // the flag wins
     EXPECT_EQ(out.config.client_rate, 9u);
     EXPECT_EQ(out.config.feeds, (std::vector<std::string>{"sim", "replay:a.jsonl"}));
+}
+
+TEST(Config, BookAndTradeRatesComeFromFlagsOrTheConfigFile) {
+    const auto path = write_temp("book-rate = 1000\ntrade-rate = 200\n");
+    auto out = parse({"--config", path, "--trade-rate", "50"});
+    std::remove(path.c_str());
+    ASSERT_FALSE(out.exit_code) << out.text;
+    EXPECT_EQ(out.config.sim.book_rate, 1000);
+    EXPECT_EQ(out.config.sim.trade_rate, 50);  // the flag wins
+    auto bad = parse({"--book-rate", "-1"});
+    ASSERT_TRUE(bad.exit_code);
+    EXPECT_EQ(*bad.exit_code, 2);
+    EXPECT_EQ(bad.text, "tickgate: --book-rate must be between 0 and 10000000");
 }
 
 TEST(Config, HelpAndVersionExitZero) {

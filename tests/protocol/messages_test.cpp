@@ -405,3 +405,42 @@ TEST(EncodeTrade, ExactOutput) {
     EXPECT_EQ(doc["trade_id"].GetUint64(), UINT64_MAX);
     EXPECT_EQ(doc.MemberCount(), 8u);
 }
+
+// The two messages of protocol/README.md ("Order books and trades"), byte for byte, with their
+// checksums computed from the book: keep them in step with the README.
+TEST(EncodeBook, ReadmeExample) {
+    tp::OrderBook b(2, 4);
+    b.apply(BookSide::ask, 6500000, 11000);
+    b.apply(BookSide::ask, 6500050, 2000);
+    b.apply(BookSide::bid, 6499950, 2500);
+    std::string out;
+    tp::encode_book_snapshot("book", "book.BTC-USD", 1000, 1764090000123456789, b, tp::kBookViewDepth, out);
+    EXPECT_EQ(out, R"({"type":"book","topic":"book.BTC-USD","seq":1000,"ts":1764090000123456789,"snapshot":true,)"
+                   R"("bids":[["64999.50","0.2500"]],"asks":[["65000.00","1.1000"],["65000.50","0.2000"]],"checksum":2541449844})");
+
+    std::vector<PriceLevel> before_bids;
+    std::vector<PriceLevel> before_asks;
+    tp::copy_levels(b.levels(BookSide::bid), tp::kBookViewDepth, before_bids);
+    tp::copy_levels(b.levels(BookSide::ask), tp::kBookViewDepth, before_asks);
+    b.apply(BookSide::ask, 6500050, 0);
+    b.apply(BookSide::bid, 6499900, 30000);
+    std::vector<PriceLevel> bids;
+    std::vector<PriceLevel> asks;
+    tp::diff_view(BookSide::bid, before_bids, b.levels(BookSide::bid), tp::kBookViewDepth, bids);
+    tp::diff_view(BookSide::ask, before_asks, b.levels(BookSide::ask), tp::kBookViewDepth, asks);
+    EXPECT_EQ(b.checksum_string(), "65000.00:1.1000|64999.50:0.2500,64999.00:3.0000");
+    EXPECT_EQ(b.checksum(), 955971798u);  // zlib.crc32 of that string
+    tp::BookMessage m;
+    m.type = "book";
+    m.topic = "book.BTC-USD";
+    m.seq = 1003;
+    m.prev_seq = 1000;
+    m.ts_ns = 1764090000223456789;
+    m.bids = bids;
+    m.asks = asks;
+    m.checksum = b.checksum();
+    out.clear();
+    tp::encode_book(m, out);
+    EXPECT_EQ(out, R"({"type":"book","topic":"book.BTC-USD","seq":1003,"prev_seq":1000,"ts":1764090000223456789,"snapshot":false,)"
+                   R"("bids":[["64999.00","3.0000"]],"asks":[["65000.50","0.0000"]],"checksum":955971798})");
+}

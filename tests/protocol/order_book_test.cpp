@@ -1,6 +1,7 @@
 #include "protocol/model/order_book.hpp"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <functional>
@@ -253,6 +254,30 @@ TEST(OrderBookChecksum, LongTextsFit) {
     // Asks "9.223372036854775807:9.223372036854775807" (41), bids with a "-" (42).
     EXPECT_EQ(s.size(), (10 * 41 + 9) + 1 + (10 * 42 + 9));
     EXPECT_EQ(b.checksum(), tp::checksum_of(s));
+}
+
+// The checksum is defined as zlib's crc32; it is computed with libdeflate's. Same function: check it
+// on every length up to a few hundred bytes, at every alignment of the start.
+TEST(OrderBookChecksum, SameAsZlibCrc32) {
+    std::mt19937_64 rng(99);
+    std::string text(600, '\0');
+    for (char& c : text) c = static_cast<char>(rng());
+    for (std::size_t offset = 0; offset < 16; ++offset) {
+        for (std::size_t len = 0; len + offset <= text.size(); len += (len < 80 ? 1 : 7)) {
+            const std::string_view piece(text.data() + offset, len);
+            const auto expected = static_cast<std::uint32_t>(
+                crc32(0L, reinterpret_cast<const Bytef*>(piece.data()), static_cast<uInt>(piece.size())));
+            ASSERT_EQ(tp::checksum_of(piece), expected) << "offset " << offset << " length " << len;
+        }
+    }
+    OrderBook b;
+    for (std::int64_t i = 0; i < 30; ++i) {
+        b.apply(kAsk, 6500000 + i * 50, 1 + static_cast<std::int64_t>(rng() % 100000));
+        b.apply(kBid, 6499950 - i * 50, 1 + static_cast<std::int64_t>(rng() % 100000));
+        const std::string s = b.checksum_string();
+        ASSERT_EQ(b.checksum(),
+                  static_cast<std::uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size()))));
+    }
 }
 
 TEST(DiffView, NoChangeAppendsNothing) {

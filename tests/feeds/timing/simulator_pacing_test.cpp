@@ -8,6 +8,7 @@
 #include <string>
 #include <map>
 #include <array>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -22,9 +23,11 @@ using protocol::MarketUpdate;
 using namespace std::chrono_literals;
 
 // Runs the simulator on its own thread for `duration` and returns what it published.
-std::vector<MarketUpdate> run_for(const SimulatorOptions& opt, std::chrono::milliseconds duration) {
+std::vector<MarketUpdate> run_for(const SimulatorOptions& opt, std::chrono::milliseconds duration,
+                                  double* seconds = nullptr) {
     SimulatorFeed sim(opt, 0);
     UpdateChannel ch(1 << 16);
+    const auto t0 = std::chrono::steady_clock::now();
     std::vector<MarketUpdate> got, batch(4096);
     {
         std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
@@ -33,6 +36,7 @@ std::vector<MarketUpdate> run_for(const SimulatorOptions& opt, std::chrono::mill
             got.insert(got.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
         }
     }
+    if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     while (const std::size_t n = ch.consume(batch, 0ms)) got.insert(got.end(), batch.begin(), batch.begin() + n);
     return got;
 }
@@ -100,6 +104,100 @@ TEST(SimulatorFeedPacing, UpdatesSkippedWhileStalledAreCounted) {
         if (last.count(topic)) EXPECT_EQ(u.seq, last[topic] + 1) << topic;
         last[topic] = u.seq;
     }
+}
+
+// ---- Books and trades ----------------------------------------------------------------------------
+
+bool same_but_ts(const MarketUpdate& a, const MarketUpdate& b) {
+    MarketUpdate x = a, y = b;
+    x.ts_ns = y.ts_ns = 0;
+    return std::memcmp(&x, &y, sizeof x) == 0;
+}
+
+// What one second of the simulator published, by event kind. A book change right after a trade of
+// its symbol is that trade's; the first change of each symbol (a reset) is its full book.
+struct Tally {
+    std::size_t tickers = 0, trades = 0, book_changes = 0, trade_changes = 0, resets = 0;
+    std::vector<std::int64_t> ticker_ts, book_ts;
+};
+
+Tally tally(const std::vector<MarketUpdate>& got) {
+    Tally t;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const MarketUpdate& u = got[i];
+        if (u.kind == protocol::UpdateKind::ticker) {
+            ++t.tickers;
+            t.ticker_ts.push_back(u.ts_ns);
+        } else if (u.kind == protocol::UpdateKind::trade) {
+            ++t.trades;
+        } else if (u.book.flags & protocol::kBookFirst) {
+            const bool after_trade = i > 0 && got[i - 1].kind == protocol::UpdateKind::trade &&
+                                     got[i - 1].topic().substr(6) == u.topic().substr(5);
+            if (u.book.flags & protocol::kBookReset) {
+                ++t.resets;
+            } else if (after_trade) {
+                ++t.trade_changes;
+            } else {
+                ++t.book_changes;
+                t.book_ts.push_back(u.ts_ns);
+            }
+        }
+    }
+    return t;
+}
+
+std::int64_t median_gap(std::vector<std::int64_t> ts) {
+    std::vector<std::int64_t> gaps;
+    for (std::size_t i = 1; i < ts.size(); ++i) gaps.push_back(ts[i] - ts[i - 1]);
+    if (gaps.empty()) return 0;
+    std::sort(gaps.begin(), gaps.end());
+    return gaps[gaps.size() / 2];
+}
+
+TEST(SimulatorFeedPacing, BookAndTradeRatesAreHonouredOverASecond) {
+    // scripts/run.sh's rates. Generous bounds (a shared machine); an unpaced schedule, or one tied
+    // to another's rate, lands outside.
+    double seconds = 0;
+    const auto got = run_for(
+        SimulatorOptions{.symbols = 20, .rate = 1000, .seed = 1, .book_rate = 1000, .trade_rate = 200}, 1000ms,
+        &seconds);
+    const Tally t = tally(got);
+    EXPECT_EQ(t.resets, 20u) << "one full book per symbol";
+    EXPECT_GT(t.tickers, 0.75 * 1000 * seconds);
+    EXPECT_LT(t.tickers, 1.1 * 1000 * seconds);
+    EXPECT_GT(t.book_changes, 0.75 * 1000 * seconds);
+    EXPECT_LT(t.book_changes, 1.1 * 1000 * seconds);
+    EXPECT_GT(t.trades, 0.7 * 200 * seconds);
+    EXPECT_LT(t.trades, 1.2 * 200 * seconds);
+    EXPECT_GT(t.trade_changes, 0.5 * 200 * seconds) << "each order's book change";
+    // Each schedule evenly spaced on its own: about 1 ms apart.
+    EXPECT_GT(median_gap(t.ticker_ts), 800'000);
+    EXPECT_LT(median_gap(t.ticker_ts), 1'200'000);
+    EXPECT_GT(median_gap(t.book_ts), 800'000);
+    EXPECT_LT(median_gap(t.book_ts), 1'200'000);
+}
+
+TEST(SimulatorFeedPacing, RunPublishesTheSequenceOfNextEventWhateverTheTiming) {
+    // The paced loop publishes exactly the deterministic sequence, fragments of a change back to
+    // back, even when a stalled consumer makes it skip (never produce) events.
+    const SimulatorOptions opt{.symbols = 10, .rate = 1000, .seed = 3, .book_rate = 2000, .trade_rate = 500};
+    SimulatorFeed sim(opt, 0);
+    UpdateChannel ch(64);
+    std::vector<MarketUpdate> got;
+    std::array<MarketUpdate, 64> batch;
+    {
+        std::jthread feed([&](std::stop_token st) { sim.run(st, ch); });
+        std::this_thread::sleep_for(300ms);  // nobody drains: the feed stalls past its allowance
+        for (const auto end = std::chrono::steady_clock::now() + 300ms; std::chrono::steady_clock::now() < end;) {
+            const std::size_t n = ch.consume(batch, 5ms);
+            got.insert(got.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
+        }
+    }
+    while (const std::size_t n = ch.consume(batch, 0ms)) got.insert(got.end(), batch.begin(), batch.begin() + n);
+    EXPECT_GT(sim.updates_dropped_late(), 100u) << "the stall made it skip events";
+    ASSERT_GT(got.size(), 500u);
+    SimulatorFeed same(opt, 0);
+    for (std::size_t i = 0; i < got.size(); ++i) ASSERT_TRUE(same_but_ts(got[i], same.next_event())) << "slot " << i;
 }
 
 }  // namespace
