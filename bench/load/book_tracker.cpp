@@ -59,7 +59,7 @@ bool BookSide::apply(std::string_view price, std::string_view size) noexcept {
     }
     for (const char c : size)
         if (static_cast<unsigned>(c - '0') > 9u && c != '.') return false;
-    if (price.size() + size.size() > BookLevel::kTextSize) return false;
+    if (price.size() + 1 + size.size() > BookLevel::kTextSize) return false;
     if (!found) {
         if (n >= kMaxLevels) return false;
         levels_.emplace(levels_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -69,22 +69,22 @@ bool BookSide::apply(std::string_view price, std::string_view size) noexcept {
     l.price_size = static_cast<std::uint8_t>(price.size());
     l.size_size = static_cast<std::uint8_t>(size.size());
     std::memcpy(l.text, price.data(), price.size());
-    std::memcpy(l.text + price.size(), size.data(), size.size());
+    l.text[price.size()] = ':';
+    std::memcpy(l.text + price.size() + 1, size.data(), size.size());
     return true;
 }
 
 char* BookSide::append_checksum_text(char* out, std::size_t n) const noexcept {
     n = std::min(n, levels_.size());
+    // A copy of the whole fixed-size text is a few vector moves; one of its length would be a
+    // library call (or rep movsb) per level, which cost more than the crc32 itself.
     for (std::size_t i = 0; i < n; ++i) {
         const BookLevel& l = levels_[i];
-        if (i > 0) *out++ = ',';
-        std::memcpy(out, l.text, l.price_size);
-        out += l.price_size;
-        *out++ = ':';
-        std::memcpy(out, l.text + l.price_size, l.size_size);
-        out += l.size_size;
+        std::memcpy(out, l.text, BookLevel::kTextSize);
+        out += l.text_size();
+        *out++ = ',';
     }
-    return out;
+    return n > 0 ? out - 1 : out;
 }
 
 std::size_t ClientBook::checksum_text(char* out) const noexcept {
@@ -114,6 +114,13 @@ bool BookTracker::apply_side(std::string_view text, std::size_t at, BookSide& si
     return ok && !reader.error();
 }
 
+void BookTracker::fault(std::string_view kind, const ScannedMessage& m, std::string_view text, std::string_view detail) {
+    if (!first_fault_.empty()) return;
+    first_fault_.append(kind).append(" on ").append(m.topic).append(" at seq ").append(std::to_string(m.seq));
+    if (!detail.empty()) first_fault_.append(": ").append(detail);
+    first_fault_.append("; message: ").append(text.substr(0, 4000));
+}
+
 void BookTracker::on_message(std::string_view text, const ScannedMessage& m, Channel channel) {
     const std::size_t known = slots_.size();
     const std::uint32_t slot = slots_.find_or_add(m.topic);
@@ -133,7 +140,13 @@ void BookTracker::on_message(std::string_view text, const ScannedMessage& m, Cha
         // state it could apply to. Either way it is counted once, and the chain goes on from it.
         // A delta that broke the chain is still applied and checked below: if the levels still
         // match, the break was in the numbering only, and the book stays checked.
-        if (!(book.seen && has_prev && prev == book.last_seq && m.seq > prev)) ++counts_.chain_breaks;
+        if (!(book.seen && has_prev && prev == book.last_seq && m.seq > prev)) {
+            ++counts_.chain_breaks;
+            fault("chain break", m, text,
+                  !book.seen ? std::string("a delta before any snapshot")
+                             : "last seq " + std::to_string(book.last_seq) +
+                                   (has_prev ? ", prev_seq " + std::to_string(prev) : std::string(", no prev_seq")));
+        }
     }
     book.seen = true;
     book.last_seq = m.seq;
@@ -149,13 +162,19 @@ void BookTracker::on_message(std::string_view text, const ScannedMessage& m, Cha
                          read_uint(text, find_value(text, "\"checksum\":", end), expected) && expected <= 0xFFFFFFFFu;
     if (!read_ok) {
         ++counts_.malformed;
+        fault("malformed book message", m, text);
         book.valid = false;
         return;
     }
     const std::size_t depth = channel == Channel::book50 ? 50 : 10;
     if (book.bids.depth() > depth || book.asks.depth() > depth) ++counts_.depth_exceeded;
-    if (book.checksum() != static_cast<std::uint32_t>(expected)) {
+    char checked[ClientBook::kChecksumTextMax];
+    const std::string_view checked_text(checked, book.checksum_text(checked));
+    if (const auto got = crc32_of(checked_text); got != static_cast<std::uint32_t>(expected)) {
         ++counts_.checksum_failures;
+        fault("checksum failure", m, text,
+              "crc32 " + std::to_string(got) + " of \"" + std::string(checked_text) + "\" (book " +
+                  std::to_string(book.bids.depth()) + " bids, " + std::to_string(book.asks.depth()) + " asks)");
         book.valid = false;  // later messages cannot be checked against a wrong book
     }
 }

@@ -7,6 +7,7 @@
 // message (book_scan.hpp), sorted flat arrays per side, no allocation once a book has grown.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -38,15 +39,17 @@ struct BookCounts {
     }
 };
 
-/// One price level as received: the price's value for ordering, and the exact strings.
+/// One price level as received: the price's value for ordering, and the exact strings, kept as
+/// the checksum's piece "price:size" so that the checksum text is one fixed-size copy per level.
 struct BookLevel {
-    static constexpr std::size_t kTextSize = 46;  // price and size together (64 bytes a level)
+    static constexpr std::size_t kTextSize = 46;  // "price:size" (64 bytes a level)
     unsigned __int128 key = 0;                    // integer part << 64 | fraction scaled to 18 digits
     std::uint8_t price_size = 0, size_size = 0;
     char text[kTextSize];
 
     std::string_view price() const noexcept { return {text, price_size}; }
-    std::string_view size() const noexcept { return {text + price_size, size_size}; }
+    std::string_view size() const noexcept { return {text + price_size + 1, size_size}; }
+    std::size_t text_size() const noexcept { return std::size_t{price_size} + 1 + size_size; }
 };
 
 /// A price's exact value as an ordered integer: digits with at most one '.', up to 19 before it and
@@ -75,7 +78,8 @@ public:
 
     std::size_t depth() const noexcept { return levels_.size(); }
     const BookLevel& operator[](std::size_t i) const noexcept { return levels_[i]; }
-    /// Appends the first `n` levels as `price:size` joined with ','; returns the new end.
+    /// Appends the first `n` levels as `price:size` joined with ','; returns the new end. Writes
+    /// up to BookLevel::kTextSize bytes past it (whole-level copies): the buffer needs that slack.
     char* append_checksum_text(char* out, std::size_t n) const noexcept;
 
 private:
@@ -97,7 +101,7 @@ struct ClientBook {
     /// "asks|bids" (first 10 each), the checksummed text; `out` must hold kChecksumTextMax bytes.
     std::size_t checksum_text(char* out) const noexcept;
     std::uint32_t checksum() const noexcept;
-    static constexpr std::size_t kChecksumTextMax = 2 * 10 * (BookLevel::kTextSize + 2) + 1;
+    static constexpr std::size_t kChecksumTextMax = 2 * 10 * (BookLevel::kTextSize + 1) + 1 + BookLevel::kTextSize;
 };
 
 /// zlib's crc32 of `text`.
@@ -111,6 +115,9 @@ public:
 
     const BookCounts& counts() const noexcept { return counts_; }
     std::size_t topics() const noexcept { return slots_.size(); }
+    /// What went wrong first (topic, seq, why; for a checksum failure the text checksummed and the
+    /// message), empty while nothing has. Set once: a fault costs an allocation, a good message none.
+    const std::string& first_fault() const noexcept { return first_fault_; }
     /// The book of `topic`, or null (tests).
     const ClientBook* book(std::string_view topic) const noexcept {
         const auto slot = slots_.find(topic);
@@ -122,7 +129,10 @@ private:
 
     TopicSlots slots_;
     std::vector<ClientBook> books_;  // by slot
+    void fault(std::string_view kind, const ScannedMessage& m, std::string_view text, std::string_view detail = {});
+
     BookCounts counts_;
+    std::string first_fault_;
 };
 
 }  // namespace tickgate::load

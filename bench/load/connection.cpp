@@ -392,7 +392,16 @@ private:
         switch (channel) {
         case Channel::ticker: seq_.on_update(m.topic, m.seq, m.snapshot); break;
         case Channel::book:
-        case Channel::book50: books_.on_message(text, m, channel); break;
+        case Channel::book50:
+            books_.on_message(text, m, channel);
+            if (!books_.first_fault().empty() && !book_fault_logged_) {
+                book_fault_logged_ = true;
+                if (worker_.book_faults_logged < 5) {
+                    ++worker_.book_faults_logged;
+                    std::fprintf(stderr, "tickgate-load: connection %zu: %s\n", index_, books_.first_fault().c_str());
+                }
+            }
+            break;
         case Channel::trade: trades_.on_update(m.topic, m.seq, m.snapshot); break;
         }
         if (m.snapshot) return;
@@ -535,6 +544,7 @@ private:
     bool ready_ = false, reading_ = false, writing_ = false;
     bool close_sent_ = false, server_closed_ = false, closing_by_us_ = false;
     bool disconnect_counted_ = false, folded_ = false;
+    bool book_fault_logged_ = false;
 };
 
 }  // namespace

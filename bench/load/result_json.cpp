@@ -304,7 +304,8 @@ std::string summary(const Result& r) {
         static_cast<unsigned long long>(t.failures.total()), static_cast<unsigned long long>(t.disconnect_total()));
     add("  delivered %.0f msgs/s, %.2f MB/s; snapshots %llu\n", per_s(delivered, r.window_s),
         per_s(static_cast<double>(t.bytes[0] + t.bytes[1]), r.window_s) / 1e6,
-        static_cast<unsigned long long>(t.seq[0].snapshots + t.seq[1].snapshots));
+        static_cast<unsigned long long>(t.seq[0].snapshots + t.seq[1].snapshots + t.books[0].snapshots +
+                                        t.books[1].snapshots));
     for (int c = 0; c < 2; ++c) {
         const auto& h = t.latency[c];
         if (c == 1 && r.slow_connections == 0) break;

@@ -71,7 +71,8 @@ public:
         if (receive_buffer_.size() < at_least) receive_buffer_.resize(at_least);
         return receive_buffer_;
     }
-    bool logged_error = false;  // print the first server error message only
+    bool logged_error = false;       // print the first server error message only
+    int book_faults_logged = 0;      // and the first book fault of up to 5 connections
 
 private:
     void launch_due();
