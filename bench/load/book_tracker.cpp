@@ -126,10 +126,11 @@ void BookTracker::on_message(std::string_view text, const ScannedMessage& m, Cha
     const std::uint32_t slot = slots_.find_or_add(m.topic);
     if (slot == known) books_.emplace_back();
     ClientBook& book = books_[slot];
-    ++counts_.messages;
+    BookCounts& c = counts_[channel == Channel::book50 ? 1 : 0];
+    ++c.messages;
 
     if (m.snapshot) {
-        ++counts_.snapshots;
+        ++c.snapshots;
         book.bids.clear();
         book.asks.clear();
         book.valid = true;
@@ -141,7 +142,7 @@ void BookTracker::on_message(std::string_view text, const ScannedMessage& m, Cha
         // A delta that broke the chain is still applied and checked below: if the levels still
         // match, the break was in the numbering only, and the book stays checked.
         if (!(book.seen && has_prev && prev == book.last_seq && m.seq > prev)) {
-            ++counts_.chain_breaks;
+            ++c.chain_breaks;
             fault("chain break", m, text,
                   !book.seen ? std::string("a delta before any snapshot")
                              : "last seq " + std::to_string(book.last_seq) +
@@ -152,7 +153,7 @@ void BookTracker::on_message(std::string_view text, const ScannedMessage& m, Cha
     book.last_seq = m.seq;
     if (!book.valid) {
         // Known wrong (or never built): nothing to check against until a snapshot replaces it.
-        ++counts_.unverified;
+        ++c.unverified;
         return;
     }
     std::size_t end = m.fields_end;
@@ -161,17 +162,17 @@ void BookTracker::on_message(std::string_view text, const ScannedMessage& m, Cha
                          apply_side(text, find_value(text, "\"asks\":", end), book.asks, end) &&
                          read_uint(text, find_value(text, "\"checksum\":", end), expected) && expected <= 0xFFFFFFFFu;
     if (!read_ok) {
-        ++counts_.malformed;
+        ++c.malformed;
         fault("malformed book message", m, text);
         book.valid = false;
         return;
     }
     const std::size_t depth = channel == Channel::book50 ? 50 : 10;
-    if (book.bids.depth() > depth || book.asks.depth() > depth) ++counts_.depth_exceeded;
+    if (book.bids.depth() > depth || book.asks.depth() > depth) ++c.depth_exceeded;
     char checked[ClientBook::kChecksumTextMax];
     const std::string_view checked_text(checked, book.checksum_text(checked));
     if (const auto got = crc32_of(checked_text); got != static_cast<std::uint32_t>(expected)) {
-        ++counts_.checksum_failures;
+        ++c.checksum_failures;
         fault("checksum failure", m, text,
               "crc32 " + std::to_string(got) + " of \"" + std::string(checked_text) + "\" (book " +
                   std::to_string(book.bids.depth()) + " bids, " + std::to_string(book.asks.depth()) + " asks)");

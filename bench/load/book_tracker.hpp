@@ -113,7 +113,13 @@ public:
     /// book50. Allocates only when a topic is first seen or a side grows past its capacity.
     void on_message(std::string_view text, const ScannedMessage& m, Channel channel);
 
-    const BookCounts& counts() const noexcept { return counts_; }
+    /// Both views together, and one view (book or book50) alone.
+    BookCounts counts() const noexcept {
+        BookCounts all = counts_[0];
+        all.add(counts_[1]);
+        return all;
+    }
+    const BookCounts& counts(Channel view) const noexcept { return counts_[view == Channel::book50 ? 1 : 0]; }
     std::size_t topics() const noexcept { return slots_.size(); }
     /// What went wrong first (topic, seq, why; for a checksum failure the text checksummed and the
     /// message), empty while nothing has. Set once: a fault costs an allocation, a good message none.
@@ -131,7 +137,7 @@ private:
     std::vector<ClientBook> books_;  // by slot
     void fault(std::string_view kind, const ScannedMessage& m, std::string_view text, std::string_view detail = {});
 
-    BookCounts counts_;
+    BookCounts counts_[2];  // book, book50
     std::string first_fault_;
 };
 

@@ -102,6 +102,12 @@ public:
         auto& socket = stream_.socket();
         socket.open(Tcp::v4(), ec);
         if (ec) return fail_connect(ec);
+        if (slow_ && run_.options.slow_rcvbuf > 0) {
+            // Before connect(), so the window it advertises is small from the start (and the
+            // kernel does not autotune it): a stalled client's backlog then stays at the server.
+            const int size = static_cast<int>(run_.options.slow_rcvbuf);
+            ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        }
         if (!run_.sources.empty()) {
             // Let connect() pick the port per (source, destination) pair, so each source address
             // offers its whole ephemeral range instead of bind() reserving ports up front.
@@ -130,10 +136,14 @@ public:
         const int c = slow_ ? kSlow : kNormal;
         stats().seq[c].add(seq_.counts());
         stats().books[c].add(books_.counts());
+        stats().books50[c].add(books_.counts(Channel::book50));
         stats().trades[c].add(trades_.counts());
     }
 
     void on_readable() override { do_read(); }
+    void on_drain() override {
+        if (slow_ && phase_ == Phase::open && run_.options.slow_mode == SlowMode::stall) do_read();
+    }
     std::uint32_t watch_tag() const noexcept override { return watch_tag_; }
 
 private:
@@ -210,7 +220,7 @@ private:
         for (int round = 0; round < kMaxDrainRounds; ++round) {
             if (phase_ == Phase::done || reading_) return;
             std::size_t limit = kUnlimited;
-            if (slow_ && ready_ && phase_ == Phase::open) {
+            if (slow_ && ready_ && phase_ == Phase::open && !run_.draining.load(std::memory_order_relaxed)) {
                 if (run_.options.slow_mode == SlowMode::stall) return;  // the socket buffer fills, then the server's queue
                 if (next_read_ > std::chrono::steady_clock::now()) {
                     timer_.expires_at(next_read_);

@@ -47,7 +47,7 @@ void seq(Writer& w, const char* k, const SeqCounts& s) {
     w.EndObject();
 }
 
-void books(Writer& w, const char* k, const BookCounts& b) {
+void books(Writer& w, const char* k, const BookCounts& b, const BookCounts* book50 = nullptr) {
     key(w, k);
     w.StartObject();
     u64(w, "messages", b.messages);
@@ -57,6 +57,7 @@ void books(Writer& w, const char* k, const BookCounts& b) {
     u64(w, "unverified", b.unverified);
     u64(w, "malformed", b.malformed);
     u64(w, "depth_exceeded", b.depth_exceeded);
+    if (book50) books(w, "book50", *book50);  // the book50.<SYM> part of the figures above
     w.EndObject();
 }
 
@@ -91,6 +92,10 @@ void parameters(Writer& w, const Result& r) {
     w.StartArray();
     for (const auto& g : o.draws) w.String((g.pattern + "=" + std::to_string(g.k)).c_str());
     w.EndArray();
+    key(w, "slow_topics");
+    w.StartArray();
+    for (const auto& t : o.slow_topics) w.String(t.c_str());
+    w.EndArray();
     str(w, "distribution", o.distribution);
     str(w, "subscribe_via", o.subscribe_via == SubscribeVia::message ? "message" : "query");
     num(w, "duration_s", o.duration_s);
@@ -101,6 +106,8 @@ void parameters(Writer& w, const Result& r) {
     num(w, "slow_fraction", o.slow_fraction);
     str(w, "slow_mode", slow_mode_name(o.slow_mode));
     num(w, "slow_rate_bytes_per_s", o.slow_rate);
+    u64(w, "slow_rcvbuf", o.slow_rcvbuf);
+    num(w, "slow_drain_s", o.slow_drain_s);
     key(w, "pids");
     w.StartArray();
     for (int p : o.pids) w.Int(p);
@@ -187,13 +194,14 @@ void messages(Writer& w, const Result& r) {
     seq(w, "slow", t.seq[1]);
     seq(w, "all", total);
     w.EndObject();
-    BookCounts book_total = t.books[0];
+    BookCounts book_total = t.books[0], book50_total = t.books50[0];
     book_total.add(t.books[1]);
+    book50_total.add(t.books50[1]);
     key(w, "books");
     w.StartObject();
-    books(w, "normal", t.books[0]);
-    books(w, "slow", t.books[1]);
-    books(w, "all", book_total);
+    books(w, "normal", t.books[0], &t.books50[0]);
+    books(w, "slow", t.books[1], &t.books50[1]);
+    books(w, "all", book_total, &book50_total);
     w.EndObject();
     SeqCounts trade_total = t.trades[0];
     trade_total.add(t.trades[1]);
@@ -325,12 +333,14 @@ std::string summary(const Result& r) {
     for (int c = 0; c < 2 && any_books; ++c) {
         const auto& b = t.books[c];
         if (c == 1 && r.slow_connections == 0) break;
+        const auto& b50 = t.books50[c];
         add("  books %-6s %llu msgs (%llu snapshots): chain breaks %llu, checksum failures %llu, unverified %llu, "
-            "malformed %llu, over depth %llu\n",
+            "malformed %llu, over depth %llu (book50: %llu breaks, %llu checksum failures)\n",
             c == 0 ? "normal" : "slow", static_cast<unsigned long long>(b.messages),
             static_cast<unsigned long long>(b.snapshots), static_cast<unsigned long long>(b.chain_breaks),
             static_cast<unsigned long long>(b.checksum_failures), static_cast<unsigned long long>(b.unverified),
-            static_cast<unsigned long long>(b.malformed), static_cast<unsigned long long>(b.depth_exceeded));
+            static_cast<unsigned long long>(b.malformed), static_cast<unsigned long long>(b.depth_exceeded),
+            static_cast<unsigned long long>(b50.chain_breaks), static_cast<unsigned long long>(b50.checksum_failures));
     }
     for (int c = 0; c < 2 && any_trades; ++c) {
         const auto& s = t.trades[c];

@@ -58,6 +58,7 @@ struct ThreadStats {
     std::map<std::uint16_t, std::uint64_t> disconnects;  // closed by the server or lost (1006), by code
     SeqCounts seq[2];      // tickers (every topic that is not a book or a trade)
     BookCounts books[2];   // book. and book50. topics: chain and checksum
+    BookCounts books50[2]; // of those, book50. alone
     SeqCounts trades[2];   // trade. topics: seq + 1 per trade, no snapshots
     std::uint64_t acks = 0, errors = 0, malformed = 0, control = 0;
 
@@ -70,6 +71,7 @@ struct ThreadStats {
             delivered_books[c] += o.delivered_books[c];
             delivered_trades[c] += o.delivered_trades[c];
             books[c].add(o.books[c]);
+            books50[c].add(o.books50[c]);
             trades[c].add(o.trades[c]);
         }
         received += o.received;

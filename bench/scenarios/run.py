@@ -60,7 +60,10 @@ def parse_args():
     g.add_argument("--book-draws", default="book.*=1,book50.*=1,trade.*=2,ticker.*=2",
                    help="books: each client's topics, as tickgate-load --draw PATTERN=K groups (default: 2 books, "
                         "one of each depth, 2 trade topics, 2 tickers)")
-    g.add_argument("--book-slow-fraction", type=float, default=0.05, help="books-stall: share of stalled clients")
+    g.add_argument("--book-slow-fraction", type=float, default=0.05, help="books-stall, books-merge: share of stalled clients")
+    g.add_argument("--merge-topics", default="book.*,book50.*,trade.*",
+                   help="books-merge: what the stalled clients subscribe to (enough traffic to outgrow the kernel's "
+                        "socket buffers within the window, so the gateway's backlog builds and merges)")
     g.add_argument("--rounds", type=int, help="books, bookcost: interleaved rounds of every variant (default 3; --quick 1)")
     g.add_argument("--book-duration", type=float, help="books, bookcost: seconds measured per run (default 12; --quick 5)")
     g.add_argument("--cost-book-rate", type=float, default=2500,
@@ -343,10 +346,19 @@ class Runner:
             "books": {"rate": a.rate, "gateway": book_gateway, "topics": 4 * a.symbols, "load": draws},
             "books-stall": {"rate": a.rate, "gateway": book_gateway, "topics": 4 * a.symbols,
                             "load": [*draws, "--slow-fraction", a.book_slow_fraction, "--slow-mode", "stall"]},
+            # books-stall's stalled clients get ~30 KB/s, which the loopback socket buffers (megabytes)
+            # hold for the whole window: the gateway's backlog never builds and nothing is merged. Here
+            # they subscribe to every book and trade (~1.6 MB/s), and the gateway lets the backlog grow
+            # (4 MiB, no 5 s age limit) so they stay connected while their deltas are merged; after the
+            # window they read it all (tickgate-load --slow-drain) and every merged delta is checked.
+            "books-merge": {"rate": a.rate, "topics": 4 * a.symbols,
+                            "gateway": [*book_gateway, "--max-queue-bytes", 4 << 20, "--slow-timeout-ms", 60000],
+                            "load": [*draws, "--slow-fraction", a.book_slow_fraction, "--slow-mode", "stall",
+                                     "--slow-topics", a.merge_topics, "--slow-drain", 3]},
         }
         settings = {"connections": a.connections, "symbols": a.symbols, "rate": a.rate, "book_rate": a.book_rate,
                     "trade_rate": a.trade_rate, "book_draws": a.book_draws, "fanout_per_connection": a.per_connection,
-                    "slow_fraction": a.book_slow_fraction, "rounds": a.rounds, "duration_s": a.book_duration,
+                    "slow_fraction": a.book_slow_fraction, "merge_topics": a.merge_topics, "rounds": a.rounds, "duration_s": a.book_duration,
                     "load_threads": a.load_threads, "gateway_threads": a.gateway_threads}
         data = self.result("books", settings)
         runs = self.run_interleaved("books", variants, lambda r: list(variants))
@@ -356,7 +368,7 @@ class Runner:
         if m["fanout"].get("cpu_us_per_message") and m["books"].get("cpu_us_per_message"):
             data["books_cpu_per_message_vs_fanout"] = m["books"]["cpu_us_per_message"] / m["fanout"]["cpu_us_per_message"]
         checks = []
-        for v in ("books", "books-stall"):
+        for v in ("books", "books-stall", "books-merge"):
             s = m[v]
             if not s["runs_ok"]:
                 checks.append(B.check(f"{v}: runs", "none succeeded", "ok", False))
@@ -366,8 +378,20 @@ class Runner:
                         s["books"]["chain_breaks"] == 0),
                 B.check(f"{v}: book checksum failures (all clients, all rounds)", s["books"]["checksum_failures"], 0,
                         s["books"]["checksum_failures"] == 0),
+                B.check(f"{v}: of those, on book.<SYM> (top 10) topics", s["books"]["checksum_failures"] -
+                        s["books"]["book50"]["checksum_failures"], 0,
+                        s["books"]["checksum_failures"] == s["books"]["book50"]["checksum_failures"]),
                 B.check(f"{v}: trade gaps (normal clients)", s["trades_normal"]["gaps"], 0, s["trades_normal"]["gaps"] == 0),
                 B.check(f"{v}: ticker seq gaps (normal clients)", s["ticker_gaps_normal"], 0, s["ticker_gaps_normal"] == 0),
+            ]
+        s = m["books-merge"]
+        if s["runs_ok"]:
+            checks += [
+                B.check("books-merge: book deltas merged by the gateway (the merge path ran)", s["book_deltas_merged"],
+                        "> 0", s["book_deltas_merged"] > 0),
+                B.check("books-merge: trades the gateway dropped = trades the stalled clients miss",
+                        f"{s['trades_dropped_slow']:.0f} dropped, {s['trades_slow']['missing']} missing", "equal",
+                        s["trades_dropped_slow"] == s["trades_slow"]["missing"]),
             ]
         if "books_cpu_per_message_vs_fanout" in data:
             checks.append(B.check("books ÷ fanout gateway CPU per delivered message (medians)",
@@ -461,6 +485,14 @@ def book_figures(load, gw):
     }
 
 
+def sum_counts(dicts):
+    """Field-wise sums of count objects (nested ones too, e.g. books' book50 part)."""
+    out = {}
+    for k, v in dicts[0].items():
+        out[k] = sum_counts([d[k] for d in dicts]) if isinstance(v, dict) else sum(d[k] for d in dicts)
+    return out
+
+
 def summarize(figures):
     """Medians of the rates and costs, sums of the fault counts, over the successful runs."""
     ok = [f for f in figures if f["ok"]]
@@ -472,13 +504,13 @@ def summarize(figures):
         out[k] = B.median([f[k] for f in ok])
     for k in ("tickers", "book_deltas", "trades"):
         out[k + "_per_s"] = B.median([f[k] / f["window_s"] for f in ok if f["window_s"]])
-    out["books"] = {k: sum(f["books"][k] for f in ok) for k in ok[0]["books"]}
-    out["books_slow"] = {k: sum(f["books_slow"][k] for f in ok) for k in ok[0]["books_slow"]}
-    out["trades_normal"] = {k: sum(f["trades_normal"][k] for f in ok) for k in ok[0]["trades_normal"]}
-    out["trades_slow"] = {k: sum(f["trades_slow"][k] for f in ok) for k in ok[0]["trades_slow"]}
+    for k in ("books", "books_slow", "trades_normal", "trades_slow"):
+        out[k] = sum_counts([f[k] for f in ok])
     out["ticker_gaps_normal"] = sum(f["ticker_gaps_normal"] for f in ok)
     out["disconnects"] = sum(f["disconnects"]["total"] for f in ok)
     out["load_saturated_runs"] = sum(1 for f in ok if f["load_saturated"])
+    for k in ("book_deltas_merged", "trades_dropped_slow", "messages_conflated"):
+        out[k] = sum(f[k] or 0 for f in ok)
     return out
 
 

@@ -152,6 +152,10 @@ TEST(BookTracker, ChecksumCoversTenLevelsPerSideAndDepthIsTheViews) {
     EXPECT_EQ(t.counts().depth_exceeded, 1u);
     EXPECT_EQ(t.counts().checksum_failures, 0u);
     EXPECT_EQ(t.topics(), 2u);
+    EXPECT_EQ(t.counts(Channel::book50).messages, 2u);
+    EXPECT_EQ(t.counts(Channel::book).messages, 1u);
+    EXPECT_EQ(t.counts(Channel::book).depth_exceeded, 1u);
+    EXPECT_EQ(t.counts().messages, 3u);
 }
 
 TEST(BookTracker, MalformedLevelsAreCountedAndTheBookIsNoLongerChecked) {

@@ -34,6 +34,7 @@ Result sample_result() {
     t.books[kSlow].messages = 20;
     t.books[kSlow].chain_breaks = 1;
     t.books[kSlow].checksum_failures = 2;
+    t.books50[kSlow].checksum_failures = 1;
     t.trades[kNormal].updates = 100;
     t.trades[kSlow].updates = 5;
     t.trades[kSlow].gaps = 3;
@@ -88,6 +89,8 @@ TEST(ResultJson, ParsesBackWithEveryFigure) {
     EXPECT_EQ(d["books"]["slow"]["chain_breaks"].GetUint64(), 1u);
     EXPECT_EQ(d["books"]["all"]["messages"].GetUint64(), 630u);
     EXPECT_EQ(d["books"]["all"]["checksum_failures"].GetUint64(), 2u);
+    EXPECT_EQ(d["books"]["slow"]["book50"]["checksum_failures"].GetUint64(), 1u);
+    EXPECT_EQ(d["books"]["all"]["book50"]["checksum_failures"].GetUint64(), 1u);
     for (const char* k : {"unverified", "malformed", "depth_exceeded"}) EXPECT_TRUE(d["books"]["all"].HasMember(k)) << k;
     EXPECT_EQ(d["trades"]["normal"]["messages"].GetUint64(), 100u);
     EXPECT_EQ(d["trades"]["slow"]["gaps"].GetUint64(), 3u);
