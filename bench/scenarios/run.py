@@ -61,6 +61,9 @@ def parse_args():
                    help="books: each client's topics, as tickgate-load --draw PATTERN=K groups (default: 2 books, "
                         "one of each depth, 2 trade topics, 2 tickers)")
     g.add_argument("--book-slow-fraction", type=float, default=0.05, help="books-stall, books-merge: share of stalled clients")
+    g.add_argument("--merge-slow-fraction", type=float, default=0.01,
+                   help="books-merge: share of stalled clients (each must be read out after the window: ~4 MB of "
+                        "socket buffers and its merged backlog)")
     g.add_argument("--merge-topics", default="book.*,book50.*,trade.*",
                    help="books-merge: what the stalled clients subscribe to (enough traffic to outgrow the kernel's "
                         "socket buffers within the window, so the gateway's backlog builds and merges)")
@@ -350,15 +353,18 @@ class Runner:
             # hold for the whole window: the gateway's backlog never builds and nothing is merged. Here
             # they subscribe to every book and trade (~1.6 MB/s), and the gateway lets the backlog grow
             # (4 MiB, no 5 s age limit) so they stay connected while their deltas are merged; after the
-            # window they read it all (tickgate-load --slow-drain) and every merged delta is checked.
+            # window they read it all (tickgate-load --slow-drain 5) and every merged delta is checked.
+            # Fewer of them (1%): each has ~4 MB in socket buffers to read out first, and every delta
+            # merged into a stalled client's backlog costs the gateway several µs.
             "books-merge": {"rate": a.rate, "topics": 4 * a.symbols,
                             "gateway": [*book_gateway, "--max-queue-bytes", 4 << 20, "--slow-timeout-ms", 60000],
-                            "load": [*draws, "--slow-fraction", a.book_slow_fraction, "--slow-mode", "stall",
-                                     "--slow-topics", a.merge_topics, "--slow-drain", 3]},
+                            "load": [*draws, "--slow-fraction", a.merge_slow_fraction, "--slow-mode", "stall",
+                                     "--slow-topics", a.merge_topics, "--slow-drain", 5]},
         }
         settings = {"connections": a.connections, "symbols": a.symbols, "rate": a.rate, "book_rate": a.book_rate,
                     "trade_rate": a.trade_rate, "book_draws": a.book_draws, "fanout_per_connection": a.per_connection,
-                    "slow_fraction": a.book_slow_fraction, "merge_topics": a.merge_topics, "rounds": a.rounds, "duration_s": a.book_duration,
+                    "slow_fraction": a.book_slow_fraction, "merge_slow_fraction": a.merge_slow_fraction,
+                    "merge_topics": a.merge_topics, "rounds": a.rounds, "duration_s": a.book_duration,
                     "load_threads": a.load_threads, "gateway_threads": a.gateway_threads}
         data = self.result("books", settings)
         runs = self.run_interleaved("books", variants, lambda r: list(variants))
