@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/load/book_tracker.hpp"
 #include "bench/load/client_frame.hpp"
 #include "bench/load/seq_tracker.hpp"
 #include "bench/load/socketio.hpp"
@@ -101,6 +102,12 @@ public:
         auto& socket = stream_.socket();
         socket.open(Tcp::v4(), ec);
         if (ec) return fail_connect(ec);
+        if (slow_ && run_.options.slow_rcvbuf > 0) {
+            // Before connect(), so the window it advertises is small from the start (and the
+            // kernel does not autotune it): a stalled client's backlog then stays at the server.
+            const int size = static_cast<int>(run_.options.slow_rcvbuf);
+            ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        }
         if (!run_.sources.empty()) {
             // Let connect() pick the port per (source, destination) pair, so each source address
             // offers its whole ephemeral range instead of bind() reserving ports up front.
@@ -126,10 +133,17 @@ public:
     void fold_counts() override {
         if (folded_) return;
         folded_ = true;
-        stats().seq[slow_ ? kSlow : kNormal].add(seq_.counts());
+        const int c = slow_ ? kSlow : kNormal;
+        stats().seq[c].add(seq_.counts());
+        stats().books[c].add(books_.counts());
+        stats().books50[c].add(books_.counts(Channel::book50));
+        stats().trades[c].add(trades_.counts());
     }
 
     void on_readable() override { do_read(); }
+    void on_drain() override {
+        if (slow_ && phase_ == Phase::open && run_.options.slow_mode == SlowMode::stall) do_read();
+    }
     std::uint32_t watch_tag() const noexcept override { return watch_tag_; }
 
 private:
@@ -206,7 +220,7 @@ private:
         for (int round = 0; round < kMaxDrainRounds; ++round) {
             if (phase_ == Phase::done || reading_) return;
             std::size_t limit = kUnlimited;
-            if (slow_ && ready_ && phase_ == Phase::open) {
+            if (slow_ && ready_ && phase_ == Phase::open && !run_.draining.load(std::memory_order_relaxed)) {
                 if (run_.options.slow_mode == SlowMode::stall) return;  // the socket buffer fills, then the server's queue
                 if (next_read_ > std::chrono::steady_clock::now()) {
                     timer_.expires_at(next_read_);
@@ -343,7 +357,7 @@ private:
         const auto m = scan_message(text);
         auto& s = stats();
         switch (m.kind) {
-        case ScannedMessage::Kind::update: return on_update(m, now_ns, window);
+        case ScannedMessage::Kind::update: return on_update(text, m, now_ns, window);
         case ScannedMessage::Kind::subscribed: ++s.acks; return on_ready();
         case ScannedMessage::Kind::error:
             ++s.errors;
@@ -374,7 +388,7 @@ private:
         case K::event:
             if (p.event == "subscribed") return void(++s.acks);
             if (const auto m = scan_message(p.arg); m.kind == ScannedMessage::Kind::update)
-                return on_update(m, now_ns, window);
+                return on_update(p.arg, m, now_ns, window);
             ++s.control;
             return;
         case K::malformed: ++s.malformed; return;
@@ -382,8 +396,24 @@ private:
         }
     }
 
-    void on_update(const ScannedMessage& m, std::int64_t now_ns, bool window) {
-        seq_.on_update(m.topic, m.seq, m.snapshot);
+    /// `text` is the message `m` was scanned from (books read their levels from it).
+    void on_update(std::string_view text, const ScannedMessage& m, std::int64_t now_ns, bool window) {
+        const Channel channel = channel_of(m.topic);
+        switch (channel) {
+        case Channel::ticker: seq_.on_update(m.topic, m.seq, m.snapshot); break;
+        case Channel::book:
+        case Channel::book50:
+            books_.on_message(text, m, channel);
+            if (!books_.first_fault().empty() && !book_fault_logged_) {
+                book_fault_logged_ = true;
+                if (worker_.book_faults_logged < 5) {
+                    ++worker_.book_faults_logged;
+                    std::fprintf(stderr, "tickgate-load: connection %zu: %s\n", index_, books_.first_fault().c_str());
+                }
+            }
+            break;
+        case Channel::trade: trades_.on_update(m.topic, m.seq, m.snapshot); break;
+        }
         if (m.snapshot) return;
         auto& s = stats();
         ++s.received;
@@ -391,6 +421,8 @@ private:
         const int c = slow_ ? kSlow : kNormal;
         s.latency[c].record(now_ns - m.ts_ns);
         ++s.delivered[c];
+        if (channel == Channel::book || channel == Channel::book50) ++s.delivered_books[c];
+        else if (channel == Channel::trade) ++s.delivered_trades[c];
     }
 
     void on_ready() {
@@ -508,7 +540,9 @@ private:
     std::size_t needed_ = 0;    // that frame's whole size once its header is in
     std::string pending_;       // frames not yet written
     std::string accept_;
-    SeqTracker seq_;
+    SeqTracker seq_;       // tickers
+    BookTracker books_;    // book., book50.
+    SeqTracker trades_;    // trade.
     MessageAssembler assembler_;
     std::chrono::steady_clock::time_point next_read_{};
     std::int64_t started_ns_ = 0;
@@ -520,6 +554,7 @@ private:
     bool ready_ = false, reading_ = false, writing_ = false;
     bool close_sent_ = false, server_closed_ = false, closing_by_us_ = false;
     bool disconnect_counted_ = false, folded_ = false;
+    bool book_fault_logged_ = false;
 };
 
 }  // namespace

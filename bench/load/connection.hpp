@@ -21,6 +21,8 @@ public:
     virtual void fold_counts() = 0;
     /// The worker's readiness set found the socket readable (see Worker::watch).
     virtual void on_readable() = 0;
+    /// The window is over: a stalled reader starts reading (RunContext::draining is set).
+    virtual void on_drain() = 0;
     /// Tells this connection's readiness events from those of an earlier one in the same slot.
     virtual std::uint32_t watch_tag() const noexcept = 0;
 };

@@ -54,6 +54,7 @@ std::string check(Options& o, const po::variables_map& vm) {
     if (o.slow_fraction < 0 || o.slow_fraction > 1) return "--slow-fraction must be within [0, 1]";
     if (o.distribution != "uniform" && !o.distribution.starts_with("zipf")) return "--distribution is uniform or zipf[:S]";
     if (o.slow_fraction > 0 && o.slow_mode == SlowMode::none) return "--slow-fraction needs --slow-mode stall|rate:BYTES_PER_S";
+    if (o.slow_drain_s < 0) return "--slow-drain must not be negative";
     if (o.protocol == WireProtocol::socketio) {
         if (o.topics.empty()) return "--protocol socketio needs --topics (Socket.IO servers have no topic list)";
         if (vm["url"].defaulted()) o.url.target = "/socket.io/?EIO=4&transport=websocket";
@@ -70,6 +71,8 @@ ParseResult parse_command_line(int argc, char* argv[]) {
     ParseResult r;
     Options& o = r.options;
     std::string url = "wss://127.0.0.1:8443/ws", protocol = "v1", topics, via = "message", slow_mode = "none";
+    std::vector<std::string> draws;
+    std::string slow_topics;
     po::options_description desc(
         "tickgate-load: opens many WebSocket clients against a tickgate (or a peer) and measures delivery,\n"
         "latency (receive time - ts), seq gaps, connection outcomes and the target processes' CPU and memory.\n"
@@ -84,6 +87,13 @@ ParseResult parse_command_line(int argc, char* argv[]) {
         ("threads,t", po::value(&o.threads)->default_value(o.threads), "threads, one io_context each (0: all cores)")
         ("topics", po::value(&topics), "comma-separated topics or patterns to draw from (default: the server's op list)")
         ("per-connection,k", po::value(&o.per_connection)->default_value(o.per_connection), "topics per connection")
+        ("draw", po::value(&draws)->composing(),
+         "PATTERN=K (repeatable): each connection takes K of the topics (of --topics or the server's list) that "
+         "PATTERN matches, e.g. --draw 'book.*=2' --draw 'trade.*=2' --draw 'ticker.*=2'; replaces --per-connection")
+        ("slow-topics", po::value(&slow_topics),
+         "comma-separated topics or patterns the slow clients subscribe to instead of their draw, e.g. "
+         "'book.*,book50.*,trade.*' to give stalled clients enough traffic to outgrow the kernel's socket buffers "
+         "(megabytes on loopback) within a short run")
         ("distribution", po::value(&o.distribution)->default_value(o.distribution), "uniform or zipf[:S] over the topic list's order")
         ("subscribe-via", po::value(&via)->default_value(via), "message ({\"op\":\"subscribe\"}) or query (/ws?subscribe=)")
         ("duration,d", po::value(&o.duration_s)->default_value(o.duration_s), "seconds measured, once every connection is up")
@@ -92,6 +102,12 @@ ParseResult parse_command_line(int argc, char* argv[]) {
         ("churn", po::bool_switch(&o.churn), "connect, subscribe, await the ack, close and reconnect, for --duration")
         ("slow-fraction", po::value(&o.slow_fraction)->default_value(o.slow_fraction), "share of connections that read slowly")
         ("slow-mode", po::value(&slow_mode)->default_value(slow_mode), "stall (never read) or rate:BYTES_PER_S")
+        ("slow-rcvbuf", po::value(&o.slow_rcvbuf)->default_value(o.slow_rcvbuf),
+         "SO_RCVBUF of slow clients, set before connecting (0: the kernel's autotuning, which on loopback lets a "
+         "stalled client's socket hold megabytes, so the server's backlog never builds)")
+        ("slow-drain", po::value(&o.slow_drain_s)->default_value(o.slow_drain_s),
+         "seconds that stalled clients read after the window (before the close), so what the server kept for them "
+         "(merged book deltas, conflated tickers) is read and checked; 0: never read")
         ("pid", po::value(&o.pids)->composing(), "process to sample from /proc (repeatable)")
         ("out,o", po::value(&o.out), "JSON result file")
         ("label", po::value(&o.label), "name recorded in the result (e.g. the scenario)")
@@ -140,6 +156,12 @@ ParseResult parse_command_line(int argc, char* argv[]) {
         if (o.slow_rate <= 0) return fail("--slow-mode rate:BYTES_PER_S needs a positive rate, got " + slow_mode);
     } else return fail("--slow-mode is stall or rate:BYTES_PER_S, got " + slow_mode);
     o.topics = split(topics);
+    for (const auto& d : draws) {
+        DrawGroup g;
+        if (!parse_draw_group(d, g)) return fail("--draw is PATTERN=K with K at least 1, got " + d);
+        o.draws.push_back(std::move(g));
+    }
+    o.slow_topics = split(slow_topics);
     if (auto problem = check(o, vm); !problem.empty()) return fail(problem);
     return r;
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/load/topic_choice.hpp"
+
 namespace tickgate::load {
 
 enum class WireProtocol { v1, socketio };
@@ -33,6 +35,9 @@ struct Options {
     unsigned threads = 0;                      // --threads: io_contexts, one thread each; 0: all cores
     std::vector<std::string> topics;           // --topics: topics or patterns to draw from; empty: ask the server (op list)
     unsigned per_connection = 1;               // --per-connection: topics each connection subscribes to
+    std::vector<DrawGroup> draws;              // --draw PATTERN=K (repeatable): K topics matching PATTERN per
+                                               // connection from each group, instead of --per-connection
+    std::vector<std::string> slow_topics;      // --slow-topics LIST: what slow clients subscribe to instead
     std::string distribution = "uniform";      // --distribution uniform|zipf[:S] (S=1.0): rank = order of --topics/list
     SubscribeVia subscribe_via = SubscribeVia::message;  // --subscribe-via message|query (/ws?subscribe=)
     double duration_s = 10;                    // --duration: measured window, after every connection is up
@@ -42,6 +47,8 @@ struct Options {
     double slow_fraction = 0;                  // --slow-fraction: share of connections that read slowly
     SlowMode slow_mode = SlowMode::none;       // --slow-mode stall|rate:BYTES_PER_S
     double slow_rate = 0;                      //   bytes/s for rate mode
+    unsigned slow_rcvbuf = 0;                  // --slow-rcvbuf: SO_RCVBUF of slow clients (0: the kernel's autotuning)
+    double slow_drain_s = 1;                   // --slow-drain: after the window, stalled clients read this long
     std::vector<int> pids;                     // --pid: processes to sample from /proc (repeatable)
     std::string out;                           // --out: JSON result file
     std::string label;                         // --label: name recorded in the JSON (the scenario)

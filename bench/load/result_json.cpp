@@ -47,6 +47,31 @@ void seq(Writer& w, const char* k, const SeqCounts& s) {
     w.EndObject();
 }
 
+void books(Writer& w, const char* k, const BookCounts& b, const BookCounts* book50 = nullptr) {
+    key(w, k);
+    w.StartObject();
+    u64(w, "messages", b.messages);
+    u64(w, "snapshots", b.snapshots);
+    u64(w, "chain_breaks", b.chain_breaks);
+    u64(w, "checksum_failures", b.checksum_failures);
+    u64(w, "unverified", b.unverified);
+    u64(w, "malformed", b.malformed);
+    u64(w, "depth_exceeded", b.depth_exceeded);
+    if (book50) books(w, "book50", *book50);  // the book50.<SYM> part of the figures above
+    w.EndObject();
+}
+
+void trades(Writer& w, const char* k, const SeqCounts& s) {
+    key(w, k);
+    w.StartObject();
+    u64(w, "messages", s.updates + s.snapshots);
+    u64(w, "gaps", s.gaps);
+    u64(w, "missing", s.missing);
+    u64(w, "duplicates", s.duplicates);
+    u64(w, "reordered", s.reordered);
+    w.EndObject();
+}
+
 void parameters(Writer& w, const Result& r) {
     const auto& o = r.options;
     key(w, "parameters");
@@ -63,6 +88,14 @@ void parameters(Writer& w, const Result& r) {
     w.EndArray();
     u64(w, "topics_available", r.topics_available);
     u64(w, "per_connection", o.per_connection);
+    key(w, "draw");
+    w.StartArray();
+    for (const auto& g : o.draws) w.String((g.pattern + "=" + std::to_string(g.k)).c_str());
+    w.EndArray();
+    key(w, "slow_topics");
+    w.StartArray();
+    for (const auto& t : o.slow_topics) w.String(t.c_str());
+    w.EndArray();
     str(w, "distribution", o.distribution);
     str(w, "subscribe_via", o.subscribe_via == SubscribeVia::message ? "message" : "query");
     num(w, "duration_s", o.duration_s);
@@ -73,6 +106,8 @@ void parameters(Writer& w, const Result& r) {
     num(w, "slow_fraction", o.slow_fraction);
     str(w, "slow_mode", slow_mode_name(o.slow_mode));
     num(w, "slow_rate_bytes_per_s", o.slow_rate);
+    u64(w, "slow_rcvbuf", o.slow_rcvbuf);
+    num(w, "slow_drain_s", o.slow_drain_s);
     key(w, "pids");
     w.StartArray();
     for (int p : o.pids) w.Int(p);
@@ -129,6 +164,11 @@ void messages(Writer& w, const Result& r) {
     u64(w, "delivered", t.delivered[0] + t.delivered[1]);
     u64(w, "delivered_normal", t.delivered[0]);
     u64(w, "delivered_slow", t.delivered[1]);
+    const auto book_deltas = t.delivered_books[0] + t.delivered_books[1];
+    const auto trade_msgs = t.delivered_trades[0] + t.delivered_trades[1];
+    u64(w, "delivered_tickers", t.delivered[0] + t.delivered[1] - book_deltas - trade_msgs);
+    u64(w, "delivered_book_deltas", book_deltas);
+    u64(w, "delivered_trades", trade_msgs);
     num(w, "per_s", per_s(delivered, r.window_s));
     u64(w, "bytes", t.bytes[0] + t.bytes[1]);
     num(w, "bytes_per_s", per_s(bytes, r.window_s));
@@ -153,6 +193,23 @@ void messages(Writer& w, const Result& r) {
     seq(w, "normal", t.seq[0]);
     seq(w, "slow", t.seq[1]);
     seq(w, "all", total);
+    w.EndObject();
+    BookCounts book_total = t.books[0], book50_total = t.books50[0];
+    book_total.add(t.books[1]);
+    book50_total.add(t.books50[1]);
+    key(w, "books");
+    w.StartObject();
+    books(w, "normal", t.books[0], &t.books50[0]);
+    books(w, "slow", t.books[1], &t.books50[1]);
+    books(w, "all", book_total, &book50_total);
+    w.EndObject();
+    SeqCounts trade_total = t.trades[0];
+    trade_total.add(t.trades[1]);
+    key(w, "trades");
+    w.StartObject();
+    trades(w, "normal", t.trades[0]);
+    trades(w, "slow", t.trades[1]);
+    trades(w, "all", trade_total);
     w.EndObject();
 }
 
@@ -255,7 +312,8 @@ std::string summary(const Result& r) {
         static_cast<unsigned long long>(t.failures.total()), static_cast<unsigned long long>(t.disconnect_total()));
     add("  delivered %.0f msgs/s, %.2f MB/s; snapshots %llu\n", per_s(delivered, r.window_s),
         per_s(static_cast<double>(t.bytes[0] + t.bytes[1]), r.window_s) / 1e6,
-        static_cast<unsigned long long>(t.seq[0].snapshots + t.seq[1].snapshots));
+        static_cast<unsigned long long>(t.seq[0].snapshots + t.seq[1].snapshots + t.books[0].snapshots +
+                                        t.books[1].snapshots));
     for (int c = 0; c < 2; ++c) {
         const auto& h = t.latency[c];
         if (c == 1 && r.slow_connections == 0) break;
@@ -270,6 +328,34 @@ std::string summary(const Result& r) {
             static_cast<unsigned long long>(s.gaps), static_cast<unsigned long long>(s.missing),
             static_cast<unsigned long long>(s.duplicates), static_cast<unsigned long long>(s.reordered));
     }
+    const bool any_books = t.books[0].messages + t.books[1].messages > 0;
+    const bool any_trades = t.trades[0].updates + t.trades[1].updates > 0;
+    for (int c = 0; c < 2 && any_books; ++c) {
+        const auto& b = t.books[c];
+        if (c == 1 && r.slow_connections == 0) break;
+        const auto& b50 = t.books50[c];
+        add("  books %-6s %llu msgs (%llu snapshots): chain breaks %llu, checksum failures %llu, unverified %llu, "
+            "malformed %llu, over depth %llu (book50: %llu breaks, %llu checksum failures)\n",
+            c == 0 ? "normal" : "slow", static_cast<unsigned long long>(b.messages),
+            static_cast<unsigned long long>(b.snapshots), static_cast<unsigned long long>(b.chain_breaks),
+            static_cast<unsigned long long>(b.checksum_failures), static_cast<unsigned long long>(b.unverified),
+            static_cast<unsigned long long>(b.malformed), static_cast<unsigned long long>(b.depth_exceeded),
+            static_cast<unsigned long long>(b50.chain_breaks), static_cast<unsigned long long>(b50.checksum_failures));
+    }
+    for (int c = 0; c < 2 && any_trades; ++c) {
+        const auto& s = t.trades[c];
+        if (c == 1 && r.slow_connections == 0) break;
+        add("  trades %-6s %llu msgs: gaps %llu (missing %llu), duplicates %llu, reordered %llu\n",
+            c == 0 ? "normal" : "slow", static_cast<unsigned long long>(s.updates),
+            static_cast<unsigned long long>(s.gaps), static_cast<unsigned long long>(s.missing),
+            static_cast<unsigned long long>(s.duplicates), static_cast<unsigned long long>(s.reordered));
+    }
+    if (any_books || any_trades)
+        add("  delivered in the window: %llu tickers, %llu book deltas, %llu trades\n",
+            static_cast<unsigned long long>(t.delivered[0] + t.delivered[1] - t.delivered_books[0] - t.delivered_books[1] -
+                                            t.delivered_trades[0] - t.delivered_trades[1]),
+            static_cast<unsigned long long>(t.delivered_books[0] + t.delivered_books[1]),
+            static_cast<unsigned long long>(t.delivered_trades[0] + t.delivered_trades[1]));
     add("  handshake p50 %.2f  p99 %.2f ms; ready (subscribed) p50 %.2f  p99 %.2f ms\n", ms(t.handshake.quantile(0.5)),
         ms(t.handshake.quantile(0.99)), ms(t.ready.quantile(0.5)), ms(t.ready.quantile(0.99)));
     if (t.churn_cycles > 0)

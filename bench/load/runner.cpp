@@ -90,8 +90,24 @@ void set_up(RunContext& run, Result& result) {
     run.topics = o.topics.empty() ? discover_topics(run) : o.topics;
     if (run.topics.empty()) throw std::runtime_error("the server lists no topics; give them with --topics");
     result.topics_available = run.topics.size();
-    run.choices = choose_topics(run.topics.size(), o.connections, o.per_connection, o.distribution, o.seed);
-    if (run.choices.empty()) throw std::runtime_error("bad --distribution " + o.distribution);
+    if (o.draws.empty()) {
+        run.choices = choose_topics(run.topics.size(), o.connections, o.per_connection, o.distribution, o.seed);
+        if (run.choices.empty()) throw std::runtime_error("bad --distribution " + o.distribution);
+    } else {
+        std::string error;
+        run.choices = choose_grouped(run.topics, o.connections, o.draws, o.distribution, o.seed, error);
+        if (run.choices.empty()) throw std::runtime_error(error);
+    }
+    if (!o.slow_topics.empty() && o.slow_mode != SlowMode::none) {
+        // Subscribed as given (patterns too): appended to the list the choices index.
+        std::vector<std::uint32_t> slow;
+        for (const auto& t : o.slow_topics) {
+            slow.push_back(static_cast<std::uint32_t>(run.topics.size()));
+            run.topics.push_back(t);
+        }
+        for (std::size_t i = 0; i < o.connections; ++i)
+            if (is_slow(i, o.slow_fraction)) run.choices[i] = slow;
+    }
     for (std::size_t i = 0; i < o.connections; ++i) result.slow_connections += is_slow(i, o.slow_fraction) ? 1 : 0;
     if (o.slow_mode == SlowMode::none) result.slow_connections = 0;
 }
@@ -257,6 +273,19 @@ int run_load(const Options& options) {
         at_end = gather(workers);
     }
     result.self_rss_kib = read_proc_sample("/proc/self").value_or(ProcSample{}).rss_kib;
+    if (window_start && options.slow_mode == SlowMode::stall && result.slow_connections > 0 && options.slow_drain_s > 0 &&
+        !g_interrupted) {
+        // Stalled clients read what the server kept for them (merged book deltas, conflated
+        // tickers): their books and seqs are checked on it. Outside the window: no latency, no
+        // delivered count, only the book, trade and seq accounting.
+        run.draining = true;
+        for (auto& w : workers) w->drain();
+        std::this_thread::sleep_for(std::chrono::duration<double>(options.slow_drain_s));
+        // What the stalled clients learn only by reading (a 1008 close during the window) counts too.
+        const auto drained = gather(workers);
+        at_end.open = drained.open;
+        at_end.disconnects = drained.disconnects;
+    }
     run.stopping = true;
     for (auto& w : workers) w->stop();
     for (auto& t : threads) t.join();

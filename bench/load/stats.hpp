@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 
+#include "bench/load/book_tracker.hpp"
 #include "bench/load/histogram.hpp"
 #include "bench/load/seq_tracker.hpp"
 
@@ -42,6 +43,8 @@ struct ThreadStats {
     Histogram latency[2];
     std::uint64_t delivered[2] = {};
     std::uint64_t bytes[2] = {};  // WebSocket bytes (frames after TLS) read in the window
+    std::uint64_t delivered_books[2] = {};   // of delivered: book deltas (book., book50.)
+    std::uint64_t delivered_trades[2] = {};  // of delivered: trades
 
     // Whole run.
     std::uint64_t received = 0;   // live updates, window or not (progress display)
@@ -53,7 +56,10 @@ struct ThreadStats {
     std::uint64_t churn_cycles = 0;
     ConnectFailures failures;
     std::map<std::uint16_t, std::uint64_t> disconnects;  // closed by the server or lost (1006), by code
-    SeqCounts seq[2];
+    SeqCounts seq[2];      // tickers (every topic that is not a book or a trade)
+    BookCounts books[2];   // book. and book50. topics: chain and checksum
+    BookCounts books50[2]; // of those, book50. alone
+    SeqCounts trades[2];   // trade. topics: seq + 1 per trade, no snapshots
     std::uint64_t acks = 0, errors = 0, malformed = 0, control = 0;
 
     void merge(const ThreadStats& o) {
@@ -62,6 +68,11 @@ struct ThreadStats {
             delivered[c] += o.delivered[c];
             bytes[c] += o.bytes[c];
             seq[c].add(o.seq[c]);
+            delivered_books[c] += o.delivered_books[c];
+            delivered_trades[c] += o.delivered_trades[c];
+            books[c].add(o.books[c]);
+            books50[c].add(o.books50[c]);
+            trades[c].add(o.trades[c]);
         }
         received += o.received;
         handshake.merge(o.handshake);

@@ -1,6 +1,7 @@
 #include "bench/load/topic_choice.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <random>
 #include <string>
@@ -49,6 +50,55 @@ std::vector<std::vector<std::uint32_t>> choose_topics(std::size_t n_topics, std:
         }
         for (std::uint32_t i = 0; chosen.size() < k; ++i)
             if (std::find(chosen.begin(), chosen.end(), i) == chosen.end()) chosen.push_back(i);
+    }
+    return out;
+}
+
+bool parse_draw_group(std::string_view text, DrawGroup& out) {
+    const auto eq = text.rfind('=');
+    if (eq == std::string_view::npos || eq == 0) return false;
+    const auto count = text.substr(eq + 1);
+    unsigned k = 0;
+    const auto r = std::from_chars(count.data(), count.data() + count.size(), k);
+    if (r.ec != std::errc{} || r.ptr != count.data() + count.size() || k == 0) return false;
+    out.pattern = std::string(text.substr(0, eq));
+    out.k = k;
+    return true;
+}
+
+bool pattern_matches(std::string_view pattern, std::string_view topic) noexcept {
+    while (true) {
+        const auto pd = pattern.find('.'), td = topic.find('.');
+        const auto ps = pattern.substr(0, pd), ts = topic.substr(0, td);
+        if (ps != "*" && ps != ts) return false;
+        if (pd == std::string_view::npos || td == std::string_view::npos) return pd == td;
+        pattern.remove_prefix(pd + 1);
+        topic.remove_prefix(td + 1);
+    }
+}
+
+std::vector<std::vector<std::uint32_t>> choose_grouped(const std::vector<std::string>& topics, std::size_t connections,
+                                                       const std::vector<DrawGroup>& groups,
+                                                       std::string_view distribution, std::uint64_t seed,
+                                                       std::string& error) {
+    std::vector<std::vector<std::uint32_t>> out(connections);
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        std::vector<std::uint32_t> matching;
+        for (std::uint32_t i = 0; i < topics.size(); ++i)
+            if (pattern_matches(groups[g].pattern, topics[i])) matching.push_back(i);
+        if (matching.empty()) {
+            error = "--draw " + groups[g].pattern + "=" + std::to_string(groups[g].k) + ": no topic matches";
+            return {};
+        }
+        const auto drawn = choose_topics(matching.size(), connections, groups[g].k, distribution,
+                                         seed + 0x9E3779B97F4A7C15ULL * (g + 1));
+        if (drawn.empty()) {
+            error = "bad --distribution " + std::string(distribution);
+            return {};
+        }
+        for (std::size_t c = 0; c < connections; ++c)
+            for (const auto i : drawn[c])
+                if (std::find(out[c].begin(), out[c].end(), matching[i]) == out[c].end()) out[c].push_back(matching[i]);
     }
     return out;
 }

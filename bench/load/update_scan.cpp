@@ -60,6 +60,8 @@ ScannedMessage scan_message(std::string_view text) noexcept {
     if (!read_int(text, ts_at, m.ts_ns)) return m;
     const auto snap_at = value_of(text, "\"snapshot\":", ts_at);
     m.snapshot = snap_at != std::string_view::npos && text.substr(snap_at, 4) == "true";
+    m.seq_at = static_cast<std::uint32_t>(seq_at);
+    m.fields_end = static_cast<std::uint32_t>(snap_at != std::string_view::npos ? snap_at : ts_at);
     m.kind = ScannedMessage::Kind::update;
     return m;
 }

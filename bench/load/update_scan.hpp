@@ -20,6 +20,10 @@ struct ScannedMessage {
     std::uint64_t seq = 0;
     std::int64_t ts_ns = 0;
     bool snapshot = false;
+    // Where scanning may go on for a book's further fields (book_scan.hpp): the seq value, and
+    // the last value read (snapshot's, else ts's).
+    std::uint32_t seq_at = 0;
+    std::uint32_t fields_end = 0;
 };
 
 /// Scans one protocol-v1 message (a JSON object). Field order does not matter; values must be

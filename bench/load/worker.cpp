@@ -144,6 +144,13 @@ ThreadStats Worker::snapshot() {
     return published_;
 }
 
+void Worker::drain() {
+    boost::asio::post(io_, [this] {
+        for (const auto& slot : slots_)
+            if (auto c = slot) c->on_drain();  // a copy: reading may end the connection
+    });
+}
+
 void Worker::stop() {
     boost::asio::post(io_, [this] { close_all(); });
 }

@@ -30,6 +30,7 @@ struct RunContext {
     std::vector<boost::asio::ip::address_v4> sources;    // bind addresses; empty: let the kernel pick
     std::shared_ptr<boost::asio::ssl::context> tls;      // null for ws://
     std::atomic<bool> in_window{false};
+    std::atomic<bool> draining{false};  // after the window: stalled clients read (see --slow-drain)
     std::atomic<bool> stopping{false};
 };
 
@@ -46,6 +47,8 @@ public:
     void run();
     /// From any thread: closes every connection (close 1000, a grace period), then ends run().
     void stop();
+    /// From any thread: every connection's on_drain() (after setting RunContext::draining).
+    void drain();
     /// From any thread: a copy of the statistics as of the last publish (a few times a second).
     ThreadStats snapshot();
     int tid() const noexcept { return tid_.load(); }
@@ -71,7 +74,8 @@ public:
         if (receive_buffer_.size() < at_least) receive_buffer_.resize(at_least);
         return receive_buffer_;
     }
-    bool logged_error = false;  // print the first server error message only
+    bool logged_error = false;       // print the first server error message only
+    int book_faults_logged = 0;      // and the first book fault of up to 5 connections
 
 private:
     void launch_due();

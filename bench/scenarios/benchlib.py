@@ -112,7 +112,9 @@ class Server:
         return self.proc.returncode
 
 
-def start_tickgate(tickgate, cert, key, log_path, rate, symbols, max_connections=10000, extra=()):
+def start_tickgate(tickgate, cert, key, log_path, rate, symbols, max_connections=10000, extra=(), topics=None):
+    """topics: how many topics to wait for (default `symbols`, one ticker each; a simulator with
+    books and trades publishes four per symbol: ticker, book, book50, trade)."""
     state = tempfile.mkdtemp(prefix="tickgate-bench-")
     argv = [tickgate, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--cert", cert, "--key", key,
             "--state-dir", state, "--symbols", str(symbols), "--rate", str(rate),
@@ -120,7 +122,7 @@ def start_tickgate(tickgate, cert, key, log_path, rate, symbols, max_connections
             # per-IP limit of 1,000; the total limit must cover the scenario plus its topic query.
             "--max-connections", str(max_connections + 100), *extra]
     server = Server("tickgate", argv, log_path)
-    wait_for_topics(server, symbols, rate)
+    wait_for_topics(server, topics or symbols, rate)
     return server
 
 
@@ -136,6 +138,14 @@ def wait_for_topics(server, symbols, rate):
             return
         time.sleep(0.1)
     log(f"warning: tickgate published fewer than {symbols} topics after {symbols / rate * 1.5 + 5:.0f} s")
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
 def exit_on_sigterm():

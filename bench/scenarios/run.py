@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 
-SCENARIOS = ["fanout", "connections", "handshake", "slow", "saturation"]
+SCENARIOS = ["fanout", "connections", "handshake", "slow", "saturation", "books", "bookcost"]
 
 
 def parse_args():
@@ -54,10 +54,32 @@ def parse_args():
     g.add_argument("--steps", default="250,500,1000,2000,3000,4000,6000,8000,12000,16000,24000,32000",
                    help="feed rates tried in order until delivery falls behind or p99 > 10 ms")
     g.add_argument("--step-duration", type=float, help="seconds per step (default 6; --quick 4)")
+    g = p.add_argument_group("books and bookcost (issues 13 and 14)")
+    g.add_argument("--book-rate", type=float, default=5000, help="books: simulator book changes/s over all symbols")
+    g.add_argument("--trade-rate", type=float, default=1000, help="books: simulator trades/s over all symbols")
+    g.add_argument("--book-draws", default="book.*=1,book50.*=1,trade.*=2,ticker.*=2",
+                   help="books: each client's topics, as tickgate-load --draw PATTERN=K groups (default: 2 books, "
+                        "one of each depth, 2 trade topics, 2 tickers)")
+    g.add_argument("--book-slow-fraction", type=float, default=0.05, help="books-stall, books-merge: share of stalled clients")
+    g.add_argument("--merge-slow-fraction", type=float, default=0.01,
+                   help="books-merge: share of stalled clients (each must be read out after the window: ~4 MB of "
+                        "socket buffers and its merged backlog)")
+    g.add_argument("--merge-topics", default="book.*,book50.*,trade.*",
+                   help="books-merge: what the stalled clients subscribe to (enough traffic to outgrow the kernel's "
+                        "socket buffers within the window, so the gateway's backlog builds and merges)")
+    g.add_argument("--rounds", type=int, help="books, bookcost: interleaved rounds of every variant (default 3; --quick 1)")
+    g.add_argument("--book-duration", type=float, help="books, bookcost: seconds measured per run (default 12; --quick 5)")
+    g.add_argument("--cost-book-rate", type=float, default=2500,
+                   help="bookcost: book changes/s, in both arms (the book arm draws book.*=1 and book50.*=1)")
+    g.add_argument("--cost-ticker-rate", type=float, default=2350,
+                   help="bookcost: ticker updates/s, in both arms (the ticker arm draws ticker.*=2); the default "
+                        "matches the book arm's delivered rate (at 25 changes/s a symbol, ~86%% of them reach book.<SYM> "
+                        "and all book50.<SYM>: ~47 msgs/s per client either way)")
     a = p.parse_args()
     # Flags given explicitly win over both sets of defaults.
-    defaults = dict(duration=8, held=2000, held_duration=5, churn_duration=5, step_duration=4) if a.quick else \
-        dict(duration=30, held=10000, held_duration=20, churn_duration=10, step_duration=6)
+    defaults = dict(duration=8, held=2000, held_duration=5, churn_duration=5, step_duration=4, rounds=1,
+                    book_duration=5) if a.quick else \
+        dict(duration=30, held=10000, held_duration=20, churn_duration=10, step_duration=6, rounds=3, book_duration=12)
     for k, v in defaults.items():
         if getattr(a, k) is None:
             setattr(a, k, v)
@@ -97,13 +119,14 @@ class Runner:
     def raw(self, name):
         return os.path.join(self.a.out, "raw", name)
 
-    def measure(self, label, rate, connections, load_args, timeout, per_connection=None, symbols=None):
+    def measure(self, label, rate, connections, load_args, timeout, per_connection=None, symbols=None,
+                gateway_extra=(), topics=None):
         """One gateway, one tickgate-load run against it: returns (load result, gateway record)."""
         a = self.a
         symbols = symbols or a.symbols
         gw = B.start_tickgate(self.tickgate, self.cert, self.key, self.raw(label + ".gateway.log"), rate, symbols,
-                              max_connections=connections,
-                              extra=["--threads", str(a.gateway_threads), *a.gateway_arg])
+                              max_connections=connections, topics=topics,
+                              extra=["--threads", str(a.gateway_threads), *map(str, gateway_extra), *a.gateway_arg])
         try:
             rss_idle = gw.rss_kib()
             # The feed's own output over the run: under CPU contention the simulator can publish fewer
@@ -129,7 +152,8 @@ class Runner:
     def save(self, name, data):
         data["loadavg_after"] = B.loadavg()
         # A gateway that crashed (e.g. while the clients closed at the end) fails its scenario.
-        gateways = [data["gateway"]] if "gateway" in data else [s["gateway"] for s in data.get("steps", [])]
+        gateways = [data["gateway"]] if "gateway" in data else \
+            [s["gateway"] for s in data.get("steps", []) + data.get("runs", [])]
         bad = [g["exit_status"] for g in gateways if not g["alive_at_end"] or g["exit_status"] != 0]
         data.setdefault("checks", []).append(
             B.check("gateway alive to the end, exit status 0", f"{len(bad)} of {len(gateways)} runs failed: exit {bad}"
@@ -282,6 +306,218 @@ class Runner:
         data["checks"] = [B.check("knee found (delivered msg/s at the last rate kept up)",
                                   round(data["knee"]["delivered_per_s"]) if knee else None, "reported", knee is not None, "msg/s")]
         return data
+
+    # ---- books and trades (issues 13 and 14) ----
+
+    def run_interleaved(self, name, variants, order):
+        """Runs every variant once per round, in `order(round)`; returns the runs."""
+        a = self.a
+        runs = []
+        for r in range(a.rounds):
+            for v in order(r):
+                spec = variants[v]
+                label = f"{name}-{v}-{r + 1}"
+                before = B.loadavg()
+                load, gw = self.measure(label, spec["rate"], a.connections,
+                                        ["--duration", a.book_duration, "--warmup", 2, "--connect-rate", 2000,
+                                         *spec["load"]],
+                                        timeout=a.book_duration + a.connections / 500 + 60,
+                                        gateway_extra=spec["gateway"], topics=spec.get("topics"))
+                f = book_figures(load, gw)
+                runs.append({"variant": v, "round": r + 1, "loadavg_before": before, "loadavg_after": B.loadavg(),
+                             "figures": f, "load": load, "gateway": gw})
+                if f["ok"]:
+                    b = f["books"]
+                    B.log(f"  {label}: {f['delivered_per_s']:>9,.0f} msgs/s ({f['tickers']:,} tickers, "
+                          f"{f['book_deltas']:,} book deltas, {f['trades']:,} trades), gateway "
+                          f"{f['cpu_us_per_message']:.2f} µs/msg ({100 * f['gateway_cpu_util']:.0f}% cpu), "
+                          f"tickgate-load {f['load_cpu_us_per_message']:.2f} µs/msg; books "
+                          f"{b['messages']:,} checked, {b['chain_breaks']} breaks, {b['checksum_failures']} "
+                          f"checksum failures; load avg {before[0]:.1f}")
+                else:
+                    B.log(f"  {label}: failed: {f['error']}")
+        return runs
+
+    def books(self):
+        a = self.a
+        draws = [x for d in a.book_draws.split(",") if d for x in ("--draw", d)]
+        book_gateway = ["--book-rate", a.book_rate, "--trade-rate", a.trade_rate]
+        variants = {
+            # The ticker fanout scenario as `fanout` defines it (10 of 100 tickers, no books), for CPU per
+            # delivered message in the same run.
+            "fanout": {"rate": a.rate, "gateway": [], "load": []},  # measure() passes --per-connection
+            "books": {"rate": a.rate, "gateway": book_gateway, "topics": 4 * a.symbols, "load": draws},
+            "books-stall": {"rate": a.rate, "gateway": book_gateway, "topics": 4 * a.symbols,
+                            "load": [*draws, "--slow-fraction", a.book_slow_fraction, "--slow-mode", "stall"]},
+            # books-stall's stalled clients get ~30 KB/s, which the loopback socket buffers (megabytes)
+            # hold for the whole window: the gateway's backlog never builds and nothing is merged. Here
+            # they subscribe to every book and trade (~1.6 MB/s), and the gateway lets the backlog grow
+            # (4 MiB, no 5 s age limit) so they stay connected while their deltas are merged; after the
+            # window they read it all (tickgate-load --slow-drain 5) and every merged delta is checked.
+            # Fewer of them (1%): each has ~4 MB in socket buffers to read out first, and every delta
+            # merged into a stalled client's backlog costs the gateway several µs.
+            "books-merge": {"rate": a.rate, "topics": 4 * a.symbols,
+                            "gateway": [*book_gateway, "--max-queue-bytes", 4 << 20, "--slow-timeout-ms", 60000],
+                            "load": [*draws, "--slow-fraction", a.merge_slow_fraction, "--slow-mode", "stall",
+                                     "--slow-topics", a.merge_topics, "--slow-drain", 5]},
+        }
+        settings = {"connections": a.connections, "symbols": a.symbols, "rate": a.rate, "book_rate": a.book_rate,
+                    "trade_rate": a.trade_rate, "book_draws": a.book_draws, "fanout_per_connection": a.per_connection,
+                    "slow_fraction": a.book_slow_fraction, "merge_slow_fraction": a.merge_slow_fraction,
+                    "merge_topics": a.merge_topics, "rounds": a.rounds, "duration_s": a.book_duration,
+                    "load_threads": a.load_threads, "gateway_threads": a.gateway_threads}
+        data = self.result("books", settings)
+        runs = self.run_interleaved("books", variants, lambda r: list(variants))
+        data["runs"] = runs
+        data["medians"] = {v: summarize([x["figures"] for x in runs if x["variant"] == v]) for v in variants}
+        m = data["medians"]
+        if m["fanout"].get("cpu_us_per_message") and m["books"].get("cpu_us_per_message"):
+            data["books_cpu_per_message_vs_fanout"] = m["books"]["cpu_us_per_message"] / m["fanout"]["cpu_us_per_message"]
+        checks = []
+        for v in ("books", "books-stall", "books-merge"):
+            s = m[v]
+            if not s["runs_ok"]:
+                checks.append(B.check(f"{v}: runs", "none succeeded", "ok", False))
+                continue
+            checks += [
+                B.check(f"{v}: book chain breaks (all clients, all rounds)", s["books"]["chain_breaks"], 0,
+                        s["books"]["chain_breaks"] == 0),
+                B.check(f"{v}: book checksum failures (all clients, all rounds)", s["books"]["checksum_failures"], 0,
+                        s["books"]["checksum_failures"] == 0),
+                B.check(f"{v}: of those, on book.<SYM> (top 10) topics", s["books"]["checksum_failures"] -
+                        s["books"]["book50"]["checksum_failures"], 0,
+                        s["books"]["checksum_failures"] == s["books"]["book50"]["checksum_failures"]),
+                B.check(f"{v}: trade gaps (normal clients)", s["trades_normal"]["gaps"], 0, s["trades_normal"]["gaps"] == 0),
+                B.check(f"{v}: ticker seq gaps (normal clients)", s["ticker_gaps_normal"], 0, s["ticker_gaps_normal"] == 0),
+            ]
+        s = m["books-merge"]
+        if s["runs_ok"]:
+            checks += [
+                B.check("books-merge: book deltas merged by the gateway (the merge path ran)", s["book_deltas_merged"],
+                        "> 0", s["book_deltas_merged"] > 0),
+                B.check("books-merge: trades the gateway dropped = trades the stalled clients miss",
+                        f"{s['trades_dropped_slow']:.0f} dropped, {s['trades_slow']['missing']} missing", "equal",
+                        s["trades_dropped_slow"] == s["trades_slow"]["missing"]),
+            ]
+        if "books_cpu_per_message_vs_fanout" in data:
+            checks.append(B.check("books ÷ fanout gateway CPU per delivered message (medians)",
+                                  round(data["books_cpu_per_message_vs_fanout"], 2), "reported", True, "×"))
+        data["checks"] = checks
+        for v in variants:
+            s = m[v]
+            if s["runs_ok"]:
+                B.log(f"  median {v}: {s['delivered_per_s']:,.0f} msgs/s, gateway {s['cpu_us_per_message']:.2f} µs/msg, "
+                      f"p99 {s['p99_ms']:.2f} ms")
+        return data
+
+    def bookcost(self):
+        """Issue 13's target: CPU per delivered book message within 1.2x of a ticker message. One
+        gateway configuration for both arms (books and tickers both published), clients subscribed
+        to book views only or to tickers only, at about the same delivered rate; ABBA order."""
+        a = self.a
+        gateway = ["--book-rate", a.cost_book_rate, "--trade-rate", 0]
+        variants = {
+            "book": {"rate": a.cost_ticker_rate, "gateway": gateway, "topics": 3 * a.symbols,
+                     "load": ["--draw", "book.*=1", "--draw", "book50.*=1"]},
+            "ticker": {"rate": a.cost_ticker_rate, "gateway": gateway, "topics": 3 * a.symbols,
+                       "load": ["--draw", "ticker.*=2"]},
+        }
+        settings = {"connections": a.connections, "symbols": a.symbols, "ticker_rate": a.cost_ticker_rate,
+                    "book_rate": a.cost_book_rate, "rounds": a.rounds, "duration_s": a.book_duration,
+                    "load_threads": a.load_threads, "gateway_threads": a.gateway_threads}
+        data = self.result("bookcost", settings)
+        runs = self.run_interleaved("bookcost", variants, lambda r: ["book", "ticker"] if r % 2 == 0 else ["ticker", "book"])
+        data["runs"] = runs
+        data["medians"] = {v: summarize([x["figures"] for x in runs if x["variant"] == v]) for v in variants}
+        book, ticker = data["medians"]["book"], data["medians"]["ticker"]
+        per_round = []
+        for r in range(1, a.rounds + 1):
+            f = {x["variant"]: x["figures"] for x in runs if x["round"] == r}
+            if f.get("book", {}).get("ok") and f.get("ticker", {}).get("ok") and f["ticker"]["cpu_us_per_message"]:
+                per_round.append(f["book"]["cpu_us_per_message"] / f["ticker"]["cpu_us_per_message"])
+        data["ratio_per_round"] = per_round
+        checks = []
+        if book["runs_ok"] and ticker["runs_ok"]:
+            ratio = book["cpu_us_per_message"] / ticker["cpu_us_per_message"]
+            data["ratio_of_medians"] = ratio
+            data["delivered_ratio"] = book["delivered_per_s"] / ticker["delivered_per_s"]
+            checks += [
+                B.check("gateway CPU per delivered book message ÷ ticker message (medians)", round(ratio, 3), 1.2,
+                        ratio <= 1.2, "×"),
+                B.check("delivered msgs/s, book arm ÷ ticker arm (similar rates)", round(data["delivered_ratio"], 3),
+                        "0.8–1.25", 0.8 <= data["delivered_ratio"] <= 1.25, "×"),
+                B.check("book arm: chain breaks + checksum failures",
+                        book["books"]["chain_breaks"] + book["books"]["checksum_failures"], 0,
+                        book["books"]["chain_breaks"] + book["books"]["checksum_failures"] == 0),
+            ]
+            B.log(f"  medians: book {book['cpu_us_per_message']:.2f} µs/msg at {book['delivered_per_s']:,.0f} msgs/s, "
+                  f"ticker {ticker['cpu_us_per_message']:.2f} µs/msg at {ticker['delivered_per_s']:,.0f} msgs/s: "
+                  f"ratio {ratio:.3f} (per round {', '.join(f'{x:.3f}' for x in per_round)})")
+        else:
+            checks.append(B.check("bookcost runs", "an arm had no successful run", "ok", False))
+        data["checks"] = checks
+        return data
+
+
+def book_figures(load, gw):
+    """The figures of one books/bookcost run."""
+    if not load.get("ok"):
+        return {"ok": False, "error": load.get("error")}
+    m, metrics = load["messages"], gw.get("metrics", {})
+    return {
+        "ok": True,
+        "delivered_per_s": m["per_s"],
+        "window_s": load["window_s"],
+        "tickers": m.get("delivered_tickers", m["delivered"]),
+        "book_deltas": m.get("delivered_book_deltas", 0),
+        "trades": m.get("delivered_trades", 0),
+        "bytes_per_s": m["bytes_per_s"],
+        "cpu_us_per_message": load["targets_total"]["cpu_us_per_message"],
+        "gateway_cpu_util": load["targets"][0]["cpu_util"],
+        "load_cpu_us_per_message": load["self"]["cpu_us_per_message"],
+        "load_saturated": load["self"]["saturated"],
+        "p50_ms": load["latency"]["normal"]["p50_ms"],
+        "p99_ms": load["latency"]["normal"]["p99_ms"],
+        "books": load["books"]["all"],
+        "books_slow": load["books"]["slow"],
+        "trades_normal": load["trades"]["normal"],
+        "trades_slow": load["trades"]["slow"],
+        "ticker_gaps_normal": load["seq"]["normal"]["gaps"],
+        "disconnects": load["connections"]["disconnects"],
+        "book_deltas_merged": metrics.get("tickgate_book_deltas_merged_total"),
+        "trades_dropped_slow": metrics.get("tickgate_trades_dropped_slow_total"),
+        "messages_conflated": metrics.get("tickgate_messages_conflated_total"),
+        "feed_rate_actual": gw.get("feed_rate_actual"),
+    }
+
+
+def sum_counts(dicts):
+    """Field-wise sums of count objects (nested ones too, e.g. books' book50 part)."""
+    out = {}
+    for k, v in dicts[0].items():
+        out[k] = sum_counts([d[k] for d in dicts]) if isinstance(v, dict) else sum(d[k] for d in dicts)
+    return out
+
+
+def summarize(figures):
+    """Medians of the rates and costs, sums of the fault counts, over the successful runs."""
+    ok = [f for f in figures if f["ok"]]
+    out = {"runs": len(figures), "runs_ok": len(ok)}
+    if not ok:
+        return out
+    for k in ("delivered_per_s", "cpu_us_per_message", "gateway_cpu_util", "load_cpu_us_per_message", "p50_ms",
+              "p99_ms", "bytes_per_s"):
+        out[k] = B.median([f[k] for f in ok])
+    for k in ("tickers", "book_deltas", "trades"):
+        out[k + "_per_s"] = B.median([f[k] / f["window_s"] for f in ok if f["window_s"]])
+    for k in ("books", "books_slow", "trades_normal", "trades_slow"):
+        out[k] = sum_counts([f[k] for f in ok])
+    out["ticker_gaps_normal"] = sum(f["ticker_gaps_normal"] for f in ok)
+    out["disconnects"] = sum(f["disconnects"]["total"] for f in ok)
+    out["load_saturated_runs"] = sum(1 for f in ok if f["load_saturated"])
+    for k in ("book_deltas_merged", "trades_dropped_slow", "messages_conflated"):
+        out[k] = sum(f[k] or 0 for f in ok)
+    return out
 
 
 def main():

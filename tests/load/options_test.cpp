@@ -61,6 +61,50 @@ TEST(Options, BadValuesExitTwoWithAReason) {
     EXPECT_EQ(parse({"--help"}).exit_code, 0);
 }
 
+TEST(Options, DrawGroupsArePatternEqualsCount) {
+    const auto r = parse({"--draw", "book.*=2", "--draw", "trade.*=1"});
+    ASSERT_FALSE(r.exit_code) << r.text;
+    ASSERT_EQ(r.options.draws.size(), 2u);
+    EXPECT_EQ(r.options.draws[0].pattern, "book.*");
+    EXPECT_EQ(r.options.draws[0].k, 2u);
+    EXPECT_EQ(r.options.draws[1].pattern, "trade.*");
+    for (const char* bad : {"book.*", "book.*=0", "book.*=x", "=2", "book.*=2x"}) EXPECT_EQ(parse({"--draw", bad}).exit_code, 2) << bad;
+}
+
+TEST(TopicChoice, PatternsMatchWholeSegments) {
+    EXPECT_TRUE(pattern_matches("book.*", "book.BTC-USD"));
+    EXPECT_FALSE(pattern_matches("book.*", "book50.BTC-USD"));
+    EXPECT_TRUE(pattern_matches("*.BTC-USD", "trade.BTC-USD"));
+    EXPECT_FALSE(pattern_matches("*.BTC-USD", "trade.BTC-EUR"));
+    EXPECT_TRUE(pattern_matches("ticker.ETH-USD", "ticker.ETH-USD"));
+    EXPECT_FALSE(pattern_matches("ticker", "ticker.ETH-USD"));
+    EXPECT_FALSE(pattern_matches("ticker.*.x", "ticker.ETH-USD"));
+}
+
+TEST(TopicChoice, GroupsDrawTheirCountFromTheirOwnTopics) {
+    std::vector<std::string> topics;
+    for (const char* channel : {"ticker", "book", "book50", "trade"})
+        for (int i = 0; i < 20; ++i) topics.push_back(std::string(channel) + ".S" + std::to_string(i) + "-USD");
+    std::string error;
+    const auto c = choose_grouped(topics, 500, {{"book.*", 2}, {"trade.*", 2}, {"ticker.*", 2}}, "uniform", 1, error);
+    ASSERT_EQ(c.size(), 500u) << error;
+    std::set<std::uint32_t> seen;
+    bool correlated = true;  // the groups must not all draw the same symbols
+    for (const auto& conn : c) {
+        ASSERT_EQ(conn.size(), 6u);
+        EXPECT_TRUE(topics[conn[0]].starts_with("book.") && topics[conn[1]].starts_with("book."));
+        EXPECT_TRUE(topics[conn[2]].starts_with("trade.") && topics[conn[3]].starts_with("trade."));
+        EXPECT_TRUE(topics[conn[4]].starts_with("ticker.") && topics[conn[5]].starts_with("ticker."));
+        EXPECT_NE(conn[0], conn[1]);
+        correlated = correlated && topics[conn[0]].substr(5) == topics[conn[2]].substr(6);
+        seen.insert(conn.begin(), conn.end());
+    }
+    EXPECT_FALSE(correlated);
+    EXPECT_EQ(seen.size(), 60u);  // every book, trade and ticker topic drawn by someone; no book50
+    EXPECT_TRUE(choose_grouped(topics, 5, {{"candle.*", 1}}, "uniform", 1, error).empty());
+    EXPECT_NE(error.find("candle.*"), std::string::npos);
+}
+
 TEST(TopicChoice, UniformGivesDistinctTopicsSpreadEvenly) {
     const auto c = choose_topics(100, 1000, 10, "uniform", 1);
     ASSERT_EQ(c.size(), 1000u);

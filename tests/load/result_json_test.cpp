@@ -27,6 +27,18 @@ Result sample_result() {
     t.disconnects[1008] = 1;
     t.seq[kSlow].gaps = 2;
     t.seq[kSlow].missing = 7;
+    t.delivered_books[kNormal] = 600;
+    t.delivered_trades[kNormal] = 100;
+    t.books[kNormal].messages = 610;
+    t.books[kNormal].snapshots = 10;
+    t.books[kSlow].messages = 20;
+    t.books[kSlow].chain_breaks = 1;
+    t.books[kSlow].checksum_failures = 2;
+    t.books50[kSlow].checksum_failures = 1;
+    t.trades[kNormal].updates = 100;
+    t.trades[kSlow].updates = 5;
+    t.trades[kSlow].gaps = 3;
+    r.options.draws = {{"book.*", 2}, {"trade.*", 2}};
     r.targets.push_back({123, "tickgate", 0.6, 0.4, 1000, 4000, 4100, false});
     r.self_user_s = 0.5;
     r.threads.push_back({0.5, 0.25});
@@ -68,6 +80,22 @@ TEST(ResultJson, ParsesBackWithEveryFigure) {
     EXPECT_EQ(d["seq"]["slow"]["missing"].GetUint64(), 7u);
     EXPECT_EQ(d["seq"]["all"]["gaps"].GetUint64(), 2u);
     EXPECT_EQ(d["seq"]["normal"]["gaps"].GetUint64(), 0u);
+    EXPECT_EQ(d["messages"]["delivered_book_deltas"].GetUint64(), 600u);
+    EXPECT_EQ(d["messages"]["delivered_trades"].GetUint64(), 100u);
+    EXPECT_EQ(d["messages"]["delivered_tickers"].GetUint64(), 301u);
+    EXPECT_EQ(d["books"]["normal"]["messages"].GetUint64(), 610u);
+    EXPECT_EQ(d["books"]["normal"]["snapshots"].GetUint64(), 10u);
+    EXPECT_EQ(d["books"]["normal"]["chain_breaks"].GetUint64(), 0u);
+    EXPECT_EQ(d["books"]["slow"]["chain_breaks"].GetUint64(), 1u);
+    EXPECT_EQ(d["books"]["all"]["messages"].GetUint64(), 630u);
+    EXPECT_EQ(d["books"]["all"]["checksum_failures"].GetUint64(), 2u);
+    EXPECT_EQ(d["books"]["slow"]["book50"]["checksum_failures"].GetUint64(), 1u);
+    EXPECT_EQ(d["books"]["all"]["book50"]["checksum_failures"].GetUint64(), 1u);
+    for (const char* k : {"unverified", "malformed", "depth_exceeded"}) EXPECT_TRUE(d["books"]["all"].HasMember(k)) << k;
+    EXPECT_EQ(d["trades"]["normal"]["messages"].GetUint64(), 100u);
+    EXPECT_EQ(d["trades"]["slow"]["gaps"].GetUint64(), 3u);
+    EXPECT_EQ(d["trades"]["all"]["messages"].GetUint64(), 105u);
+    EXPECT_STREQ(d["parameters"]["draw"][1].GetString(), "trade.*=2");
 
     EXPECT_STREQ(d["targets"][0]["name"].GetString(), "tickgate");
     EXPECT_DOUBLE_EQ(d["targets"][0]["cpu_s"].GetDouble(), 1.0);
@@ -97,6 +125,8 @@ TEST(Summary, NamesTheKeyFigures) {
     EXPECT_NE(text.find("slow"), std::string::npos);
     EXPECT_NE(text.find("pid 123 (tickgate)"), std::string::npos);
     EXPECT_NE(text.find("warning: a warning"), std::string::npos);
+    EXPECT_NE(text.find("chain breaks 1, checksum failures 2"), std::string::npos) << text;
+    EXPECT_NE(text.find("trades slow   5 msgs: gaps 3"), std::string::npos) << text;
 }
 
 }  // namespace
