@@ -173,7 +173,7 @@ struct BroadcastEngine::BookSource {
         std::string topic;
         std::uint64_t last_seq = 0;  // seq of the view's last message: the next one's prev_seq
     };
-    protocol::OrderBook book;
+    protocol::OrderBook book{2, 4, protocol::kBookCapacity};
     std::array<View, 2> views;
     // The first kMaxBookDepth levels of each side before the change in progress, to diff the views.
     std::array<std::array<protocol::PriceLevel, protocol::kMaxBookDepth>, 2> before{};
@@ -184,8 +184,8 @@ struct BroadcastEngine::BookSource {
         for (const auto side : {protocol::BookSide::bid, protocol::BookSide::ask}) {
             const auto i = static_cast<std::size_t>(side);
             const auto levels = book.levels(side);
-            before_count[i] = levels.size();
-            for (std::size_t k = 0; k < levels.size(); ++k) before[i][k] = {levels[k].price, levels[k].size};
+            before_count[i] = std::min(levels.size(), protocol::kMaxBookDepth);
+            for (std::size_t k = 0; k < before_count[i]; ++k) before[i][k] = {levels[k].price, levels[k].size};
         }
     }
     std::span<const protocol::PriceLevel> before_levels(protocol::BookSide side) const noexcept {

@@ -87,8 +87,9 @@ void book_snapshot(std::string_view topic, std::uint64_t seq, std::int64_t ts_ns
                    Wire wire, std::string& out) {
     append_text_frame(out, [&](std::string& o) {
         in_wire(wire, topic, o, [&](std::string& oo) {
-            protocol::encode_book_snapshot(protocol::topic_channel(topic), topic, seq, ts_ns, view,
-                                           protocol::kMaxBookDepth, oo);
+            const auto channel = protocol::topic_channel(topic);
+            const std::size_t depth = channel == "book50" ? protocol::kBook50ViewDepth : protocol::kBookViewDepth;
+            protocol::encode_book_snapshot(channel, topic, seq, ts_ns, view, depth, oo);
         });
     });
 }

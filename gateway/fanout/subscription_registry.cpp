@@ -34,9 +34,15 @@ void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::Marke
                                    std::int64_t now_ns) {
     TopicState& topic = topics_[topic_id];
     if (frame->book && topic.book) {
+        // Removals first: on a full side (a book50 view holds 50 levels, its copy's capacity) an
+        // addition applied before a removal of the same delta would push out a level that stays.
         const BookDelta& d = *frame->book;
-        for (const auto& l : d.bids) topic.book->apply(protocol::BookSide::bid, l.price, l.size);
-        for (const auto& l : d.asks) topic.book->apply(protocol::BookSide::ask, l.price, l.size);
+        for (const bool removals : {true, false}) {
+            for (const auto& l : d.bids)
+                if ((l.size == 0) == removals) topic.book->apply(protocol::BookSide::bid, l.price, l.size);
+            for (const auto& l : d.asks)
+                if ((l.size == 0) == removals) topic.book->apply(protocol::BookSide::ask, l.price, l.size);
+        }
         topic.book_seq = d.seq;
         topic.book_ts_ns = d.ts_ns;
     } else {

@@ -159,9 +159,9 @@ void OrderBook::apply_side(std::int64_t price, std::int64_t size) noexcept {
         return;
     }
     if (size == 0) return;  // removal of an absent level
-    if (i == kMaxBookDepth) return;  // would be the (kMaxBookDepth + 1)-th
+    if (i == capacity_) return;  // would be the (capacity + 1)-th
     // Make room at i; on a full side the worst level falls off the end.
-    const std::size_t moved = (n == kMaxBookDepth ? n - 1 : n) - i;
+    const std::size_t moved = (n == capacity_ ? n - 1 : n) - i;
     std::memmove(lv + i + 1, lv + i, moved * sizeof(BookLevel));
     s.count = i + moved + 1;
     write_level(lv[i], price, size, price_decimals_, size_decimals_);

@@ -21,8 +21,12 @@
 
 namespace tickgate::protocol {
 
-/// Levels per side a book keeps and the deepest view (book50) shows.
+/// Levels per side a source publishes, a book keeps by default, and the deepest view (book50) shows.
 inline constexpr std::size_t kMaxBookDepth = 50;
+/// The most levels per side a book can be made to keep. The gateway's source books keep this many,
+/// so a change that adds a level before it removes another (a source may order a change's levels
+/// any way) never pushes out a level the source still has.
+inline constexpr std::size_t kBookCapacity = 64;
 /// Levels per side the checksum covers, in every view.
 inline constexpr std::size_t kChecksumDepth = 10;
 /// The views the gateway derives from a source book, and their channel names.
@@ -54,8 +58,11 @@ struct BookLevel {
 
 class OrderBook {
 public:
-    OrderBook(std::uint8_t price_decimals = 2, std::uint8_t size_decimals = 4) noexcept
-        : price_decimals_(price_decimals), size_decimals_(size_decimals) {}
+    /// capacity: levels per side kept, at most kBookCapacity.
+    OrderBook(std::uint8_t price_decimals = 2, std::uint8_t size_decimals = 4,
+              std::size_t capacity = kMaxBookDepth) noexcept
+        : price_decimals_(price_decimals), size_decimals_(size_decimals),
+          capacity_(capacity < kBookCapacity ? capacity : kBookCapacity) {}
 
     std::uint8_t price_decimals() const noexcept { return price_decimals_; }
     std::uint8_t size_decimals() const noexcept { return size_decimals_; }
@@ -65,7 +72,7 @@ public:
 
     /// Sets the level at `price` to `size` (inserting it in order), or removes it when size is 0
     /// (a removal of an absent level is a no-op). A new level that would be the side's
-    /// (kMaxBookDepth + 1)-th is not kept; a new level better than the worst of a full side pushes
+    /// (capacity + 1)-th is not kept; a new level better than the worst of a full side pushes
     /// the worst out. Negative sizes are treated as 0. No allocation.
     void apply(BookSide side, std::int64_t price, std::int64_t size) noexcept;
     void clear() noexcept;
@@ -86,7 +93,7 @@ private:
     void apply_side(std::int64_t price, std::int64_t size) noexcept;
 
     struct Side {
-        std::array<BookLevel, kMaxBookDepth> levels;
+        std::array<BookLevel, kBookCapacity> levels;
         std::size_t count = 0;
     };
     Side& side(BookSide s) noexcept { return s == BookSide::bid ? bids_ : asks_; }
@@ -94,6 +101,7 @@ private:
 
     Side bids_, asks_;
     std::uint8_t price_decimals_, size_decimals_;
+    std::size_t capacity_;
 };
 
 /// zlib's crc32 of `text` (computed by libdeflate): what OrderBook::checksum() computes of

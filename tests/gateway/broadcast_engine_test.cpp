@@ -465,9 +465,9 @@ TEST_F(BroadcastEngineTest, ABookSourceFeedsTwoTruncatedViewsWhoseDeltasChainAnd
         EXPECT_EQ(top10.seq(), 4u);
         EXPECT_EQ(top50.seq(), 4u);
         EXPECT_EQ(top10.bid_depth(), 10u);
-        // The gateway's book holds the 50 levels a source publishes: the best ask's removal leaves
-        // 49 until the source adds the level that enters its own top 50 (this test's source does not).
-        EXPECT_EQ(top50.ask_depth(), 49u);
+        // The source sent 60 levels and the gateway's source book keeps them (capacity 64), so the
+        // best ask's removal pulls the 51st into book50.
+        EXPECT_EQ(top50.ask_depth(), 50u);
         EXPECT_EQ(top10.best_bid()->first, "100.00");
         EXPECT_EQ(top10.best_ask()->first, "100.02");
         // The top-of-book change pushed 99.90 out of book's top 10: its delta removes it.
@@ -514,6 +514,33 @@ TEST_F(BroadcastEngineTest, ASubscriberGetsTheWorkersViewAsASnapshotThatTheNextD
     EXPECT_EQ(ref.seq(), 9u);
     EXPECT_EQ(ref.best_bid()->first, "99.98");
     on_worker(w, [&] { w.detach(*late); return 0; });
+}
+
+// Found by tickgate-load: a full book50 copy that applied a delta's addition before its removal
+// lost a level, so later subscribers got a snapshot that failed its checksum further on.
+TEST_F(BroadcastEngineTest, AFullBook50SnapshotKeepsEveryLevelWhenADeltaAddsAboveAndRemovesBelow) {
+    entries = {"ticker.*"};
+    start();
+    for (const auto& u : book_change("SOL-USD", 1, full_book(50), true)) publish(u);
+    // Added first, removed second, in one change: the source book briefly holds 51 bids.
+    for (const auto& u : book_change("SOL-USD", 2, {{protocol::BookSide::bid, 10000, 7}, {protocol::BookSide::bid, 9980, 0}}))
+        publish(u);
+    publish(update("ticker.SOL-USD", 1));
+    ASSERT_TRUE(eventually([&] { return every_session_has(1); }));
+    for (auto& w : workers) {
+        const auto snapshot = on_worker(*w, [&] {
+            const auto id = w->registry().find("book50.SOL-USD");
+            EXPECT_TRUE(id.has_value());
+            const TopicState& t = w->registry().topic(*id);
+            std::string out;
+            frames::book_snapshot(t.name, t.book_seq, t.book_ts_ns, *t.book, Wire::v1, out);
+            return session_test::split_frames(out).at(0).payload;
+        });
+        e2e::ReferenceBook ref;
+        ASSERT_TRUE(ref.apply(snapshot)) << ref.error() << "\n" << snapshot;
+        EXPECT_EQ(ref.bid_depth(), 50u) << "worker " << w->index() << ": 99.50 is still the 50th bid";
+        EXPECT_EQ(ref.seq(), 2u);
+    }
 }
 
 TEST_F(BroadcastEngineTest, TradesReachSubscribersInOrderAndABookOnAForeignChannelIsRefused) {
