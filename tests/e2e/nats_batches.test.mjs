@@ -5,48 +5,18 @@
 // foreign messages on md-live neither switch a gateway nor get through.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectReady, delay, scrape, startGateway, waitFor } from './support/gateway.mjs';
+import { delay, scrape, startGateway, waitFor } from './support/gateway.mjs';
 import {
   busMessageV2, busRecord, liveByTopic, orderProblems, rawPublish, scrapeUrl, startNats, startPublisher, v2Group,
   v2Ticker,
+  assertSameOnBoth as sameOnBoth, connectedGateway, subscribedClient,
 } from './support/nats.mjs';
 
 const TOPICS = ['ticker.BTC-USD', 'ticker.ETH-USD', 'ticker.SOL-USD'];
+const assertSameOnBoth = (a, b, topics = TOPICS) => sameOnBoth(a, b, topics);
 const BATCHING = ['--bus-version', '2', '--live-batches'];
 
-async function connectedGateway(nats, stops, flags = []) {
-  const gw = await startGateway(['--feed', nats.url, ...flags]);
-  stops.push(() => gw.stop());
-  await waitFor(async () => (await scrape(gw))[`tickgate_upstream_connected{feed="${nats.url}"}`] === 1,
-    { timeoutMs: 10000, what: 'the gateway to connect' });
-  return gw;
-}
-
-async function subscribedClient(gw, label, stops, topics = ['ticker.*']) {
-  const c = await connectReady(gw.wsUrl, { label });
-  stops.push(() => c.close());
-  c.send({ op: 'subscribe', id: 1, topics });
-  await c.next('subscribed');
-  return c;
-}
-
 const metric = async (gw, nats, name) => (await scrape(gw))[`${name}{feed="${nats.url}"}`];
-
-/** Per topic: in order, and the seqs both clients saw carry the same bytes, with no gap. */
-function assertSameOnBoth(a, b, topics = TOPICS) {
-  for (const topic of topics) {
-    const ea = liveByTopic(a).get(topic);
-    const eb = liveByTopic(b).get(topic);
-    assert.deepEqual(orderProblems(ea), [], `${topic} in order on the first gateway`);
-    assert.deepEqual(orderProblems(eb), [], `${topic} in order on the second gateway`);
-    const lo = Math.max(ea[0].seq, eb[0].seq);
-    const hi = Math.min(ea.at(-1).seq, eb.at(-1).seq);
-    assert.ok(hi - lo >= 10, `${topic}: overlap ${lo}..${hi}`);
-    const wa = ea.filter((e) => e.seq >= lo && e.seq <= hi);
-    assert.equal(wa.length, hi - lo + 1, `${topic}: no gap in ${lo}..${hi}`);
-    assert.deepEqual(wa, eb.filter((e) => e.seq >= lo && e.seq <= hi), `${topic}: identical on both`);
-  }
-}
 
 describe('a batching publisher, a gateway on the batches and one on the per-topic subjects', () => {
   const stops = [];

@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { delay, httpGet, parsePrometheus, tempDir } from './gateway.mjs';
+import assert from 'node:assert/strict';
+import { connectReady, delay, httpGet, parsePrometheus, scrape, startGateway, tempDir, waitFor } from './gateway.mjs';
 
 export const FEED_BIN = process.env.TICKGATE_FEED_BIN
   || path.join(path.dirname(process.env.TICKGATE_BIN || '/work/build-e2e-node/tickgate'), 'tickgate-feed');
@@ -205,4 +206,38 @@ export function busMessageV2(records, epoch = 0x1122334455667788n) {
 export function v2Group(subject, records) {
   const s = Buffer.from(subject);
   return v2Record(5, Buffer.concat([Buffer.from([s.length]), s, ...records]));
+}
+
+/** A gateway fed by `nats` (one more --feed), resolved once it reports the upstream connected. */
+export async function connectedGateway(nats, stops, flags = []) {
+  const gw = await startGateway(['--feed', nats.url, ...flags]);
+  stops.push(() => gw.stop());
+  await waitFor(async () => (await scrape(gw))[`tickgate_upstream_connected{feed="${nats.url}"}`] === 1,
+    { timeoutMs: 10000, what: 'the gateway to connect' });
+  return gw;
+}
+
+/** A client of `gw` subscribed to `topics`, closed by `stops`. */
+export async function subscribedClient(gw, label, stops, topics = ['ticker.*']) {
+  const c = await connectReady(gw.wsUrl, { label });
+  stops.push(() => c.close());
+  c.send({ op: 'subscribe', id: 1, topics });
+  await c.next('subscribed');
+  return c;
+}
+
+/** Per topic: in order, and the seqs both clients saw carry the same bytes, with no gap. */
+export function assertSameOnBoth(a, b, topics) {
+  for (const topic of topics) {
+    const ea = liveByTopic(a).get(topic);
+    const eb = liveByTopic(b).get(topic);
+    assert.deepEqual(orderProblems(ea), [], `${topic} in order on the first gateway`);
+    assert.deepEqual(orderProblems(eb), [], `${topic} in order on the second gateway`);
+    const lo = Math.max(ea[0].seq, eb[0].seq);
+    const hi = Math.min(ea.at(-1).seq, eb.at(-1).seq);
+    assert.ok(hi - lo >= 10, `${topic}: overlap ${lo}..${hi}`);
+    const wa = ea.filter((e) => e.seq >= lo && e.seq <= hi);
+    assert.equal(wa.length, hi - lo + 1, `${topic}: no gap in ${lo}..${hi}`);
+    assert.deepEqual(wa, eb.filter((e) => e.seq >= lo && e.seq <= hi), `${topic}: identical on both`);
+  }
 }
