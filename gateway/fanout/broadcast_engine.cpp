@@ -216,8 +216,11 @@ const BroadcastEngine::TopicEntry* BroadcastEngine::entry_for(const protocol::Ma
     }
     const bool book = u.kind == protocol::UpdateKind::book;
     const std::string_view symbol = protocol::topic_symbol(u.topic());
-    // A source book is book.<SYM>: its views are book.<SYM> and book50.<SYM>.
-    if (book && (protocol::topic_channel(u.topic()) != "book" || topics_.contains("book50." + std::string(symbol)))) {
+    // A source book is book.<SYM>: its views are book.<SYM> and book50.<SYM>, which must be a valid
+    // topic too (a symbol of 21 or 22 characters fits the first, not the second).
+    const std::string view50 = "book50." + std::string(symbol);
+    if (book && (protocol::topic_channel(u.topic()) != "book" || view50.size() > protocol::kMaxTopicLength ||
+                 topics_.contains(view50))) {
         conflicts_.add();
         return nullptr;
     }
@@ -230,7 +233,6 @@ const BroadcastEngine::TopicEntry* BroadcastEngine::entry_for(const protocol::Ma
     if (book) {
         auto source = std::make_unique<BookSource>();
         source->book.set_decimals(u.price_decimals, u.size_decimals);
-        const std::string view50 = "book50." + std::string(symbol);
         const auto id50 = static_cast<std::uint32_t>(topic_ids_++);
         source->views[0] = {id, protocol::kBookViewDepth, std::string(u.topic())};
         source->views[1] = {id50, protocol::kBook50ViewDepth, view50};

@@ -559,6 +559,9 @@ TEST_F(BroadcastEngineTest, TradesReachSubscribersInOrderAndABookOnAForeignChann
     auto bad = book_change("BTC-USD", 1, {{protocol::BookSide::bid, 1, 1}});
     bad[0].set_topic("foo.BTC-USD");
     publish(bad[0]);
+    // book.<SYM> fits 27 characters, book50.<SYM> would not: refused, no half-made views.
+    bad[0].set_topic("book.ABCDEFGHIJ-ABCDEFGHIJ");
+    publish(bad[0]);
     t.seq = 3;
     publish(t);
     ASSERT_TRUE(eventually([&] { return every_session_has(3); }));
@@ -569,7 +572,8 @@ TEST_F(BroadcastEngineTest, TradesReachSubscribersInOrderAndABookOnAForeignChann
                                 R"(,"trade_id":42,"price":"64999.75","size":"0.0100","side":"sell"})");
         EXPECT_NE(texts[2].find(R"("seq":3,)"), std::string::npos);
     }
-    EXPECT_EQ(engine->conflicts(), 1u);
+    EXPECT_EQ(engine->conflicts(), 2u);
+    EXPECT_EQ(engine->topic_count(), 1u);
 }
 
 }  // namespace
