@@ -175,22 +175,17 @@ struct BroadcastEngine::BookSource {
     };
     protocol::OrderBook book{2, 4, protocol::kBookCapacity};
     std::array<View, 2> views;
-    // The first kMaxBookDepth levels of each side before the change in progress, to diff the views.
-    std::array<std::array<protocol::PriceLevel, protocol::kMaxBookDepth>, 2> before{};
-    std::array<std::size_t, 2> before_count{};
+    // The first kMaxBookDepth levels of each side before the change in progress, to diff the views
+    // (their capacity is kept from change to change: no allocation after the first).
+    std::array<std::vector<protocol::PriceLevel>, 2> before;
     bool in_change = false;
 
-    void capture_before() noexcept {
-        for (const auto side : {protocol::BookSide::bid, protocol::BookSide::ask}) {
-            const auto i = static_cast<std::size_t>(side);
-            const auto levels = book.levels(side);
-            before_count[i] = std::min(levels.size(), protocol::kMaxBookDepth);
-            for (std::size_t k = 0; k < before_count[i]; ++k) before[i][k] = {levels[k].price, levels[k].size};
-        }
+    void capture_before() {
+        for (const auto side : {protocol::BookSide::bid, protocol::BookSide::ask})
+            protocol::copy_levels(book.levels(side), protocol::kMaxBookDepth, before[static_cast<std::size_t>(side)]);
     }
     std::span<const protocol::PriceLevel> before_levels(protocol::BookSide side) const noexcept {
-        const auto i = static_cast<std::size_t>(side);
-        return {before[i].data(), before_count[i]};
+        return before[static_cast<std::size_t>(side)];
     }
 };
 
@@ -321,7 +316,7 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
             apply_book_fragment(*books_[entry->book], u, batches);
             continue;
         }
-        hand_out(batches, entry->id, u, frames::live_update(u, Wire::v1, entry->id));
+        hand_out(batches, entry->id, u, frames::live_update(u, entry->id));
         // Only tickers may be skipped by a lagging worker (see Worker::on_batch).
         if (u.kind == protocol::UpdateKind::ticker) newest_.publish(entry->id, u.seq);
     }

@@ -43,8 +43,8 @@ void encode_book_delta(const BookDelta& d, std::string& out) {
 
 }  // namespace
 
-std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, Wire wire, std::uint32_t topic_id) {
-    auto frame = make_text_frame([&](std::string& out) { encode_update(u, wire, false, out); });
+std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, std::uint32_t topic_id) {
+    auto frame = make_text_frame([&](std::string& out) { encode_update(u, Wire::v1, false, out); });
     frame->topic_id = topic_id;
     frame->ts_ns = u.ts_ns;
     frame->kind = u.kind;

@@ -19,9 +19,8 @@
 
 namespace tickgate::gateway::frames {
 
-/// A live ticker or trade: the v1 object, or for Socket.IO 42["<channel>",{v1 object}]. Once per
-/// update, by the engine.
-std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, Wire wire, std::uint32_t topic_id);
+/// A live ticker or trade (v1), once per update, by the engine; socketio_live wraps it for Socket.IO.
+std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, std::uint32_t topic_id);
 /// A book view's delta (v1), once per view change, by the engine.
 std::shared_ptr<Frame> book_delta(std::shared_ptr<const BookDelta> delta, std::uint32_t topic_id);
 /// The Socket.IO form of a v1 live frame, 42["<channel>",<its object>], from its bytes (once per
