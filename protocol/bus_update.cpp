@@ -1,5 +1,6 @@
 #include "protocol/bus_update.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -59,8 +60,46 @@ BusDecodeError check_ticker_body(const char* body) noexcept {
     return BusDecodeError::none;
 }
 
+// A book record: decimals, seq >= 1, only flags this reader knows, a whole number of levels, each
+// on a side that exists with a size that is not negative (0 removes).
+BusDecodeError check_book_body(std::string_view body) noexcept {
+    if (body.size() < kBookRecordHeaderSize || (body.size() - kBookRecordHeaderSize) % kBookRecordLevelSize != 0)
+        return BusDecodeError::bad_record;
+    if (static_cast<std::uint8_t>(body[0]) > 18 || static_cast<std::uint8_t>(body[1]) > 18)
+        return BusDecodeError::bad_decimals;
+    if (get64(body.data() + 2) == 0) return BusDecodeError::zero_seq;
+    // A flag this reader does not know changes what the record means: a new type, not a guess.
+    if ((static_cast<std::uint8_t>(body[18]) & ~kBookRecordReset) != 0) return BusDecodeError::bad_record;
+    const std::size_t n = static_cast<std::uint8_t>(body[19]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(body[20])) << 8);
+    if (n != (body.size() - kBookRecordHeaderSize) / kBookRecordLevelSize) return BusDecodeError::bad_record;
+    for (std::size_t i = 0; i < n; ++i) {
+        const char* l = body.data() + kBookRecordHeaderSize + i * kBookRecordLevelSize;
+        if (static_cast<std::uint8_t>(l[0]) > 1) return BusDecodeError::bad_record;
+        if (static_cast<std::int64_t>(get64(l + 1)) <= 0 || static_cast<std::int64_t>(get64(l + 9)) < 0)
+            return BusDecodeError::bad_record;
+    }
+    return BusDecodeError::none;
+}
+
+BusDecodeError check_trade_body(std::string_view body) noexcept {
+    if (body.size() != kTradeBodySize) return BusDecodeError::bad_record;
+    if (static_cast<std::uint8_t>(body[0]) > 18 || static_cast<std::uint8_t>(body[1]) > 18)
+        return BusDecodeError::bad_decimals;
+    if (get64(body.data() + 2) == 0) return BusDecodeError::zero_seq;
+    if (static_cast<std::int64_t>(get64(body.data() + 18)) <= 0 || static_cast<std::int64_t>(get64(body.data() + 26)) <= 0 ||
+        static_cast<std::uint8_t>(body[42]) > 1)
+        return BusDecodeError::bad_record;
+    return BusDecodeError::none;
+}
+
+void put_record_header(BusRecordType type, std::size_t len, std::byte* out) noexcept {
+    out[0] = std::byte{static_cast<std::uint8_t>(type)};
+    out[1] = std::byte{static_cast<std::uint8_t>(len & 0xff)};
+    out[2] = std::byte{static_cast<std::uint8_t>(len >> 8)};
+}
+
 struct RecordCounts {
-    std::size_t tickers = 0, ungrouped = 0, groups = 0, unknown = 0;
+    std::size_t tickers = 0, books = 0, trades = 0, ungrouped = 0, groups = 0, unknown = 0;
 };
 
 // top: the message's own records, where a subject group may stand; inside a group none may.
@@ -79,6 +118,14 @@ BusDecodeError parse_v2_records(std::string_view rest, bool top, RecordCounts& c
             if (len != kTickerBodySize) return BusDecodeError::bad_record;
             if (auto e = check_ticker_body(body.data()); e != BusDecodeError::none) return e;
             ++c.tickers;
+            if (top) ++c.ungrouped;
+        } else if (type == static_cast<std::uint8_t>(BusRecordType::book_delta)) {
+            if (auto e = check_book_body(body); e != BusDecodeError::none) return e;
+            ++c.books;
+            if (top) ++c.ungrouped;
+        } else if (type == static_cast<std::uint8_t>(BusRecordType::trade)) {
+            if (auto e = check_trade_body(body); e != BusDecodeError::none) return e;
+            ++c.trades;
             if (top) ++c.ungrouped;
         } else if (type == static_cast<std::uint8_t>(BusRecordType::subject_group)) {
             // One level only: a group in a group has no meaning this reader could guess.
@@ -131,10 +178,71 @@ void encode_bus_v2_header(std::uint64_t epoch, std::byte* out) noexcept {
 }
 
 void encode_ticker_record(const MarketUpdate& u, std::byte* out) noexcept {
-    out[0] = std::byte{static_cast<std::uint8_t>(BusRecordType::ticker)};
-    out[1] = std::byte{static_cast<std::uint8_t>(kTickerBodySize & 0xff)};
-    out[2] = std::byte{static_cast<std::uint8_t>(kTickerBodySize >> 8)};
+    put_record_header(BusRecordType::ticker, kTickerBodySize, out);
     encode_ticker_body(u, out + kBusRecordHeaderSize);
+}
+
+void encode_book_record(const BusBookChange& c, std::span<const BusBookLevel> levels, std::byte* out) noexcept {
+    const std::size_t n = std::min(levels.size(), kBookRecordMaxLevels);
+    put_record_header(BusRecordType::book_delta, kBookRecordHeaderSize + n * kBookRecordLevelSize, out);
+    std::byte* p = out + kBusRecordHeaderSize;
+    p[0] = std::byte{c.price_decimals};
+    p[1] = std::byte{c.size_decimals};
+    put64(p + 2, c.seq);
+    put64(p + 10, static_cast<std::uint64_t>(c.ts_ns));
+    p[18] = std::byte{static_cast<std::uint8_t>(c.reset ? kBookRecordReset : 0)};
+    p[19] = std::byte{static_cast<std::uint8_t>(n & 0xff)};
+    p[20] = std::byte{static_cast<std::uint8_t>(n >> 8)};
+    p += kBookRecordHeaderSize;
+    for (std::size_t i = 0; i < n; ++i, p += kBookRecordLevelSize) {
+        p[0] = std::byte{static_cast<std::uint8_t>(levels[i].ask ? 1 : 0)};
+        put64(p + 1, static_cast<std::uint64_t>(levels[i].price));
+        put64(p + 9, static_cast<std::uint64_t>(levels[i].size));
+    }
+}
+
+void encode_trade_record(const MarketUpdate& u, std::byte* out) noexcept {
+    put_record_header(BusRecordType::trade, kTradeBodySize, out);
+    std::byte* p = out + kBusRecordHeaderSize;
+    p[0] = std::byte{u.price_decimals};
+    p[1] = std::byte{u.size_decimals};
+    put64(p + 2, u.seq);
+    put64(p + 10, static_cast<std::uint64_t>(u.ts_ns));
+    put64(p + 18, static_cast<std::uint64_t>(u.trade.price));
+    put64(p + 26, static_cast<std::uint64_t>(u.trade.size));
+    put64(p + 34, u.trade.trade_id);
+    p[42] = std::byte{static_cast<std::uint8_t>(u.trade.side == TradeSide::sell ? 1 : 0)};
+}
+
+BusBookChange BusBookRecord::change() const noexcept {
+    BusBookChange c;
+    c.price_decimals = static_cast<std::uint8_t>(body_[0]);
+    c.size_decimals = static_cast<std::uint8_t>(body_[1]);
+    c.seq = get64(body_.data() + 2);
+    c.ts_ns = static_cast<std::int64_t>(get64(body_.data() + 10));
+    c.reset = (static_cast<std::uint8_t>(body_[18]) & kBookRecordReset) != 0;
+    return c;
+}
+
+std::uint64_t BusBookRecord::seq() const noexcept { return get64(body_.data() + 2); }
+
+bool BusBookRecord::reset() const noexcept { return (static_cast<std::uint8_t>(body_[18]) & kBookRecordReset) != 0; }
+
+BusBookLevel BusBookRecord::level(std::size_t i) const noexcept {
+    const char* l = body_.data() + kBookRecordHeaderSize + i * kBookRecordLevelSize;
+    return BusBookLevel{static_cast<std::int64_t>(get64(l + 1)), static_cast<std::int64_t>(get64(l + 9)), l[0] != 0};
+}
+
+void decode_trade_body(std::string_view body, MarketUpdate& out) noexcept {
+    out.kind = UpdateKind::trade;
+    out.price_decimals = static_cast<std::uint8_t>(body[0]);
+    out.size_decimals = static_cast<std::uint8_t>(body[1]);
+    out.seq = get64(body.data() + 2);
+    out.ts_ns = static_cast<std::int64_t>(get64(body.data() + 10));
+    out.trade.price = static_cast<std::int64_t>(get64(body.data() + 18));
+    out.trade.size = static_cast<std::int64_t>(get64(body.data() + 26));
+    out.trade.trade_id = get64(body.data() + 34);
+    out.trade.side = body[42] ? TradeSide::sell : TradeSide::buy;
 }
 
 void encode_bus_v2_ticker(const MarketUpdate& u, std::uint64_t epoch, std::byte* out) noexcept {
@@ -170,6 +278,8 @@ BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcep
         RecordCounts c;
         if (auto e = parse_v2_records(m.records, true, c); e != BusDecodeError::none) return e;
         m.tickers = c.tickers;
+        m.books = c.books;
+        m.trades = c.trades;
         m.ungrouped = c.ungrouped;
         m.groups = c.groups;
         m.unknown = c.unknown;

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <type_traits>
 
@@ -31,9 +32,18 @@ inline constexpr std::size_t kTickerBodySize = 98;       // v1's record after ma
 inline constexpr std::size_t kBusV2TickerSize = kBusV2HeaderSize + kBusRecordHeaderSize + kTickerBodySize;
 inline constexpr std::size_t kBusRecordMaxBody = 0xffff;  // len is a u16
 inline constexpr std::size_t kBusMaxGroupSubject = 255;   // a group's subject length is a u8
+inline constexpr std::size_t kBookRecordHeaderSize = 21;  // decimals x2, seq, ts, flags, level count u16
+inline constexpr std::size_t kBookRecordLevelSize = 17;   // side u8, price i64, size i64
+inline constexpr std::size_t kBookRecordMaxLevels = (kBusRecordMaxBody - kBookRecordHeaderSize) / kBookRecordLevelSize;
+inline constexpr std::size_t kTradeBodySize = 43;         // decimals x2, seq, ts, price, size, trade_id, side
+inline constexpr std::uint8_t kBookRecordReset = 1;       // the book is cleared before this change
 
-/// v2 record types. Types 2-4 are reserved for the issues that bring them; readers of this
-/// release skip them like any other unknown type.
+/// v2 record types. Type 4 is reserved for the issue that brings it; readers of this release
+/// skip it like any other unknown type.
+/// book_delta: one whole change of a symbol's source book (any number of levels; with the reset
+/// flag, the whole book, replacing what the reader holds: the first change of a book, and every
+/// keyframe on <prefix>.bookkf.<SYM>).
+/// trade: one trade, with the publisher's seq and trade_id.
 /// subject_group: [subject length u8][subject][records...], the records (any type but another
 /// group) belonging to that subject rather than to the message's own. A reader that does not know
 /// the type skips the whole group, so it can never take a grouped record for the message
@@ -69,13 +79,66 @@ std::size_t encode_subject_group_header(std::string_view subject, std::size_t re
 /// A whole v2 message of one ticker record: kBusV2TickerSize bytes at out.
 void encode_bus_v2_ticker(const MarketUpdate& u, std::uint64_t epoch, std::byte* out) noexcept;
 
+/// One level of a book record: sets that price's total size on that side (0 removes it).
+struct BusBookLevel {
+    std::int64_t price = 0;
+    std::int64_t size = 0;
+    bool ask = false;
+    friend bool operator==(const BusBookLevel&, const BusBookLevel&) = default;
+};
+
+/// A book record's fields without its levels.
+struct BusBookChange {
+    std::uint8_t price_decimals = 2;
+    std::uint8_t size_decimals = 4;
+    std::uint64_t seq = 0;
+    std::int64_t ts_ns = 0;
+    bool reset = false;
+};
+
+/// The record (header and body) size of a book change of n levels (n <= kBookRecordMaxLevels).
+constexpr std::size_t book_record_size(std::size_t levels) noexcept {
+    return kBusRecordHeaderSize + kBookRecordHeaderSize + levels * kBookRecordLevelSize;
+}
+/// Writes one book record (book_record_size(levels.size()) bytes) at out.
+void encode_book_record(const BusBookChange& change, std::span<const BusBookLevel> levels, std::byte* out) noexcept;
+/// Writes one trade record (kBusRecordHeaderSize + kTradeBodySize bytes) of a trade update at out.
+void encode_trade_record(const MarketUpdate& u, std::byte* out) noexcept;
+
+/// A book record's body already checked by parse_bus_message, read in place.
+class BusBookRecord {
+public:
+    explicit BusBookRecord(std::string_view body) noexcept : body_(body) {}
+    BusBookChange change() const noexcept;
+    std::uint64_t seq() const noexcept;
+    bool reset() const noexcept;
+    std::size_t level_count() const noexcept { return (body_.size() - kBookRecordHeaderSize) / kBookRecordLevelSize; }
+    BusBookLevel level(std::size_t i) const noexcept;
+    std::string_view body() const noexcept { return body_; }
+
+private:
+    std::string_view body_;
+};
+
+/// The ring's form of a book record: consecutive fragments of up to kLevelsPerFragment levels
+/// (the first kBookFirst, with kBookReset for a reset; the last kBookLast; a change of no levels
+/// is one empty fragment), each passed to f(const MarketUpdate&) with kind book, the record's
+/// seq, ts and decimals (topic and feed unset).
+template <typename F>
+void for_each_book_fragment(const BusBookRecord& r, F&& f);
+
+/// Decodes a checked trade body into out (kind trade; topic and feed left as they are).
+void decode_trade_body(std::string_view body, MarketUpdate& out) noexcept;
+
 /// One bus message of either version, checked whole: framing, and every ticker record's body.
 /// v1 shows as epoch 0 with one ticker record.
 struct BusMessage {
     std::uint8_t version = 0;
     std::uint64_t epoch = 0;
     std::size_t tickers = 0;  // ticker records, delivered by for_each_ticker (grouped ones included)
-    std::size_t ungrouped = 0; // of those, outside any subject group: the message subject's topic's
+    std::size_t books = 0;    // book records (grouped ones included)
+    std::size_t trades = 0;   // trade records (grouped ones included)
+    std::size_t ungrouped = 0; // known records outside any subject group: the message subject's topic's
     std::size_t groups = 0;   // subject groups
     std::size_t unknown = 0;  // records of a type this reader does not know, skipped (in groups too)
     std::string_view records; // views the parsed data: v2 the records after the header, v1 the ticker body
@@ -92,6 +155,13 @@ BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcep
 /// for a ticker outside any group (it belongs to the message's subject); or f(const MarketUpdate&).
 template <typename F>
 void for_each_ticker(const BusMessage& m, F&& f);
+
+/// Calls f(std::string_view subject, BusRecordType type, std::string_view body) for each record of
+/// a known type (ticker, book_delta, trade) of a message parse_bus_message accepted, in order, with
+/// its group's subject (empty outside a group). Decode a body with decode_checked_ticker_body,
+/// BusBookRecord or decode_trade_body.
+template <typename F>
+void for_each_record(const BusMessage& m, F&& f);
 
 /// NATS subject matching: whether `subject` (tokens separated by '.', no wildcards) is covered by
 /// `pattern`, where a '*' token matches any one token and a final '>' one or more. What
@@ -123,21 +193,21 @@ inline std::size_t record_len(std::string_view rest) noexcept {
     return static_cast<std::uint8_t>(rest[1]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(rest[2])) << 8);
 }
 
-/// The tickers of a run of records already checked; nested groups are not there (checked).
+/// The known records of a run of records already checked; nested groups are not there (checked).
 template <typename F>
-void tickers_of_records(std::string_view rest, std::string_view subject, bool top, F& f) {
-    MarketUpdate u;
+void records_of(std::string_view rest, std::string_view subject, bool top, F& f) {
     // Bounded by the message: every step consumes at least a record header.
     while (rest.size() >= kBusRecordHeaderSize) {
         const auto type = static_cast<std::uint8_t>(rest[0]);
         const std::size_t len = record_len(rest);
         const std::string_view body = rest.substr(kBusRecordHeaderSize, len);
-        if (type == static_cast<std::uint8_t>(BusRecordType::ticker)) {
-            decode_checked_ticker_body(body.data(), u);
-            deliver_ticker(f, subject, static_cast<const MarketUpdate&>(u));
+        if (type == static_cast<std::uint8_t>(BusRecordType::ticker) ||
+            type == static_cast<std::uint8_t>(BusRecordType::book_delta) ||
+            type == static_cast<std::uint8_t>(BusRecordType::trade)) {
+            f(subject, static_cast<BusRecordType>(type), body);
         } else if (top && type == static_cast<std::uint8_t>(BusRecordType::subject_group)) {
             const std::size_t n = static_cast<std::uint8_t>(body[0]);
-            tickers_of_records(body.substr(1 + n), body.substr(1, n), false, f);
+            records_of(body.substr(1 + n), body.substr(1, n), false, f);
         }
         rest.remove_prefix(kBusRecordHeaderSize + len);
     }
@@ -145,14 +215,49 @@ void tickers_of_records(std::string_view rest, std::string_view subject, bool to
 }  // namespace detail
 
 template <typename F>
-void for_each_ticker(const BusMessage& m, F&& f) {
+void for_each_record(const BusMessage& m, F&& f) {
     if (m.version == kBusVersion) {
-        MarketUpdate u;
-        detail::decode_checked_ticker_body(m.records.data(), u);
-        detail::deliver_ticker(f, std::string_view{}, static_cast<const MarketUpdate&>(u));
+        f(std::string_view{}, BusRecordType::ticker, m.records);
         return;
     }
-    detail::tickers_of_records(m.records, std::string_view{}, true, f);
+    detail::records_of(m.records, std::string_view{}, true, f);
+}
+
+template <typename F>
+void for_each_ticker(const BusMessage& m, F&& f) {
+    MarketUpdate u;
+    for_each_record(m, [&](std::string_view subject, BusRecordType type, std::string_view body) {
+        if (type != BusRecordType::ticker) return;
+        detail::decode_checked_ticker_body(body.data(), u);
+        detail::deliver_ticker(f, subject, static_cast<const MarketUpdate&>(u));
+    });
+}
+
+template <typename F>
+void for_each_book_fragment(const BusBookRecord& r, F&& f) {
+    const BusBookChange c = r.change();
+    const std::size_t n = r.level_count();
+    MarketUpdate u;
+    u.kind = UpdateKind::book;
+    u.seq = c.seq;
+    u.ts_ns = c.ts_ns;
+    u.price_decimals = c.price_decimals;
+    u.size_decimals = c.size_decimals;
+    std::size_t i = 0;
+    do {
+        BookFragment& b = u.book;
+        b.count = 0;
+        b.ask_mask = 0;
+        b.flags = i == 0 ? static_cast<std::uint8_t>(kBookFirst | (c.reset ? kBookReset : 0)) : 0;
+        for (; b.count < kLevelsPerFragment && i < n; ++i, ++b.count) {
+            const BusBookLevel l = r.level(i);
+            b.price[b.count] = l.price;
+            b.size[b.count] = l.size;
+            if (l.ask) b.ask_mask |= static_cast<std::uint8_t>(1u << b.count);
+        }
+        if (i == n) b.flags |= kBookLast;
+        f(static_cast<const MarketUpdate&>(u));
+    } while (i < n);
 }
 
 }  // namespace tickgate::protocol

@@ -190,7 +190,7 @@ TEST(BusV2, UnknownTypesAreSkippedAndCountedAroundTheTickers) {
     a.seq = 10;
     b.seq = 11;
     b.bid = 1;
-    const std::string data = v2_header(7) + record(2, "book") + ticker_record(a) + record(200, std::string(300, 'x')) +
+    const std::string data = v2_header(7) + record(6, "later") + ticker_record(a) + record(200, std::string(300, 'x')) +
                              record(4, "") + ticker_record(b);
     tp::BusMessage m;
     ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
@@ -308,7 +308,7 @@ TEST(BusV2Groups, UngroupedTickersAreTheMessageSubjectsAndUnknownTypesInAGroupAr
     a.seq = 1;
     b.seq = 2;
     const std::string data = v2_header(3) + ticker_record(a) +
-                             group("md.ticker.SOL-USD", record(2, "book") + ticker_record(b) + record(77, ""));
+                             group("md.ticker.SOL-USD", record(6, "later") + ticker_record(b) + record(77, ""));
     tp::BusMessage m;
     ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
     EXPECT_EQ(m.tickers, 2u);
@@ -392,4 +392,187 @@ TEST(NatsSubjectMatches, TheWildcardsAsNatsServerMeansThem) {
     EXPECT_FALSE(tp::nats_subject_matches("venue.md.>", "md.ticker.ETH-USD"));
     EXPECT_FALSE(tp::nats_subject_matches("", "md.ticker.ETH-USD"));
     EXPECT_FALSE(tp::nats_subject_matches("md.>", ""));
+}
+
+namespace {
+
+std::string book_record(const tp::BusBookChange& c, const std::vector<tp::BusBookLevel>& levels) {
+    std::string out(tp::book_record_size(levels.size()), '\0');
+    tp::encode_book_record(c, levels, reinterpret_cast<std::byte*>(out.data()));
+    return out;
+}
+
+std::string trade_record(const MarketUpdate& u) {
+    std::string out(tp::kBusRecordHeaderSize + tp::kTradeBodySize, '\0');
+    tp::encode_trade_record(u, reinterpret_cast<std::byte*>(out.data()));
+    return out;
+}
+
+std::vector<tp::BusBookLevel> ladder(std::size_t n) {
+    std::vector<tp::BusBookLevel> levels;
+    for (std::size_t i = 0; i < n; ++i)
+        levels.push_back({static_cast<std::int64_t>(i % 2 ? 100000 + i : 99999 - i), static_cast<std::int64_t>(i * 7),
+                          i % 2 == 1});
+    return levels;
+}
+
+MarketUpdate sample_trade() {
+    MarketUpdate u;
+    u.kind = tp::UpdateKind::trade;
+    u.seq = 42;
+    u.ts_ns = 1764090000123456789;
+    u.price_decimals = 2;
+    u.size_decimals = 4;
+    u.trade = {6499975, 100, 987654321, tp::TradeSide::sell};
+    return u;
+}
+
+}  // namespace
+
+TEST(BusV2Books, ABookRecordRoundTripsItsChangeAndLevelsInOrder) {
+    const tp::BusBookChange c{3, 5, 1001, 1764090000123456789, true};
+    const auto levels = ladder(9);
+    const std::string data = v2_header(7) + book_record(c, levels);
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.books, 1u);
+    EXPECT_EQ(m.tickers, 0u);
+    EXPECT_EQ(m.ungrouped, 1u);
+    int seen = 0;
+    tp::for_each_record(m, [&](std::string_view subject, tp::BusRecordType type, std::string_view body) {
+        ++seen;
+        EXPECT_TRUE(subject.empty());
+        ASSERT_EQ(type, tp::BusRecordType::book_delta);
+        const tp::BusBookRecord r(body);
+        const auto got = r.change();
+        EXPECT_EQ(got.price_decimals, 3);
+        EXPECT_EQ(got.size_decimals, 5);
+        EXPECT_EQ(got.seq, 1001u);
+        EXPECT_EQ(got.ts_ns, c.ts_ns);
+        EXPECT_TRUE(got.reset);
+        ASSERT_EQ(r.level_count(), levels.size());
+        for (std::size_t i = 0; i < levels.size(); ++i) EXPECT_EQ(r.level(i), levels[i]) << i;
+    });
+    EXPECT_EQ(seen, 1);
+    EXPECT_TRUE(tickers_of(m).empty()) << "a book record is not a ticker";
+}
+
+TEST(BusV2Books, ARecordBecomesRingFragmentsOfFourLevelsFlaggedFirstAndLast) {
+    const auto levels = ladder(9);
+    const std::string body = book_record({2, 4, 77, 5, true}, levels).substr(tp::kBusRecordHeaderSize);
+    std::vector<MarketUpdate> frags;
+    tp::for_each_book_fragment(tp::BusBookRecord(body), [&](const MarketUpdate& u) { frags.push_back(u); });
+    ASSERT_EQ(frags.size(), 3u);
+    EXPECT_EQ(frags[0].book.flags, tp::kBookFirst | tp::kBookReset);
+    EXPECT_EQ(frags[1].book.flags, 0);
+    EXPECT_EQ(frags[2].book.flags, tp::kBookLast);
+    std::vector<tp::BusBookLevel> back;
+    for (const auto& f : frags) {
+        EXPECT_EQ(f.kind, tp::UpdateKind::book);
+        EXPECT_EQ(f.seq, 77u);
+        EXPECT_EQ(f.ts_ns, 5);
+        for (std::size_t i = 0; i < f.book.count; ++i)
+            back.push_back({f.book.price[i], f.book.size[i], ((f.book.ask_mask >> i) & 1) != 0});
+    }
+    EXPECT_EQ(back, levels);
+
+    // A change without levels (what announces a book) is one fragment, first and last; no reset
+    // unless the record says so.
+    const std::string empty = book_record({2, 4, 78, 5, false}, {}).substr(tp::kBusRecordHeaderSize);
+    frags.clear();
+    tp::for_each_book_fragment(tp::BusBookRecord(empty), [&](const MarketUpdate& u) { frags.push_back(u); });
+    ASSERT_EQ(frags.size(), 1u);
+    EXPECT_EQ(frags[0].book.flags, tp::kBookFirst | tp::kBookLast);
+    EXPECT_EQ(frags[0].book.count, 0);
+    // Exactly four levels fit one fragment.
+    const std::string four = book_record({2, 4, 79, 5, false}, ladder(4)).substr(tp::kBusRecordHeaderSize);
+    frags.clear();
+    tp::for_each_book_fragment(tp::BusBookRecord(four), [&](const MarketUpdate& u) { frags.push_back(u); });
+    ASSERT_EQ(frags.size(), 1u);
+    EXPECT_EQ(frags[0].book.flags, tp::kBookFirst | tp::kBookLast);
+}
+
+TEST(BusV2Books, DamagedBookRecordsRejectTheMessage) {
+    tp::BusMessage m;
+    const std::string good = book_record({2, 4, 5, 1, false}, ladder(2));
+    ASSERT_EQ(tp::parse_bus_message(v2_header(1) + good, m), tp::BusDecodeError::none);
+    auto damaged = [&](auto&& edit) {
+        std::string r = good;
+        edit(r);
+        return tp::parse_bus_message(v2_header(1) + r, m);
+    };
+    constexpr std::size_t body = tp::kBusRecordHeaderSize;
+    EXPECT_EQ(damaged([&](std::string& r) { r[body] = 19; }), tp::BusDecodeError::bad_decimals);
+    EXPECT_EQ(damaged([&](std::string& r) { std::fill(r.begin() + body + 2, r.begin() + body + 10, '\0'); }),
+              tp::BusDecodeError::zero_seq);
+    EXPECT_EQ(damaged([&](std::string& r) { r[body + 18] = 2; }), tp::BusDecodeError::bad_record) << "unknown flag";
+    EXPECT_EQ(damaged([&](std::string& r) { r[body + 19] = 3; }), tp::BusDecodeError::bad_record) << "count != levels";
+    EXPECT_EQ(damaged([&](std::string& r) { r[body + 21] = 2; }), tp::BusDecodeError::bad_record) << "no such side";
+    EXPECT_EQ(damaged([&](std::string& r) { r[body + 21 + 9 + 7] = '\x80'; }), tp::BusDecodeError::bad_record)
+        << "negative size";
+    EXPECT_EQ(damaged([&](std::string& r) { std::fill(r.begin() + body + 22, r.begin() + body + 30, '\0'); }),
+              tp::BusDecodeError::bad_record) << "price 0";
+    EXPECT_EQ(damaged([&](std::string& r) {
+                  r.pop_back();
+                  r[1] = static_cast<char>(r.size() - body);
+              }),
+              tp::BusDecodeError::bad_record) << "a level cut short";
+}
+
+TEST(BusV2Trades, ATradeRecordRoundTripsEveryField) {
+    const MarketUpdate in = sample_trade();
+    tp::BusMessage m;
+    const std::string data = v2_header(3) + trade_record(in);  // m views it
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.trades, 1u);
+    int seen = 0;
+    tp::for_each_record(m, [&](std::string_view, tp::BusRecordType type, std::string_view body) {
+        ++seen;
+        ASSERT_EQ(type, tp::BusRecordType::trade);
+        MarketUpdate out;
+        tp::decode_trade_body(body, out);
+        EXPECT_EQ(out.kind, tp::UpdateKind::trade);
+        EXPECT_EQ(out.seq, 42u);
+        EXPECT_EQ(out.ts_ns, in.ts_ns);
+        EXPECT_EQ(out.trade.price, 6499975);
+        EXPECT_EQ(out.trade.size, 100);
+        EXPECT_EQ(out.trade.trade_id, 987654321u);
+        EXPECT_EQ(out.trade.side, tp::TradeSide::sell);
+        EXPECT_EQ(out.price_decimals, 2);
+        EXPECT_EQ(out.size_decimals, 4);
+    });
+    EXPECT_EQ(seen, 1);
+    std::string bad = trade_record(in);
+    bad[tp::kBusRecordHeaderSize + 42] = 2;
+    EXPECT_EQ(tp::parse_bus_message(v2_header(3) + bad, m), tp::BusDecodeError::bad_record) << "no such side";
+    bad = trade_record(in) + "x";
+    bad[1] = static_cast<char>(tp::kTradeBodySize + 1);
+    EXPECT_EQ(tp::parse_bus_message(v2_header(3) + bad, m), tp::BusDecodeError::bad_record) << "a longer trade";
+}
+
+TEST(BusV2Groups, BooksAndTradesTravelInGroupsBesideTickers) {
+    const std::string book = book_record({2, 4, 9, 1, false}, ladder(3));
+    const std::string trade = trade_record(sample_trade());
+    auto group = [](std::string_view subject, const std::string& records) {
+        std::string out(tp::subject_group_size(subject.size(), records.size()) - records.size(), '\0');
+        tp::encode_subject_group_header(subject, records.size(), reinterpret_cast<std::byte*>(out.data()));
+        return out + records;
+    };
+    const std::string data = v2_header(1) + group("md.book.BTC-USD", book) + group("md.trade.BTC-USD", trade) +
+                             group("md.ticker.BTC-USD", ticker_record(sample()));
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.books, 1u);
+    EXPECT_EQ(m.trades, 1u);
+    EXPECT_EQ(m.tickers, 1u);
+    EXPECT_EQ(m.ungrouped, 0u);
+    std::vector<std::pair<std::string, tp::BusRecordType>> got;
+    tp::for_each_record(m, [&](std::string_view subject, tp::BusRecordType type, std::string_view) {
+        got.emplace_back(subject, type);
+    });
+    const std::vector<std::pair<std::string, tp::BusRecordType>> want = {
+        {"md.book.BTC-USD", tp::BusRecordType::book_delta},
+        {"md.trade.BTC-USD", tp::BusRecordType::trade},
+        {"md.ticker.BTC-USD", tp::BusRecordType::ticker}};
+    EXPECT_EQ(got, want);
 }
