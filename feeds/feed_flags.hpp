@@ -15,8 +15,8 @@ namespace tickgate::feeds {
 
 /// Which simulator channels a program offers flags for.
 enum class SimulatorChannels {
-    tickers,                 // --symbols, --rate, --seed (tickgate-feed: books do not cross the bus yet)
-    tickers_books_trades,    // also --book-rate and --trade-rate (the gateway)
+    tickers,                 // --symbols, --rate, --seed only
+    tickers_books_trades,    // also --book-rate and --trade-rate (the gateway and tickgate-feed)
 };
 
 /// Adds the flags to `d`, storing into feeds and sim (their current values are the defaults):

@@ -13,6 +13,7 @@
 
 #include "feeds/nats_bus.hpp"
 #include "feeds/nats_event_loop.hpp"
+#include "protocol/topic.hpp"
 #include "feeds/runtime/clock.hpp"
 #include "feeds/runtime/log.hpp"
 #include "protocol/bus_update.hpp"
@@ -97,7 +98,7 @@ std::unique_ptr<NatsFeed> NatsFeed::create(std::string_view servers, const NatsO
 }
 
 NatsFeed::NatsFeed(std::vector<std::string> urls, const NatsOptions& options, std::uint16_t feed_index)
-    : urls_(std::move(urls)), options_(options), feed_index_(feed_index) {
+    : urls_(std::move(urls)), options_(options), feed_index_(feed_index), books_(options.max_topics) {
     name_ = "nats://";
     for (std::size_t i = 0; i < urls_.size(); ++i) name_ += (i ? "," : "") + urls_[i].substr(7);
     live_subject_ = resolve_live_subject(options_.subjects, options_.live_subject);
@@ -360,54 +361,112 @@ bool NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
                    stats_.decode_errors.get() == kLoggedDecodeErrors ? " (further ones are only counted)" : "");
         return false;
     }
-    // Types a later publisher adds (books, trades, client messages) are not ours to guess at.
+    // Types a later publisher adds (client messages) are not ours to guess at.
     if (m.unknown) stats_.unknown_records.add(m.unknown);
     if (m.version == protocol::kBusVersion2 && m.epoch != epoch_) {
         epoch_ = m.epoch;
         TG_LOG(info, "feed %s: publisher epoch %016llx", name_.c_str(), static_cast<unsigned long long>(m.epoch));
     }
-    if (m.tickers == 0) return m.version == protocol::kBusVersion2;
+    if (m.tickers + m.books + m.trades == 0) return m.version == protocol::kBusVersion2;
     const std::int64_t now = live ? runtime::realtime_ns() : 0;
-    // Consecutive records of one topic (a per-topic message, always) share the lookup.
+    // Consecutive records of one subject (a per-topic message, always) share the lookups.
     std::string_view last_subject;
-    std::uint64_t* last = nullptr;
-    std::string_view topic;
-    protocol::for_each_ticker(m, [&](std::string_view group_subject, const protocol::MarketUpdate& decoded) {
+    bool subject_ok = false;
+    std::string_view topic, channel;
+    std::uint64_t* last = nullptr;  // the topic's last forwarded seq (tickers, trades), looked up once
+    protocol::MarketUpdate u;
+    protocol::for_each_record(m, [&](std::string_view group_subject, protocol::BusRecordType type, std::string_view body) {
         const std::string_view s = group_subject.empty() ? subject : group_subject;
-        if (last == nullptr || s != last_subject) {
-            last = nullptr;
+        if (s.data() != last_subject.data() || s.size() != last_subject.size()) {
             last_subject = s;
+            last = nullptr;
             // A grouped record is filtered here as nats-server filters the per-topic subjects,
             // whatever subscription brought it: --nats-subjects means the same either way.
-            if (!group_subject.empty() && !protocol::nats_subject_matches(options_.subjects, s)) {
-                stats_.filtered.add();
-                last_subject = {};
-                return;
-            }
+            subject_ok = group_subject.empty() || protocol::nats_subject_matches(options_.subjects, s);
             topic = protocol::topic_from_subject(s);
+            channel = protocol::topic_channel(topic);
+        }
+        if (!subject_ok) {
+            stats_.filtered.add();
+            return;
+        }
+        if (type == protocol::BusRecordType::book_delta) return ingest_book(topic, channel, body, live, now, out, stop);
+        if (last == nullptr) {
             auto it = last_seq_.find(topic);
             if (it == last_seq_.end()) {
                 if (last_seq_.size() >= options_.max_topics) {
                     stats_.topic_limit_drops.add();
-                    last_subject = {};
                     return;
                 }
                 it = last_seq_.emplace(std::string(topic), 0).first;
             }
             last = &it->second;
         }
-        if (decoded.seq <= *last) {
+        if (type == protocol::BusRecordType::ticker)
+            protocol::detail::decode_checked_ticker_body(body.data(), u);
+        else
+            protocol::decode_trade_body(body, u);
+        if (u.seq <= *last) {
             stats_.duplicates.add();
             return;
         }
-        *last = decoded.seq;
-        protocol::MarketUpdate u = decoded;
+        *last = u.seq;
+        // A trade has no latest value: one read from the store happened before this gateway
+        // listened, so it only tells where the trades' seq stands.
+        if (type == protocol::BusRecordType::trade && !live) return;
         u.set_topic(topic);
         u.feed = feed_index_;
         if (live) stats_.latency.observe_ns(now - u.ts_ns);
         out.publish(u, stop);
     });
     return m.version == protocol::kBusVersion2;
+}
+
+}  // namespace tickgate::feeds
+
+namespace tickgate::feeds {
+
+void NatsFeed::ingest_book(std::string_view topic, std::string_view channel, std::string_view body, bool live,
+                           std::int64_t now, UpdateChannel& out, const std::stop_token& stop) {
+    // Deltas on <prefix>.book.<SYM>, keyframes of that book on <prefix>.bookkf.<SYM>.
+    const bool keyframe = channel == "bookkf";
+    if (!keyframe && channel != "book") {
+        stats_.decode_errors.add();
+        if (stats_.decode_errors.get() <= kLoggedDecodeErrors)
+            TG_LOG(warn, "feed %s: skipped a book record on %.*s: books travel on <prefix>.book.<SYM>", name_.c_str(),
+                   static_cast<int>(topic.size()), topic.data());
+        return;
+    }
+    std::string book_topic;
+    if (keyframe) {
+        book_topic = "book.";
+        book_topic += protocol::topic_symbol(topic);
+        topic = book_topic;
+    }
+    const protocol::BusBookRecord r(body);
+    fragments_.clear();
+    const auto outcome = keyframe ? books_.on_keyframe(topic, r, fragments_) : books_.on_delta(topic, r, fragments_);
+    using Outcome = BusBookAssembler::Outcome;
+    switch (outcome) {
+    case Outcome::duplicate: stats_.duplicates.add(); break;
+    case Outcome::over_limit: stats_.topic_limit_drops.add(); break;
+    case Outcome::gap:
+        stats_.book_gaps.add();
+        if (stats_.book_gaps.get() <= kLoggedDecodeErrors)
+            TG_LOG(warn, "feed %s: %.*s: seq %llu after %llu; not served on until a keyframe comes%s", name_.c_str(),
+                   static_cast<int>(topic.size()), topic.data(), static_cast<unsigned long long>(r.seq()),
+                   static_cast<unsigned long long>(books_.last_seq(topic)),
+                   stats_.book_gaps.get() == kLoggedDecodeErrors ? " (further gaps are only counted)" : "");
+        break;
+    case Outcome::became_ready: stats_.book_bases.add(); break;
+    default: break;
+    }
+    stats_.books_waiting.store(books_.waiting(), std::memory_order_relaxed);
+    if (live && !fragments_.empty()) stats_.latency.observe_ns(now - r.change().ts_ns);
+    for (auto& f : fragments_) {
+        f.feed = feed_index_;
+        out.publish(f, stop);
+    }
 }
 
 }  // namespace tickgate::feeds

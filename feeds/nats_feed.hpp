@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "feeds/bus_books.hpp"
 #include "feeds/feed_adapter.hpp"
 #include "feeds/upstream_stats.hpp"
 
@@ -56,6 +57,9 @@ private:
     /// Whether it was a valid v2 message (what switches the feed to a batched subject).
     bool ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                 const std::stop_token& stop);
+    /// A book record: through the assembler, which forwards it only onto a book with a base.
+    void ingest_book(std::string_view topic, std::string_view channel, std::string_view body, bool live,
+                     std::int64_t now, UpdateChannel& out, const std::stop_token& stop);
     /// The loop thread: takes what the live subscriptions hold, unless a reload has paused them.
     /// Whether they held anything.
     bool drain_live(Live& live, UpdateChannel& out, const std::stop_token& stop);
@@ -84,6 +88,8 @@ private:
     bool reload_ = false;
     // Last forwarded seq per topic, bounded by options_.max_topics (loop thread only).
     std::unordered_map<std::string, std::uint64_t, TopicHash, std::equal_to<>> last_seq_;
+    BusBookAssembler books_;                      // loop thread only
+    std::vector<protocol::MarketUpdate> fragments_;  // what one book record puts in the ring
     std::uint64_t epoch_ = 0;  // the last v2 publisher epoch seen (loop thread only)
     std::string live_subject_;  // the publisher's batched live subject, "" when not watched
 };

@@ -24,6 +24,11 @@ struct UpstreamStats {
     runtime::OwnedCounter filtered;          // grouped records (live batches) outside --nats-subjects: skipped
     // 1 while the feed reads the publisher's batched live subject rather than the per-topic ones.
     std::atomic<bool> batched{false};
+    // Books (bus_books.hpp): seq gaps that made a ready book wait for a keyframe, keyframes or
+    // resets that gave a book its base, and the books waiting right now.
+    runtime::OwnedCounter book_gaps;
+    runtime::OwnedCounter book_bases;
+    std::atomic<std::uint64_t> books_waiting{0};
     runtime::OwnedCounter loaded;            // latest values taken from JetStream at (re)connect
     // Publisher ts to ring insert, live messages only; the fan-out histogram's buckets, so the two
     // compare bucket for bucket.

@@ -65,6 +65,9 @@ struct Metrics::Families {
     pm::Family<pm::Counter>& upstream_topic_limit_drops;
     pm::Family<pm::Counter>& upstream_filtered;
     pm::Family<pm::Gauge>& upstream_batched;
+    pm::Family<pm::Counter>& upstream_book_gaps;
+    pm::Family<pm::Counter>& upstream_book_bases;
+    pm::Family<pm::Gauge>& upstream_books_waiting;
     pm::Family<pm::Histogram>& upstream_latency;
     std::map<std::string, runtime::HistogramFold> upstream_folded;
 
@@ -163,6 +166,18 @@ struct Metrics::Families {
                                .Name("tickgate_upstream_batched")
                                .Help("1 while the feed reads the publisher's batched live subject, 0 on the per-topic subjects")
                                .Register(registry)),
+          upstream_book_gaps(pm::BuildCounter()
+                                 .Name("tickgate_upstream_book_gaps_total")
+                                 .Help("Book deltas from the upstream that skipped a seq: the book waits for a keyframe")
+                                 .Register(registry)),
+          upstream_book_bases(pm::BuildCounter()
+                                  .Name("tickgate_upstream_book_bases_total")
+                                  .Help("Keyframes or full books that gave an upstream book a base to apply deltas to")
+                                  .Register(registry)),
+          upstream_books_waiting(pm::BuildGauge()
+                                     .Name("tickgate_upstream_books_waiting")
+                                     .Help("Upstream books without a base right now: not served until a keyframe comes")
+                                     .Register(registry)),
           upstream_latency(pm::BuildHistogram()
                                .Name("tickgate_upstream_latency_seconds")
                                .Help("Publisher timestamp to insertion into the gateway's ring (live updates)")
@@ -269,6 +284,9 @@ std::string Metrics::scrape() {
         set_total(f.upstream_topic_limit_drops.Add(labels), static_cast<double>(up->topic_limit_drops.get()));
         set_total(f.upstream_filtered.Add(labels), static_cast<double>(up->filtered.get()));
         f.upstream_batched.Add(labels).Set(up->batched.load(std::memory_order_relaxed) ? 1 : 0);
+        set_total(f.upstream_book_gaps.Add(labels), static_cast<double>(up->book_gaps.get()));
+        set_total(f.upstream_book_bases.Add(labels), static_cast<double>(up->book_bases.get()));
+        f.upstream_books_waiting.Add(labels).Set(static_cast<double>(up->books_waiting.load(std::memory_order_relaxed)));
         auto& histogram = f.upstream_latency.Add(labels, runtime::latency_bucket_boundaries());
         f.upstream_folded[adapter->name()].fold(histogram, up->latency.buckets(), up->latency.sum_ns());
     }

@@ -26,6 +26,8 @@
 #include "feeds/runtime/prometheus_fold.hpp"
 #include "feeds/runtime/tcp.hpp"
 #include "protocol/bus_update.hpp"
+#include "protocol/model/order_book.hpp"
+#include "protocol/topic.hpp"
 
 namespace tickgate::publisher {
 namespace asio = boost::asio;
@@ -45,6 +47,9 @@ constexpr std::size_t kLiveBatchBytes = 60 << 10;
 // An idle publisher sends an empty batch this often, so gateways reading the batches can tell a
 // quiet market from a publisher gone (they go back to the per-topic subjects after 1 s without).
 constexpr auto kLiveKeepalive = std::chrono::milliseconds(200);
+// Every book's full state this often: what a gateway that joins late, or lost a delta, waits for
+// at most before it serves that book (protocol/README.md, "Books on the bus").
+constexpr auto kKeyframeInterval = std::chrono::seconds(1);
 
 pm::Counter& counter(pm::Registry& r, const char* name, const char* help) {
     return pm::BuildCounter().Name(name).Help(help).Register(r).Add({});
@@ -68,6 +73,8 @@ struct Families {
         counter(registry, "tickgate_feed_live_batches_total", "Batches published on the live subject (--live-batches)");
     pm::Counter& writes = counter(registry, "tickgate_feed_flushes_total",
                                   "Writes of buffered messages to NATS (one per --flush-window-us in a burst)");
+    pm::Counter& keyframes =
+        counter(registry, "tickgate_feed_book_keyframes_total", "Full books published on PREFIX.bookkf.<SYM> (one per book per second)");
 };
 
 std::uint64_t random_epoch() {
@@ -79,6 +86,17 @@ std::uint64_t random_epoch() {
 }
 
 }  // namespace
+
+// A book as published: every change applied, so a keyframe is its state at the last seq.
+struct Publisher::BookState {
+    // The same capacity as a gateway's source book: both keep the same levels of the same changes.
+    protocol::OrderBook book{2, 4, protocol::kBookCapacity};
+    std::string keyframe_subject;             // <prefix>.bookkf.<SYM>
+    std::vector<protocol::BusBookLevel> change;  // the change being gathered from its fragments
+    bool in_change = false;
+    bool reset = false;
+    std::int64_t ts_ns = 0;                   // of the last change: a keyframe's ts
+};
 
 struct Publisher::Parts {
     // nats.c on an io_context of our own (as the gateway's feed): the loop thread reads (pings,
@@ -120,6 +138,7 @@ std::string Publisher::scrape() {
     f.bus_version.Set(static_cast<double>(config_.bus_version));
     runtime::set_total(f.live_messages, static_cast<double>(live_messages_.get()));
     runtime::set_total(f.writes, static_cast<double>(writes_.get()));
+    runtime::set_total(f.keyframes, static_cast<double>(keyframes_.get()));
     return runtime::text_exposition(f.registry);
 }
 
@@ -183,9 +202,21 @@ bool Publisher::attach(const std::stop_token& stop, std::string& error) {
             if (topic.empty() || subject.size() != config_.subject_prefix.size() + 1 + topic.size() ||
                 protocol::parse_bus_message(data, m) != protocol::BusDecodeError::none || m.tickers == 0)
                 return;  // not one of ours: nothing to continue from
-            TopicState& t = topic_state(topic);
-            protocol::for_each_ticker(m, [&](const protocol::MarketUpdate& u) {
-                if (u.seq > t.seq) t.seq = u.seq;
+            // A keyframe's seq is its book's (book.<SYM>): a restarted publisher's first change of the
+            // book comes after both.
+            const bool keyframe = protocol::topic_channel(topic) == "bookkf";
+            TopicState& t = topic_state(keyframe ? "book." + std::string(protocol::topic_symbol(topic)) : std::string(topic));
+            protocol::for_each_record(m, [&](std::string_view, protocol::BusRecordType type, std::string_view body) {
+                protocol::MarketUpdate u;
+                if (type == protocol::BusRecordType::ticker) {
+                    protocol::detail::decode_checked_ticker_body(body.data(), u);
+                } else if (type == protocol::BusRecordType::trade) {
+                    protocol::decode_trade_body(body, u);
+                    t.trade_id = std::max(t.trade_id, u.trade.trade_id);
+                } else {
+                    u.seq = protocol::BusBookRecord(body).seq();
+                }
+                t.seq = std::max(t.seq, u.seq);
             });
             ++restored;
         },
@@ -206,10 +237,16 @@ Publisher::TopicState& Publisher::topic_state(std::string_view topic) {
 }
 
 void Publisher::publish_one(protocol::MarketUpdate& u) {
-    // The bus carries tickers only (books and trades across it are the next step); its feeds
-    // publish none of the other kinds, and any that did would be skipped here.
-    if (u.kind != protocol::UpdateKind::ticker) return;
+    const bool v2 = config_.bus_version == 2;
+    if (u.kind != protocol::UpdateKind::ticker && !v2) {
+        // v1 is one ticker per message (a replay file's books and trades, say): said once.
+        if (!std::exchange(skipped_v1_logged_, true))
+            TG_LOG(warn, "bus version 1 carries tickers only: books and trades are skipped (--bus-version 2 carries them)");
+        return;
+    }
     TopicState& t = topic_state(u.topic());
+    if (u.kind == protocol::UpdateKind::trade) return publish_trade(t, u);
+    if (u.kind == protocol::UpdateKind::book) return publish_book_fragment(t, u);
     // The seq is taken even if the publish fails: a lost update is a gap, never a reuse.
     u.seq = ++t.seq;
     // ts stays when the local feed made the update (on this machine's clock, like the gateway's
@@ -217,7 +254,6 @@ void Publisher::publish_one(protocol::MarketUpdate& u) {
     // latency measured from it, as the single-process path counts it.
     if (u.ts_ns == 0) u.ts_ns = runtime::realtime_ns();
     std::array<std::byte, std::max(protocol::kBusUpdateSize, protocol::kBusV2TickerSize)> record;
-    const bool v2 = config_.bus_version == 2;
     if (v2)
         protocol::encode_bus_v2_ticker(u, epoch_, record.data());
     else
@@ -248,6 +284,97 @@ void Publisher::publish_one(protocol::MarketUpdate& u) {
     protocol::encode_ticker_record(u, out);
     ++live_records_;
     if (live_.size() >= kLiveBatchBytes) publish_live_batch();
+}
+
+void Publisher::send_record(const std::string& subject, std::string_view record) {
+    message_.resize(protocol::kBusV2HeaderSize);
+    protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(message_.data()));
+    message_ += record;
+    const natsStatus s =
+        natsConnection_Publish(link_->get(), subject.c_str(), message_.data(), static_cast<int>(message_.size()));
+    if (s == NATS_OK) {
+        published_.add();
+    } else {
+        nats_errors_.add();
+        if (nats_errors_.get() <= kLoggedErrors)
+            TG_LOG(warn, "publish to %s failed: %s", subject.c_str(), natsStatus_GetText(s));
+    }
+    if (config_.live_subject.empty()) return;
+    // A group holds at most a u16 of records: a record too large for one (a keyframe of thousands
+    // of levels, which the 64-level books never reach) goes on its subject alone.
+    if (1 + subject.size() + record.size() > protocol::kBusRecordMaxBody) return;
+    if (live_.empty()) {
+        live_.resize(protocol::kBusV2HeaderSize);
+        protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(live_.data()));
+    }
+    const std::size_t at = live_.size();
+    live_.resize(at + protocol::subject_group_size(subject.size(), record.size()) - record.size());
+    protocol::encode_subject_group_header(subject, record.size(), reinterpret_cast<std::byte*>(live_.data()) + at);
+    live_ += record;
+    ++live_records_;
+    if (live_.size() >= kLiveBatchBytes) publish_live_batch();
+}
+
+void Publisher::publish_trade(TopicState& t, protocol::MarketUpdate& u) {
+    // Both are the publisher's, so every gateway serves the same trade with the same numbers, and
+    // a restarted publisher continues them from the stream.
+    u.seq = ++t.seq;
+    u.trade.trade_id = ++t.trade_id;
+    if (u.ts_ns == 0) u.ts_ns = runtime::realtime_ns();
+    record_.resize(protocol::kBusRecordHeaderSize + protocol::kTradeBodySize);
+    protocol::encode_trade_record(u, reinterpret_cast<std::byte*>(record_.data()));
+    send_record(t.subject, record_);
+}
+
+void Publisher::publish_book_fragment(TopicState& t, const protocol::MarketUpdate& u) {
+    if (!t.book) {
+        t.book = std::make_shared<BookState>();
+        t.book->keyframe_subject =
+            config_.subject_prefix + ".bookkf." + std::string(protocol::topic_symbol(u.topic()));
+    }
+    BookState& b = *t.book;
+    const protocol::BookFragment& f = u.book;
+    // As the gateway's engine reads fragments: one without a change open starts one.
+    if (!b.in_change) {
+        b.in_change = true;
+        b.change.clear();
+        b.reset = (f.flags & protocol::kBookFirst) && (f.flags & protocol::kBookReset);
+        if (b.reset) b.book.clear();
+        if (b.reset || b.book.depth(protocol::BookSide::bid) + b.book.depth(protocol::BookSide::ask) == 0)
+            b.book.set_decimals(u.price_decimals, u.size_decimals);
+    }
+    const std::size_t count = std::min<std::size_t>(f.count, protocol::kLevelsPerFragment);
+    for (std::size_t i = 0; i < count; ++i) {
+        const bool ask = (f.ask_mask >> i) & 1;
+        b.change.push_back({f.price[i], f.size[i], ask});
+        b.book.apply(ask ? protocol::BookSide::ask : protocol::BookSide::bid, f.price[i], f.size[i]);
+    }
+    if (!(f.flags & protocol::kBookLast)) return;
+    b.in_change = false;
+    // One seq per change of the book, whatever the number of fragments it took.
+    const protocol::BusBookChange change{b.book.price_decimals(), b.book.size_decimals(), ++t.seq,
+                                         u.ts_ns ? u.ts_ns : runtime::realtime_ns(), b.reset};
+    b.ts_ns = change.ts_ns;
+    record_.resize(protocol::book_record_size(std::min(b.change.size(), protocol::kBookRecordMaxLevels)));
+    protocol::encode_book_record(change, b.change, reinterpret_cast<std::byte*>(record_.data()));
+    send_record(t.subject, record_);
+}
+
+void Publisher::publish_keyframes() {
+    std::vector<protocol::BusBookLevel> levels;
+    for (auto& [topic, t] : topics_) {
+        // A book between fragments waits for the next round: a keyframe is a state after a change.
+        if (!t.book || t.book->in_change || t.seq == 0) continue;
+        const BookState& b = *t.book;
+        levels.clear();
+        for (const auto side : {protocol::BookSide::bid, protocol::BookSide::ask})
+            for (const auto& l : b.book.levels(side)) levels.push_back({l.price, l.size, side == protocol::BookSide::ask});
+        const protocol::BusBookChange change{b.book.price_decimals(), b.book.size_decimals(), t.seq, b.ts_ns, true};
+        record_.resize(protocol::book_record_size(levels.size()));
+        protocol::encode_book_record(change, levels, reinterpret_cast<std::byte*>(record_.data()));
+        send_record(b.keyframe_subject, record_);
+        keyframes_.add();
+    }
 }
 
 void Publisher::publish_live_batch(bool keepalive) {
@@ -286,6 +413,12 @@ void Publisher::publish_loop(const std::stop_token& stop) {
             } else if (created) {
                 TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
             }
+        }
+        if (std::chrono::steady_clock::now() - last_keyframes_ >= kKeyframeInterval) {
+            feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
+            publish_keyframes();
+            publish_live_batch();
+            last_keyframes_ = std::chrono::steady_clock::now();
         }
         std::size_t n = parts_->feeds.channel().consume(batch, std::chrono::milliseconds(50));
         if (n == 0) {

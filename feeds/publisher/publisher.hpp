@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <string_view>
 #include <cstdint>
 #include <memory>
 #include <stop_token>
@@ -42,9 +43,12 @@ public:
     std::string scrape();
 
 private:
+    struct BookState;
     struct TopicState {
         std::string subject;
         std::uint64_t seq = 0;
+        std::uint64_t trade_id = 0;        // trades: the last trade_id published
+        std::shared_ptr<BookState> book;   // books: the book as published, for keyframes
     };
     struct TopicHash {
         using is_transparent = void;
@@ -58,6 +62,14 @@ private:
     TopicState& topic_state(std::string_view topic);
     /// Seq, ts, the per-topic message (buffered), and the record in the live batch if any.
     void publish_one(protocol::MarketUpdate& u);
+    /// A trade: seq and trade_id are the publisher's.
+    void publish_trade(TopicState& t, protocol::MarketUpdate& u);
+    /// A book fragment: gathered until its change is complete, which then goes out as one record.
+    void publish_book_fragment(TopicState& t, const protocol::MarketUpdate& u);
+    /// Every book's full state on <prefix>.bookkf.<SYM> (JetStream keeps the last of each).
+    void publish_keyframes();
+    /// One v2 record as a message of its own on `subject`, and in a group of the live batch.
+    void send_record(const std::string& subject, std::string_view record);
     /// The live batch as one message (buffered), if it holds anything or for a keepalive.
     void publish_live_batch(bool keepalive = false);
 
@@ -76,7 +88,11 @@ private:
     std::string live_;                 // the live batch being filled (v2 header, then subject groups)
     std::size_t live_records_ = 0;
     std::chrono::steady_clock::time_point last_live_{};  // the last live batch published
-    runtime::OwnedCounter published_, nats_errors_, live_messages_, writes_;
+    std::chrono::steady_clock::time_point last_keyframes_{};
+    std::string message_;              // scratch: one v2 message
+    std::string record_;               // scratch: one record
+    bool skipped_v1_logged_ = false;
+    runtime::OwnedCounter published_, nats_errors_, live_messages_, writes_, keyframes_;
     runtime::OwnedGauge topic_count_;
 };
 

@@ -22,13 +22,14 @@ bool valid_prefix(const std::string& p) {
 
 std::optional<std::string> validate(PublisherConfig& c) {
     if (auto problem = feeds::validate_feed_flags(c.feeds, c.sim)) return problem;
-    if (c.sim.book_rate != 0 || c.sim.trade_rate != 0)
-        return "tickgate-feed publishes tickers only: books and trades do not cross the bus yet";
     for (const auto& f : c.feeds)
         if (f.starts_with("nats://")) return "--feed " + f + ": a publisher's feeds are local (sim or replay:...)";
     if (c.bus_version != 1 && c.bus_version != 2) return "--bus-version must be 1 or 2";
     if (!valid_prefix(c.subject_prefix)) return "--subject-prefix must be NATS tokens without wildcards, like md";
     if (c.live_batches && c.bus_version != 2) return "--live-batches needs --bus-version 2";
+    // v1 is one ticker per message: books and trades are v2 record types.
+    if ((c.sim.book_rate != 0 || c.sim.trade_rate != 0) && c.bus_version != 2)
+        return "--book-rate and --trade-rate need --bus-version 2";
     if (c.flush_window_us > 100000) return "--flush-window-us must be at most 100000 (0.1 s)";
     // A batch names each update's subject in a byte: <prefix>.<topic> must fit in 255.
     if (c.live_batches && c.subject_prefix.size() + 1 + protocol::kMaxTopicLength > protocol::kBusMaxGroupSubject)
@@ -60,10 +61,8 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
         ("flush-window-us", po::value(&c.flush_window_us)->default_value(c.flush_window_us), "in a burst, send updates together at most once per this many µs (0: at once)")
         ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9465"), "HOST:PORT for Prometheus /metrics");
     // clang-format on
-    // Tickers only: books and trades do not cross the bus yet, so --book-rate and --trade-rate are
-    // unknown options here (a one-line "unrecognised option" error, exit 2).
     feeds::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]",
-                          feeds::SimulatorChannels::tickers);
+                          feeds::SimulatorChannels::tickers_books_trades);
     runtime::add_log_level_flag(d, c.log_level);
     po::variables_map vm;
     if (!runtime::parse_flags_and_config_file("tickgate-feed", argc, argv, d, vm, out.exit_code, out.text)) return out;

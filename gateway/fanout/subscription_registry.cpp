@@ -19,10 +19,7 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
     TopicState& t = topics_[id];
     t.name.assign(name);
     t.kind = kind;
-    if (kind == protocol::UpdateKind::book) {
-        t.book = std::make_unique<protocol::OrderBook>();
-        t.has_value = true;
-    }
+    if (kind == protocol::UpdateKind::book) t.book = std::make_unique<protocol::OrderBook>();
     ids_.emplace(t.name, id);
     for (auto& [pattern, holders] : patterns_)
         if (protocol::entry_matches(pattern, t.name))
@@ -45,6 +42,13 @@ void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::Marke
         }
         topic.book_seq = d.seq;
         topic.book_ts_ns = d.ts_ns;
+        if (!topic.has_value) {
+            // The view's first change: who subscribed before it got an acknowledgement and no
+            // snapshot, so the view as it now is goes to them as their snapshot; the next delta
+            // chains from it (its prev_seq is this seq).
+            topic.has_value = true;
+            return deliver_first_snapshot(topic, now_ns);
+        }
     } else {
         store_latest(topic_id, update);
     }
@@ -56,6 +60,20 @@ void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::Marke
             f = &socketio_frame;
         }
         s->queue().push_live(*f, now_ns);
+        if (!s->membership_.dirty) {
+            s->membership_.dirty = true;
+            dirty_.push_back(s);
+        }
+    }
+}
+
+void SubscriptionRegistry::deliver_first_snapshot(TopicState& topic, std::int64_t now_ns) {
+    std::string v1, socketio;  // built on first need, once per wire
+    for (Subscriber* s : topic.subscribers) {
+        std::string& bytes = s->wire() == Wire::socketio ? socketio : v1;
+        if (bytes.empty())
+            frames::book_snapshot(topic.name, topic.book_seq, topic.book_ts_ns, *topic.book, s->wire(), bytes);
+        if (!s->queue().push_control(bytes, now_ns)) s->queue().mark_overflowed();
         if (!s->membership_.dirty) {
             s->membership_.dirty = true;
             dirty_.push_back(s);

@@ -26,7 +26,7 @@ struct TopicState {
     std::string name;
     protocol::UpdateKind kind = protocol::UpdateKind::ticker;
     protocol::MarketUpdate latest;  // a ticker's latest value (trades keep none: they have no snapshot)
-    bool has_value = false;         // a snapshot can be sent
+    bool has_value = false;         // a snapshot can be sent (a book view: it has had its first delta)
     // A book view as this worker's subscribers hold it: every delta handed out applied in turn, so
     // a snapshot taken now chains with the next delta.
     std::unique_ptr<protocol::OrderBook> book;
@@ -51,8 +51,10 @@ public:
     };
 
     /// Topic ids arrive densely and in order from the engine; a new id creates the topic and
-    /// subscribes the sessions whose patterns match it. A book view starts as an empty book at seq 0
-    /// (`first` gives its decimals), so it always has a snapshot.
+    /// subscribes the sessions whose patterns match it. A book view starts without a base (`first`
+    /// gives its decimals): a subscriber gets no snapshot until its first delta, which its
+    /// subscribers then receive as a snapshot instead (a book from the bus is served only once it
+    /// has a keyframe; see feeds/bus_books.hpp).
     TopicState& ensure_topic(std::uint32_t id, std::string_view name,
                              protocol::UpdateKind kind = protocol::UpdateKind::ticker);
     TopicState& ensure_topic(std::uint32_t id, const protocol::MarketUpdate& first);
@@ -92,6 +94,8 @@ public:
     std::vector<std::string_view> topic_names() const;
 
 private:
+    /// A book view's first change, to its subscribers: the view as a snapshot.
+    void deliver_first_snapshot(TopicState& topic, std::int64_t now_ns);
     void cover(Subscriber& s, std::uint32_t topic_id, std::vector<std::uint32_t>* newly_covered);
     void uncover(Subscriber& s, std::uint32_t topic_id);
     void drop_entry(Subscriber& s, const std::string& entry);

@@ -43,10 +43,9 @@ describe('tickgate-feed command line', () => {
       [['--bus-version', '2', '--live-batches', '--subject-prefix', 'p'.repeat(228)], 'at most 227 characters'],
       [['--flush-window-us', '200000'], '--flush-window-us must be at most 100000'],
       [['--symbols', '0'], 'symbols'],
-      // Books and trades do not cross the bus yet: the gateway's --book-rate/--trade-rate are not
-      // tickgate-feed options.
-      [['--book-rate', '1000'], "unrecognised option '--book-rate'"],
-      [['--trade-rate', '200'], "unrecognised option '--trade-rate'"],
+      // Books and trades are bus v2 record types: v1 cannot carry them.
+      [['--book-rate', '1000'], '--book-rate and --trade-rate need --bus-version 2'],
+      [['--trade-rate', '200', '--bus-version', '1'], '--book-rate and --trade-rate need --bus-version 2'],
       [['--config', '/nonexistent/feed.conf'], 'config file'],
     ]) {
       const r = run(args);

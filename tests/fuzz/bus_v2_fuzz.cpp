@@ -2,13 +2,15 @@
 // An accepted message delivers exactly the ticker records it counted, each valid and with the
 // subject of the group it stands in, and re-encoding them with the message's epoch and skipping
 // the unknown records gives back the same ticker bytes: the decoder neither invents nor loses a
-// ticker, never gives one the wrong subject, and never reads past the message.
+// ticker, never gives one the wrong subject, and never reads past the message. Book and trade
+// records re-encode to their own bytes, and a book record's ring fragments carry its levels.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/bus_update.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
@@ -52,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // Walk the records independently: the ticker ones, concatenated, are what was re-encoded,
     // each with the subject of its group (none outside a group).
-    std::string tickers_seen, subjects_seen;
+    std::string tickers_seen, subjects_seen, others_seen;
     std::size_t unknown = 0, groups = 0;
     const auto walk = [&](std::string_view rest, std::string_view subject, bool top, auto& self) -> void {
         for (std::size_t steps = 0; !rest.empty() && steps <= payload.size(); ++steps) {
@@ -63,6 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (rest[0] == 1) {
                 tickers_seen.append(rest.substr(0, tp::kBusRecordHeaderSize + len));
                 subjects_seen.append(subject).push_back('\0');
+            } else if (rest[0] == 2 || rest[0] == 3) {
+                others_seen.append(rest.substr(0, tp::kBusRecordHeaderSize + len));
             } else if (rest[0] == 5) {
                 FUZZ_CHECK(top && !body.empty());  // an accepted message has no nested or empty group
                 const std::size_t n = static_cast<std::uint8_t>(body[0]);
@@ -81,6 +85,44 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(groups == m.groups);
     FUZZ_CHECK(tickers_seen == tickers_again);
     FUZZ_CHECK(subjects_seen == subjects_again);
+
+    // Books and trades: decoded and encoded again, byte for byte; a book's fragments hold its levels
+    // in order, flagged first and last.
+    std::string others_again;
+    std::size_t books = 0, trades = 0;
+    tp::for_each_record(m, [&](std::string_view, tp::BusRecordType type, std::string_view body) {
+        if (type == tp::BusRecordType::book_delta) {
+            ++books;
+            const tp::BusBookRecord r(body);
+            std::vector<tp::BusBookLevel> levels;
+            for (std::size_t i = 0; i < r.level_count(); ++i) levels.push_back(r.level(i));
+            std::string rec(tp::book_record_size(levels.size()), '\0');
+            tp::encode_book_record(r.change(), levels, reinterpret_cast<std::byte*>(rec.data()));
+            others_again += rec;
+            std::size_t at = 0, fragments = 0;
+            bool last_seen = false;
+            tp::for_each_book_fragment(r, [&](const tp::MarketUpdate& u) {
+                FUZZ_CHECK(!last_seen && u.seq == r.seq() && u.book.count <= tp::kLevelsPerFragment);
+                FUZZ_CHECK(((u.book.flags & tp::kBookFirst) != 0) == (fragments == 0));
+                FUZZ_CHECK(((u.book.flags & tp::kBookReset) != 0) == (fragments == 0 && r.reset()));
+                for (std::size_t i = 0; i < u.book.count; ++i, ++at)
+                    FUZZ_CHECK(u.book.price[i] == levels[at].price && u.book.size[i] == levels[at].size &&
+                               (((u.book.ask_mask >> i) & 1) != 0) == levels[at].ask);
+                last_seen = (u.book.flags & tp::kBookLast) != 0;
+                ++fragments;
+            });
+            FUZZ_CHECK(last_seen && at == levels.size());
+        } else if (type == tp::BusRecordType::trade) {
+            ++trades;
+            tp::MarketUpdate u;
+            tp::decode_trade_body(body, u);
+            std::string rec(tp::kBusRecordHeaderSize + tp::kTradeBodySize, '\0');
+            tp::encode_trade_record(u, reinterpret_cast<std::byte*>(rec.data()));
+            others_again += rec;
+        }
+    });
+    FUZZ_CHECK(books == m.books && trades == m.trades);
+    FUZZ_CHECK(others_seen == others_again);
 
     // And the encoder's own v2 message of the first ticker parses back to the same epoch.
     if (delivered > 0) {

@@ -1,4 +1,5 @@
 #include "gateway/fanout/subscription_registry.hpp"
+#include "gateway/fanout/frame_encoder.hpp"
 
 #include <gtest/gtest.h>
 
@@ -182,6 +183,51 @@ TEST_F(RegistryTest, TransferHandsEntriesOverInPlace) {
     publish(0, 2);
     EXPECT_EQ(drain(websocket), "");
     EXPECT_EQ(drain(other), "[0:2]");
+}
+
+
+// A book view before its first change has no base (a book from the bus waits for a keyframe): a
+// subscriber then gets no snapshot, and the first change reaches it as a snapshot of the view, from
+// which the next delta chains. Later subscribers get the view as it is.
+TEST_F(RegistryTest, ABookViewWithoutABaseSendsItsFirstChangeAsASnapshot) {
+    protocol::MarketUpdate first;
+    first.kind = protocol::UpdateKind::book;
+    first.set_topic("book.BTC-USD");
+    registry.ensure_topic(0, first);
+    EXPECT_FALSE(registry.topic(0).has_value) << "nothing to send a subscriber yet";
+    Subscriber early(1 << 20), io(1 << 20, Wire::socketio);
+    registry.subscribe(early, list({"book.BTC-USD"}), 10);
+    registry.subscribe(io, list({"book.*"}), 10);
+
+    auto delta = [](std::uint64_t seq, std::uint64_t prev, std::int64_t price) {
+        auto d = std::make_shared<BookDelta>();
+        d->seq = seq;
+        d->prev_seq = prev;
+        d->ts_ns = 7;
+        d->set_topic("book.BTC-USD");
+        d->bids.push_back({price, 5});
+        return d;
+    };
+    auto u = first;
+    u.seq = 41;
+    registry.deliver(0, u, frames::book_delta(delta(41, 0, 10000), 0), 0);
+    const std::string got = drain(early);
+    EXPECT_NE(got.find(R"("seq":41)"), std::string::npos) << got;
+    EXPECT_NE(got.find(R"("snapshot":true)"), std::string::npos) << got;
+    EXPECT_EQ(got.find("prev_seq"), std::string::npos) << "a snapshot, not the delta chained from 0: " << got;
+    EXPECT_NE(got.find(R"("bids":[["100.00","0.0005"]])"), std::string::npos) << got;
+    const std::string io_got = drain(io);
+    EXPECT_NE(io_got.find(R"(42["book",)"), std::string::npos) << "Socket.IO's own framing: " << io_got;
+    EXPECT_NE(io_got.find(R"("snapshot":true)"), std::string::npos) << io_got;
+    EXPECT_TRUE(registry.topic(0).has_value);
+
+    u.seq = 42;
+    registry.deliver(0, u, frames::book_delta(delta(42, 41, 10001), 0), 0);
+    const std::string next = drain(early);
+    EXPECT_NE(next.find(R"("prev_seq":41)"), std::string::npos) << "then deltas: " << next;
+    EXPECT_NE(next.find(R"("snapshot":false)"), std::string::npos) << next;
+    EXPECT_EQ(registry.topic(0).book->depth(protocol::BookSide::bid), 2u);
+    EXPECT_EQ(registry.topic(0).book_seq, 42u);
 }
 
 }  // namespace
