@@ -73,12 +73,26 @@ BusBookAssembler::Outcome BusBookAssembler::on_delta(std::string_view topic, con
         // The whole book: a base whatever came before (the publisher's first change of it).
         const bool was_ready = b->ready;
         b->buffered.clear();
+        b->held_keyframe.clear();
         forward(topic, r, out);
         b->last_seq = seq;
         set_ready(*b, true);
         return was_ready ? Outcome::forwarded : Outcome::became_ready;
     }
     if (!b->ready) {
+        if (!b->held_keyframe.empty()) {
+            const std::string held = std::move(b->held_keyframe);
+            b->held_keyframe.clear();
+            const tp::BusBookRecord k(held);
+            if (seq <= k.seq()) return Outcome::duplicate;  // the keyframe holds it already
+            if (seq == k.seq() + 1) {
+                apply_keyframe(topic, *b, k, out);
+                forward(topic, r, out);
+                b->last_seq = seq;
+                return Outcome::became_ready;
+            }
+            // Changes between the keyframe and this delta never came here: the next keyframe will do.
+        }
         buffer(*b, r.body());
         return Outcome::buffered;
     }
@@ -104,21 +118,41 @@ BusBookAssembler::Outcome BusBookAssembler::on_keyframe(std::string_view topic, 
         const std::uint64_t first = tp::BusBookRecord(b->buffered.front()).seq();
         if (first > seq + 1) return Outcome::stale_keyframe;
     }
+    if (!b->ready && b->buffered.empty()) {
+        // Nothing yet to tell whether live deltas continue it, unless it is the second keyframe
+        // with no delta between: a quiet book (or a publisher gone), whose keyframe is its state.
+        if (b->held_keyframe.empty() || tp::BusBookRecord(b->held_keyframe).seq() > seq) {
+            b->held_keyframe.assign(r.body());
+            return Outcome::held;
+        }
+        b->held_keyframe.clear();
+    }
     // A keyframe newer than a ready book's last change means changes went missing without a gap
     // showing (none came after them yet): the keyframe is the truth either way.
     const bool was_ready = b->ready;
-    tp::BusBookChange c = r.change();
-    c.reset = true;
-    std::vector<tp::BusBookLevel> levels;
-    levels.reserve(r.level_count());
-    for (std::size_t i = 0; i < r.level_count(); ++i) levels.push_back(r.level(i));
-    std::string body(tp::book_record_size(levels.size()), '\0');
-    tp::encode_book_record(c, levels, reinterpret_cast<std::byte*>(body.data()));
-    forward(topic, tp::BusBookRecord(std::string_view(body).substr(tp::kBusRecordHeaderSize)), out);
-    b->last_seq = seq;
-    set_ready(*b, true);
-    drain_buffer(topic, *b, out);
+    apply_keyframe(topic, *b, r, out);
     return was_ready ? Outcome::forwarded : Outcome::became_ready;
+}
+
+void BusBookAssembler::apply_keyframe(std::string_view topic, Book& b, const tp::BusBookRecord& r,
+                                      std::vector<tp::MarketUpdate>& out) {
+    if (r.reset()) {
+        forward(topic, r, out);
+    } else {
+        // Applied as a reset whatever its flag says: a keyframe is the whole book.
+        tp::BusBookChange c = r.change();
+        c.reset = true;
+        std::vector<tp::BusBookLevel> levels;
+        levels.reserve(r.level_count());
+        for (std::size_t i = 0; i < r.level_count(); ++i) levels.push_back(r.level(i));
+        std::string body(tp::book_record_size(levels.size()), '\0');
+        tp::encode_book_record(c, levels, reinterpret_cast<std::byte*>(body.data()));
+        forward(topic, tp::BusBookRecord(std::string_view(body).substr(tp::kBusRecordHeaderSize)), out);
+    }
+    b.held_keyframe.clear();
+    b.last_seq = r.seq();
+    set_ready(b, true);
+    drain_buffer(topic, b, out);
 }
 
 bool BusBookAssembler::ready(std::string_view topic) const {

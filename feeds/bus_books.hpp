@@ -8,7 +8,12 @@
 //   - a ready book forwards each delta whose seq is the last one + 1 (the publisher numbers every
 //     change of a book); a seq further on is a gap: the book stops forwarding and waits;
 //   - a waiting book buffers what comes, and takes the first keyframe that its buffered deltas
-//     continue (its seq at least the first buffered one's - 1), then those above the keyframe's seq.
+//     continue (its seq at least the first buffered one's - 1), then those above the keyframe's seq;
+//   - a keyframe that comes to a waiting book with nothing buffered (JetStream's, read at connect,
+//     before the live deltas are taken) is held: the next delta shows whether it continues it (a
+//     base then) or comes after changes this gateway never saw (the keyframe is dropped and the
+//     book waits for the next). A second keyframe with still no delta between is a quiet book's:
+//     a base. So a late gateway never serves a book older than the live stream.
 // The first time a book is seen, an empty change at seq 0 goes to the ring first: the engine then
 // knows the topic (a subscribe is acknowledged) and serves its snapshot when the first real change
 // comes (the subscription registry sends subscribers of a book without a base a snapshot then).
@@ -39,6 +44,7 @@ public:
         gap,            // a seq past the next: the book was ready and now waits (this one kept)
         became_ready,   // a keyframe or reset gave the book its base (and the buffered deltas after it)
         stale_keyframe, // a keyframe older than what the book needs: ignored
+        held,           // a keyframe kept until the next delta shows whether it is a base
         over_limit,     // a book beyond max_books: ignored
     };
 
@@ -66,6 +72,7 @@ private:
         bool ready = false;
         std::uint64_t last_seq = 0;
         std::deque<std::string> buffered;  // record bodies, in arrival order
+        std::string held_keyframe;         // a waiting book's keyframe that no delta has confirmed yet
     };
     struct Hash {
         using is_transparent = void;
@@ -75,6 +82,9 @@ private:
     Book* book_for(std::string_view topic, std::vector<protocol::MarketUpdate>& out);
     void forward(std::string_view topic, const protocol::BusBookRecord& r, std::vector<protocol::MarketUpdate>& out);
     void buffer(Book& b, std::string_view body);
+    /// Forwards a keyframe as a reset change and makes it the book's base, then the buffered deltas.
+    void apply_keyframe(std::string_view topic, Book& b, const protocol::BusBookRecord& r,
+                        std::vector<protocol::MarketUpdate>& out);
     void set_ready(Book& b, bool ready);
     /// Forwards the buffered deltas above last_seq while they continue the chain; stops (waiting
     /// again) at a gap.

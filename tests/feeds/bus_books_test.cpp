@@ -167,3 +167,28 @@ TEST(BusBooks, AChangeOfManyLevelsReachesTheRingAsOrderedFragments) {
     EXPECT_EQ(levels, 10u);
     EXPECT_EQ(p.ring.size(), 1u + 3u);
 }
+
+TEST(BusBooks, AKeyframeBeforeAnyDeltaIsHeldUntilTheNextDeltaShowsItContinues) {
+    // JetStream's keyframe at connect, read before the live deltas: held, not served.
+    Player p;
+    EXPECT_EQ(p.keyframe(7), Outcome::held);
+    EXPECT_EQ(p.changes(), Seqs({0}));
+    EXPECT_FALSE(p.books.ready("book.BTC-USD"));
+    EXPECT_EQ(p.delta(8), Outcome::became_ready);
+    EXPECT_EQ(p.changes(), Seqs({0, 7, 8}));
+    EXPECT_TRUE(p.reset_at(7));
+
+    // The live deltas start further on: the held keyframe is dropped, the next one is the base.
+    Player q;
+    EXPECT_EQ(q.keyframe(7), Outcome::held);
+    EXPECT_EQ(q.delta(10), Outcome::buffered);
+    EXPECT_EQ(q.changes(), Seqs({0})) << "a book older than the live stream is never served";
+    EXPECT_EQ(q.keyframe(9), Outcome::became_ready);
+    EXPECT_EQ(q.changes(), Seqs({0, 9, 10}));
+
+    // A quiet book: the next keyframe comes with no delta between, and is its state.
+    Player r;
+    EXPECT_EQ(r.keyframe(7), Outcome::held);
+    EXPECT_EQ(r.keyframe(7), Outcome::became_ready);
+    EXPECT_EQ(r.changes(), Seqs({0, 7}));
+}

@@ -241,3 +241,24 @@ export function assertSameOnBoth(a, b, topics) {
     assert.deepEqual(wa, eb.filter((e) => e.seq >= lo && e.seq <= hi), `${topic}: identical on both`);
   }
 }
+
+/**
+ * A v2 book record (type 2, protocol/README.md "Books on the bus"): `levels` as [side, price, size]
+ * with side 'bid' or 'ask' and mantissas as numbers (at 2 and 4 decimals).
+ */
+export function v2Book(seq, levels, { reset = false, tsNs = BigInt(Date.now()) * 1_000_000n } = {}) {
+  const b = Buffer.alloc(21 + 17 * levels.length);
+  b[0] = 2;
+  b[1] = 4;
+  b.writeBigUInt64LE(BigInt(seq), 2);
+  b.writeBigInt64LE(BigInt(tsNs), 10);
+  b[18] = reset ? 1 : 0;
+  b.writeUInt16LE(levels.length, 19);
+  levels.forEach(([side, price, size], i) => {
+    const at = 21 + 17 * i;
+    b[at] = side === 'ask' ? 1 : 0;
+    b.writeBigInt64LE(BigInt(price), at + 1);
+    b.writeBigInt64LE(BigInt(size), at + 9);
+  });
+  return v2Record(2, b);
+}
