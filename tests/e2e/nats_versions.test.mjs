@@ -84,8 +84,8 @@ describe('v2 messages with records of types this gateway does not know', () => {
     const c = await subscribedClient(gw, 'unknown', stops);
     const subject = 'md.ticker.BTC-USD';
     await rawPublish(nats.port, [
-      // A book delta (reserved type 2) before a ticker, and a future type 77 after it.
-      { subject, data: busMessageV2([v2Record(2, Buffer.from('book delta')), v2Ticker(3), v2Record(77, Buffer.alloc(500))]) },
+      // A type of a later release (6) before a ticker, and a future type 77 after it.
+      { subject, data: busMessageV2([v2Record(6, Buffer.from('a later type')), v2Ticker(3), v2Record(77, Buffer.alloc(500))]) },
       // Nothing but an unknown record: no update, no error.
       { subject, data: busMessageV2([v2Record(4, Buffer.from('hello'))]) },
       // Two tickers in one message, then a v1 message: all one topic's seq order.
