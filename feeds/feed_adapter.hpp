@@ -9,6 +9,10 @@
 
 #include "feeds/update_channel.hpp"
 
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
 namespace tickgate::feeds {
 
 /// Simulator settings (--symbols, --rate, --seed, --book-rate, --trade-rate).
@@ -29,6 +33,9 @@ struct NatsOptions {
     // when subjects is PREFIX.>), "none", or a subject.
     std::string live_subject = "auto";
     std::uint32_t max_topics = 100000;  // topics the feed tracks; a stray publisher cannot grow it further
+    // Where nats.c reads: "worker", on the event loop the gateway offers (worker 0's, where the
+    // broadcast engine drains the ring), or "thread", on an event loop of the feed's own thread.
+    std::string reader = "thread";
 };
 
 struct UpstreamStats;
@@ -47,6 +54,10 @@ public:
     /// Updates a paced feed never produced because its thread ran too late to catch up (a busy
     /// machine): the offered rate fell short by this many. Any thread.
     virtual std::uint64_t updates_dropped_late() const noexcept { return 0; }
+    /// Before run(): an event loop the feed may do its network reading on instead of a thread of
+    /// its own (the gateway offers worker 0's, where the engine drains the ring: no thread hop
+    /// between a message's arrival and its fan-out). It must run until run() has returned.
+    virtual void offer_event_loop(boost::asio::io_context&) {}
 };
 
 /// Builds the adapter for a --feed SPEC: "sim", "replay:FILE[,speed=X][,loop]" or

@@ -85,6 +85,16 @@ NatsEventLoop::~NatsEventLoop() {
     if (socket_) socket_->release();
 }
 
+void NatsEventLoop::quiesce() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    watching_ = false;
+    coalesce_timer_.cancel();
+    if (socket_) socket_->release();
+    socket_.reset();
+    read_armed_ = write_armed_ = false;
+}
+
 int NatsEventLoop::install(natsOptions* opts) {
     // One read per readiness (or per window in a burst): a larger buffer than nats.c's 32 KiB
     // default keeps that from capping the rate (256 KiB per 0.5 ms is 500 MB/s).

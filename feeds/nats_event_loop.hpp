@@ -40,6 +40,11 @@ public:
     /// next read on.
     void set_coalesce(std::chrono::microseconds coalesce) noexcept { coalesce_ = coalesce; }
 
+    /// The io_context's thread, once its connections are closed: cancels the loop's waits, so that
+    /// when their cancellations have run the io_context holds nothing of the loop and it may be
+    /// destroyed while the io_context goes on (a loop hosted on a gateway worker's).
+    void quiesce();
+
     /// Makes connections created with `opts` run on this loop (a natsStatus). The loop must
     /// outlive them, and its io_context must run until they are closed.
     int install(__natsOptions* opts);

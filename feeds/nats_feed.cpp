@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include <future>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -33,6 +34,11 @@ constexpr auto kReloadBudget = std::chrono::seconds(10);
 // 0.19 per update and its CPU from 14 to 6 µs per update, for at most this much added latency; a
 // message after a quiet spell is read at once.
 constexpr auto kCoalesce = std::chrono::microseconds(500);
+// Hosted on worker 0: the ring room a message needs before it is taken. The most updates one
+// message can hold: nats-server's 1 MiB payload limit of ticker records is about 10,000, a
+// book record's fragments fewer per byte.
+constexpr std::size_t kHostedHeadroom = 16384;
+constexpr auto kHostedRetry = std::chrono::microseconds(200);
 // Decode errors are logged up to this many times, then only counted: a flood must not flood the log.
 constexpr std::uint64_t kLoggedDecodeErrors = 10;
 // A publisher sending batches sends one at least every 200 ms (an empty one when idle): after this
@@ -73,7 +79,7 @@ void run_on(asio::io_context& io, F&& f) {
 // first valid batch switches the feed to batches alone (the per-topic subscription goes), a
 // silence of kBatchSilence back to the per-topic one.
 struct NatsFeed::Live {
-    Live(asio::io_context& io, NatsEventLoop& loop) : loop(loop), destroy_timer(io), silence_timer(io) {}
+    Live(asio::io_context& io, NatsEventLoop& loop) : loop(loop), destroy_timer(io), silence_timer(io), retry_timer(io) {}
     NatsEventLoop& loop;
     natsSubscription* sub = nullptr;
     natsSubscription* batches = nullptr;
@@ -84,6 +90,11 @@ struct NatsFeed::Live {
     asio::steady_timer destroy_timer;
     bool destroy_armed = false;
     asio::steady_timer silence_timer;
+    // Hosted on the ring consumer's thread: a message is taken only while the lane has room for
+    // everything it can hold, and otherwise waits in the library until the engine has drained.
+    bool hosted = false;
+    asio::steady_timer retry_timer;
+    bool retry_armed = false;
 };
 
 std::unique_ptr<NatsFeed> NatsFeed::create(std::string_view servers, const NatsOptions& options,
@@ -118,24 +129,57 @@ std::string NatsFeed::resolve_live_subject(std::string_view subjects, std::strin
 
 NatsFeed::~NatsFeed() = default;
 
+void NatsFeed::offer_event_loop(asio::io_context& io) {
+    if (options_.reader == "worker") host_ = &io;
+}
+
 void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
     // Named before the loop thread and the library's threads start (they inherit the name), so
     // the whole cost of ingesting from NATS can be told apart per thread (bench/scenarios/nats.py).
     pthread_setname_np(pthread_self(), "nats-feed");
-    asio::io_context io{1};
-    auto work = asio::make_work_guard(io);
-    // nats.c reads and parses on this loop's thread, and the live messages are taken right
-    // there: no hand-off between threads per message.
+    // nats.c reads and parses on the loop's thread, and the live messages are taken right there:
+    // no hand-off between threads per message. Hosted, that thread is worker 0's, which also
+    // drains the ring: the update goes from the socket to the fan-out without a thread hop.
+    std::optional<asio::io_context> own_io;
+    if (!host_) own_io.emplace(1);
+    asio::io_context& io = host_ ? *host_ : *own_io;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    if (own_io) work.emplace(asio::make_work_guard(*own_io));
     Live* reading = nullptr;
-    NatsEventLoop loop(io, kCoalesce, [&] { return reading && drain_live(*reading, out, stop); });
-    Live live(io, loop);
+    std::optional<NatsEventLoop> loop_storage;
+    NatsEventLoop& loop =
+        loop_storage.emplace(io, kCoalesce, [&] { return reading && drain_live(*reading, out, stop); });
+    std::optional<Live> live_storage;
+    Live& live = live_storage.emplace(io, loop);
+    live.hosted = host_ != nullptr;
     reading = &live;
-    std::thread loop_thread([&] { io.run(); });
+    std::thread loop_thread;
+    if (own_io) loop_thread = std::thread([&] { io.run(); });
     const auto finish = [&] {
         link_.reset();
-        work.reset();
-        io.stop();
-        loop_thread.join();
+        if (own_io) {
+            work.reset();
+            io.stop();
+            loop_thread.join();
+            return;
+        }
+        // The host's loop goes on: first every wait of ours is cancelled, and only once those
+        // cancellations have run (they are queued ahead of the second step) are the objects they
+        // belong to destroyed, on that loop's thread.
+        std::promise<void> settled;
+        asio::post(io, [&] {
+            live.destroy_timer.cancel();
+            live.silence_timer.cancel();
+            live.retry_timer.cancel();
+            loop.quiesce();
+            asio::post(io, [&] {
+                reading = nullptr;
+                live_storage.reset();
+                loop_storage.reset();
+                settled.set_value();
+            });
+        });
+        settled.get_future().wait();
     };
 
     std::string error;
@@ -195,8 +239,18 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         run_on(io, [&] { live.paused = true; });
         std::vector<std::pair<std::string, std::string>> latest;
         load_latest(latest);
+        // Hosted, the ring's consumer is the loop's own thread: the store's values go in while
+        // they fit, and the loop drains the ring between the pieces.
+        std::size_t next = 0;
+        while (next < latest.size() && !stop.stop_requested()) {
+            bool progressed = false;
+            run_on(io, [&] {
+                for (; next < latest.size() && (!live.hosted || out.room() >= kHostedHeadroom); ++next, progressed = true)
+                    ingest(latest[next].first, latest[next].second, false, out, stop);
+            });
+            if (!progressed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         run_on(io, [&] {
-            for (const auto& [subject, data] : latest) ingest(subject, data, false, out, stop);
             live.last_batch = std::chrono::steady_clock::now();
             live.paused = false;
             drain_live(live, out, stop);
@@ -252,6 +306,10 @@ bool NatsFeed::drain_subscription(Live& live, natsSubscription* sub, bool batche
     if (natsSubscription_GetPending(sub, &queued, nullptr) != NATS_OK) return false;
     if (live.paused) return queued > 0;
     for (int i = 0; i < queued && !stop.stop_requested(); ++i) {
+        if (live.hosted && out.room() < kHostedHeadroom) {
+            retry_when_drained(live, out, stop);
+            break;
+        }
         natsMsg* msg = nullptr;
         const natsStatus s = natsSubscription_NextMsg(&msg, sub, 0);
         if (s == NATS_SLOW_CONSUMER) {
@@ -269,6 +327,18 @@ bool NatsFeed::drain_subscription(Live& live, natsSubscription* sub, bool batche
         if (!live.batched) switch_to_batches(live);
     }
     return queued > 0;
+}
+
+void NatsFeed::retry_when_drained(Live& live, UpdateChannel& out, const std::stop_token& stop) {
+    stats_.ring_waits.add();
+    if (live.retry_armed) return;
+    live.retry_armed = true;
+    live.retry_timer.expires_after(kHostedRetry);
+    live.retry_timer.async_wait([this, &live, &out, stop](const boost::system::error_code& ec) {
+        if (ec) return;
+        live.retry_armed = false;
+        drain_live(live, out, stop);
+    });
 }
 
 void NatsFeed::switch_to_batches(Live& live) {

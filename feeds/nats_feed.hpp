@@ -47,6 +47,8 @@ public:
     /// connection runs on an io_context of the feed's own, on a second thread.
     void run(std::stop_token stop, UpdateChannel& out) override;
     const UpstreamStats* upstream_stats() const noexcept override { return &stats_; }
+    /// Taken when --nats-reader is worker: the feed then reads on that loop.
+    void offer_event_loop(boost::asio::io_context& io) override;
 
 private:
     NatsFeed(std::vector<std::string> urls, const NatsOptions& options, std::uint16_t feed_index);
@@ -66,6 +68,8 @@ private:
     bool drain_subscription(Live& live, __natsSubscription* sub, bool batches, UpdateChannel& out,
                             const std::stop_token& stop);
     void switch_to_batches(Live& live);
+    /// Hosted and the lane too full for another message: drains again shortly.
+    void retry_when_drained(Live& live, UpdateChannel& out, const std::stop_token& stop);
     void watch_batch_silence(Live& live);
     __natsSubscription* subscribe(const std::string& subject);
     /// The run() thread (the loop keeps reading meanwhile): the store's latest values.
@@ -92,6 +96,7 @@ private:
     std::vector<protocol::MarketUpdate> fragments_;  // what one book record puts in the ring
     std::uint64_t epoch_ = 0;  // the last v2 publisher epoch seen (loop thread only)
     std::string live_subject_;  // the publisher's batched live subject, "" when not watched
+    boost::asio::io_context* host_ = nullptr;  // the loop offered and taken (--nats-reader worker)
 };
 
 }  // namespace tickgate::feeds

@@ -196,6 +196,11 @@ bool UpdateChannel::publish(const protocol::MarketUpdate& u, const std::stop_tok
     return true;
 }
 
+std::size_t UpdateChannel::room() {
+    Lane& lane = last_lane_.channel_id == id_ ? *last_lane_.lane : claim_lane();
+    return lane_capacity_ - lane.ring.size();
+}
+
 bool UpdateChannel::wait_and_push(Lane& lane, const protocol::MarketUpdate& u, const std::stop_token& stop) {
     for (int attempt = 0;; ++attempt) {
         if (stop.stop_requested()) return false;

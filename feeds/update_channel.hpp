@@ -78,6 +78,11 @@ public:
     /// watches it with poll/epoll and reads it to reset it.
     int wake_fd() const noexcept { return wake_fd_; }
 
+    /// Producer side: free slots in the calling thread's lane (claiming one on first use). A
+    /// producer that runs on the consumer's own thread must never wait in publish() (nothing would
+    /// drain its lane): it publishes only while room() says its updates fit.
+    std::size_t room();
+
     /// Any thread. Makes a waiting consume() return early (used at shutdown).
     void wake_consumer() noexcept;
 

@@ -29,6 +29,8 @@ struct UpstreamStats {
     runtime::OwnedCounter book_gaps;
     runtime::OwnedCounter book_bases;
     std::atomic<std::uint64_t> books_waiting{0};
+    // A reader on the ring consumer's thread that found the ring too full and let the engine drain.
+    runtime::OwnedCounter ring_waits;
     runtime::OwnedCounter loaded;            // latest values taken from JetStream at (re)connect
     // Publisher ts to ring insert, live messages only; the fan-out histogram's buckets, so the two
     // compare bucket for bucket.

@@ -97,6 +97,8 @@ bool Server::start(std::string& error) {
     metrics_ = std::make_unique<runtime::MetricsServer>([m = metrics_model_.get()] { return m->scrape(); });
     if (!metrics_->open(*metrics_at, error)) return false;
 
+    // A NATS feed with --nats-reader worker reads on worker 0's loop, beside the engine.
+    for (const auto& adapter : feeds_->runner.adapters()) adapter->offer_event_loop(workers_.front()->io());
     for (auto& w : workers_) w->start();
     engine_->start();
     feeds_->runner.start();
