@@ -329,7 +329,8 @@ private:
                 const Change& c = changes[at + k];
                 u.book.price[k] = c.level.price;
                 u.book.size[k] = c.level.size;
-                if (c.side == protocol::BookSide::ask) u.book.ask_mask = static_cast<std::uint8_t>(u.book.ask_mask | (1u << k));
+                if (c.side == protocol::BookSide::ask)
+                    u.book.ask_mask = static_cast<std::uint8_t>(u.book.ask_mask | (1u << k));
             }
             u.book.flags = at == 0 ? (reset ? protocol::kBookFirst | protocol::kBookReset : protocol::kBookFirst) : 0;
             const bool first = at == 0;

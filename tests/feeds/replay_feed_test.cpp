@@ -171,7 +171,8 @@ using Levels = std::vector<std::pair<std::string, std::string>>;
 
 std::string json_levels(const Levels& levels) {
     std::string out = "[";
-    for (const auto& [price, size] : levels) out += (out.size() > 1 ? "," : "") + ("[\"" + price + "\",\"" + size + "\"]");
+    for (const auto& [price, size] : levels)
+        out += (out.size() > 1 ? "," : "") + ("[\"" + price + "\",\"" + size + "\"]");
     return out + "]";
 }
 
@@ -202,10 +203,12 @@ std::vector<std::string> broken_recording() {
     return {
         book_line(t, 10, std::nullopt, 0, {{"100.00", "1.0000"}, {"99.00", "2.0000"}}, {{"101.00", "1.5000"}},
                   "101.00:1.5000|100.00:1.0000,99.00:2.0000"),
-        book_line(t, 11, 10, 1, {{"99.00", "0.0000"}}, {{"102.00", "3.0000"}}, "101.00:1.5000,102.00:3.0000|100.00:1.0000"),
+        book_line(t, 11, 10, 1, {{"99.00", "0.0000"}}, {{"102.00", "3.0000"}},
+                  "101.00:1.5000,102.00:3.0000|100.00:1.0000"),
         book_line(t, 13, 12, 2, {{"100.00", "5.0000"}}, {}, "101.00:1.5000,102.00:3.0000|100.00:5.0000"),
         book_line(t, 14, 13, 3, {}, {{"101.00", "0.0000"}}, "102.00:3.0000|100.00:5.0000"),
-        book_line(t, 20, std::nullopt, 4, {{"100.50", "1.0000"}}, {{"101.50", "2.0000"}}, "101.50:2.0000|100.50:1.0000"),
+        book_line(t, 20, std::nullopt, 4, {{"100.50", "1.0000"}}, {{"101.50", "2.0000"}},
+                  "101.50:2.0000|100.50:1.0000"),
         book_line(t, 21, 20, 5, {{"100.50", "0.5000"}}, {}, "101.50:2.0000|100.50:0.5000"),
     };
 }
@@ -336,7 +339,8 @@ TEST(ReplayFeed, ALineThatFailsItsChecksumBreaksTheChainToo) {
     const auto expected = crc32(0, reinterpret_cast<const Bytef*>(ours.data()), static_cast<uInt>(ours.size()));
     const std::string prefix = "tickgate: replay " + f.path() + ":";
     EXPECT_NE(err.find(prefix + "3: book50.BTC-USD fails its checksum (checksum "), std::string::npos) << err;
-    EXPECT_NE(err.find(", expected " + std::to_string(expected) + " after applying the line); rebuilding from the next snapshot"),
+    EXPECT_NE(err.find(", expected " + std::to_string(expected) +
+                       " after applying the line); rebuilding from the next snapshot"),
               std::string::npos)
         << err;
     EXPECT_NE(err.find(prefix + "5: book50.BTC-USD rebuilt from this snapshot (2 lines left out since line 3)"),
@@ -351,10 +355,12 @@ TEST(ReplayFeed, DeltasBeforeABooksFirstSnapshotAreLeftOutAndSaidSo) {
     std::string err;
     auto feed = open_capturing("replay:" + f.path(), err);
     ASSERT_TRUE(feed);
-    EXPECT_NE(err.find(":1: book50.BTC-USD starts with a delta (prev_seq 10, no snapshot yet); replaying it from its first snapshot"),
+    EXPECT_NE(err.find(":1: book50.BTC-USD starts with a delta (prev_seq 10, no snapshot yet); "
+                       "replaying it from its first snapshot"),
               std::string::npos)
         << err;
-    EXPECT_NE(err.find(":3: book50.BTC-USD rebuilt from this snapshot (2 lines left out since line 1)"), std::string::npos)
+    EXPECT_NE(err.find(":3: book50.BTC-USD rebuilt from this snapshot (2 lines left out since line 1)"),
+              std::string::npos)
         << err;
     const auto changes = changes_of(run_feed(*feed), "book.BTC-USD");
     ASSERT_EQ(changes.size(), 2u);

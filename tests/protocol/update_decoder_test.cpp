@@ -324,7 +324,8 @@ TEST(DecodeRecordedLine, RejectsBadBookLinesWithAReason) {
     expect(replaced(kSnapshot, R"("bids":[["64999.50","0.2500"]])", R"("bids":{})"), "'bids' must be an array");
     expect(replaced(kSnapshot, R"(["64999.50","0.2500"])", R"(["64999.50"])"), "'bids' level 1 must be a");
     expect(replaced(kSnapshot, R"(["64999.50","0.2500"])", R"([64999.5,"0.2500"])"), "not a JSON number");
-    expect(replaced(kSnapshot, R"("65000.50","0.2000")", R"("65000.50","0.20x")"), "'asks' level 2 size is not a valid decimal");
+    expect(replaced(kSnapshot, R"("65000.50","0.2000")", R"("65000.50","0.20x")"),
+           "'asks' level 2 size is not a valid decimal");
     expect(replaced(kSnapshot, R"("64999.50","0.2500")", R"("0.00","0.2500")"), "price must be above 0");
     expect(replaced(kDelta, R"("64999.00","3.0000")", R"("64999.00","-3.0000")"), "size must not be negative");
     expect(replaced(kSnapshot, R"("64999.50","0.2500")", R"("64999.50","0.0000")"), "above 0 in a snapshot");
@@ -340,7 +341,9 @@ TEST(DecodeRecordedLine, RejectsBadBookLinesWithAReason) {
     tp::RecordedLine r;
     std::string error;
     EXPECT_TRUE(tp::decode_recorded_line(replaced(deep + "]}", "book.BTC-USD", "book50.BTC-USD"), r, error)) << error;
-    EXPECT_TRUE(tp::decode_recorded_line(replaced(replaced(deep + "]}", R"("snapshot":true)", R"("snapshot":false,"prev_seq":0)"), "\"seq\":1", "\"seq\":2"), r, error)) << error;
+    const std::string delta =
+        replaced(replaced(deep + "]}", R"("snapshot":true)", R"("snapshot":false,"prev_seq":0)"), "\"seq\":1", "\"seq\":2");
+    EXPECT_TRUE(tp::decode_recorded_line(delta, r, error)) << error;
 }
 
 TEST(DecodeRecordedLine, RejectsBadTradesWithAReason) {
@@ -351,7 +354,8 @@ TEST(DecodeRecordedLine, RejectsBadTradesWithAReason) {
     expect(replaced(kTrade, R"("side":"sell")", R"("side":"ask")"), "'side' must be \"buy\" or \"sell\"");
     expect(replaced(kTrade, R"(,"side":"sell")", ""), "'side' is required");
     expect(replaced(kTrade, R"("trade_id":987654321,)", ""), "'trade_id' is required");
-    expect(replaced(kTrade, R"("trade_id":987654321)", R"("trade_id":"9")"), "'trade_id' must be a non-negative integer");
+    expect(replaced(kTrade, R"("trade_id":987654321)", R"("trade_id":"9")"),
+           "'trade_id' must be a non-negative integer");
     expect(replaced(kTrade, R"("price":"64999.75")", R"("price":64999.75)"), "not a JSON number");
     expect(replaced(kTrade, R"("size":"0.0100")", R"("size":"0.0000")"), "'size' must be above 0");
     expect(replaced(kTrade, R"("price":"64999.75")", R"("price":"-1")"), "'price' must be above 0");
