@@ -1,7 +1,16 @@
 #pragma once
-// Replays a recording (--feed replay:FILE[,speed=X][,loop]): one protocol v1 update object per line,
-// as any v1 client writes them. The recorded ts only sets the pace; published updates carry the
-// time they were replayed, the replay's own seq per topic, and the topic's decimals of its first line.
+// Replays a recording (--feed replay:FILE[,speed=X][,loop]): one protocol v1 message per line, as
+// any v1 client writes them: tickers, book or book50 snapshots and deltas, and trades. The recorded
+// ts only sets the pace; published updates carry the time they were replayed, the replay's own seq
+// per topic (kept rising across laps), and the topic's decimals.
+//
+// A symbol's recorded book lines become the changes of its source book (book.<SYM>, from which the
+// gateway derives both views): its book50 lines when the file has them, else its book lines. A
+// snapshot line is a reset, a delta line sets levels. Every line is checked against the previous
+// line of its topic (prev_seq) and against the book it leaves (checksum); a line that breaks the
+// chain is reported with its number, and that book's lines are left out up to its next snapshot
+// line, which is replayed as a reset. So the gateway serves an unbroken chain of the recorded
+// states, less the broken stretch.
 
 #include <cstdint>
 #include <memory>
@@ -20,9 +29,9 @@ struct ReplayOptions {
 
 class ReplayFeed final : public FeedAdapter {
 public:
-    /// Reads and decodes the whole file. Bad lines are reported on stderr
+    /// Reads and decodes the whole file. Bad lines and broken book chains are reported on stderr
     /// ("tickgate: replay FILE:LINE: reason") and left out. Returns null and sets `error` when the
-    /// file cannot be read.
+    /// file cannot be read or holds no valid line.
     static std::unique_ptr<ReplayFeed> open(const ReplayOptions& options, std::uint16_t feed_index,
                                             std::string& error);
 
@@ -32,8 +41,8 @@ public:
     /// file unless looping, or when stop is requested.
     void run(std::stop_token stop, UpdateChannel& out) override;
 
-    /// Good lines kept from the file.
-    std::size_t size() const noexcept { return entries_.size(); }
+    /// Good lines kept from the file (a book line is one change, however many ring slots it takes).
+    std::size_t size() const noexcept { return lines_; }
 
 private:
     struct Entry {
@@ -41,14 +50,15 @@ private:
         std::int64_t delay_ns = 0;      // after the previous entry, already divided by speed
         std::uint32_t topic_id = 0;     // index into seqs_
     };
+    class Loader;
 
     ReplayFeed(const ReplayOptions& options, std::uint16_t feed_index);
-    void load(const std::string& text);
 
     std::string name_;
     ReplayOptions options_;
     std::uint16_t feed_index_;
-    std::vector<Entry> entries_;
+    std::vector<Entry> entries_;       // a book change's fragments are consecutive entries
+    std::size_t lines_ = 0;
     std::vector<std::uint64_t> seqs_;  // last seq published per topic, kept across loops
     std::int64_t lap_delay_ns_ = 0;    // between the last entry and the first when looping
 };
