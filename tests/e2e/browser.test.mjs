@@ -270,9 +270,10 @@ async function assertLadderMatches(panel, ref, topic) {
 function recordBookStatus(page) {
   return page.evaluate(() => {
     window.__bookStates = [];
+    if (window.__bookObserver) return;  // one observer; a new call only starts a new record
     const el = document.getElementById('book-status');
-    new MutationObserver(() => window.__bookStates.push(el.textContent))
-      .observe(el, { childList: true, characterData: true, subtree: true });
+    window.__bookObserver = new MutationObserver(() => window.__bookStates.push(el.textContent));
+    window.__bookObserver.observe(el, { childList: true, characterData: true, subtree: true });
   });
 }
 
@@ -360,74 +361,92 @@ test('clicking a symbol opens its book ladder and trade tape, equal to an indepe
   }
 });
 
-test('a corrupted book message makes the page resync: "resync", then "book ok" again from a fresh snapshot',
+test('a corrupted book message, then a lost one, make the page resync: "resync", then "book ok" again from a fresh snapshot',
   { timeout: 40000 }, async () => {
   const ref = await referenceClient(['BTC-USD']);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  // Every frame passes through this route between the page and the real gateway; `corrupt` arms it
-  // to alter the next book.BTC-USD delta: one level's size is changed, as a corrupted copy would be.
+  // Every frame passes through this route between the page and the real gateway. `tamper`, when
+  // set, sees each book.BTC-USD delta: it returns the text to forward instead, null to drop the
+  // delta, or undefined to pass it unchanged and wait for another.
   const traffic = [];
-  let corrupt = null;
+  let tamper = null;
   await page.routeWebSocket(/\/ws$/, (ws) => {
     const server = ws.connectToServer();
     ws.onMessage((text) => { traffic.push({ dir: 'sent', m: JSON.parse(text) }); server.send(text); });
     server.onMessage((text) => {
-      let m = JSON.parse(text);
-      if (corrupt && m.topic === 'book.BTC-USD' && m.snapshot === false) {
-        const side = m.asks.some(([, s]) => Number(s) > 0) ? m.asks : m.bids;
-        const level = side.find(([, s]) => Number(s) > 0);
-        if (level) {
-          level[1] = (Number(level[1]) + 1).toFixed(level[1].split('.')[1].length);
-          text = JSON.stringify(m);
-          corrupt(m);
-          corrupt = null;
-        }
+      const m = JSON.parse(text);
+      if (tamper && m.topic === 'book.BTC-USD' && m.snapshot === false) {
+        const out = tamper(m);
+        if (out === null) return;
+        if (out !== undefined) text = out;
       }
-      m = JSON.parse(text);
-      traffic.push({ dir: 'received', m });
+      traffic.push({ dir: 'received', m: JSON.parse(text) });
       ws.send(text);
     });
   });
-  try {
-    await page.goto(gw.httpsUrl + '/');
-    await page.click('tr[data-topic="ticker.BTC-USD"]');
-    await page.locator('#book-status').filter({ hasText: /^book ok/ }).waitFor({ timeout: 10000 });
-    await assertLadderMatches(await readPanel(page), ref, 'book.BTC-USD');
-    await recordBookStatus(page);
 
-    const corrupted = await new Promise((resolve) => { corrupt = resolve; });
+  /** Arms `change`, waits for the page to go "resync" and back to "book ok"; returns the delta hit. */
+  async function expectResync(change, note) {
+    await recordBookStatus(page);
+    const hit = await new Promise((resolve) => {
+      tamper = (m) => {
+        const at = traffic.length;
+        const out = change(m);
+        if (out !== undefined) { tamper = null; resolve({ m, at }); }
+        return out;
+      };
+    });
     await page.waitForFunction(() => {
       const states = window.__bookStates;
-      const bad = states.findIndex((s) => s === 'resync');
+      const bad = states.indexOf('resync');
       return bad >= 0 && states.slice(bad + 1).some((s) => s.startsWith('book ok'));
     }, null, { timeout: 10000 });
     const states = await page.evaluate(() => window.__bookStates);
     const bad = states.indexOf('resync');
-    assert.ok(states.slice(0, bad).every((s) => s.startsWith('book ok')), `ok until the corruption: ${states.slice(0, bad)}`);
+    assert.ok(states.slice(0, bad).every((s) => s.startsWith('book ok')), `ok until then: ${states.slice(0, bad)}`);
 
     // The page dropped its book and asked for a new one: unsubscribe, subscribe, a fresh snapshot.
-    const at = traffic.findIndex((f) => f.m.seq === corrupted.seq && f.m.topic === 'book.BTC-USD');
-    const after = traffic.slice(at + 1);
+    const after = traffic.slice(hit.at);
     const unsub = after.findIndex((f) => f.dir === 'sent' && f.m.op === 'unsubscribe');
-    assert.ok(unsub >= 0, 'the page unsubscribed after the corrupted delta');
+    assert.ok(unsub >= 0, 'the page unsubscribed');
     assert.deepEqual(after[unsub].m.topics, ['book.BTC-USD'], 'only the book, not the trades');
     const sub = after.findIndex((f, i) => i > unsub && f.dir === 'sent' && f.m.op === 'subscribe');
     assert.ok(sub > unsub, 'then subscribed again');
     assert.deepEqual(after[sub].m.topics, ['book.BTC-USD']);
     const snapshot = after.find((f, i) => i > sub && f.m.topic === 'book.BTC-USD' && f.m.snapshot === true);
     assert.ok(snapshot, 'and got a fresh snapshot');
-    assert.ok(snapshot.m.seq >= corrupted.seq);
+    assert.ok(snapshot.m.seq >= hit.m.seq);
 
     await delay(300);
     const panel = await readPanel(page);
     const { seq } = await assertLadderMatches(panel, ref, 'book.BTC-USD');
     assert.ok(seq >= snapshot.m.seq, 'following the book from the new snapshot');
-    assert.match(panel.note, new RegExp(`^1 resync, last: checksum \\d+ != ${corrupted.checksum} at seq ${corrupted.seq}$`),
-      'the page says why it resynced');
+    assert.match(panel.note, note(hit.m), 'the page says why it resynced');
+    return panel;
+  }
+
+  try {
+    await page.goto(gw.httpsUrl + '/');
+    await page.click('tr[data-topic="ticker.BTC-USD"]');
+    await page.locator('#book-status').filter({ hasText: /^book ok/ }).waitFor({ timeout: 10000 });
+    await assertLadderMatches(await readPanel(page), ref, 'book.BTC-USD');
+
+    // A corrupted copy: one level's size is changed; the checksum no longer matches.
+    await expectResync((m) => {
+      const level = [...m.asks, ...m.bids].find(([, size]) => Number(size) > 0);
+      if (!level) return undefined;
+      level[1] = (Number(level[1]) + 1).toFixed(level[1].split('.')[1].length);
+      return JSON.stringify(m);
+    }, (m) => new RegExp(`^1 resync, last: checksum \\d+ != ${m.checksum} at seq ${m.seq}$`));
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'book-panel-resynced.png'), fullPage: true });
+
+    // A lost delta: the next one's prev_seq is the lost one's seq, not the page's.
+    await expectResync(() => null,
+      (m) => new RegExp(`^2 resyncs, last: prev_seq ${m.seq} after seq ${m.prev_seq}$`));
+
     assert.deepEqual(ref.errors, []);
     assert.deepEqual(errors, [], 'no script errors on the page');
   } finally {
