@@ -1,5 +1,7 @@
 // The live ticker page in a real browser (Debian's headless Chromium driven by playwright-core):
-// what a new user sees first. Launch options follow /work/shared/notes/browser.md.
+// what a new user sees first, and the book panel a click on a symbol opens, checked against an
+// independent npm `ws` client's book (support/book.mjs). Launch options follow
+// /work/shared/notes/browser.md.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -7,7 +9,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startGateway, tempDir } from './support/gateway.mjs';
+import { connectReady, delay, startGateway, tempDir, waitFor } from './support/gateway.mjs';
+import { BookKeeper, compareDecimal, crc32 } from './support/book.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = process.env.TICKGATE_ARTIFACTS || path.resolve('artifacts');
@@ -20,10 +23,13 @@ let profile;
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (scripts/setup.sh installs Debian's chromium)`);
-  gw = await startGateway(['--symbols', '8', '--rate', '400']);
+  // Books and trades on: the ticker page must work beside them, and the book panel needs them
+  // (800 book changes/s over 8 symbols: BTC-USD's top 10 changes ~100 times a second).
+  gw = await startGateway(['--symbols', '8', '--rate', '400', '--book-rate', '800', '--trade-rate', '100']);
   profile = tempDir('tickgate-chromium-');
   context = await chromium.launchPersistentContext(profile.dir, {
     executablePath: CHROMIUM, headless: true, ignoreHTTPSErrors: true, args: ARGS,
+    viewport: { width: 1440, height: 900 },
   });
 });
 
@@ -156,5 +162,295 @@ test('a page using socket.io-client receives ticker events, polling first, then 
     await page.close();
     server.closeAllConnections();  // Chromium keeps its kept-alive connection open past the page
     await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+// ---- The book panel ----
+
+/**
+ * An npm `ws` client following the book and trades of `symbols` on its own connection: every book
+ * message goes through a ReferenceBook (chain and checksum checked), and the book's checksum string
+ * is kept per seq, so a page's ladder at seq N can be compared with what this client held at N.
+ */
+async function referenceClient(symbols) {
+  const c = await connectReady(gw.wsUrl, { label: 'reference' });
+  const keeper = new BookKeeper();
+  const states = new Map();  // book topic -> Map(seq -> checksum string)
+  const trades = new Map();  // trade topic -> trades in arrival order
+  const errors = [];
+  c.ws.on('message', (data) => {
+    const m = JSON.parse(data.toString());
+    try {
+      if (keeper.apply(m)) {
+        if (!states.has(m.topic)) states.set(m.topic, new Map());
+        states.get(m.topic).set(m.seq, keeper.get(m.topic).checksumString());
+      }
+    } catch (e) {
+      errors.push(e.message);
+    }
+    if (m.type === 'trade') {
+      if (!trades.has(m.topic)) trades.set(m.topic, []);
+      trades.get(m.topic).push(m);
+    }
+  });
+  await c.request({ op: 'subscribe', id: 1, topics: symbols.flatMap((s) => [`book.${s}`, `trade.${s}`]) }, 'subscribed');
+  return { c, states, trades, errors };
+}
+
+/** What the panel shows, read in one go (one rendered frame). Ladder rows top to bottom. */
+function readPanel(page) {
+  return page.evaluate(() => {
+    const contentWidth = (el) => {
+      const style = getComputedStyle(el);
+      return el.getBoundingClientRect().width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    };
+    const levels = (id) => [...document.querySelectorAll(`#${id} tr`)].filter((tr) => !tr.hidden).map((tr) => ({
+      price: tr.querySelector('.price').textContent,
+      size: tr.querySelector('.size').textContent,
+      bar: tr.querySelector('.bar').getBoundingClientRect().width,
+      cell: contentWidth(tr.querySelector('.bar-cell')),
+    }));
+    const tape = [...document.querySelectorAll('#tape tr')].filter((tr) => !tr.hidden).map((tr) => {
+      const [time, side, price, size] = tr.querySelectorAll('td');
+      return { time: time.textContent, side: side.textContent, color: getComputedStyle(side).color,
+        price: price.textContent, size: size.textContent };
+    });
+    return {
+      visible: document.getElementById('panel').checkVisibility(),
+      // The ticker row the panel is shown under.
+      under: document.getElementById('panel-row').previousElementSibling?.dataset.topic,
+      symbol: document.getElementById('book-symbol').textContent,
+      topic: document.getElementById('book-topic').textContent,
+      status: document.getElementById('book-status').textContent,
+      note: document.getElementById('book-note').textContent,
+      spread: document.getElementById('spread').textContent,
+      seq: document.getElementById('ladder').dataset.seq,
+      asks: levels('asks'),
+      bids: levels('bids'),
+      tape,
+    };
+  });
+}
+
+/** The checksum string of the ladder as shown: asks best (lowest) first, then bids best first. */
+function ladderString(panel) {
+  const piece = (levels) => levels.map((l) => `${l.price}:${l.size}`).join(',');
+  return `${piece([...panel.asks].reverse())}|${piece(panel.bids)}`;
+}
+
+/** Checks the ladder is a well-formed top-10 book equal to the reference client's at the seq shown. */
+async function assertLadderMatches(panel, ref, topic) {
+  assert.match(panel.status, /^book ok · seq \d+$/, `status: ${panel.status} (${panel.note})`);
+  const seq = Number(panel.status.match(/\d+$/)[0]);
+  assert.equal(Number(panel.seq), seq, 'the ladder was drawn at the seq the status shows');
+  assert.equal(panel.asks.length, 10, 'ten asks');
+  assert.equal(panel.bids.length, 10, 'ten bids');
+  // Top to bottom: the 10th ask down to the best ask, then the best bid down to the 10th bid.
+  const prices = [...panel.asks, ...panel.bids].map((l) => l.price);
+  for (let i = 1; i < prices.length; i++)
+    assert.equal(compareDecimal(prices[i - 1], prices[i]), 1, `prices descend down the ladder: ${prices.join(' ')}`);
+  const all = [...panel.asks, ...panel.bids];
+  const max = Math.max(...all.map((l) => Number(l.size)));
+  for (const l of all) {
+    assert.match(l.size, /^\d+\.\d+$/);
+    assert.ok(Math.abs(l.bar - (l.cell * Number(l.size)) / max) <= 1,
+      `bar of ${l.price} (${l.size} of max ${max}) is ${l.bar} px of the cell's ${l.cell}`);
+  }
+  assert.ok(all.some((l) => Math.abs(l.bar - l.cell) <= 1), 'the largest size fills its bar cell');
+  const spread = Number(panel.bids.length && panel.asks.at(-1).price) - Number(panel.bids[0].price);
+  assert.match(panel.spread, new RegExp(`^spread ${spread.toFixed(panel.bids[0].price.split('.')[1].length)} · \\d+\\.\\d bp$`));
+
+  const shown = ladderString(panel);
+  await waitFor(() => ref.states.get(topic)?.has(seq), { timeoutMs: 3000, what: `reference client at ${topic} seq ${seq}` });
+  assert.equal(shown, ref.states.get(topic).get(seq), `ladder at seq ${seq} equals the reference client's book`);
+  return { seq, checksum: crc32(shown) };
+}
+
+/** Records every text the book status shows, so a resync that lasts one frame is not missed. */
+function recordBookStatus(page) {
+  return page.evaluate(() => {
+    window.__bookStates = [];
+    if (window.__bookObserver) return;  // one observer; a new call only starts a new record
+    const el = document.getElementById('book-status');
+    window.__bookObserver = new MutationObserver(() => window.__bookStates.push(el.textContent));
+    window.__bookObserver.observe(el, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+test('clicking a symbol opens its book ladder and trade tape, equal to an independent client\'s, '
+  + 'and another click switches the book', { timeout: 40000 }, async () => {
+  const ref = await referenceClient(['BTC-USD', 'ETH-USD']);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const frames = [];  // the page's own WebSocket traffic, in order
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => frames.push({ dir: 'sent', m: JSON.parse(f.payload) }));
+    ws.on('framereceived', (f) => frames.push({ dir: 'received', m: JSON.parse(f.payload) }));
+  });
+  try {
+    await page.goto(gw.httpsUrl + '/');
+    assert.equal(await page.locator('#panel').isVisible(), false, 'no panel before a click');
+    await page.click('tr[data-topic="ticker.BTC-USD"]');
+    await page.locator('#book-status').filter({ hasText: /^book ok/ }).waitFor({ timeout: 10000 });
+    await recordBookStatus(page);
+    const opened = await readPanel(page);
+    assert.equal(opened.visible, true);
+    assert.equal(opened.symbol, 'BTC-USD');
+    assert.equal(opened.under, 'ticker.BTC-USD', 'the panel opens under the row clicked');
+    assert.match(opened.topic, /^book\.BTC-USD/);
+    assert.equal(await page.locator('tr[data-topic="ticker.BTC-USD"]').getAttribute('class'), 'selected');
+
+    // For ~3 s the book stays ok while its seq rises, and every frame sampled equals the reference.
+    const seqs = [];
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      seqs.push((await assertLadderMatches(await readPanel(page), ref, 'book.BTC-USD')).seq);
+      await delay(200);
+    }
+    assert.ok(seqs.at(-1) > seqs[0] + 20, `seq rose: ${seqs.join(' ')}`);
+    const shown = await page.evaluate(() => window.__bookStates);
+    assert.ok(shown.length > 20, `the status was redrawn ${shown.length} times`);
+    assert.deepEqual(shown.filter((s) => !s.startsWith('book ok')), [], 'no resync while the book was followed');
+
+    // The trade tape: newest first, the reference client's last trades, sides colored.
+    await page.waitForFunction(() => document.querySelectorAll('#tape tr:not([hidden])').length >= 10, null, { timeout: 10000 });
+    const { tape } = await readPanel(page);
+    const refTrades = ref.trades.get('trade.BTC-USD').map((t) => `${t.side} ${t.price} ${t.size}`);
+    const tapeTrades = tape.map((t) => `${t.side} ${t.price} ${t.size}`).reverse();
+    const at = refTrades.findIndex((_, i) => tapeTrades.every((t, k) => refTrades[i + k] === t));
+    assert.ok(at >= 0, `the tape (oldest first: ${tapeTrades.join(', ')}) is a run of the reference's trades`);
+    for (const t of tape) {
+      assert.match(t.time, /^\d\d:\d\d:\d\d\.\d{3}$/);
+      assert.equal(t.color, t.side === 'buy' ? 'rgb(46, 204, 113)' : 'rgb(255, 92, 92)', `${t.side} colored`);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'book-panel.png'), fullPage: true });
+
+    // Another symbol: the panel switches, BTC-USD's topics are unsubscribed and stop arriving.
+    const before = await readPanel(page);
+    await page.click('tr[data-topic="ticker.ETH-USD"]');
+    await page.locator('#book-symbol').filter({ hasText: 'ETH-USD' }).waitFor({ timeout: 5000 });
+    await page.locator('#book-status').filter({ hasText: /^book ok/ }).waitFor({ timeout: 10000 });
+    await delay(500);
+    const eth = await readPanel(page);
+    assert.match(eth.topic, /^book\.ETH-USD/);
+    assert.equal(eth.under, 'ticker.ETH-USD');
+    await assertLadderMatches(eth, ref, 'book.ETH-USD');
+    assert.notEqual(ladderString(eth), ladderString(before), 'another book is shown');
+    assert.equal(await page.locator('tr.selected').getAttribute('data-topic'), 'ticker.ETH-USD');
+    const unsub = frames.findIndex((f) => f.dir === 'sent' && f.m.op === 'unsubscribe');
+    assert.ok(unsub >= 0, 'the page sent an unsubscribe');
+    assert.deepEqual(frames[unsub].m.topics, ['book.BTC-USD', 'trade.BTC-USD']);
+    const acked = frames.findIndex((f) => f.dir === 'received' && f.m.type === 'unsubscribed' && f.m.id === frames[unsub].m.id);
+    assert.ok(acked > unsub, 'and the gateway acknowledged it');
+    assert.deepEqual(frames[acked].m.topics, ['book.BTC-USD', 'trade.BTC-USD']);
+    const late = frames.slice(acked).filter((f) => f.dir === 'received' && /^(book|trade)\.BTC-USD$/.test(f.m.topic));
+    assert.deepEqual(late, [], 'nothing of BTC-USD arrives after the unsubscribe');
+
+    // Closing the panel unsubscribes ETH-USD too.
+    await page.click('#close-book');
+    assert.equal(await page.locator('#panel').isVisible(), false);
+    await waitFor(() => frames.some((f) => f.dir === 'received' && f.m.type === 'unsubscribed'
+      && f.m.topics.includes('book.ETH-USD')), { timeoutMs: 3000, what: 'ETH-USD unsubscribed on close' });
+    assert.deepEqual(ref.errors, [], 'the reference client\'s books were consistent');
+    assert.deepEqual(errors, [], 'no script errors on the page');
+  } finally {
+    await page.close();
+    await ref.c.close();
+  }
+});
+
+test('a corrupted book message, then a lost one, make the page resync: "resync", then "book ok" again from a fresh snapshot',
+  { timeout: 40000 }, async () => {
+  const ref = await referenceClient(['BTC-USD']);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // Every frame passes through this route between the page and the real gateway. `tamper`, when
+  // set, sees each book.BTC-USD delta: it returns the text to forward instead, null to drop the
+  // delta, or undefined to pass it unchanged and wait for another.
+  const traffic = [];
+  let tamper = null;
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((text) => { traffic.push({ dir: 'sent', m: JSON.parse(text) }); server.send(text); });
+    server.onMessage((text) => {
+      const m = JSON.parse(text);
+      if (tamper && m.topic === 'book.BTC-USD' && m.snapshot === false) {
+        const out = tamper(m);
+        if (out === null) return;
+        if (out !== undefined) text = out;
+      }
+      traffic.push({ dir: 'received', m: JSON.parse(text) });
+      ws.send(text);
+    });
+  });
+
+  /** Arms `change`, waits for the page to go "resync" and back to "book ok"; returns the delta hit. */
+  async function expectResync(change, note) {
+    await recordBookStatus(page);
+    const hit = await new Promise((resolve) => {
+      tamper = (m) => {
+        const at = traffic.length;
+        const out = change(m);
+        if (out !== undefined) { tamper = null; resolve({ m, at }); }
+        return out;
+      };
+    });
+    await page.waitForFunction(() => {
+      const states = window.__bookStates;
+      const bad = states.indexOf('resync');
+      return bad >= 0 && states.slice(bad + 1).some((s) => s.startsWith('book ok'));
+    }, null, { timeout: 10000 });
+    const states = await page.evaluate(() => window.__bookStates);
+    const bad = states.indexOf('resync');
+    assert.ok(states.slice(0, bad).every((s) => s.startsWith('book ok')), `ok until then: ${states.slice(0, bad)}`);
+
+    // The page dropped its book and asked for a new one: unsubscribe, subscribe, a fresh snapshot.
+    const after = traffic.slice(hit.at);
+    const unsub = after.findIndex((f) => f.dir === 'sent' && f.m.op === 'unsubscribe');
+    assert.ok(unsub >= 0, 'the page unsubscribed');
+    assert.deepEqual(after[unsub].m.topics, ['book.BTC-USD'], 'only the book, not the trades');
+    const sub = after.findIndex((f, i) => i > unsub && f.dir === 'sent' && f.m.op === 'subscribe');
+    assert.ok(sub > unsub, 'then subscribed again');
+    assert.deepEqual(after[sub].m.topics, ['book.BTC-USD']);
+    const snapshot = after.find((f, i) => i > sub && f.m.topic === 'book.BTC-USD' && f.m.snapshot === true);
+    assert.ok(snapshot, 'and got a fresh snapshot');
+    assert.ok(snapshot.m.seq >= hit.m.seq);
+
+    await delay(300);
+    const panel = await readPanel(page);
+    const { seq } = await assertLadderMatches(panel, ref, 'book.BTC-USD');
+    assert.ok(seq >= snapshot.m.seq, 'following the book from the new snapshot');
+    assert.match(panel.note, note(hit.m), 'the page says why it resynced');
+    return panel;
+  }
+
+  try {
+    await page.goto(gw.httpsUrl + '/');
+    await page.click('tr[data-topic="ticker.BTC-USD"]');
+    await page.locator('#book-status').filter({ hasText: /^book ok/ }).waitFor({ timeout: 10000 });
+    await assertLadderMatches(await readPanel(page), ref, 'book.BTC-USD');
+
+    // A corrupted copy: one level's size is changed; the checksum no longer matches.
+    await expectResync((m) => {
+      const level = [...m.asks, ...m.bids].find(([, size]) => Number(size) > 0);
+      if (!level) return undefined;
+      level[1] = (Number(level[1]) + 1).toFixed(level[1].split('.')[1].length);
+      return JSON.stringify(m);
+    }, (m) => new RegExp(`^1 resync, last: checksum \\d+ != ${m.checksum} at seq ${m.seq}$`));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'book-panel-resynced.png'), fullPage: true });
+
+    // A lost delta: the next one's prev_seq is the lost one's seq, not the page's.
+    await expectResync(() => null,
+      (m) => new RegExp(`^2 resyncs, last: prev_seq ${m.seq} after seq ${m.prev_seq}$`));
+
+    assert.deepEqual(ref.errors, []);
+    assert.deepEqual(errors, [], 'no script errors on the page');
+  } finally {
+    await page.close();
+    await ref.c.close();
   }
 });
