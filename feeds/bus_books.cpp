@@ -3,7 +3,8 @@
 namespace tickgate::feeds {
 namespace tp = protocol;
 
-BusBookAssembler::Book* BusBookAssembler::book_for(std::string_view topic, std::vector<tp::MarketUpdate>& out) {
+BusBookAssembler::Book* BusBookAssembler::book_for(std::string_view topic, const tp::BusBookRecord& r,
+                                                   std::vector<tp::MarketUpdate>& out) {
     auto it = books_.find(topic);
     if (it != books_.end()) return &it->second;
     if (books_.size() >= max_books_) return nullptr;
@@ -11,9 +12,13 @@ BusBookAssembler::Book* BusBookAssembler::book_for(std::string_view topic, std::
     ++waiting_;
     // The engine learns of the book now, before it has a base: an empty change at seq 0 changes
     // no view, so subscribers wait for the first real one.
+    // With the record's decimals: the engine takes a book's (and its views') from its first change.
+    const tp::BusBookChange c = r.change();
     tp::MarketUpdate announce;
     announce.kind = tp::UpdateKind::book;
     announce.set_topic(topic);
+    announce.price_decimals = c.price_decimals;
+    announce.size_decimals = c.size_decimals;
     announce.book.count = 0;
     announce.book.ask_mask = 0;
     announce.book.flags = tp::kBookFirst | tp::kBookLast;
@@ -65,7 +70,7 @@ void BusBookAssembler::drain_buffer(std::string_view topic, Book& b, std::vector
 
 BusBookAssembler::Outcome BusBookAssembler::on_delta(std::string_view topic, const tp::BusBookRecord& r,
                                                      std::vector<tp::MarketUpdate>& out) {
-    Book* b = book_for(topic, out);
+    Book* b = book_for(topic, r, out);
     if (!b) return Outcome::over_limit;
     const std::uint64_t seq = r.seq();
     if (seq <= b->last_seq) return Outcome::duplicate;
@@ -108,7 +113,7 @@ BusBookAssembler::Outcome BusBookAssembler::on_delta(std::string_view topic, con
 
 BusBookAssembler::Outcome BusBookAssembler::on_keyframe(std::string_view topic, const tp::BusBookRecord& r,
                                                         std::vector<tp::MarketUpdate>& out) {
-    Book* b = book_for(topic, out);
+    Book* b = book_for(topic, r, out);
     if (!b) return Outcome::over_limit;
     const std::uint64_t seq = r.seq();
     // What the book holds already, or a keyframe the buffered deltas do not continue (they start

@@ -79,7 +79,7 @@ private:
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
 
-    Book* book_for(std::string_view topic, std::vector<protocol::MarketUpdate>& out);
+    Book* book_for(std::string_view topic, const protocol::BusBookRecord& r, std::vector<protocol::MarketUpdate>& out);
     void forward(std::string_view topic, const protocol::BusBookRecord& r, std::vector<protocol::MarketUpdate>& out);
     void buffer(Book& b, std::string_view body);
     /// Forwards a keyframe as a reset change and makes it the book's base, then the buffered deltas.

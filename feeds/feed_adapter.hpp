@@ -35,7 +35,7 @@ struct NatsOptions {
     std::uint32_t max_topics = 100000;  // topics the feed tracks; a stray publisher cannot grow it further
     // Where nats.c reads: "worker", on the event loop the gateway offers (worker 0's, where the
     // broadcast engine drains the ring), or "thread", on an event loop of the feed's own thread.
-    std::string reader = "thread";
+    std::string reader = "worker";
 };
 
 struct UpstreamStats;

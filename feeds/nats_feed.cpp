@@ -532,7 +532,8 @@ void NatsFeed::ingest_book(std::string_view topic, std::string_view channel, std
     default: break;
     }
     stats_.books_waiting.store(books_.waiting(), std::memory_order_relaxed);
-    if (live && !fragments_.empty()) stats_.latency.observe_ns(now - r.change().ts_ns);
+    // A keyframe's ts is its book's last change's, up to a second old: not a latency.
+    if (live && !keyframe && !fragments_.empty()) stats_.latency.observe_ns(now - r.change().ts_ns);
     for (auto& f : fragments_) {
         f.feed = feed_index_;
         out.publish(f, stop);

@@ -57,7 +57,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
                    "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop] | nats://HOST:PORT[,HOST:PORT...]");
     d.add_options()
         ("nats-subjects", po::value(&c.nats.subjects)->default_value(c.nats.subjects), "NATS feeds: subjects to subscribe to")
-        ("nats-reader", po::value(&c.nats.reader)->default_value(c.nats.reader), "NATS feeds: where nats.c reads: thread (a thread of the feed's own) or worker (worker 0's event loop, where the engine drains the ring: no thread hop per message)")
+        ("nats-reader", po::value(&c.nats.reader)->default_value(c.nats.reader), "NATS feeds: where nats.c reads: worker (worker 0's event loop, where the engine drains the ring: no thread hop per message) or thread (a thread of the feed's own)")
         ("nats-live-subject", po::value(&c.nats.live_subject)->default_value(c.nats.live_subject), "NATS feeds: the publisher's batched live subject, read instead of the per-topic subjects while batches come (auto: PREFIX-live when --nats-subjects is PREFIX.>; none: per-topic only)")
         ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections), "connections in all; beyond: HTTP 503")
         ("max-connections-per-ip", po::value(&c.max_connections_per_ip)->default_value(c.max_connections_per_ip), "connections per client IP; beyond: HTTP 503")

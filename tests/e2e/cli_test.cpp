@@ -43,7 +43,7 @@ TEST(Cli, HelpListsEveryOptionWithItsDefaultAndExitsZero) {
           "--max-connections",
           "--max-connections-per-ip", "--max-subscriptions", "--max-topics", "--max-message-bytes", "--client-rate",
           "--max-queue-bytes", "--slow-timeout-ms", "--heartbeat-ms", "--handshake-timeout-ms", "--stale-ms",
-          "--allowed-origins", "--log-level", "--nats-subjects", "--nats-live-subject"})
+          "--allowed-origins", "--log-level", "--nats-subjects", "--nats-live-subject", "--nats-reader"})
         EXPECT_NE(r.out.find(std::string(option) + " "), std::string::npos) << option << " missing from --help:\n" << r.out;
     const auto line_of = [&](const std::string& option) {
         const auto lines = lines_with(r.out, option + " ");
@@ -98,7 +98,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlag{"UnknownFeedKind", {"--feed", "kafka://x"}, "kafka://x"},
                       BadFlag{"ReplayWithoutFile", {"--feed", "replay:"}, "replay"},
                       BadFlag{"ReplayBadSpeed", {"--feed", "replay:/tmp/x.jsonl,speed=fast"}, "speed"},
-                      BadFlag{"NatsLiveSubjectPattern", {"--nats-live-subject", "md-live.>"}, "--nats-live-subject"}),
+                      BadFlag{"NatsLiveSubjectPattern", {"--nats-live-subject", "md-live.>"}, "--nats-live-subject"},
+                      BadFlag{"NatsReader", {"--nats-reader", "fiber"}, "--nats-reader must be thread or worker"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Cli, ConfigFileIsHonouredAndFlagsOverrideIt) {

@@ -75,6 +75,11 @@ describe('books and trades across NATS', () => {
       }
       assert.ok(common >= 20, `${topic}: ${common} deltas seen by both`);
     }
+    // Each book in its symbol's decimals on both (SOL-USD has three price places in the simulator).
+    for (const c of [a, b]) {
+      const sol = c.messages.find((m) => m.topic === 'book.SOL-USD' && m.snapshot);
+      assert.match(sol.bids[0][0], /^\d+\.\d{3}$/, `${c.label}: ${JSON.stringify(sol.bids[0])}`);
+    }
     // A late client's snapshot is exactly the early client's book at that seq.
     for (const topic of BOOKS) {
       const snap = b.messages.find((m) => m.topic === topic && m.snapshot);

@@ -1,7 +1,8 @@
 // The gateway's NATS reader under bursts: it switches to one read per window while messages keep
 // coming, and back to reading at once when they stop. Nothing may be lost or reordered on the way,
 // a message after the burst must not wait for a later one, and a reconnect in the middle of a
-// burst must not leave the reader stuck.
+// burst must not leave the reader stuck. Both readers: on worker 0's loop (--nats-reader worker,
+// the default) and on a thread of the feed's own.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectReady, scrape, startGateway, waitFor } from './support/gateway.mjs';
@@ -11,10 +12,11 @@ describe('the NATS reader in a burst and after it', () => {
   const stops = [];
   after(async () => { for (const s of stops.reverse()) await s(); });
 
-  test('5,000 messages at once all arrive in order; the next one, alone, arrives at once', { timeout: 60000 }, async () => {
+  for (const reader of ['worker', 'thread'])
+  test(`${reader} reader: 5,000 messages at once all arrive in order; the next one, alone, arrives at once`, { timeout: 60000 }, async () => {
     const nats = await startNats();
     stops.push(() => nats.stop());
-    const gw = await startGateway(['--feed', nats.url]);
+    const gw = await startGateway(['--feed', nats.url, '--nats-reader', reader]);
     stops.push(() => gw.stop());
     const feed = `{feed="${nats.url}"}`;
     await waitFor(async () => (await scrape(gw))[`tickgate_upstream_connected${feed}`] === 1,

@@ -16,11 +16,11 @@ namespace {
 
 // A record body: `seq`, reset or not, with one bid level at price 100 + seq (so the forwarded
 // fragments tell which change they came from).
-std::string body(std::uint64_t seq, bool reset = false, std::size_t levels = 1) {
+std::string body(std::uint64_t seq, bool reset = false, std::size_t levels = 1, std::uint8_t price_decimals = 2) {
     std::vector<tp::BusBookLevel> l;
     for (std::size_t i = 0; i < levels; ++i) l.push_back({static_cast<std::int64_t>(100 + seq + i), 5, false});
     std::string out(tp::book_record_size(l.size()), '\0');
-    tp::encode_book_record({2, 4, seq, static_cast<std::int64_t>(seq) * 1000, reset}, l,
+    tp::encode_book_record({price_decimals, 4, seq, static_cast<std::int64_t>(seq) * 1000, reset}, l,
                            reinterpret_cast<std::byte*>(out.data()));
     return out.substr(tp::kBusRecordHeaderSize);
 }
@@ -67,6 +67,15 @@ TEST(BusBooks, AFirstSightAnnouncesTheBookWithAnEmptyChangeAtSeqZero) {
     EXPECT_EQ(p.ring[0].book.flags, tp::kBookFirst | tp::kBookLast);
     EXPECT_FALSE(p.books.ready("book.BTC-USD"));
     EXPECT_EQ(p.books.waiting(), 1u);
+    EXPECT_EQ(p.ring[0].price_decimals, 2);
+
+    // The engine takes a book's decimals from its first change: the announce carries the record's.
+    std::vector<tp::MarketUpdate> ring;
+    const std::string three = body(5, false, 1, 3);
+    p.books.on_delta("book.SOL-USD", tp::BusBookRecord(three), ring);
+    ASSERT_EQ(ring.size(), 1u);
+    EXPECT_EQ(ring[0].price_decimals, 3);
+    EXPECT_EQ(ring[0].size_decimals, 4);
 }
 
 TEST(BusBooks, ALateJoinerWaitsForAKeyframeThenAppliesTheDeltasAboveIt) {
