@@ -65,6 +65,7 @@ struct Metrics::Families {
     pm::Family<pm::Counter>& upstream_topic_limit_drops;
     pm::Family<pm::Counter>& upstream_filtered;
     pm::Family<pm::Gauge>& upstream_batched;
+    pm::Family<pm::Counter>& upstream_ring_waits;
     pm::Family<pm::Counter>& upstream_book_gaps;
     pm::Family<pm::Counter>& upstream_book_bases;
     pm::Family<pm::Gauge>& upstream_books_waiting;
@@ -166,6 +167,10 @@ struct Metrics::Families {
                                .Name("tickgate_upstream_batched")
                                .Help("1 while the feed reads the publisher's batched live subject, 0 on the per-topic subjects")
                                .Register(registry)),
+          upstream_ring_waits(pm::BuildCounter()
+                                  .Name("tickgate_upstream_ring_waits_total")
+                                  .Help("Times a reader on worker 0 left messages in the library until the engine had drained the ring")
+                                  .Register(registry)),
           upstream_book_gaps(pm::BuildCounter()
                                  .Name("tickgate_upstream_book_gaps_total")
                                  .Help("Book deltas from the upstream that skipped a seq: the book waits for a keyframe")
@@ -285,6 +290,7 @@ std::string Metrics::scrape() {
         set_total(f.upstream_filtered.Add(labels), static_cast<double>(up->filtered.get()));
         f.upstream_batched.Add(labels).Set(up->batched.load(std::memory_order_relaxed) ? 1 : 0);
         set_total(f.upstream_book_gaps.Add(labels), static_cast<double>(up->book_gaps.get()));
+        set_total(f.upstream_ring_waits.Add(labels), static_cast<double>(up->ring_waits.get()));
         set_total(f.upstream_book_bases.Add(labels), static_cast<double>(up->book_bases.get()));
         f.upstream_books_waiting.Add(labels).Set(static_cast<double>(up->books_waiting.load(std::memory_order_relaxed)));
         auto& histogram = f.upstream_latency.Add(labels, runtime::latency_bucket_boundaries());
