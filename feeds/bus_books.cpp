@@ -86,10 +86,11 @@ BusBookAssembler::Outcome BusBookAssembler::on_delta(std::string_view topic, con
     }
     if (!b->ready) {
         if (!b->held_keyframe.empty()) {
+            // Older than the keyframe (it holds this change already): the keyframe stays held.
+            if (seq <= tp::BusBookRecord(b->held_keyframe).seq()) return Outcome::duplicate;
             const std::string held = std::move(b->held_keyframe);
             b->held_keyframe.clear();
             const tp::BusBookRecord k(held);
-            if (seq <= k.seq()) return Outcome::duplicate;  // the keyframe holds it already
             if (seq == k.seq() + 1) {
                 apply_keyframe(topic, *b, k, out);
                 forward(topic, r, out);

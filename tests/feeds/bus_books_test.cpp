@@ -183,6 +183,7 @@ TEST(BusBooks, AKeyframeBeforeAnyDeltaIsHeldUntilTheNextDeltaShowsItContinues) {
     EXPECT_EQ(p.keyframe(7), Outcome::held);
     EXPECT_EQ(p.changes(), Seqs({0}));
     EXPECT_FALSE(p.books.ready("book.BTC-USD"));
+    EXPECT_EQ(p.delta(6), Outcome::duplicate) << "a change the keyframe holds; it stays held";
     EXPECT_EQ(p.delta(8), Outcome::became_ready);
     EXPECT_EQ(p.changes(), Seqs({0, 7, 8}));
     EXPECT_TRUE(p.reset_at(7));

@@ -553,11 +553,6 @@ TEST(BusV2Trades, ATradeRecordRoundTripsEveryField) {
 TEST(BusV2Groups, BooksAndTradesTravelInGroupsBesideTickers) {
     const std::string book = book_record({2, 4, 9, 1, false}, ladder(3));
     const std::string trade = trade_record(sample_trade());
-    auto group = [](std::string_view subject, const std::string& records) {
-        std::string out(tp::subject_group_size(subject.size(), records.size()) - records.size(), '\0');
-        tp::encode_subject_group_header(subject, records.size(), reinterpret_cast<std::byte*>(out.data()));
-        return out + records;
-    };
     const std::string data = v2_header(1) + group("md.book.BTC-USD", book) + group("md.trade.BTC-USD", trade) +
                              group("md.ticker.BTC-USD", ticker_record(sample()));
     tp::BusMessage m;
