@@ -36,8 +36,10 @@ constexpr auto kReloadBudget = std::chrono::seconds(10);
 constexpr auto kCoalesce = std::chrono::microseconds(500);
 // Hosted on worker 0: the ring room a message needs before it is taken. The most updates one
 // message can hold: nats-server's 1 MiB payload limit of ticker records is about 10,000, a
-// book record's fragments fewer per byte.
+// book record's fragments fewer per byte. Half a lane at most (the gateway's lanes hold 65,536),
+// so that a small ring is still read.
 constexpr std::size_t kHostedHeadroom = 16384;
+std::size_t hosted_headroom(const UpdateChannel& out) { return std::min(kHostedHeadroom, out.lane_capacity() / 2); }
 constexpr auto kHostedRetry = std::chrono::microseconds(200);
 // Decode errors are logged up to this many times, then only counted: a flood must not flood the log.
 constexpr std::uint64_t kLoggedDecodeErrors = 10;
@@ -245,7 +247,7 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         while (next < latest.size() && !stop.stop_requested()) {
             bool progressed = false;
             run_on(io, [&] {
-                for (; next < latest.size() && (!live.hosted || out.room() >= kHostedHeadroom); ++next, progressed = true)
+                for (; next < latest.size() && (!live.hosted || out.room() >= hosted_headroom(out)); ++next, progressed = true)
                     ingest(latest[next].first, latest[next].second, false, out, stop);
             });
             if (!progressed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -306,7 +308,7 @@ bool NatsFeed::drain_subscription(Live& live, natsSubscription* sub, bool batche
     if (natsSubscription_GetPending(sub, &queued, nullptr) != NATS_OK) return false;
     if (live.paused) return queued > 0;
     for (int i = 0; i < queued && !stop.stop_requested(); ++i) {
-        if (live.hosted && out.room() < kHostedHeadroom) {
+        if (live.hosted && out.room() < hosted_headroom(out)) {
             retry_when_drained(live, out, stop);
             break;
         }
