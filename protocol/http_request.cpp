@@ -19,6 +19,13 @@ std::string websocket_accept_key(std::string_view key) {
     return out;
 }
 
+bool valid_websocket_key(std::string_view key) {
+    // 16 bytes are always 24 characters, the last two "==": checked before decoding anything.
+    if (key.size() != 24 || !key.ends_with("==")) return false;
+    std::string bytes;
+    return append_base64_decoded(key, bytes) && bytes.size() == 16;
+}
+
 std::string percent_decode(std::string_view in) {
     std::string out;
     for (std::size_t i = 0; i < in.size(); ++i) {

@@ -11,6 +11,10 @@ namespace tickgate::protocol {
 /// Sec-WebSocket-Accept for a client's Sec-WebSocket-Key: base64(SHA-1(key + RFC 6455 GUID)).
 std::string websocket_accept_key(std::string_view key);
 
+/// Whether a Sec-WebSocket-Key is what RFC 6455 section 4.2.1 item 5 requires of one: base64
+/// (section 4 of RFC 4648, padded) of exactly 16 bytes. Anything else is answered 400.
+bool valid_websocket_key(std::string_view key);
+
 /// Decodes %XX escapes and '+' (as a space, form encoding). A '%' not followed by two hex digits
 /// is kept as it is.
 std::string percent_decode(std::string_view in);

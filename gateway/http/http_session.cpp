@@ -238,10 +238,10 @@ private:
         }
         const auto key = req[http::field::sec_websocket_key];
         const auto version = req[http::field::sec_websocket_version];
-        if (key.empty() || key.size() > 64 || version != "13") {
+        if (!protocol::valid_websocket_key(std::string_view(key.data(), key.size())) || version != "13") {
             context_.admission.count(ConnectionResult::bad_handshake);
             return reply(protocol::http_response(400, "Bad Request", "application/json",
-                                  error_body("Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required"), false,
+                                  error_body("Sec-WebSocket-Key (base64 of 16 bytes) and Sec-WebSocket-Version: 13 are required"), false,
                                   "Sec-WebSocket-Version: 13\r\n"),
                          false);
         }

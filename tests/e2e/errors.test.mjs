@@ -107,7 +107,9 @@ describe('limits (--max-subscriptions 3, --client-rate 5, --max-message-bytes 25
     gw = await startGateway(['--symbols', '5', '--max-subscriptions', '3', '--client-rate', '5',
       '--max-message-bytes', '256']);
     observer = await connectReady(gw.wsUrl, { label: 'observer' });
-    observer.send({ op: 'subscribe', id: 1, topics: ['ticker.BTC-USD', 'ticker.ETH-USD'] });
+    // A pattern: just after start an exact topic may not be published yet (unknown_topic), which
+    // once left this observer without ETH-USD on a loaded machine.
+    observer.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
     await observer.next('subscribed');
   });
   after(async () => {

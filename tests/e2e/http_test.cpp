@@ -149,6 +149,16 @@ TEST(Http, BadUpgradeRequestsAreAnsweredWith400And405) {
 
     upgrade.headers = {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Version", "13"}};
     EXPECT_EQ(http_get(gw.ws_port(), "/ws", upgrade).status, 400) << "no Sec-WebSocket-Key";
+    // RFC 6455 4.2.1 item 5: the key is base64 of 16 bytes.
+    for (const char* key : {"not base64 at all!!!!!!!", "AAAAAAAAAAA=", "dGhlIHNhbXBsZSBub25jZQ"}) {
+        upgrade.headers = {{"Connection", "Upgrade"},
+                           {"Upgrade", "websocket"},
+                           {"Sec-WebSocket-Key", key},
+                           {"Sec-WebSocket-Version", "13"}};
+        const auto bad_key = http_get(gw.ws_port(), "/ws", upgrade);
+        EXPECT_EQ(bad_key.status, 400) << key << ": " << bad_key.error;
+        EXPECT_NE(bad_key.body.find("base64 of 16 bytes"), std::string::npos) << bad_key.body;
+    }
 
     // A well-formed upgrade is answered 101 with the RFC 6455 accept key.
     upgrade.headers = {{"Connection", "Upgrade"},

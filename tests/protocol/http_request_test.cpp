@@ -20,6 +20,19 @@ TEST(WebSocketAcceptKey, DependsOnEveryByteOfTheKey) {
     EXPECT_EQ(websocket_accept_key("").size(), 28u) << "base64 of a 20-byte digest";
 }
 
+TEST(WebSocketKey, IsBase64OfExactlySixteenBytes) {
+    EXPECT_TRUE(valid_websocket_key("dGhlIHNhbXBsZSBub25jZQ==")) << "RFC 6455's example";
+    EXPECT_TRUE(valid_websocket_key("AAAAAAAAAAAAAAAAAAAAAA=="));
+    EXPECT_TRUE(valid_websocket_key("/+/+/+/+/+/+/+/+/+/+/w=="));
+    EXPECT_FALSE(valid_websocket_key("")) << "empty";
+    EXPECT_FALSE(valid_websocket_key("AAAAAAAAAAA=")) << "8 bytes";
+    EXPECT_FALSE(valid_websocket_key("AAAAAAAAAAAAAAAAAAAAAAA=")) << "17 bytes";
+    EXPECT_FALSE(valid_websocket_key("dGhlIHNhbXBsZSBub25jZQ")) << "unpadded";
+    EXPECT_FALSE(valid_websocket_key("dGhlIHNhbXBsZSBub25j!Q==")) << "not base64";
+    EXPECT_FALSE(valid_websocket_key("dGhlIHNhbXBsZSBub25jZQ==dGhlIHNhbXBsZSBub25jZQ==")) << "two keys";
+    EXPECT_FALSE(valid_websocket_key("dGhlIHNhbX BsZSBub25jZQ=")) << "a space";
+}
+
 TEST(PercentDecode, DecodesEscapesInEitherCase) {
     EXPECT_EQ(percent_decode("ticker.BTC-USD%2Cticker.ETH-USD"), "ticker.BTC-USD,ticker.ETH-USD");
     EXPECT_EQ(percent_decode("%2a%2A"), "**");
