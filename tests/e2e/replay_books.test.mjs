@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectReady, delay, startGateway, tempDir, waitFor, writeReplay } from './support/gateway.mjs';
+import { recordSimulator } from './support/recording.mjs';
 import { BookKeeper, ReferenceBook } from './support/book.mjs';
 
 const SYM = 'BTC-USD';
@@ -18,25 +19,6 @@ const TOPICS = [`ticker.${SYM}`, BOOK, BOOK50, TRADE];
 /** A view's whole state (every level, as strings), to compare books exactly. */
 const stateOf = (book) => JSON.stringify([book.sorted('bids'), book.sorted('asks')]);
 const top10Of = (book) => JSON.stringify([book.sorted('bids').slice(0, 10), book.sorted('asks').slice(0, 10)]);
-
-/** Records a simulator gateway's BTC-USD topics as a v1 client does: one received message per line. */
-async function record() {
-  const gw = await startGateway(['--symbols', '2', '--rate', '40', '--book-rate', '200', '--trade-rate', '60']);
-  try {
-    const c = await connectReady(gw.wsUrl);
-    await c.request({ op: 'subscribe', id: 1, topics: TOPICS }, 'subscribed');
-    await delay(500);
-    // A second snapshot in the recording: the line the replay rebuilds from after the break.
-    await c.request({ op: 'unsubscribe', id: 2, topics: [BOOK, BOOK50] }, 'unsubscribed');
-    await c.request({ op: 'subscribe', id: 3, topics: [BOOK, BOOK50] }, 'subscribed');
-    await delay(500);
-    await c.close();
-    // The raw text, not a re-serialisation: ts does not survive a JSON.parse (it is above 2^53).
-    return c.messages.map((m, i) => [m, c.raw[i]]).filter(([m]) => typeof m.topic === 'string');
-  } finally {
-    await gw.stop();
-  }
-}
 
 /**
  * What the replay must serve of book50.BTC-USD: the state after each recorded line, without the
@@ -92,7 +74,7 @@ describe('replay of a recorded book file with one broken line', () => {
   let gw;
 
   before(async () => {
-    lines = await record();
+    lines = await recordSimulator(TOPICS);
     const book50 = lines.map(([m], i) => [m, i]).filter(([m]) => m.topic === BOOK50);
     const snapshots = book50.filter(([m]) => m.snapshot).map(([, i]) => i);
     assert.equal(snapshots.length, 2, 'the recording holds two book50 snapshots');
