@@ -3,6 +3,7 @@
 #include <jwt.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -24,6 +25,9 @@ struct TokenVerifier::Key {
 };
 
 namespace {
+
+// Tokens remembered as verified, per verifier: the connections of a few thousand users.
+constexpr std::size_t kVerifiedCacheEntries = 4096;
 
 struct JwtFree {
     void operator()(jwt_t* j) const noexcept { jwt_free(j); }
@@ -241,6 +245,29 @@ std::string TokenVerifier::describe() const {
 
 std::variant<TokenClaims, TokenError> TokenVerifier::verify(std::string_view token, std::int64_t now_s) const {
     if (token.size() > kMaxTokenBytes) return TokenError::too_large;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+    std::string key(reinterpret_cast<const char*>(digest), sizeof digest);
+    {
+        std::lock_guard lock(cache_mutex_);
+        if (const auto it = verified_.find(key); it != verified_.end()) {
+            // Everything but the time has been checked against these keys and settings; nbf and
+            // iat were in the past then, so they still are.
+            if (it->second.exp + kLeewaySeconds <= now_s) return TokenError::expired;
+            return it->second;
+        }
+    }
+    auto result = verify_uncached(token, now_s);
+    if (const auto* claims = std::get_if<TokenClaims>(&result)) {
+        std::lock_guard lock(cache_mutex_);
+        // Bounded simply: a full cache starts again (verifying costs what it did without one).
+        if (verified_.size() >= kVerifiedCacheEntries) verified_.clear();
+        verified_.emplace(std::move(key), *claims);
+    }
+    return result;
+}
+
+std::variant<TokenClaims, TokenError> TokenVerifier::verify_uncached(std::string_view token, std::int64_t now_s) const {
     std::string alg_name, kid;
     if (!read_header(token, alg_name, kid)) return TokenError::malformed;
     const jwt_alg_t alg = jwt_str_alg(alg_name.c_str());

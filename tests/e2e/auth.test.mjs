@@ -4,8 +4,8 @@
 // per-user limit; the auth timeout; SIGHUP key reload; and no token in the log.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, connectReady, delay, startGateway, tempDir } from './support/gateway.mjs';
-import { algNone, claims, ecKeys, es256, hs256, nowS, upgrade, writeKey } from './support/jwt.mjs';
+import { connectReady, delay, startGateway, tempDir } from './support/gateway.mjs';
+import { algNone, claims, ecKeys, es256, hs256, nowS, stopChecked, upgrade, writeKey } from './support/jwt.mjs';
 
 const T = { timeout: 20000 };
 const AUD = 'tickgate-test';
@@ -40,7 +40,7 @@ describe('ES256 keys with aud and iss', () => {
   });
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    await gw?.stop();
+    await stopChecked(gw);
     dir?.cleanup();
   });
 
@@ -266,7 +266,7 @@ describe('HS256 secret with anonymous topics', () => {
   });
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    await gw?.stop();
+    await stopChecked(gw);
     dir?.cleanup();
   });
 
@@ -297,7 +297,7 @@ describe('HS256 secret with anonymous topics', () => {
 describe('without a key flag', () => {
   let gw;
   before(async () => { gw = await startGateway(['--symbols', '2']); });
-  after(async () => { await gw?.stop(); });
+  after(async () => { await stopChecked(gw); });
 
   test('tokens are ignored on the upgrade and everything may be subscribed, as before', T, async () => {
     const c = await connectReady(`${gw.wsUrl}?token=whatever&subscribe=ticker.*`);

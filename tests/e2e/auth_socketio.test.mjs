@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import { startGateway, tempDir } from './support/gateway.mjs';
-import { claims, ecKeys, es256, hs256, nowS, writeKey } from './support/jwt.mjs';
+import { claims, ecKeys, es256, hs256, nowS, stopChecked, writeKey } from './support/jwt.mjs';
 
 const T = { timeout: 20000 };
 let gw;
@@ -21,7 +21,7 @@ before(async () => {
 });
 after(async () => {
   for (const s of sockets) s.close();
-  await gw?.stop();
+  await stopChecked(gw);
   dir?.cleanup();
 });
 

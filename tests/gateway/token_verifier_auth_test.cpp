@@ -262,6 +262,33 @@ TEST_F(TokenVerifierTest, GarbageIsMalformed) {
     EXPECT_EQ(error_of(v->verify("e30.e30.", kNow)), TokenError::malformed);  // {} header: no alg
 }
 
+TEST_F(TokenVerifierTest, AVerifiedTokenStillExpires) {
+    auto v = with_public_key();
+    const auto token = es256(ec, body("", kNow + 60));
+    ASSERT_TRUE(std::holds_alternative<TokenClaims>(v->verify(token, kNow)));
+    EXPECT_TRUE(std::holds_alternative<TokenClaims>(v->verify(token, kNow + 60)));  // within the leeway
+    EXPECT_EQ(error_of(v->verify(token, kNow + 91)), TokenError::expired);
+}
+
+TEST_F(TokenVerifierTest, ARefusedTokenIsRefusedEveryTime) {
+    auto v = with_public_key();
+    const auto forged = es256(make_ec_key(), body());
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(error_of(v->verify(forged, kNow)), TokenError::bad_signature);
+    // A token of the future, once refused, is accepted when its time comes: failures are not remembered.
+    const auto later = es256(ec, body("\"nbf\":" + std::to_string(kNow + 100)));
+    EXPECT_EQ(error_of(v->verify(later, kNow)), TokenError::not_yet_valid);
+    EXPECT_TRUE(std::holds_alternative<TokenClaims>(v->verify(later, kNow + 100)));
+}
+
+TEST_F(TokenVerifierTest, AnotherVerifierDoesNotTrustWhatThisOneVerified) {
+    // A SIGHUP that replaces the key: the new verifier has verified nothing yet.
+    const auto token = es256(ec, body());
+    ASSERT_TRUE(std::holds_alternative<TokenClaims>(with_public_key()->verify(token, kNow)));
+    KeySettings s;
+    s.public_key_files = {dir.write("main.pem", make_ec_key().public_pem)};
+    EXPECT_EQ(error_of(load(s)->verify(token, kNow)), TokenError::bad_signature);
+}
+
 TEST_F(TokenVerifierTest, LoadRefusesUnusableKeys) {
     std::string error;
     KeySettings s;

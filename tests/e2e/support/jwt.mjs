@@ -1,6 +1,7 @@
 // JWTs for the access-control tests, made with node's crypto (no JWT library): keys generated at
 // test time, ES256 and HS256 tokens, and the malformed ones an attacker would send.
 import crypto from 'node:crypto';
+import assert from 'node:assert/strict';
 import https from 'node:https';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -76,4 +77,12 @@ export function upgrade(httpsUrl, pathAndQuery, headers = {}) {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Stops the gateway and fails on a bad exit (under ASan/UBSan a report makes it non-zero). */
+export async function stopChecked(gw) {
+  if (!gw) return;
+  const exit = await gw.stop();
+  const reports = gw.stderr.split('\n').filter((l) => /Sanitizer|runtime error/.test(l)).join('\n');
+  assert.equal(exit?.code, 0, `tickgate exit ${JSON.stringify(exit)}: ${reports}`);
 }
