@@ -88,3 +88,30 @@ test('expiry: token_expiring, then a server disconnect', T, async () => {
   assert.equal(await disconnected, 'io server disconnect');
   assert.ok(Date.now() >= exp * 1000 - 50);
 });
+
+test('--max-connections-per-user: a CONNECT past the limit gets connect_error "too many connections"', T, async () => {
+  const limited = await startGateway(['--symbols', '2', '--max-connections-per-user', '1',
+    '--jwt-public-key-file', writeKey(dir.dir, 'limited.pem', key.publicPem)]);
+  const open = (sub) => {
+    const s = io(limited.httpsUrl, { rejectUnauthorized: false, reconnection: false, transports: ['websocket'],
+      auth: { token: es256(key.privateKey, claims({ sub })) } });
+    sockets.push(s);
+    return s;
+  };
+  try {
+    const first = open('one-seat');
+    await connected(first);
+    const err = await refused(open('one-seat'));
+    assert.equal(err.message, 'too many connections');
+    await connected(open('someone-else'));
+    first.close();
+    let again;
+    for (let i = 0; i < 20; ++i) {
+      again = open('one-seat');
+      try { await connected(again); break; } catch { again = undefined; await new Promise((r) => setTimeout(r, 50)); }
+    }
+    assert.ok(again?.connected, 'the seat is free again once the first connection closed');
+  } finally {
+    await stopChecked(limited);
+  }
+});
