@@ -6,6 +6,7 @@
 
 #include "feeds/feed_flags.hpp"
 #include "feeds/runtime/command_line.hpp"
+#include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
 namespace po = boost::program_options;
@@ -70,7 +71,14 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("heartbeat-ms", po::value(&c.heartbeat_ms)->default_value(c.heartbeat_ms), "ping interval; 3 silent intervals close the connection")
         ("handshake-timeout-ms", po::value(&c.handshake_timeout_ms)->default_value(c.handshake_timeout_ms), "TCP accept to WebSocket open")
         ("stale-ms", po::value(&c.stale_ms)->default_value(c.stale_ms), "a feed with no update for this long is stale")
-        ("allowed-origins", po::value<std::vector<std::string>>(), "comma-separated browser Origins allowed to upgrade or to poll Socket.IO, with CORS (default: any)");
+        ("allowed-origins", po::value<std::vector<std::string>>(), "comma-separated browser Origins allowed to upgrade or to poll Socket.IO, with CORS (default: any)")
+        ("jwt-secret-file", po::value(&c.jwt.secret_file), "access control: FILE holds the HS256/384/512 secret (at least 32 bytes)")
+        ("jwt-public-key-file", po::value(&c.jwt.public_key_files), "access control: [KID=]FILE, a PEM ES256/RS256 public key, repeatable; the token's kid selects it (default kid: the file name without extension)")
+        ("jwt-audience", po::value(&c.jwt.audience), "access control: a token's aud must name this")
+        ("jwt-issuer", po::value(&c.jwt.issuer), "access control: a token's iss must be this")
+        ("anonymous-topics", po::value<std::vector<std::string>>(), "access control: comma-separated patterns a client without a token may subscribe to (default: none)")
+        ("auth-timeout-ms", po::value(&c.auth_timeout_ms)->default_value(c.auth_timeout_ms), "access control: a client with no token and no anonymous topics is closed 4001 after this")
+        ("max-connections-per-user", po::value(&c.max_connections_per_user)->default_value(c.max_connections_per_user), "access control: connections per token sub (0: no limit); beyond: HTTP 503, or close 4008 after an auth");
     // clang-format on
     runtime::add_log_level_flag(d, c.log_level);
     return d;
@@ -95,6 +103,14 @@ std::optional<std::string> validate(const Config& c) {
         return "--nats-live-subject must be auto, none or a subject without wildcards";
     if (c.nats.reader != "thread" && c.nats.reader != "worker") return "--nats-reader must be thread or worker";
     if (c.cert_file.empty() != c.key_file.empty()) return "--cert and --key go together";
+    if (!c.jwt.enabled() && (!c.anonymous_topics.empty() || c.max_connections_per_user || !c.jwt.audience.empty() ||
+                             !c.jwt.issuer.empty()))
+        return "--anonymous-topics, --max-connections-per-user, --jwt-audience and --jwt-issuer need "
+               "--jwt-secret-file or --jwt-public-key-file";
+    for (const auto& entry : c.anonymous_topics)
+        if (protocol::classify_entry(entry) == protocol::EntryKind::invalid)
+            return "--anonymous-topics: '" + entry + "' is not a topic or pattern";
+    if (c.auth_timeout_ms == 0) return "--auth-timeout-ms must be at least 1";
     return runtime::validate_log_level(c.log_level);
 }
 
@@ -127,6 +143,8 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
     c.listen = *listen_ep;
     c.metrics_listen = *metrics_ep;
     if (vm.count("allowed-origins")) c.allowed_origins = split_list(vm["allowed-origins"].as<std::vector<std::string>>());
+    if (vm.count("anonymous-topics"))
+        c.anonymous_topics = split_list(vm["anonymous-topics"].as<std::vector<std::string>>());
     if (c.state_dir.empty()) c.state_dir = default_state_dir();
     if (auto problem = validate(c)) {
         out.text = "tickgate: " + *problem;

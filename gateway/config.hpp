@@ -9,6 +9,7 @@
 
 #include "feeds/feed_adapter.hpp"
 #include "feeds/runtime/endpoint.hpp"
+#include "gateway/auth/token_verifier.hpp"
 
 namespace tickgate::gateway {
 
@@ -46,6 +47,12 @@ struct Config {
     std::uint32_t handshake_timeout_ms = 5000;      // TCP accept to WebSocket open
     std::uint32_t stale_ms = 5000;                  // a feed with no update for this long is stale
     std::vector<std::string> allowed_origins;       // empty: any Origin may upgrade
+
+    // Access control (gateway/auth/): off, exactly as without it, unless a key is configured.
+    auth::KeySettings jwt;                     // --jwt-secret-file, --jwt-public-key-file, --jwt-audience, --jwt-issuer
+    std::vector<std::string> anonymous_topics;  // patterns a client without a token may subscribe to
+    std::uint32_t auth_timeout_ms = 10000;      // no token, no anonymous topics: close 4001 after this
+    std::uint32_t max_connections_per_user = 0; // per token sub; 0: no limit
 
     std::string log_level = "info";  // debug, info, warn, error
 };

@@ -1,6 +1,7 @@
 #pragma once
 // What a connection needs of the server, and nothing more: the configuration, admission (limits
-// and connection-result counters), health for /healthz and /readyz, and the polling sid directory.
+// and connection-result counters), health for /healthz and /readyz, the polling sid directory, and
+// access control.
 // The server owns each part; connections get this, never the server.
 
 namespace tickgate::gateway {
@@ -9,12 +10,16 @@ struct Config;
 class Admission;
 class Health;
 class PollingDirectory;
+namespace auth {
+class AccessControl;
+}
 
 struct ConnectionContext {
     const Config& config;
     Admission& admission;
     const Health& health;
     PollingDirectory& polling;
+    auth::AccessControl* access = nullptr;  // JWT access control; null or disabled: none
 };
 
 }  // namespace tickgate::gateway

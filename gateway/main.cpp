@@ -8,6 +8,7 @@
 //   fanout/worker.cpp              one io_context per thread; fans a batch out to its sessions
 //   listener.cpp                   accepts and deals connections to workers
 //   http/http_session.cpp          TLS handshake, /healthz, /readyz, the /ws and /socket.io/ upgrades
+//   auth/access_control.cpp        JWT keys (reloaded on SIGHUP), per-user limits; auth/token_verifier.cpp
 //   session/websocket_session.cpp  the WebSocket transport; session/session.cpp and its dialects
 //                                  (v1_dialect.cpp, socketio_dialect.cpp): the protocol
 #include <csignal>

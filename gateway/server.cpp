@@ -64,6 +64,7 @@ std::vector<const feeds::FeedAdapter*> Server::feed_adapters() const {
 
 bool Server::start(std::string& error) {
     if (!tls_.load(error)) return false;
+    if (!access_.load(error)) return false;
 
     feeds::NatsOptions nats = config_.nats;
     nats.max_topics = config_.max_topics;
@@ -197,6 +198,7 @@ int Server::run() {
         reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
             tls_.reload();
+            access_.reload();
             wait_reload();
         });
     };

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gateway/admission.hpp"
+#include "gateway/auth/access_control.hpp"
 #include "gateway/config.hpp"
 #include "gateway/connection_context.hpp"
 #include "gateway/health.hpp"
@@ -63,7 +64,8 @@ private:
     Admission admission_;
     Health health_;
     PollingDirectory polling_;
-    ConnectionContext connections_{config_, admission_, health_, polling_};
+    auth::AccessControl access_{config_};
+    ConnectionContext connections_{config_, admission_, health_, polling_, &access_};
 
     struct Feeds;
     std::unique_ptr<Feeds> feeds_;

@@ -8,6 +8,8 @@ std::string_view error_code_name(ErrorCode code) noexcept {
         case ErrorCode::unknown_topic: return "unknown_topic";
         case ErrorCode::too_many_subscriptions: return "too_many_subscriptions";
         case ErrorCode::rate_limited: return "rate_limited";
+        case ErrorCode::forbidden: return "forbidden";
+        case ErrorCode::invalid_token: return "invalid_token";
     }
     return "bad_request";  // unreachable for valid enumerators; keeps the wire value well-formed
 }

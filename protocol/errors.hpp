@@ -10,6 +10,8 @@ enum class ErrorCode {
     unknown_topic,           // an exact topic no feed publishes
     too_many_subscriptions,  // over --max-subscriptions for this connection
     rate_limited,            // over --client-rate
+    forbidden,               // not in the token's (or the anonymous) entitlements, or a refresh for another user
+    invalid_token,           // a token that did not verify (then close 4001)
 };
 
 std::string_view error_code_name(ErrorCode code) noexcept;

@@ -68,6 +68,13 @@ std::variant<Request, RequestError> parse_request(std::string_view text) {
     } else if (op == "ping") {
         req.op = Op::ping;
         return req;
+    } else if (op == "auth" || op == "refresh") {
+        req.op = op == "auth" ? Op::auth : Op::refresh;
+        const auto token_it = doc.FindMember("token");
+        if (token_it == doc.MemberEnd() || !token_it->value.IsString())
+            return bad_request("field 'token' (a string) is required for " + std::string(op), req.id_json);
+        req.token.assign(view(token_it->value));
+        return req;
     } else {
         return bad_request("unknown op; expected subscribe, unsubscribe, list or ping", req.id_json);
     }

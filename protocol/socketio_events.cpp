@@ -52,6 +52,20 @@ std::variant<Request, RequestError> topics_request(Op op, std::string_view name,
     return req;
 }
 
+/// auth / refresh: exactly one argument, the token string.
+std::variant<Request, RequestError> token_request(Op op, std::string_view name, const Packet& event) {
+    const std::string usage = "event '" + std::string(name) + "' takes one argument: the token string";
+    if (event.args.size() != 1) return bad_request(usage);
+    Document doc;
+    const std::string_view arg = event.args[0];
+    doc.Parse(arg.data(), arg.size());
+    if (doc.HasParseError() || !doc.IsString()) return bad_request(usage);
+    Request req;
+    req.op = op;
+    req.token.assign(doc.GetString(), doc.GetStringLength());
+    return req;
+}
+
 }  // namespace
 
 std::variant<Request, RequestError> event_to_request(const Packet& event) {
@@ -59,8 +73,9 @@ std::variant<Request, RequestError> event_to_request(const Packet& event) {
     const std::string_view name = event.event;
     if (name == "subscribe") return topics_request(Op::subscribe, name, event);
     if (name == "unsubscribe") return topics_request(Op::unsubscribe, name, event);
-    if (name == "list") return Request{Op::list, {}, {}};
-    if (name == "ping") return Request{Op::ping, {}, {}};
+    if (name == "list") return Request{Op::list, {}, {}, {}};
+    if (name == "ping") return Request{Op::ping, {}, {}, {}};
+    if (name == "auth" || name == "refresh") return token_request(name == "auth" ? Op::auth : Op::refresh, name, event);
     if (name == kMessageEvent) {
         if (event.args.size() != 1) {
             return bad_request("event 'message' takes one argument: a protocol v1 request object");

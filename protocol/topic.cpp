@@ -5,8 +5,9 @@
 namespace tickgate::protocol {
 namespace {
 
-constexpr std::array<std::string_view, 10> kReserved = {
+constexpr std::array<std::string_view, 12> kReserved = {
     "message", "error", "welcome", "status", "subscribed", "unsubscribed", "topics", "pong", "connect", "disconnect",
+    "authenticated", "token_expiring",
 };
 
 bool is_channel_char(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates openssl curl
   libboost1.81-dev libboost-system1.81-dev libboost-program-options1.81-dev
   libssl-dev rapidjson-dev prometheus-cpp-dev libbenchmark-dev libgtest-dev libgmock-dev
-  libnats-dev nats-server liburing-dev libdeflate-dev zlib1g-dev
+  libnats-dev nats-server liburing-dev libdeflate-dev zlib1g-dev libjwt-dev
   nodejs npm
 )
 if [[ "${TICKGATE_SETUP_TEST:-0}" == 1 ]]; then

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "gateway/admission.hpp"
+#include "gateway/auth/access_control.hpp"
 #include "gateway/config.hpp"
 #include "gateway/connection_context.hpp"
 #include "gateway/fanout/subscriber.hpp"
@@ -29,6 +30,7 @@
 #include "protocol/engineio.hpp"
 #include "protocol/http_request.hpp"
 #include "protocol/http_response.hpp"
+#include "protocol/messages.hpp"
 
 namespace tickgate::gateway {
 namespace asio = boost::asio;
@@ -107,6 +109,7 @@ private:
             // A client closing a kept-alive HTTP connection is the normal end, not an error.
             const bool quiet = ec == http::error::end_of_stream || ec == asio::error::eof ||
                                ec == asio::error::operation_aborted || timed_out_ || requests_ > 0;
+            if (ec == http::error::header_limit && access_enabled()) return reply_too_large();
             if (!quiet) {
                 context_.admission.count(ConnectionResult::bad_handshake);
                 TG_LOG(debug, "connection %s: bad HTTP request: %s", peer_.c_str(), ec.message().c_str());
@@ -245,6 +248,7 @@ private:
                                   "Sec-WebSocket-Version: 13\r\n"),
                          false);
         }
+        if (access_enabled() && !authenticate_upgrade(req)) return;
         subscribe_list_ = query_param(query, "subscribe");
         upgraded_ = true;
         write_buffer_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -252,6 +256,69 @@ private:
                         websocket_accept_key(std::string_view(key.data(), key.size())) + "\r\n\r\n";
         asio::async_write(stream_, asio::buffer(write_buffer_),
                           [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_upgraded(ec); });
+    }
+
+    bool access_enabled() const noexcept { return context_.access && context_.access->enabled(); }
+
+    /// A request past the header limit, with access control on: a token too long for it, most
+    /// likely. 414 when the request line itself did not end within the limit (?token=), else 431.
+    void reply_too_large() {
+        context_.admission.count(ConnectionResult::bad_handshake);
+        // Beast parses the request line first: no target means the limit was reached inside it.
+        const bool long_target = parser_->get().target().empty();
+        const std::string body = "{\"error\":\"invalid_token\",\"message\":\"request too large (a token is at most 8192 bytes)\"}\n";
+        if (long_target) return reply(protocol::http_response(414, "URI Too Long", "application/json", body, false), false);
+        reply(protocol::http_response(431, "Request Header Fields Too Large", "application/json", body, false), false);
+    }
+
+    /// The token of the upgrade request (?token= or Authorization: Bearer), when there is one:
+    /// verified before the 101, so a bad one never gets a WebSocket. False when it answered.
+    bool authenticate_upgrade(const http::request<http::string_body>& req) {
+        const std::string_view target(req.target().data(), req.target().size());
+        const auto qmark = target.find('?');
+        const std::string from_query =
+            qmark == std::string_view::npos ? std::string() : query_param(target.substr(qmark + 1), "token");
+        const auto authorization = req[http::field::authorization];
+        const std::string_view header(authorization.data(), authorization.size());
+        constexpr std::string_view kBearer = "Bearer ";
+        const bool has_bearer = header.size() > kBearer.size() && header.starts_with(kBearer);
+        if (from_query.empty() && !has_bearer) return true;
+        const std::string token = has_bearer ? std::string(header.substr(kBearer.size())) : from_query;
+        if (token.size() > auth::kMaxTokenBytes) {
+            context_.admission.count(ConnectionResult::bad_handshake);
+            const std::string body = "{\"error\":\"invalid_token\",\"message\":\"token longer than 8192 bytes\"}\n";
+            if (has_bearer)
+                reply(protocol::http_response(431, "Request Header Fields Too Large", "application/json", body, false), false);
+            else
+                reply(protocol::http_response(414, "URI Too Long", "application/json", body, false), false);
+            return false;
+        }
+        auto verified = context_.access->verify(token);
+        if (auto* error = std::get_if<auth::TokenError>(&verified)) {
+            context_.admission.count(ConnectionResult::bad_handshake);
+            TG_LOG(info, "connection %s: upgrade refused: %s", peer_.c_str(),
+                   std::string(auth::token_error_message(*error)).c_str());
+            std::string body = "{\"error\":\"invalid_token\",\"message\":";
+            protocol::append_json_string(auth::token_error_message(*error), body);
+            body += "}\n";
+            reply(protocol::http_response(401, "Unauthorized", "application/json", body, false,
+                                          "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"),
+                  false);
+            return false;
+        }
+        auto identity = context_.access->identify(std::move(std::get<auth::TokenClaims>(verified)));
+        if (!identity.slot.admitted()) {
+            context_.admission.count(ConnectionResult::rejected_limit);
+            TG_LOG(info, "connection %s: %s is at --max-connections-per-user", peer_.c_str(),
+                   identity.claims.sub.c_str());
+            reply(protocol::http_response(503, "Service Unavailable", "application/json",
+                                          error_body("too many connections for this user"), false,
+                                          "Retry-After: 1\r\n"),
+                  false);
+            return false;
+        }
+        identity_ = std::move(identity);
+        return true;
     }
 
     void on_upgraded(beast::error_code ec) {
@@ -265,7 +332,8 @@ private:
                                             std::move(slot_), std::move(peer_), std::move(leftover),
                                             std::move(upgrade_sid_));
         start_websocket_session(worker_, context_.polling, std::move(stream_), std::move(tls_), std::move(slot_),
-                                std::move(peer_), std::move(leftover), std::move(subscribe_list_), wire_);
+                                std::move(peer_), std::move(leftover), std::move(subscribe_list_), wire_,
+                                context_.access, std::move(identity_));
     }
 
     void reply(std::string bytes, bool keep_alive) {
@@ -307,6 +375,7 @@ private:
     std::string write_buffer_;
     std::string subscribe_list_;
     std::string upgrade_sid_;  // a Socket.IO WebSocket probing the upgrade of this polling session
+    std::optional<auth::Identity> identity_;  // what the upgrade request's token proved
     Wire wire_ = Wire::v1;
     unsigned requests_ = 0;
     bool upgraded_ = false;

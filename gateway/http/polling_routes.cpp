@@ -51,6 +51,7 @@ void open_session(Worker& here, ConnectionContext& context, PollingRequest reque
                           false);
     }
     auto session = std::make_shared<PollingSession>(here, context.polling, std::move(slot), request.peer);
+    session->set_access_control(context.access, std::nullopt);  // Socket.IO's token comes in its CONNECT
     here.attach(session);
     session->start(std::move(request), std::move(reply));
 }

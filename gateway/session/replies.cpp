@@ -4,6 +4,7 @@
 #include "feeds/runtime/log.hpp"
 #include "gateway/session/session.hpp"
 #include "gateway/stats.hpp"
+#include "protocol/auth_messages.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/socketio_events.hpp"
 
@@ -64,6 +65,16 @@ void Replies::pong(std::int64_t ts_ns) {
     }
     protocol::encode_pong(id_json_, ts_ns, json);
     send_object("pong", json);
+}
+
+void Replies::authenticated(std::string_view sub, std::int64_t expires_at_ns) {
+    std::string json;
+    if (ack_id_) {
+        protocol::encode_authenticated_ack(sub, expires_at_ns, json);
+        return send_ack(json);
+    }
+    protocol::encode_authenticated(id_json_, sub, expires_at_ns, json);
+    send_object("authenticated", json);
 }
 
 void Replies::rejected() {

@@ -34,6 +34,8 @@ public:
     void topics_changed(std::string_view type, std::span<const std::string> topics, bool accepted);
     void topic_list(std::span<const std::string_view> names);
     void pong(std::int64_t ts_ns);
+    /// auth/refresh accepted.
+    void authenticated(std::string_view sub, std::int64_t expires_at_ns);
     /// A request that could not be read: an ack still answers it (with its error); objects do not.
     void rejected();
 

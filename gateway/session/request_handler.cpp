@@ -5,18 +5,32 @@
 #include "gateway/fanout/worker.hpp"
 #include "gateway/session/replies.hpp"
 #include "gateway/session/session.hpp"
+#include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
 namespace {
 
 constexpr std::string_view kNotAnEntry = "not a topic (channel.SYMBOL-QUOTE) or pattern (* for a segment)";
 
-void subscribe(Session& session, const std::vector<std::string>& entries, Replies& replies) {
+void subscribe(Session& session, const std::vector<std::string>& requested, Replies& replies) {
     auto& registry = session.worker().registry();
     const auto max = session.config().max_subscriptions;
+    // Forbidden entries never reach the registry, so a client learns nothing (unknown_topic) about
+    // topics it may not see. Malformed ones go on to be reported as bad_request.
+    std::vector<std::string> forbidden, permitted;
+    const protocol::Entitlement* allowed = session.entitlement();
+    if (allowed && !allowed->allows_everything()) {
+        for (const auto& entry : requested) {
+            const bool valid = protocol::classify_entry(entry) != protocol::EntryKind::invalid;
+            (valid && !allowed->allows(entry) ? forbidden : permitted).push_back(entry);
+        }
+    }
+    const auto& entries = allowed && !allowed->allows_everything() ? permitted : requested;
     auto outcome = registry.subscribe(session, entries, max);
     session.sync_subscription_gauge();
     if (!outcome.malformed.empty()) replies.error(protocol::ErrorCode::bad_request, kNotAnEntry, outcome.malformed);
+    if (!forbidden.empty())
+        replies.error(protocol::ErrorCode::forbidden, "not in this connection's entitlements", forbidden);
     if (!outcome.unknown.empty())
         replies.error(protocol::ErrorCode::unknown_topic, "no feed publishes this topic; see op list", outcome.unknown);
     if (!outcome.over_limit.empty())
@@ -52,14 +66,24 @@ void unsubscribe(Session& session, const std::vector<std::string>& entries, Repl
     replies.topics_changed("unsubscribed", outcome.removed, true);
 }
 
+/// A client sees only the topics it may subscribe to.
+void list(Session& session, Replies& replies) {
+    auto names = session.worker().registry().topic_names();
+    if (const auto* allowed = session.entitlement(); allowed && !allowed->allows_everything())
+        std::erase_if(names, [&](std::string_view name) { return !allowed->allows(name); });
+    replies.topic_list(names);
+}
+
 }  // namespace
 
 void handle_request(Session& session, const protocol::Request& request, Replies& replies) {
     switch (request.op) {
     case protocol::Op::subscribe: return subscribe(session, request.topics, replies);
     case protocol::Op::unsubscribe: return unsubscribe(session, request.topics, replies);
-    case protocol::Op::list: return replies.topic_list(session.worker().registry().topic_names());
+    case protocol::Op::list: return list(session, replies);
     case protocol::Op::ping: return replies.pong(runtime::realtime_ns());
+    case protocol::Op::auth: return session.authenticate(request.token, replies);
+    case protocol::Op::refresh: return session.refresh(request.token, replies);
     }
 }
 

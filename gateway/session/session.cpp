@@ -3,9 +3,12 @@
 #include <cstdio>
 #include <random>
 
+#include "feeds/runtime/clock.hpp"
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "feeds/runtime/log.hpp"
+#include "protocol/auth_messages.hpp"
+#include "protocol/socketio.hpp"
 #include "gateway/session/dialect.hpp"
 #include "gateway/session/replies.hpp"
 
@@ -26,7 +29,7 @@ Session::Session(Worker& worker, PollingDirectory& polling, std::string peer, Wi
       peer_(std::move(peer)),
       dialect_(wire == Wire::socketio ? make_socketio_dialect(*this, offers_websocket_upgrade) : make_v1_dialect(*this)),
       rate_(worker.config().client_rate, worker.now_ns()) {
-    liveness_.last_activity_ns = liveness_.last_ping_ns = worker.now_ns();
+    liveness_.last_activity_ns = liveness_.last_ping_ns = opened_ns_ = worker.now_ns();
     stats().sessions.add(1);
     if (wire == Wire::socketio) stats().socketio_sessions.add(1);
 }
@@ -86,6 +89,11 @@ void Session::adopt(Session& from) {
     rate_ = from.rate_;
     worker_.registry().transfer(from, *this);
     std::swap(counted_subscriptions_, from.counted_subscriptions_);
+    access_ = from.access_;
+    identity_ = std::move(from.identity_);
+    from.identity_.reset();
+    opened_ns_ = from.opened_ns_;
+    expiring_sent_ = from.expiring_sent_;
     queue() = std::move(from.queue());
     from.queue().clear();
     note_activity();
@@ -141,6 +149,7 @@ void Session::on_status(const StatusFrames& status) {
 
 void Session::on_sweep(std::int64_t now_ns) {
     if (state_ != State::open) return;
+    if (access_controlled() && !is_probe() && !check_access(now_ns)) return;
     const auto& c = config();
     const LivenessPolicy policy{static_cast<std::int64_t>(c.heartbeat_ms) * 1'000'000,
                                 static_cast<std::int64_t>(c.slow_timeout_ms) * 1'000'000,
@@ -159,6 +168,131 @@ void Session::on_sweep(std::int64_t now_ns) {
         flush();
         return;
     }
+}
+
+void Session::set_access_control(auth::AccessControl* access, std::optional<auth::Identity> identity) {
+    access_ = access;
+    identity_ = std::move(identity);
+}
+
+const protocol::Entitlement* Session::entitlement() const noexcept {
+    if (!access_controlled()) return nullptr;
+    return identity_ ? &identity_->entitlement : &access_->anonymous();
+}
+
+bool Session::check_access(std::int64_t now_ns) {
+    if (!identity_) {
+        if (access_->has_anonymous_topics()) return true;
+        if (now_ns - opened_ns_ < static_cast<std::int64_t>(access_->auth_timeout_ms()) * 1'000'000) return true;
+        TG_LOG(info, "session %s %s: no token within %u ms", id_.c_str(), peer_.c_str(), access_->auth_timeout_ms());
+        close(4001, "authentication required", false);
+        return false;
+    }
+    // exp is wall-clock time; the worker's clock is not.
+    const auto wall_ns = runtime::realtime_ns();
+    const auto expires_at = identity_->expires_at_ns();
+    if (wall_ns >= expires_at) {
+        TG_LOG(info, "session %s %s: token of %s expired", id_.c_str(), peer_.c_str(), identity_->claims.sub.c_str());
+        if (wire() == Wire::socketio) {
+            std::string disconnect;
+            protocol::socketio::encode_disconnect(protocol::socketio::kDefaultNamespace, disconnect);
+            queue_text(disconnect);
+        }
+        close(4003, "token expired", false);
+        return false;
+    }
+    if (!expiring_sent_ && wall_ns >= expires_at - 30'000'000'000) {
+        expiring_sent_ = true;
+        std::string json;
+        protocol::encode_token_expiring(expires_at, json);
+        queue_built([&](std::string& out) { frames::message(wire(), "token_expiring", json, out); });
+        flush();
+    }
+    return true;
+}
+
+void Session::take_identity(auth::Identity identity) {
+    identity_ = std::move(identity);
+    expiring_sent_ = false;
+    drop_forbidden_entries();
+}
+
+void Session::drop_forbidden_entries() {
+    const auto* allowed = entitlement();
+    if (!allowed || allowed->allows_everything()) return;
+    std::vector<std::string> forbidden;
+    for (const auto& entry : membership().entries)
+        if (!allowed->allows(entry)) forbidden.push_back(entry);
+    if (forbidden.empty()) return;
+    auto outcome = worker_.registry().unsubscribe(*this, forbidden);
+    sync_subscription_gauge();
+    Replies::objects(*this, "").topics_changed("unsubscribed", outcome.removed, true);
+}
+
+void Session::authenticate(std::string_view token, Replies& replies) {
+    if (!access_controlled()) {
+        replies.error(protocol::ErrorCode::bad_request, "this gateway has no access control: no token is needed");
+        return replies.rejected();
+    }
+    if (identity_) return refresh(token, replies);
+    if (token.size() > auth::kMaxTokenBytes) return close(1009, "token too big", true);
+    auto verified = access_->verify(token);
+    if (auto* error = std::get_if<auth::TokenError>(&verified)) {
+        replies.error(protocol::ErrorCode::invalid_token, auth::token_error_message(*error));
+        replies.rejected();
+        return close(4001, "invalid token", false);
+    }
+    auto identity = access_->identify(std::move(std::get<auth::TokenClaims>(verified)));
+    if (!identity.slot.admitted()) {
+        TG_LOG(info, "session %s %s: %s is at --max-connections-per-user", id_.c_str(), peer_.c_str(),
+               identity.claims.sub.c_str());
+        return close(4008, "too many connections", false);
+    }
+    TG_LOG(info, "session %s %s: authenticated as %s", id_.c_str(), peer_.c_str(), identity.claims.sub.c_str());
+    take_identity(std::move(identity));
+    replies.authenticated(identity_->claims.sub, identity_->expires_at_ns());
+}
+
+void Session::refresh(std::string_view token, Replies& replies) {
+    if (!access_controlled() || !identity_) return authenticate(token, replies);
+    if (token.size() > auth::kMaxTokenBytes) return close(1009, "token too big", true);
+    auto verified = access_->verify(token);
+    if (auto* error = std::get_if<auth::TokenError>(&verified)) {
+        // The session keeps its current token until that expires.
+        replies.error(protocol::ErrorCode::invalid_token, auth::token_error_message(*error));
+        return replies.rejected();
+    }
+    auto& claims = std::get<auth::TokenClaims>(verified);
+    if (claims.sub != identity_->claims.sub) {
+        replies.error(protocol::ErrorCode::forbidden, "a refresh token must be for the same sub");
+        return replies.rejected();
+    }
+    auth::Identity renewed;
+    renewed.slot = std::move(identity_->slot);  // same user: the same place in the per-user count
+    renewed.entitlement = claims.topics ? protocol::Entitlement::only(*claims.topics) : protocol::Entitlement::everything();
+    renewed.claims = std::move(claims);
+    take_identity(std::move(renewed));
+    replies.authenticated(identity_->claims.sub, identity_->expires_at_ns());
+}
+
+Session::ConnectVerdict Session::connect_with_token(const std::optional<std::string>& token) {
+    if (!access_controlled()) return ConnectVerdict::accepted;
+    if (!token) return identity_ || access_->has_anonymous_topics() ? ConnectVerdict::accepted : ConnectVerdict::invalid_token;
+    if (token->size() > auth::kMaxTokenBytes) return ConnectVerdict::invalid_token;
+    auto verified = access_->verify(*token);
+    if (!std::holds_alternative<auth::TokenClaims>(verified)) return ConnectVerdict::invalid_token;
+    auto& claims = std::get<auth::TokenClaims>(verified);
+    if (identity_ && claims.sub != identity_->claims.sub) return ConnectVerdict::invalid_token;
+    auto identity = identity_ ? auth::Identity{} : access_->identify(std::move(claims));
+    if (identity_) {
+        identity.slot = std::move(identity_->slot);
+        identity.entitlement = claims.topics ? protocol::Entitlement::only(*claims.topics) : protocol::Entitlement::everything();
+        identity.claims = std::move(claims);
+    }
+    if (!identity.slot.admitted()) return ConnectVerdict::too_many_connections;
+    TG_LOG(info, "session %s %s: authenticated as %s", id_.c_str(), peer_.c_str(), identity.claims.sub.c_str());
+    take_identity(std::move(identity));
+    return ConnectVerdict::accepted;
 }
 
 }  // namespace tickgate::gateway

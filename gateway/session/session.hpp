@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/auth/access_control.hpp"
 #include "gateway/config.hpp"
 #include "gateway/fanout/subscriber.hpp"
 #include "gateway/session/session_policy.hpp"
@@ -19,6 +20,7 @@ namespace tickgate::gateway {
 
 class Worker;
 class Dialect;
+class Replies;
 class PollingDirectory;
 struct WorkerStats;
 
@@ -71,6 +73,24 @@ public:
     bool admit_client_message();
     /// The subscriptions gauge follows the entries this session holds.
     void sync_subscription_gauge();
+    // Access control (gateway/auth/). Checked on open, auth, subscribe, list and refresh, and by
+    // the sweep for expiry; never per delivered message.
+    /// The transport's, before on_open: the server's access control (null: none) and the identity
+    /// its upgrade request's token proved, if any.
+    void set_access_control(auth::AccessControl* access, std::optional<auth::Identity> identity);
+    bool access_controlled() const noexcept { return access_ && access_->enabled(); }
+    /// What the client may subscribe to; null when there is no access control (everything).
+    const protocol::Entitlement* entitlement() const noexcept;
+    const std::optional<auth::Identity>& identity() const noexcept { return identity_; }
+    /// {"op":"auth"}: invalid_token then close 4001, or close 4008 past the per-user limit.
+    void authenticate(std::string_view token, Replies& replies);
+    /// {"op":"refresh"}: another sub is forbidden and changes nothing; narrower topics drop the
+    /// entries no longer allowed (an unsubscribed frame says which).
+    void refresh(std::string_view token, Replies& replies);
+    enum class ConnectVerdict { accepted, invalid_token, too_many_connections };
+    /// A Socket.IO CONNECT, with the token of its `auth` payload if it had one.
+    ConnectVerdict connect_with_token(const std::optional<std::string>& token);
+
     /// This session becomes `from` (a polling session it upgrades): its id, dialect state, rate
     /// limit state, subscriptions in place in the registry, and queued messages. Same worker, same point in the
     /// update stream, so nothing is missed or repeated.
@@ -114,6 +134,19 @@ private:
     RateLimiter rate_;
     LivenessState liveness_;
     std::size_t counted_subscriptions_ = 0;
+
+    /// The sweep's part for access control: the auth timeout, token_expiring, expiry. False when
+    /// it closed the session.
+    bool check_access(std::int64_t now_ns);
+    /// Takes a verified token as this session's identity (auth, or refresh for the same sub).
+    void take_identity(auth::Identity identity);
+    /// Unsubscribes what the entitlement no longer allows, with an unsubscribed frame.
+    void drop_forbidden_entries();
+
+    auth::AccessControl* access_ = nullptr;
+    std::optional<auth::Identity> identity_;
+    std::int64_t opened_ns_ = 0;
+    bool expiring_sent_ = false;
 };
 
 }  // namespace tickgate::gateway

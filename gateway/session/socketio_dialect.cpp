@@ -11,6 +11,8 @@
 #include "gateway/session/replies.hpp"
 #include "gateway/session/request_handler.hpp"
 #include "gateway/session/session.hpp"
+#include "gateway/stats.hpp"
+#include "protocol/auth_messages.hpp"
 #include "protocol/engineio.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/socketio.hpp"
@@ -117,6 +119,13 @@ private:
             return;
         }
         if (connected_) return;
+        switch (session_.connect_with_token(protocol::connect_token(packet.data))) {
+        case Session::ConnectVerdict::accepted: break;
+        case Session::ConnectVerdict::invalid_token: return refuse_connect("invalid_token");
+        case Session::ConnectVerdict::too_many_connections:
+            refuse_connect("too many connections");
+            return session_.close(4008, "too many connections", false);
+        }
         connected_ = true;
         std::string reply;
         sio::encode_connect(session_.id(), reply);
@@ -124,7 +133,21 @@ private:
         std::string welcome;
         protocol::encode_welcome(session_.id(), TICKGATE_VERSION, session_.config().heartbeat_ms, welcome);
         session_.queue_built([&](std::string& out) { frames::message(Wire::socketio, "welcome", welcome, out); });
+        if (const auto& identity = session_.identity()) {
+            std::string json;
+            protocol::encode_authenticated("", identity->claims.sub, identity->expires_at_ns(), json);
+            session_.queue_built([&](std::string& out) { frames::message(Wire::socketio, "authenticated", json, out); });
+        }
         session_.queue_stale_statuses();
+    }
+
+    /// CONNECT_ERROR, as socket.io's own server answers a middleware's refusal: the client's
+    /// connect_error handler gets `message`.
+    void refuse_connect(std::string_view message) {
+        session_.stats().client_error(protocol::ErrorCode::invalid_token);
+        std::string reply;
+        sio::encode_connect_error(sio::kDefaultNamespace, message, reply);
+        session_.queue_text(reply);
     }
 
     void violation(std::string_view what) { session_.close_malformed(what); }

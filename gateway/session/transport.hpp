@@ -7,6 +7,7 @@
 #include <string>
 #include <type_traits>
 
+#include "gateway/auth/access_control.hpp"
 #include "gateway/tls_socket.hpp"
 
 namespace tickgate::gateway {
@@ -30,9 +31,12 @@ TcpSocket& socket_of(Stream& s) {
 /// Starts the WebSocket session on a stream whose upgrade response has been written, on `worker`
 /// (the stream's socket belongs to its io_context). `leftover` holds bytes read past the HTTP
 /// request; `open_arg` is what Dialect::on_open takes (the ?subscribe= list, or a polling sid).
+/// `access` is the server's access control and `identity` what the upgrade request's token proved
+/// (an upgrade probe has neither: it takes its polling session's).
 template <class Stream>
 void start_websocket_session(Worker& worker, PollingDirectory& polling, Stream stream,
                              std::shared_ptr<boost::asio::ssl::context> tls, ConnectionSlot slot, std::string peer,
-                             std::string leftover, std::string open_arg, Wire wire);
+                             std::string leftover, std::string open_arg, Wire wire,
+                             auth::AccessControl* access = nullptr, std::optional<auth::Identity> identity = {});
 
 }  // namespace tickgate::gateway

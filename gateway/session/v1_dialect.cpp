@@ -23,7 +23,7 @@ public:
         session_.queue_built([&](std::string& out) { frames::message(Wire::v1, "welcome", json, out); });
         session_.queue_stale_statuses();
         if (subscribe_list.empty()) return;
-        const protocol::Request request{protocol::Op::subscribe, "", split_subscribe_list(subscribe_list)};
+        const protocol::Request request{protocol::Op::subscribe, "", split_subscribe_list(subscribe_list), {}};
         auto replies = Replies::objects(session_, "");
         handle_request(session_, request, replies);
     }
