@@ -75,13 +75,11 @@ BusBookAssembler::Outcome BusBookAssembler::on_delta(std::string_view topic, con
     const std::uint64_t seq = r.seq();
     if (seq <= b->last_seq) return Outcome::duplicate;
     if (r.reset()) {
-        // The whole book: a base whatever came before (the publisher's first change of it).
+        // The whole book (the publisher's first change of it): a base whatever came before, as a
+        // keyframe is; what was buffered is older than it.
         const bool was_ready = b->ready;
         b->buffered.clear();
-        b->held_keyframe.clear();
-        forward(topic, r, out);
-        b->last_seq = seq;
-        set_ready(*b, true);
+        apply_keyframe(topic, *b, r, out);
         return was_ready ? Outcome::forwarded : Outcome::became_ready;
     }
     if (!b->ready) {

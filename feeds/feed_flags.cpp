@@ -6,7 +6,7 @@ namespace tickgate::feeds {
 namespace po = boost::program_options;
 
 void add_feed_flags(po::options_description& d, std::vector<std::string>& feeds, SimulatorOptions& sim,
-                    const char* feed_help, SimulatorChannels channels) {
+                    const char* feed_help) {
     std::string shown;
     for (const auto& f : feeds) shown += (shown.empty() ? "" : " ") + f;
     // clang-format off
@@ -14,11 +14,9 @@ void add_feed_flags(po::options_description& d, std::vector<std::string>& feeds,
         ("feed", po::value(&feeds)->default_value(feeds, shown), feed_help)
         ("symbols", po::value(&sim.symbols)->default_value(sim.symbols), "simulator: number of symbols")
         ("rate", po::value(&sim.rate)->default_value(sim.rate), "simulator: updates per second over all symbols")
-        ("seed", po::value(&sim.seed)->default_value(sim.seed), "simulator: random seed");
-    if (channels == SimulatorChannels::tickers_books_trades)
-        d.add_options()
-            ("book-rate", po::value(&sim.book_rate)->default_value(sim.book_rate), "simulator: order-book changes per second over all symbols (book.<SYM>; 0: no books)")
-            ("trade-rate", po::value(&sim.trade_rate)->default_value(sim.trade_rate), "simulator: trades per second over all symbols (trade.<SYM>; 0: no trades)");
+        ("seed", po::value(&sim.seed)->default_value(sim.seed), "simulator: random seed")
+        ("book-rate", po::value(&sim.book_rate)->default_value(sim.book_rate), "simulator: order-book changes per second over all symbols (book.<SYM>; 0: no books)")
+        ("trade-rate", po::value(&sim.trade_rate)->default_value(sim.trade_rate), "simulator: trades per second over all symbols (trade.<SYM>; 0: no trades)");
     // clang-format on
 }
 

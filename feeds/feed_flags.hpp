@@ -1,7 +1,7 @@
 #pragma once
-// The feed flags tickgate and tickgate-feed share (--feed, --symbols, --rate, --seed; the gateway
-// also --book-rate, --trade-rate): one
-// definition, so both programs accept the same specs with the same meanings and limits.
+// The feed flags tickgate and tickgate-feed share (--feed, --symbols, --rate, --seed, --book-rate,
+// --trade-rate): one definition, so both programs accept the same specs with the same meanings and
+// limits.
 
 #include <boost/program_options/options_description.hpp>
 
@@ -13,17 +13,10 @@
 
 namespace tickgate::feeds {
 
-/// Which simulator channels a program offers flags for.
-enum class SimulatorChannels {
-    tickers,                 // --symbols, --rate, --seed only
-    tickers_books_trades,    // also --book-rate and --trade-rate (the gateway and tickgate-feed)
-};
-
 /// Adds the flags to `d`, storing into feeds and sim (their current values are the defaults):
-/// --feed, --symbols, --rate, --seed, and with tickers_books_trades --book-rate and --trade-rate.
+/// --feed, --symbols, --rate, --seed, --book-rate and --trade-rate.
 void add_feed_flags(boost::program_options::options_description& d, std::vector<std::string>& feeds,
-                    SimulatorOptions& sim, const char* feed_help,
-                    SimulatorChannels channels = SimulatorChannels::tickers_books_trades);
+                    SimulatorOptions& sim, const char* feed_help);
 
 /// The one-line problem with the values, if any (without the program name).
 std::optional<std::string> validate_feed_flags(const std::vector<std::string>& feeds, const SimulatorOptions& sim);

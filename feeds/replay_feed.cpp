@@ -41,28 +41,20 @@ bool rescale_all(std::int64_t* const* fields, int count, int from, int to) {
     return true;
 }
 
-// Brings a decoded line to the decimals its topic got from its first line. Returns an empty string
-// on success, else the reason the line is bad.
+// Brings a decoded ticker or trade to the decimals its topic got from its first line. Returns an
+// empty string on success, else the reason the line is bad.
 std::string fix_decimals(protocol::MarketUpdate& u, int price_decimals, int size_decimals) {
-    std::int64_t* const prices[] = {&u.bid, &u.ask, &u.last, &u.open_24h, &u.high_24h, &u.low_24h};
-    std::int64_t* const sizes[] = {&u.bid_size, &u.ask_size, &u.last_size, &u.volume_24h};
-    if (!rescale_all(prices, 6, u.price_decimals, price_decimals))
-        return "prices do not fit the " + std::to_string(price_decimals) + " decimals of the topic's first line";
-    if (!rescale_all(sizes, 4, u.size_decimals, size_decimals))
-        return "sizes do not fit the " + std::to_string(size_decimals) + " decimals of the topic's first line";
-    u.price_decimals = static_cast<std::uint8_t>(price_decimals);
-    u.size_decimals = static_cast<std::uint8_t>(size_decimals);
-    return {};
-}
-
-// The same for a trade.
-std::string fix_trade_decimals(protocol::MarketUpdate& u, int price_decimals, int size_decimals) {
-    std::int64_t* const price[] = {&u.trade.price};
-    std::int64_t* const size[] = {&u.trade.size};
-    if (!rescale_all(price, 1, u.price_decimals, price_decimals))
-        return "price does not fit the " + std::to_string(price_decimals) + " decimals of the topic's first line";
-    if (!rescale_all(size, 1, u.size_decimals, size_decimals))
-        return "size does not fit the " + std::to_string(size_decimals) + " decimals of the topic's first line";
+    const bool trade = u.kind == protocol::UpdateKind::trade;
+    std::int64_t* const ticker_prices[] = {&u.bid, &u.ask, &u.last, &u.open_24h, &u.high_24h, &u.low_24h};
+    std::int64_t* const ticker_sizes[] = {&u.bid_size, &u.ask_size, &u.last_size, &u.volume_24h};
+    std::int64_t* const trade_price[] = {&u.trade.price};
+    std::int64_t* const trade_size[] = {&u.trade.size};
+    if (!rescale_all(trade ? trade_price : ticker_prices, trade ? 1 : 6, u.price_decimals, price_decimals))
+        return std::string(trade ? "price does" : "prices do") + " not fit the " + std::to_string(price_decimals) +
+               " decimals of the topic's first line";
+    if (!rescale_all(trade ? trade_size : ticker_sizes, trade ? 1 : 4, u.size_decimals, size_decimals))
+        return std::string(trade ? "size does" : "sizes do") + " not fit the " + std::to_string(size_decimals) +
+               " decimals of the topic's first line";
     u.price_decimals = static_cast<std::uint8_t>(price_decimals);
     u.size_decimals = static_cast<std::uint8_t>(size_decimals);
     return {};
@@ -183,9 +175,7 @@ private:
         bool first = false;
         const Topic& t = topic(u.topic(), u.price_decimals, u.size_decimals, first);
         if (!first) {
-            const std::string reason = u.kind == protocol::UpdateKind::trade
-                                           ? fix_trade_decimals(u, t.price_decimals, t.size_decimals)
-                                           : fix_decimals(u, t.price_decimals, t.size_decimals);
+            const std::string reason = fix_decimals(u, t.price_decimals, t.size_decimals);
             if (!reason.empty()) return report(line_no, reason);
         }
         push(u, t.id, u.ts_ns, true);

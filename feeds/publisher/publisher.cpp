@@ -253,45 +253,22 @@ void Publisher::publish_one(protocol::MarketUpdate& u) {
     // own feeds): the time it then waits here, in the ring and the flush window, counts in every
     // latency measured from it, as the single-process path counts it.
     if (u.ts_ns == 0) u.ts_ns = runtime::realtime_ns();
-    std::array<std::byte, std::max(protocol::kBusUpdateSize, protocol::kBusV2TickerSize)> record;
-    if (v2)
-        protocol::encode_bus_v2_ticker(u, epoch_, record.data());
-    else
-        protocol::encode_bus_update(u, record.data());
-    const int record_size = static_cast<int>(v2 ? protocol::kBusV2TickerSize : protocol::kBusUpdateSize);
-    // While reconnecting the library buffers (8 MiB); past that the publish fails.
-    const natsStatus s = natsConnection_Publish(link_->get(), t.subject.c_str(), record.data(), record_size);
-    if (s == NATS_OK) {
-        published_.add();
-    } else {
-        nats_errors_.add();
-        if (nats_errors_.get() <= kLoggedErrors)
-            TG_LOG(warn, "publish to %s failed: %s", t.subject.c_str(), natsStatus_GetText(s));
+    if (v2) {
+        // v2 as every other record: its own message, and a group naming its subject in the live
+        // batch (a gateway filters the batch with its --nats-subjects as nats-server filters the
+        // per-topic subjects).
+        record_.resize(protocol::kBusRecordHeaderSize + protocol::kTickerBodySize);
+        protocol::encode_ticker_record(u, reinterpret_cast<std::byte*>(record_.data()));
+        return send_record(t.subject, record_);
     }
-    if (config_.live_subject.empty()) return;
-    // The same ticker record in a group naming its per-topic subject: a gateway filters the
-    // batch with its --nats-subjects exactly as nats-server filters the per-topic subjects.
-    if (live_.empty()) {
-        live_.resize(protocol::kBusV2HeaderSize);
-        protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(live_.data()));
-    }
-    const std::size_t at = live_.size();
-    live_.resize(at + protocol::subject_group_size(t.subject.size(), protocol::kBusRecordHeaderSize +
-                                                                          protocol::kTickerBodySize));
-    auto* out = reinterpret_cast<std::byte*>(live_.data()) + at;
-    out += protocol::encode_subject_group_header(t.subject, protocol::kBusRecordHeaderSize + protocol::kTickerBodySize,
-                                                 out);
-    protocol::encode_ticker_record(u, out);
-    ++live_records_;
-    if (live_.size() >= kLiveBatchBytes) publish_live_batch();
+    std::array<std::byte, protocol::kBusUpdateSize> record;
+    protocol::encode_bus_update(u, record.data());
+    publish_message(t.subject, reinterpret_cast<const char*>(record.data()), record.size());
 }
 
-void Publisher::send_record(const std::string& subject, std::string_view record) {
-    message_.resize(protocol::kBusV2HeaderSize);
-    protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(message_.data()));
-    message_ += record;
-    const natsStatus s =
-        natsConnection_Publish(link_->get(), subject.c_str(), message_.data(), static_cast<int>(message_.size()));
+void Publisher::publish_message(const std::string& subject, const char* data, std::size_t size) {
+    // While reconnecting the library buffers (8 MiB); past that the publish fails.
+    const natsStatus s = natsConnection_Publish(link_->get(), subject.c_str(), data, static_cast<int>(size));
     if (s == NATS_OK) {
         published_.add();
     } else {
@@ -299,6 +276,13 @@ void Publisher::send_record(const std::string& subject, std::string_view record)
         if (nats_errors_.get() <= kLoggedErrors)
             TG_LOG(warn, "publish to %s failed: %s", subject.c_str(), natsStatus_GetText(s));
     }
+}
+
+void Publisher::send_record(const std::string& subject, std::string_view record) {
+    message_.resize(protocol::kBusV2HeaderSize);
+    protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(message_.data()));
+    message_ += record;
+    publish_message(subject, message_.data(), message_.size());
     if (config_.live_subject.empty()) return;
     // A group holds at most a u16 of records: a record too large for one (a keyframe of thousands
     // of levels, which the 64-level books never reach) goes on its subject alone.

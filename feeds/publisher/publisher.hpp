@@ -70,6 +70,8 @@ private:
     void publish_keyframes();
     /// One v2 record as a message of its own on `subject`, and in a group of the live batch.
     void send_record(const std::string& subject, std::string_view record);
+    /// One message to NATS, counted (published or failed, logged up to a bound).
+    void publish_message(const std::string& subject, const char* data, std::size_t size);
     /// The live batch as one message (buffered), if it holds anything or for a keepalive.
     void publish_live_batch(bool keepalive = false);
 

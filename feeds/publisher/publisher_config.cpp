@@ -61,8 +61,7 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
         ("flush-window-us", po::value(&c.flush_window_us)->default_value(c.flush_window_us), "in a burst, send updates together at most once per this many µs (0: at once)")
         ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9465"), "HOST:PORT for Prometheus /metrics");
     // clang-format on
-    feeds::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]",
-                          feeds::SimulatorChannels::tickers_books_trades);
+    feeds::add_feed_flags(d, c.feeds, c.sim, "feed SPEC, repeatable: sim | replay:FILE[,speed=X][,loop]");
     runtime::add_log_level_flag(d, c.log_level);
     po::variables_map vm;
     if (!runtime::parse_flags_and_config_file("tickgate-feed", argc, argv, d, vm, out.exit_code, out.text)) return out;

@@ -1,5 +1,6 @@
-// The feed flags both programs share (feeds/feed_flags.cpp): --book-rate and --trade-rate, which
-// only the gateway takes (tickgate-feed does not carry books and trades over the bus yet).
+// The feed flags both programs share (feeds/feed_flags.cpp): --book-rate and --trade-rate, from
+// flags and a config file, and their limits. (tickgate-feed also needs --bus-version 2 for them:
+// publisher_config.cpp, tested in nats_cli.test.mjs.)
 #include "feeds/feed_flags.hpp"
 
 #include <gtest/gtest.h>
@@ -23,11 +24,10 @@ struct Parsed {
     std::string help;
 };
 
-Parsed parse(std::vector<std::string> args, SimulatorChannels channels = SimulatorChannels::tickers_books_trades,
-             const std::string& config_file = "") {
+Parsed parse(std::vector<std::string> args, const std::string& config_file = "") {
     Parsed p;
     po::options_description d;
-    add_feed_flags(d, p.feeds, p.sim, "feed SPEC", channels);
+    add_feed_flags(d, p.feeds, p.sim, "feed SPEC");
     std::ostringstream help;
     help << d;
     p.help = help.str();
@@ -65,8 +65,7 @@ TEST(FeedFlags, BookAndTradeRatesAreParsedFromFlagsAndConfigFile) {
     EXPECT_EQ(flags.sim.trade_rate, 200.5);
     EXPECT_EQ(flags.sim.rate, 50);
     // The config file's keys are the flags' names; a flag wins over the file.
-    const Parsed file = parse({"--trade-rate", "7"}, SimulatorChannels::tickers_books_trades,
-                              "book-rate = 30\ntrade-rate = 40\n");
+    const Parsed file = parse({"--trade-rate", "7"}, "book-rate = 30\ntrade-rate = 40\n");
     ASSERT_EQ(file.error, "");
     EXPECT_EQ(file.sim.book_rate, 30);
     EXPECT_EQ(file.sim.trade_rate, 7);
@@ -82,18 +81,6 @@ TEST(FeedFlags, BookAndTradeRatesOutOfRangeAreRefused) {
     EXPECT_EQ(parse({"--trade-rate", "inf"}).error, "--trade-rate must be between 0 and 10000000");
     EXPECT_EQ(parse({"--trade-rate", "1e9"}).error, "--trade-rate must be between 0 and 10000000");
     EXPECT_NE(parse({"--book-rate", "lots"}).error.find("book-rate"), std::string::npos);
-}
-
-TEST(FeedFlags, TickersOnlyProgramsDoNotTakeThem) {
-    // tickgate-feed: the flags do not exist, so giving one is the usual unknown-option error.
-    const Parsed plain = parse({"--rate", "5"}, SimulatorChannels::tickers);
-    EXPECT_EQ(plain.error, "");
-    EXPECT_EQ(plain.help.find("--book-rate"), std::string::npos) << plain.help;
-    EXPECT_EQ(plain.help.find("--trade-rate"), std::string::npos) << plain.help;
-    const Parsed book = parse({"--book-rate", "5"}, SimulatorChannels::tickers);
-    EXPECT_NE(book.error.find("unrecognised option '--book-rate'"), std::string::npos) << book.error;
-    const Parsed trade = parse({}, SimulatorChannels::tickers, "trade-rate = 5\n");
-    EXPECT_NE(trade.error.find("trade-rate"), std::string::npos) << trade.error;
 }
 
 }  // namespace
