@@ -2,12 +2,14 @@
 // The interface every feed implements, and the factory that turns a --feed SPEC into one.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
 #include <string_view>
 
 #include "feeds/update_channel.hpp"
+#include "protocol/model/published_message.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -40,6 +42,30 @@ struct NatsOptions {
 
 struct UpstreamStats;
 
+/// What a feed that links gateways (NATS) offers besides market data: client-published messages,
+/// sequenced by one publisher for every gateway, and operator announcements. The gateway wires it
+/// to its broadcast engine before run().
+class MessageBus {
+public:
+    virtual ~MessageBus() = default;
+    struct PublishOutcome {
+        std::uint64_t seq = 0;  // the seq the publisher assigned
+        std::string error;      // empty on success; else a one-line reason (publisher unreachable, refused)
+    };
+    using MessageSink = std::function<void(protocol::PublishedMessage)>;
+    using AnnouncementSink = std::function<void(protocol::Announcement)>;
+    /// Before run(): where sequenced messages from the bus go, every gateway's (this one's too), in
+    /// seq order per topic. Called on the feed's reading thread.
+    virtual void set_message_sink(MessageSink sink) = 0;
+    /// Before run(): where other gateways' announcements go (never this gateway's own).
+    virtual void set_announcement_sink(AnnouncementSink sink) = 0;
+    /// Any thread: asks the publisher to sequence and publish `message` (seq 0). `done` runs once,
+    /// on a thread of the feed's, with the seq or an error.
+    virtual void forward_publish(protocol::PublishedMessage message, std::function<void(PublishOutcome)> done) = 0;
+    /// Any thread: the announcement to every other gateway.
+    virtual void forward_announcement(const protocol::Announcement& announcement) = 0;
+};
+
 class FeedAdapter {
 public:
     virtual ~FeedAdapter() = default;
@@ -58,6 +84,8 @@ public:
     /// its own (the gateway offers worker 0's, where the engine drains the ring: no thread hop
     /// between a message's arrival and its fan-out). It must run until run() has returned.
     virtual void offer_event_loop(boost::asio::io_context&) {}
+    /// The feed's link to other gateways, or null (local feeds).
+    virtual MessageBus* message_bus() noexcept { return nullptr; }
 };
 
 /// Builds the adapter for a --feed SPEC: "sim", "replay:FILE[,speed=X][,loop]" or
