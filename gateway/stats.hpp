@@ -12,7 +12,7 @@
 
 namespace tickgate::gateway {
 
-inline constexpr std::size_t kErrorCodeCount = 6;  // protocol::ErrorCode's enumerators
+using protocol::kErrorCodeCount;
 
 struct alignas(64) WorkerStats {
     runtime::OwnedGauge sessions;

@@ -10,6 +10,8 @@ std::string_view error_code_name(ErrorCode code) noexcept {
         case ErrorCode::rate_limited: return "rate_limited";
         case ErrorCode::forbidden: return "forbidden";
         case ErrorCode::invalid_token: return "invalid_token";
+        case ErrorCode::too_many_topics: return "too_many_topics";
+        case ErrorCode::unavailable: return "unavailable";
     }
     return "bad_request";  // unreachable for valid enumerators; keeps the wire value well-formed
 }

@@ -3,7 +3,11 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <optional>
+
+#include "protocol/json_text.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/topic.hpp"
 
 namespace tickgate::protocol {
 namespace {
@@ -20,23 +24,64 @@ RequestError bad_request(std::string message, std::string id_json = {}) {
     return RequestError{ErrorCode::bad_request, std::move(message), std::move(id_json)};
 }
 
+/// Parses `text` into `doc`: an error for anything but one valid UTF-8 JSON value.
+std::optional<RequestError> parse_json(std::string_view text, Document& doc) {
+    // Iterative so a deeply nested request cannot exhaust the stack; the encoding check makes
+    // invalid UTF-8 a bad_request rather than something echoed back to the client.
+    doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    if (!doc.HasParseError()) return std::nullopt;
+    if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) return bad_request("invalid UTF-8 in request");
+    return bad_request(std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
+                       " at offset " + std::to_string(doc.GetErrorOffset()));
+}
+
+std::optional<RequestError> check_depth(std::string_view text, const std::string& id_json) {
+    if (!json_deeper_than(text, kMaxJsonDepth)) return std::nullopt;
+    return bad_request("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", id_json);
+}
+
+/// "topic" and "data" of a publish, from `object` (whose text is `text`), into `req`.
+std::optional<RequestError> read_publish(const Value& object, std::string_view text, Request& req) {
+    const auto topic_it = object.FindMember("topic");
+    if (topic_it == object.MemberEnd() || !topic_it->value.IsString())
+        return bad_request("field 'topic' (a string) is required for publish", req.id_json);
+    const std::string_view topic = view(topic_it->value);
+    switch (classify_entry(topic)) {
+    case EntryKind::pattern:
+        return bad_request("field 'topic' must name one topic (chat.lobby), not a pattern", req.id_json);
+    case EntryKind::invalid: return bad_request("field 'topic' is not a topic (channel.room)", req.id_json);
+    case EntryKind::topic:
+    case EntryKind::room: break;
+    }
+    // The object parsed, so its member is there in the text too.
+    const auto data = object.HasMember("data") ? raw_member(text, "data") : std::nullopt;
+    if (!data) return bad_request("field 'data' (any JSON value) is required for publish", req.id_json);
+    req.topic.assign(topic);
+    req.data.assign(*data);
+    return std::nullopt;
+}
+
 }  // namespace
+
+std::variant<Request, RequestError> parse_publish_object(std::string_view object_json) {
+    alignas(16) char pool[2048];
+    Allocator allocator(pool, sizeof pool);
+    Document doc(&allocator);
+    if (auto error = parse_json(object_json, doc)) return *error;
+    if (!doc.IsObject()) return bad_request("publish takes one object: {topic, data}");
+    Request req;
+    req.op = Op::publish;
+    if (auto error = check_depth(object_json, req.id_json)) return *error;
+    if (auto error = read_publish(doc, object_json, req)) return *error;
+    return req;
+}
 
 std::variant<Request, RequestError> parse_request(std::string_view text) {
     // Typical requests fit in this buffer, so parsing one allocates nothing for the DOM.
     alignas(16) char pool[2048];
     Allocator allocator(pool, sizeof pool);
     Document doc(&allocator);
-    // Iterative so a deeply nested request cannot exhaust the stack; the encoding check makes
-    // invalid UTF-8 a bad_request rather than something echoed back to the client.
-    doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
-    if (doc.HasParseError()) {
-        if (doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding) {
-            return bad_request("invalid UTF-8 in request");
-        }
-        return bad_request(std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
-                           " at offset " + std::to_string(doc.GetErrorOffset()));
-    }
+    if (auto error = parse_json(text, doc)) return *error;
     if (!doc.IsObject()) return bad_request("request must be a JSON object");
 
     Request req;
@@ -53,6 +98,7 @@ std::variant<Request, RequestError> parse_request(std::string_view text) {
             return bad_request("field 'id' must be an integer or a string");
         }
     }
+    if (auto error = check_depth(text, req.id_json)) return *error;
 
     const auto op_it = doc.FindMember("op");
     if (op_it == doc.MemberEnd()) return bad_request("field 'op' is required", req.id_json);
@@ -74,6 +120,10 @@ std::variant<Request, RequestError> parse_request(std::string_view text) {
         if (token_it == doc.MemberEnd() || !token_it->value.IsString())
             return bad_request("field 'token' (a string) is required for " + std::string(op), req.id_json);
         req.token.assign(view(token_it->value));
+        return req;
+    } else if (op == "publish") {
+        req.op = Op::publish;
+        if (auto error = read_publish(doc, text, req)) return *error;
         return req;
     } else {
         return bad_request("unknown op; expected subscribe, unsubscribe, list or ping", req.id_json);

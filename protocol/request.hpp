@@ -10,13 +10,15 @@
 
 namespace tickgate::protocol {
 
-enum class Op { subscribe, unsubscribe, list, ping, auth, refresh };
+enum class Op { subscribe, unsubscribe, list, ping, auth, refresh, publish };
 
 struct Request {
     Op op = Op::ping;
     std::string id_json;              // the request's "id" re-serialized ("7", "\"abc\""), empty if absent
     std::vector<std::string> topics;  // subscribe/unsubscribe only; entries are not validated here
     std::string token;                // auth/refresh only: the JWT, not validated here
+    std::string topic;                // publish only: an exact topic (channel.room), never a pattern
+    std::string data;                 // publish only: the JSON value exactly as the client wrote it
 };
 
 struct RequestError {
@@ -25,9 +27,16 @@ struct RequestError {
     std::string id_json;  // echoed when the id itself was readable, else empty
 };
 
-/// Parses one text frame. Never throws. Rules: a JSON object; "op" a known string; "id" absent,
-/// an integer or a string; "topics" a non-empty array of strings for subscribe/unsubscribe (at most
-/// 1000 entries); "token" a string for auth/refresh; unknown extra fields are ignored.
+/// Parses one text frame. Never throws. Rules: a JSON object nested at most kMaxJsonDepth levels
+/// (json_text.hpp); "op" a known string; "id" absent, an integer or a string; "topics" a non-empty
+/// array of strings for subscribe/unsubscribe (at most 1000 entries); "token" a string for
+/// auth/refresh; for publish, "topic" an exact topic (a pattern is a bad_request; whether its
+/// channel is publishable is the gateway's to say) and "data" any JSON value; unknown extra fields
+/// are ignored.
 std::variant<Request, RequestError> parse_request(std::string_view text);
+
+/// The argument of a Socket.IO `publish` event, {"topic":..,"data":..}, under the same rules as a
+/// v1 publish request (its depth counted from this object). Never throws.
+std::variant<Request, RequestError> parse_publish_object(std::string_view object_json);
 
 }  // namespace tickgate::protocol

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "protocol/json_text.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/utf8.hpp"
 
@@ -66,16 +67,27 @@ std::variant<Request, RequestError> token_request(Op op, std::string_view name, 
     return req;
 }
 
+/// publish: exactly one argument, {topic, data}.
+std::variant<Request, RequestError> publish_request(const Packet& event) {
+    if (event.args.size() != 1) return bad_request("event 'publish' takes one argument: {topic, data}");
+    return parse_publish_object(event.args[0]);
+}
+
 }  // namespace
 
 std::variant<Request, RequestError> event_to_request(const Packet& event) {
     if (event.type != PacketType::event) return bad_request("not an event");
     const std::string_view name = event.event;
+    // As for a v1 request, whatever the event: nothing built from it needs to go deeper.
+    for (const std::string_view arg : event.args)
+        if (json_deeper_than(arg, kMaxJsonDepth))
+            return bad_request("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     if (name == "subscribe") return topics_request(Op::subscribe, name, event);
     if (name == "unsubscribe") return topics_request(Op::unsubscribe, name, event);
-    if (name == "list") return Request{Op::list, {}, {}, {}};
-    if (name == "ping") return Request{Op::ping, {}, {}, {}};
+    if (name == "list") return Request{.op = Op::list};
+    if (name == "ping") return Request{.op = Op::ping};
     if (name == "auth" || name == "refresh") return token_request(name == "auth" ? Op::auth : Op::refresh, name, event);
+    if (name == "publish") return publish_request(event);
     if (name == kMessageEvent) {
         if (event.args.size() != 1) {
             return bad_request("event 'message' takes one argument: a protocol v1 request object");
@@ -84,7 +96,7 @@ std::variant<Request, RequestError> event_to_request(const Packet& event) {
     }
     // The name came through RapidJSON's UTF-8 check; cutting it keeps the error message short.
     return bad_request("unknown event '" + std::string(utf8_truncate(name, kMaxEchoedNameBytes)) +
-                       "'; expected subscribe, unsubscribe, list, ping or message");
+                       "'; expected subscribe, unsubscribe, list, ping, auth, refresh, publish or message");
 }
 
 void encode_topics_ack(bool accepted, std::span<const std::string> topics, const std::optional<AckError>& error,

@@ -1,26 +1,17 @@
 #include "protocol/topic.hpp"
 
-#include <array>
+#include "protocol/reserved_names.hpp"
 
 namespace tickgate::protocol {
 namespace {
 
-constexpr std::array<std::string_view, 12> kReserved = {
-    "message", "error", "welcome", "status", "subscribed", "unsubscribed", "topics", "pong", "connect", "disconnect",
-    "authenticated", "token_expiring",
-};
-
 bool is_channel_char(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
 bool is_symbol_char(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool is_room_char(char c) noexcept { return is_channel_char(c) || c == '-'; }
 
 }  // namespace
 
-bool is_reserved_channel(std::string_view channel) noexcept {
-    for (auto r : kReserved) {
-        if (r == channel) return true;
-    }
-    return false;
-}
+bool is_reserved_channel(std::string_view channel) noexcept { return is_reserved_name(channel); }
 
 bool is_valid_channel(std::string_view channel) noexcept {
     if (channel.empty()) return false;
@@ -39,6 +30,17 @@ bool is_valid_symbol(std::string_view symbol) noexcept {
     return true;
 }
 
+bool is_valid_room(std::string_view room) noexcept {
+    if (room.empty() || room.size() > kMaxRoomLength) return false;
+    for (char c : room)
+        if (!is_room_char(c)) return false;
+    return true;
+}
+
+bool is_market_channel(std::string_view channel) noexcept {
+    return channel == "ticker" || channel == "book" || channel == "book50" || channel == "trade";
+}
+
 EntryKind classify_entry(std::string_view entry) noexcept {
     if (entry.size() > kMaxTopicLength) return EntryKind::invalid;
     const auto dot = entry.find('.');
@@ -48,8 +50,18 @@ EntryKind classify_entry(std::string_view entry) noexcept {
     const bool any_channel = channel == "*";
     const bool any_symbol = symbol == "*";
     if (!any_channel && !is_valid_channel(channel)) return EntryKind::invalid;
-    if (!any_symbol && !is_valid_symbol(symbol)) return EntryKind::invalid;
-    return any_channel || any_symbol ? EntryKind::pattern : EntryKind::topic;
+    if (any_symbol) return EntryKind::pattern;
+    if (is_valid_symbol(symbol)) return any_channel ? EntryKind::pattern : EntryKind::topic;
+    // A room belongs to one channel: "*.lobby" would reach rooms of channels not yet thought of.
+    if (!any_channel && is_valid_room(symbol)) return EntryKind::room;
+    return EntryKind::invalid;
+}
+
+bool is_room_topic(std::string_view topic) noexcept {
+    if (topic.size() > kMaxTopicLength) return false;
+    const auto dot = topic.find('.');
+    return dot != std::string_view::npos && is_valid_channel(topic.substr(0, dot)) &&
+           is_valid_room(topic.substr(dot + 1));
 }
 
 bool entry_matches(std::string_view entry, std::string_view topic) noexcept {

@@ -59,11 +59,13 @@ TEST(Topic, ClassifyPatterns) {
 TEST(Topic, ClassifyInvalid) {
     for (const char* bad : {"", ".", "ticker", "ticker.", ".BTC-USD", "ticker.BTC-USD.x", "ticker..BTC-USD",
                             "ticker.BTC*", "tick*.BTC-USD", "**.BTC-USD", "ticker.**", "*", "*.", ".*",
-                            "ticker.btc-usd", "Ticker.BTC-USD", "ticker.BTC-USD ", " ticker.BTC-USD",
+                            "Ticker.BTC-USD", "ticker.BTC-USD ", " ticker.BTC-USD",
                             "ticker.BTC-*", "*.*.*"}) {
         EXPECT_EQ(tp::classify_entry(bad), EntryKind::invalid) << '"' << bad << '"';
     }
     EXPECT_EQ(tp::classify_entry(std::string_view("ticker.BTC-USD\0", 15)), EntryKind::invalid);
+    // A lower-case symbol is a room's grammar: the gateway refuses it on a channel without rooms.
+    EXPECT_EQ(tp::classify_entry("ticker.btc-usd"), EntryKind::room);
 }
 
 TEST(Topic, LengthLimit) {
