@@ -78,10 +78,25 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("jwt-issuer", po::value(&c.jwt.issuer), "access control: a token's iss must be this")
         ("anonymous-topics", po::value<std::vector<std::string>>(), "access control: comma-separated patterns a client without a token may subscribe to (default: none)")
         ("auth-timeout-ms", po::value(&c.auth_timeout_ms)->default_value(c.auth_timeout_ms), "access control: a client with no token and no anonymous topics is closed 4001 after this")
-        ("max-connections-per-user", po::value(&c.max_connections_per_user)->default_value(c.max_connections_per_user), "access control: connections per token sub (0: no limit); beyond: HTTP 503, or close 4008 after an auth");
+        ("max-connections-per-user", po::value(&c.max_connections_per_user)->default_value(c.max_connections_per_user), "access control: connections per token sub (0: no limit); beyond: HTTP 503, or close 4008 after an auth")
+        ("publish-channels", po::value<std::vector<std::string>>(), "comma-separated channels whose rooms clients may publish to (chat: chat.lobby); never ticker, book, book50 or trade (default: none, publishing off)")
+        ("max-publish-topics", po::value(&c.max_publish_topics)->default_value(c.max_publish_topics), "rooms on publishable channels in all (apart from --max-topics); a publish opening one more gets too_many_topics")
+        ("publish-rate", po::value(&c.publish_rate)->default_value(c.publish_rate), "published messages per second per channel, over every client (bursts of as many); beyond: rate_limited");
     // clang-format on
     runtime::add_log_level_flag(d, c.log_level);
     return d;
+}
+
+/// Why `channel` cannot take client publishing, if it cannot.
+std::optional<std::string> publish_channel_problem(const std::string& channel) {
+    if (protocol::is_market_channel(channel)) return "is a market-data channel: clients can never publish there";
+    if (protocol::is_reserved_channel(channel))
+        return "is a reserved name (a message type or event; protocol/README.md, \"Reserved names\")";
+    if (!protocol::is_valid_channel(channel)) return "is not a channel name ([a-z0-9_]+)";
+    // channel.room must fit a topic: at least one character of room.
+    if (channel.size() + 2 > protocol::kMaxTopicLength)
+        return "is too long: a topic is at most " + std::to_string(protocol::kMaxTopicLength) + " characters";
+    return std::nullopt;
 }
 
 std::optional<std::string> validate(const Config& c) {
@@ -111,10 +126,20 @@ std::optional<std::string> validate(const Config& c) {
         if (protocol::classify_entry(entry) == protocol::EntryKind::invalid)
             return "--anonymous-topics: '" + entry + "' is not a topic or pattern";
     if (c.auth_timeout_ms == 0) return "--auth-timeout-ms must be at least 1";
+    for (const auto& channel : c.publish_channels)
+        if (auto problem = publish_channel_problem(channel)) return "--publish-channels: '" + channel + "' " + *problem;
+    if (c.max_publish_topics == 0) return "--max-publish-topics must be at least 1";
+    if (c.publish_rate == 0) return "--publish-rate must be at least 1";
     return runtime::validate_log_level(c.log_level);
 }
 
 }  // namespace
+
+bool Config::publishable(std::string_view channel) const noexcept {
+    for (const auto& c : publish_channels)
+        if (c == channel) return true;
+    return false;
+}
 
 ParseOutcome parse_command_line(int argc, const char* const argv[]) {
     ParseOutcome out;
@@ -145,6 +170,8 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
     if (vm.count("allowed-origins")) c.allowed_origins = split_list(vm["allowed-origins"].as<std::vector<std::string>>());
     if (vm.count("anonymous-topics"))
         c.anonymous_topics = split_list(vm["anonymous-topics"].as<std::vector<std::string>>());
+    if (vm.count("publish-channels"))
+        c.publish_channels = split_list(vm["publish-channels"].as<std::vector<std::string>>());
     if (c.state_dir.empty()) c.state_dir = default_state_dir();
     if (auto problem = validate(c)) {
         out.text = "tickgate: " + *problem;

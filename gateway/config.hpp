@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "feeds/feed_adapter.hpp"
@@ -53,6 +54,14 @@ struct Config {
     std::vector<std::string> anonymous_topics;  // patterns a client without a token may subscribe to
     std::uint32_t auth_timeout_ms = 10000;      // no token, no anonymous topics: close 4001 after this
     std::uint32_t max_connections_per_user = 0; // per token sub; 0: no limit
+
+    // Client publishing (protocol/README.md, "Publishing"): off unless channels are listed.
+    std::vector<std::string> publish_channels;  // channels whose rooms clients publish to ("chat": chat.lobby)
+    std::uint32_t max_publish_topics = 1000;    // rooms in all, apart from --max-topics: chat cannot starve market data
+    std::uint32_t publish_rate = 100;           // messages/s per channel over every client (bursts of as many)
+
+    /// True when clients may publish to rooms of `channel`.
+    bool publishable(std::string_view channel) const noexcept;
 
     std::string log_level = "info";  // debug, info, warn, error
 };

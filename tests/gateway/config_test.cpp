@@ -183,5 +183,65 @@ TEST(AuthConfig, BadAnonymousPatternIsRefused) {
     EXPECT_NE(out.text.find("'ticker'"), std::string::npos) << out.text;
 }
 
+// Client publishing's flags (issue 16).
+TEST(PublishConfig, OffByDefault) {
+    const auto out = parse({});
+    ASSERT_FALSE(out.exit_code) << out.text;
+    EXPECT_TRUE(out.config.publish_channels.empty());
+    EXPECT_FALSE(out.config.publishable("chat"));
+    EXPECT_EQ(out.config.max_publish_topics, 1000u);
+    EXPECT_EQ(out.config.publish_rate, 100u);
+}
+
+TEST(PublishConfig, ChannelsAndLimitsFromFlagsAndTheConfigFile) {
+    auto out = parse({"--publish-channels", "chat,news", "--publish-channels", "ops_2", "--max-publish-topics", "5",
+                      "--publish-rate", "7"});
+    ASSERT_FALSE(out.exit_code) << out.text;
+    EXPECT_EQ(out.config.publish_channels, (std::vector<std::string>{"chat", "news", "ops_2"}));
+    EXPECT_TRUE(out.config.publishable("news"));
+    EXPECT_FALSE(out.config.publishable("ticker"));
+    EXPECT_EQ(out.config.max_publish_topics, 5u);
+    EXPECT_EQ(out.config.publish_rate, 7u);
+
+    const auto path = write_temp("publish-channels = chat\nmax-publish-topics = 9\npublish-rate = 3\n");
+    out = parse({"--config", path});
+    std::remove(path.c_str());
+    ASSERT_FALSE(out.exit_code) << out.text;
+    EXPECT_EQ(out.config.publish_channels, std::vector<std::string>{"chat"});
+    EXPECT_EQ(out.config.max_publish_topics, 9u);
+    EXPECT_EQ(out.config.publish_rate, 3u);
+}
+
+TEST(PublishConfig, MarketReservedAndMalformedChannelsAreRefusedWithExit2) {
+    struct Case {
+        const char* channel;
+        const char* says;
+    };
+    for (const Case& c : {Case{"ticker", "market-data channel"}, Case{"book", "market-data channel"},
+                          Case{"book50", "market-data channel"}, Case{"trade", "market-data channel"},
+                          Case{"status", "reserved name"}, Case{"published", "reserved name"},
+                          Case{"publish", "reserved name"}, Case{"broadcast", "reserved name"},
+                          Case{"Chat", "not a channel name"}, Case{"chat.lobby", "not a channel name"},
+                          Case{"abcdefghijklmnopqrstuvwxyz", "too long"}}) {
+        const auto out = parse({"--publish-channels", std::string("chat,") + c.channel});
+        ASSERT_EQ(out.exit_code, 2) << c.channel;
+        EXPECT_NE(out.text.find(std::string("--publish-channels: '") + c.channel + "'"), std::string::npos) << out.text;
+        EXPECT_NE(out.text.find(c.says), std::string::npos) << out.text;
+        EXPECT_EQ(out.text.find('\n'), std::string::npos) << "one line: " << out.text;
+    }
+    for (auto flag : {"--max-publish-topics", "--publish-rate"}) {
+        const auto out = parse({flag, "0"});
+        ASSERT_EQ(out.exit_code, 2) << flag;
+        EXPECT_NE(out.text.find(flag), std::string::npos) << out.text;
+    }
+}
+
+TEST(PublishConfig, HelpNamesTheFlags) {
+    const auto out = parse({"--help"});
+    ASSERT_EQ(out.exit_code, 0);
+    for (auto flag : {"--publish-channels", "--max-publish-topics", "--publish-rate"})
+        EXPECT_NE(out.text.find(flag), std::string::npos) << flag;
+}
+
 }  // namespace
 }  // namespace tickgate::gateway
