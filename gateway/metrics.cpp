@@ -42,6 +42,9 @@ struct Metrics::Families {
     pm::Counter& messages_conflated;
     pm::Counter& book_deltas_merged;
     pm::Counter& trades_dropped_slow;
+    pm::Counter& published_dropped_slow;
+    pm::Family<pm::Counter>& published_messages;
+    pm::Gauge& publish_topics;
     pm::Counter& slow_consumers;
     pm::Counter& heartbeat_timeouts;
     pm::Counter& skipped_behind;
@@ -106,6 +109,14 @@ struct Metrics::Families {
                                      "Book deltas a slow client's queue merged into a newer pending delta of the view")),
           trades_dropped_slow(counter("tickgate_trades_dropped_slow_total",
                                       "Trades not queued for a slow client past half its queue bound")),
+          published_dropped_slow(counter("tickgate_published_dropped_slow_total",
+                                         "Published messages (rooms) not queued for a slow client past half its queue bound")),
+          published_messages(pm::BuildCounter()
+                                 .Name("tickgate_published_messages_total")
+                                 .Help("Client-published messages by what became of them: delivered, rate_limited, "
+                                       "too_many_topics, unavailable, stale, dropped")
+                                 .Register(registry)),
+          publish_topics(gauge("tickgate_publish_topics", "Rooms on publishable channels (--max-publish-topics bounds them)")),
           slow_consumers(counter("tickgate_slow_consumer_disconnects_total", "Clients closed with 1008 slow consumer")),
           heartbeat_timeouts(counter("tickgate_heartbeat_timeouts_total", "Clients closed after 3 silent heartbeats")),
           skipped_behind(counter("tickgate_updates_skipped_behind_total",
@@ -206,6 +217,7 @@ std::string Metrics::scrape() {
     std::int64_t sessions = 0, subscriptions = 0;
     std::uint64_t writes = 0, submits = 0;
     std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0, merged = 0, trades_dropped = 0;
+    std::uint64_t published_dropped = 0;
     std::int64_t sio_sessions = 0;
     std::uint64_t sio_sent = 0, sio_malformed = 0;
     std::array<std::uint64_t, kErrorCodeCount> errors{};
@@ -222,6 +234,7 @@ std::string Metrics::scrape() {
         conflated += s.messages_conflated.get();
         merged += s.book_deltas_merged.get();
         trades_dropped += s.trades_dropped_slow.get();
+        published_dropped += s.published_dropped_slow.get();
         slow += s.slow_consumer_disconnects.get();
         heartbeats += s.heartbeat_timeouts.get();
         skipped += s.updates_skipped_behind.get();
@@ -243,6 +256,7 @@ std::string Metrics::scrape() {
     set_total(f.messages_conflated, static_cast<double>(conflated));
     set_total(f.book_deltas_merged, static_cast<double>(merged));
     set_total(f.trades_dropped_slow, static_cast<double>(trades_dropped));
+    set_total(f.published_dropped_slow, static_cast<double>(published_dropped));
     set_total(f.slow_consumers, static_cast<double>(slow));
     set_total(f.heartbeat_timeouts, static_cast<double>(heartbeats));
     set_total(f.skipped_behind, static_cast<double>(skipped));
@@ -269,6 +283,12 @@ std::string Metrics::scrape() {
     set_total(f.feed_conflicts, static_cast<double>(engine.conflicts()));
     set_total(f.topic_limit_drops, static_cast<double>(engine.topic_limit_drops()));
     set_total(f.engine_waits, static_cast<double>(engine.worker_backpressure_waits()));
+    for (std::size_t r = 0; r < static_cast<std::size_t>(PublishedResult::count_); ++r) {
+        const auto result = static_cast<PublishedResult>(r);
+        set_total(f.published_messages.Add({{"result", std::string(published_result_name(result))}}),
+                  static_cast<double>(engine.published(result)));
+    }
+    f.publish_topics.Set(static_cast<double>(engine.publish_topic_count()));
     for (const auto& feed : engine.feed_health()) {
         set_total(f.feed_updates.Add({{"feed", feed.name}}), static_cast<double>(feed.updates));
         f.feed_age.Add({{"feed", feed.name}}).Set(static_cast<double>(feed.age_ms) / 1000.0);

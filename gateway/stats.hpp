@@ -27,6 +27,7 @@ struct alignas(64) WorkerStats {
     runtime::OwnedCounter messages_conflated;
     runtime::OwnedCounter book_deltas_merged;   // a slow client's pending book delta folded into a newer one
     runtime::OwnedCounter trades_dropped_slow;  // trades not queued for a client past its queue's half mark
+    runtime::OwnedCounter published_dropped_slow;  // published messages (rooms) likewise
     runtime::OwnedCounter slow_consumer_disconnects;
     runtime::OwnedCounter heartbeat_timeouts;
     runtime::OwnedCounter updates_skipped_behind;  // superseded before this worker could fan them out

@@ -17,6 +17,7 @@
 #include "feeds/runtime/clock.hpp"
 #include "gateway/fanout/update_batch.hpp"
 #include "gateway/fanout/worker.hpp"
+#include "feeds/feed_adapter.hpp"
 #include "feeds/runtime/log.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/model/order_book.hpp"
@@ -219,7 +220,8 @@ const BroadcastEngine::TopicEntry* BroadcastEngine::entry_for(const protocol::Ma
         conflicts_.add();
         return nullptr;
     }
-    if (topics_.size() + (book ? 2 : 1) > config_.max_topics) {
+    // Rooms have a limit of their own (--max-publish-topics): chat never starves market data.
+    if (topics_.size() - room_count_.load(std::memory_order_relaxed) + (book ? 2 : 1) > config_.max_topics) {
         topic_limit_drops_.add();
         return nullptr;
     }
@@ -322,6 +324,123 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
     }
     if (batches[0]->items.empty()) return;
     for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->post_batch(std::move(batches[w]));
+}
+
+std::string_view published_result_name(PublishedResult r) noexcept {
+    switch (r) {
+    case PublishedResult::delivered: return "delivered";
+    case PublishedResult::rate_limited: return "rate_limited";
+    case PublishedResult::too_many_topics: return "too_many_topics";
+    case PublishedResult::unavailable: return "unavailable";
+    case PublishedResult::stale: return "stale";
+    case PublishedResult::dropped: return "dropped";
+    case PublishedResult::count_: break;
+    }
+    return "dropped";
+}
+
+void BroadcastEngine::submit_publish(protocol::PublishedMessage m, std::function<void(PublishResult)> done) {
+    asio::post(workers_.front()->io(),
+               [this, m = std::move(m), done = std::move(done)]() mutable { on_submit(std::move(m), std::move(done)); });
+}
+
+void BroadcastEngine::deliver_published(protocol::PublishedMessage m) {
+    asio::post(workers_.front()->io(), [this, m = std::move(m)]() mutable { on_sequenced(std::move(m)); });
+}
+
+bool BroadcastEngine::accepting() const noexcept { return loop_ && !loop_->stopped; }
+
+bool BroadcastEngine::take_rate_token(std::string_view channel, std::int64_t now_ns) {
+    const double rate = config_.publish_rate;
+    auto it = publish_rates_.find(std::string(channel));
+    if (it == publish_rates_.end()) it = publish_rates_.emplace(std::string(channel), RateBucket{rate, now_ns}).first;
+    RateBucket& b = it->second;
+    // A burst of one second's worth, refilled continuously.
+    b.tokens = std::min(rate, b.tokens + static_cast<double>(now_ns - b.refilled_ns) * rate / 1e9);
+    b.refilled_ns = now_ns;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+}
+
+BroadcastEngine::TopicEntry* BroadcastEngine::room_for(std::string_view topic, bool create) {
+    if (auto it = topics_.find(topic); it != topics_.end())
+        return it->second.role == TopicRole::room ? &it->second : nullptr;
+    if (!create || room_count_.load(std::memory_order_relaxed) >= config_.max_publish_topics) return nullptr;
+    TopicEntry entry{static_cast<std::uint32_t>(topic_ids_++), 0, TopicRole::room};
+    auto* room = &topics_.emplace(std::string(topic), entry).first->second;
+    room_count_.store(room_count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    topic_count_.store(topics_.size(), std::memory_order_relaxed);
+    return room;
+}
+
+void BroadcastEngine::on_submit(protocol::PublishedMessage m, std::function<void(PublishResult)> done) {
+    // `counted` is unset for a caller's mistake (the session checks what a client may publish to).
+    const auto refuse = [&](std::optional<PublishedResult> counted, protocol::ErrorCode code, std::string message) {
+        if (counted) count(*counted);
+        done(PublishResult{0, code, std::move(message)});
+    };
+    const std::string_view channel = protocol::topic_channel(m.topic);
+    if (!protocol::is_room_topic(m.topic) || !config_.publishable(channel))
+        return refuse(std::nullopt, protocol::ErrorCode::forbidden, "not a room of a publishable channel");
+    if (!accepting()) return refuse(PublishedResult::unavailable, protocol::ErrorCode::unavailable, "shutting down");
+    if (!take_rate_token(channel, realtime_ns()))
+        return refuse(PublishedResult::rate_limited, protocol::ErrorCode::rate_limited,
+                      "more than " + std::to_string(config_.publish_rate) + " messages per second on channel '" +
+                          std::string(channel) + "' (all clients)");
+    // A room this gateway cannot hold is refused before anything is sequenced, on the bus too.
+    const auto it = topics_.find(m.topic);
+    if (it != topics_.end() && it->second.role != TopicRole::room)
+        return refuse(std::nullopt, protocol::ErrorCode::forbidden, "a market-data topic, not a room");
+    if (it == topics_.end() && room_count_.load(std::memory_order_relaxed) >= config_.max_publish_topics)
+        return refuse(PublishedResult::too_many_topics, protocol::ErrorCode::too_many_topics,
+                      "at most " + std::to_string(config_.max_publish_topics) + " rooms (--max-publish-topics)");
+    m.seq = 0;
+    if (bus_) {
+        // The publisher sequences it for every gateway; the message comes back through the sink.
+        asio::io_context& io = workers_.front()->io();
+        bus_->forward_publish(std::move(m), [this, &io, done = std::move(done)](feeds::MessageBus::PublishOutcome o) mutable {
+            asio::post(io, [this, o = std::move(o), done = std::move(done)] {
+                if (o.error.empty()) return done(PublishResult{o.seq, std::nullopt, {}});
+                count(PublishedResult::unavailable);
+                done(PublishResult{0, protocol::ErrorCode::unavailable, "publisher: " + o.error});
+            });
+        });
+        return;
+    }
+    TopicEntry& room = *room_for(m.topic, true);  // exists, or there is room for it (checked above)
+    m.seq = ++room.last_seq;
+    m.ts_ns = realtime_ns();
+    deliver_room(room, m);
+    done(PublishResult{m.seq, std::nullopt, {}});
+}
+
+void BroadcastEngine::on_sequenced(protocol::PublishedMessage m) {
+    // Every gateway's messages come here, this one's own included; some may be for rooms this
+    // gateway does not serve.
+    if (!protocol::is_room_topic(m.topic) || !config_.publishable(protocol::topic_channel(m.topic)))
+        return count(PublishedResult::dropped);
+    TopicEntry* room = room_for(m.topic, true);
+    if (!room) return count(PublishedResult::dropped);
+    // In seq order per topic from the bus; what is not above the last (a redelivery) is dropped.
+    if (m.seq <= room->last_seq) return count(PublishedResult::stale);
+    room->last_seq = m.seq;
+    deliver_room(*room, m);
+}
+
+void BroadcastEngine::deliver_room(const TopicEntry& room, const protocol::PublishedMessage& m) {
+    Batches batches(workers_.size());
+    for (auto& b : batches) b = std::make_shared<UpdateBatch>();
+    // What a worker keeps of the message: its kind and topic (a topic's first item creates it), seq
+    // and ts; the message itself is the frame.
+    protocol::MarketUpdate header;
+    header.kind = protocol::UpdateKind::published;
+    header.set_topic(m.topic);
+    header.seq = m.seq;
+    header.ts_ns = m.ts_ns;
+    hand_out(batches, room.id, header, frames::published_message(m, room.id));
+    for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->post_batch(std::move(batches[w]));
+    count(PublishedResult::delivered);
 }
 
 void BroadcastEngine::check_freshness(std::int64_t now_ns) {

@@ -9,10 +9,17 @@
 // a thread of its own: on a VM every thread hop is a syscall on each side plus an IPI, and a
 // dedicated engine thread cost one more hop (and one more sleep) per update than the workers need.
 // Worker 0's own batch is then a post to its own queue, which asio runs without a wake-up.
+//
+// Client-published messages (rooms such as chat.lobby) take the same road from worker 0 on: a
+// dense topic id per room, one serialization, one batch per worker. They never pass through the
+// ring (their data has any size): submit_publish and deliver_published hand them to worker 0.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +29,12 @@
 #include "gateway/config.hpp"
 #include "gateway/fanout/frame.hpp"
 #include "gateway/stats.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/model/published_message.hpp"
+
+namespace tickgate::feeds {
+class MessageBus;
+}
 
 namespace tickgate::gateway {
 
@@ -35,6 +48,25 @@ struct FeedHealth {
     std::int64_t age_ms = 0;  // since its last update (or since start, before the first)
     std::uint64_t updates = 0;
 };
+
+/// What became of a submitted publish: its seq, or why it was refused.
+struct PublishResult {
+    std::uint64_t seq = 0;
+    std::optional<protocol::ErrorCode> error;
+    std::string message;  // with an error: one line for the client
+};
+
+/// What became of published messages, as tickgate_published_messages_total{result} counts them.
+enum class PublishedResult : std::uint8_t {
+    delivered,        // sequenced and handed to every worker (this gateway's or, on NATS, any gateway's)
+    rate_limited,     // over --publish-rate for its channel
+    too_many_topics,  // would have opened a room past --max-publish-topics
+    unavailable,      // the bus could not sequence it (publisher unreachable, or shutting down)
+    stale,            // from the bus with a seq not above its room's last: dropped
+    dropped,          // from the bus for a room this gateway does not serve (not publishable, or past the limit)
+    count_,
+};
+std::string_view published_result_name(PublishedResult r) noexcept;
 
 class BroadcastEngine {
 public:
@@ -59,6 +91,25 @@ public:
     /// Time the engine waited for workers that were behind (back-pressure towards the ring).
     std::uint64_t worker_backpressure_waits() const noexcept { return backpressure_waits_.get(); }
 
+    // Client publishing (rooms on --publish-channels).
+    /// Any thread. Rate limit per channel (--publish-rate), --max-publish-topics, then: with a
+    /// message bus set, forward (the bus's publisher assigns seq; the message comes back through
+    /// deliver_published); otherwise assign the next per-topic seq and ts and deliver now.
+    /// `done` runs once on worker 0's thread. `m.topic` must be a room on a publishable channel
+    /// (anything else is refused as forbidden); `m.from` and `m.data` are the caller's.
+    void submit_publish(protocol::PublishedMessage m, std::function<void(PublishResult)> done);
+    /// Any thread: a message sequenced elsewhere (the bus); delivered when its seq is above the
+    /// topic's last, dropped (counted) otherwise.
+    void deliver_published(protocol::PublishedMessage m);
+    /// Before start(): where publishes go to be sequenced for every gateway (null: this engine
+    /// sequences them itself).
+    void set_message_bus(feeds::MessageBus* bus) noexcept { bus_ = bus; }
+    /// Any thread.
+    std::uint64_t published(PublishedResult r) const noexcept {
+        return published_[static_cast<std::size_t>(r)].get();
+    }
+    std::size_t publish_topic_count() const noexcept { return room_count_.load(std::memory_order_relaxed); }
+
 private:
     struct FeedState {
         std::string name;
@@ -75,12 +126,19 @@ private:
     };
     // What a topic name is to the engine: a topic feeds publish (tickers, trades, and book.<SYM>,
     // the symbol's source book, whose first view shares its name), or book50.<SYM>, a view only.
-    enum class TopicRole : std::uint8_t { published, book_source, book_view };
+    // A room (chat.lobby) is a topic clients publish to, whose seq this gateway (or the bus) assigns.
+    enum class TopicRole : std::uint8_t { published, book_source, book_view, room };
     struct TopicEntry {
         std::uint32_t id;
         std::uint16_t owner;
         TopicRole role = TopicRole::published;
-        std::uint32_t book = 0;  // book_source: index into books_
+        std::uint32_t book = 0;     // book_source: index into books_
+        std::uint64_t last_seq = 0;  // room: the seq of its last message delivered
+    };
+    // A channel's share of --publish-rate: a token bucket of one second's worth.
+    struct RateBucket {
+        double tokens = 0;
+        std::int64_t refilled_ns = 0;
     };
     struct BookSource;
     using Batches = std::vector<std::shared_ptr<UpdateBatch>>;
@@ -95,6 +153,16 @@ private:
     void apply_book_fragment(BookSource& book, const protocol::MarketUpdate& u, Batches& batches);
     static void hand_out(Batches& batches, std::uint32_t topic_id, const protocol::MarketUpdate& u,
                          std::shared_ptr<Frame> frame);
+    // Client publishing, worker 0 only.
+    void on_submit(protocol::PublishedMessage m, std::function<void(PublishResult)> done);
+    void on_sequenced(protocol::PublishedMessage m);
+    bool take_rate_token(std::string_view channel, std::int64_t now_ns);
+    /// The room's entry, created when there is room for it (null: past --max-publish-topics, or
+    /// the name is a market topic's).
+    TopicEntry* room_for(std::string_view topic, bool create);
+    void deliver_room(const TopicEntry& room, const protocol::PublishedMessage& m);
+    void count(PublishedResult r) noexcept { published_[static_cast<std::size_t>(r)].add(); }
+    bool accepting() const noexcept;
     void check_freshness(std::int64_t now_ns);
     void schedule_freshness_check();
     bool workers_behind() const;
@@ -117,6 +185,10 @@ private:
     runtime::OwnedCounter topic_limit_drops_;
     runtime::OwnedCounter backpressure_waits_;
     std::atomic<std::size_t> topic_count_{0};
+    feeds::MessageBus* bus_ = nullptr;
+    std::unordered_map<std::string, RateBucket> publish_rates_;  // by channel; worker 0 only
+    std::atomic<std::size_t> room_count_{0};                     // rooms among topics_ (written on worker 0)
+    std::array<runtime::OwnedCounter, static_cast<std::size_t>(PublishedResult::count_)> published_;
     bool stop_requested_ = false;
     std::unique_ptr<Loop> loop_;  // worker 0's thread only, once started
 };

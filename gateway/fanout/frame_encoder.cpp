@@ -1,6 +1,7 @@
 #include "gateway/fanout/frame_encoder.hpp"
 
 #include "protocol/messages.hpp"
+#include "protocol/publish_messages.hpp"
 #include "protocol/socketio.hpp"
 #include "protocol/topic.hpp"
 #include "protocol/websocket_frame.hpp"
@@ -48,6 +49,14 @@ std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, std::uint32_
     frame->topic_id = topic_id;
     frame->ts_ns = u.ts_ns;
     frame->kind = u.kind;
+    return frame;
+}
+
+std::shared_ptr<Frame> published_message(const protocol::PublishedMessage& m, std::uint32_t topic_id) {
+    auto frame = make_text_frame([&](std::string& out) { protocol::encode_published_message(m, out); });
+    frame->topic_id = topic_id;
+    frame->ts_ns = m.ts_ns;
+    frame->kind = protocol::UpdateKind::published;
     return frame;
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "protocol/model/market_update.hpp"
+#include "protocol/model/published_message.hpp"
 #include "gateway/fanout/frame.hpp"
 #include "gateway/fanout/subscriber.hpp"
 #include "protocol/engineio.hpp"
@@ -21,6 +22,9 @@ namespace tickgate::gateway::frames {
 
 /// A live ticker or trade (v1), once per update, by the engine; socketio_live wraps it for Socket.IO.
 std::shared_ptr<Frame> live_update(const protocol::MarketUpdate& u, std::uint32_t topic_id);
+/// A client's published message (v1), once per message, by the engine; socketio_live wraps it too
+/// (the event named after the room's channel).
+std::shared_ptr<Frame> published_message(const protocol::PublishedMessage& m, std::uint32_t topic_id);
 /// A book view's delta (v1), once per view change, by the engine.
 std::shared_ptr<Frame> book_delta(std::shared_ptr<const BookDelta> delta, std::uint32_t topic_id);
 /// The Socket.IO form of a v1 live frame, 42["<channel>",<its object>], from its bytes (once per

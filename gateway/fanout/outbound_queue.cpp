@@ -24,8 +24,13 @@ OutboundQueue::Push OutboundQueue::push_live(const FramePtr& frame, std::int64_t
         if (oldest_update_ts_ns_ == 0 || frame->ts_ns < oldest_update_ts_ns_) oldest_update_ts_ns_ = frame->ts_ns;
         return Push::queued;
     }
+    // Each trade and each published message is its own event: no later one stands for it.
     if (frame->kind == protocol::UpdateKind::trade) {
         ++dropped_trades_;
+        return Push::dropped;
+    }
+    if (frame->kind == protocol::UpdateKind::published) {
+        ++dropped_published_;
         return Push::dropped;
     }
     auto [it, inserted] = conflated_.try_emplace(frame->topic_id);

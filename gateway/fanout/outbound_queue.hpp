@@ -6,8 +6,8 @@
 // - past half, live updates are conflated: only the newest ticker frame per topic is kept (the
 //   client sees a seq gap); a book view's pending deltas are merged per level into one delta, built
 //   for this client alone, that chains from the last delta it was sent (a dropped delta would
-//   corrupt its book); trades cannot be merged and are dropped (the seq gap tells). All of them go
-//   out after the ordered bytes;
+//   corrupt its book); trades and published messages (chat.lobby) cannot be merged and are
+//   dropped (the seq gap tells). All of them go out after the ordered bytes;
 // - past max_bytes in all, push reports overflow and the session closes 1008 "slow consumer".
 // Control frames (acks, errors, snapshots, pings, status) always keep their order.
 // Thread-confined to the session's worker; no locks.
@@ -65,6 +65,8 @@ public:
     /// Book deltas merged into another pending one, and trades dropped, since the last call.
     std::uint64_t take_merged_count() noexcept { return std::exchange(merged_count_, 0); }
     std::uint64_t take_dropped_trade_count() noexcept { return std::exchange(dropped_trades_, 0); }
+    /// Published messages (rooms) dropped past half, since the last call.
+    std::uint64_t take_dropped_published_count() noexcept { return std::exchange(dropped_published_, 0); }
 
 private:
     void note_queued(std::int64_t now_ns) noexcept {
@@ -95,6 +97,7 @@ private:
     std::uint64_t conflated_count_ = 0;
     std::uint64_t merged_count_ = 0;
     std::uint64_t dropped_trades_ = 0;
+    std::uint64_t dropped_published_ = 0;
     std::int64_t oldest_update_ts_ns_ = 0;
     std::int64_t queued_since_ns_ = 0;
     bool overflowed_ = false;

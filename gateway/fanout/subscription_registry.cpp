@@ -21,6 +21,10 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
     t.kind = kind;
     if (kind == protocol::UpdateKind::book) t.book = std::make_unique<protocol::OrderBook>();
     ids_.emplace(t.name, id);
+    if (auto room = pending_rooms_.find(t.name); room != pending_rooms_.end()) {
+        for (Subscriber* s : room->second) cover(*s, id, nullptr);
+        pending_rooms_.erase(room);
+    }
     for (auto& [pattern, holders] : patterns_)
         if (protocol::entry_matches(pattern, t.name))
             for (Subscriber* s : holders) cover(*s, id, nullptr);
@@ -83,11 +87,18 @@ void SubscriptionRegistry::deliver_first_snapshot(TopicState& topic, std::int64_
 
 SubscriptionRegistry::SubscribeOutcome SubscriptionRegistry::subscribe(Subscriber& s,
                                                                        std::span<const std::string> entries,
-                                                                       std::size_t max_entries) {
+                                                                       std::size_t max_entries,
+                                                                       std::span<const std::string> publish_channels) {
     SubscribeOutcome out;
+    const auto publishable = [&](std::string_view topic) {
+        const auto channel = protocol::topic_channel(topic);
+        return std::find(publish_channels.begin(), publish_channels.end(), channel) != publish_channels.end();
+    };
     for (const std::string& entry : entries) {
         const auto kind = protocol::classify_entry(entry);
-        if (kind == protocol::EntryKind::invalid) {
+        const bool exact_entry = kind == protocol::EntryKind::topic || kind == protocol::EntryKind::room;
+        const bool room = exact_entry && protocol::is_room_topic(entry) && publishable(entry);
+        if (kind == protocol::EntryKind::invalid || (kind == protocol::EntryKind::room && !room)) {
             out.malformed.push_back(entry);
             continue;
         }
@@ -96,9 +107,9 @@ SubscriptionRegistry::SubscribeOutcome SubscriptionRegistry::subscribe(Subscribe
             continue;
         }
         std::optional<std::uint32_t> exact;
-        if (kind == protocol::EntryKind::topic) {
+        if (exact_entry) {
             exact = find(entry);
-            if (!exact) {
+            if (!exact && !room) {
                 out.unknown.push_back(entry);
                 continue;
             }
@@ -111,6 +122,8 @@ SubscriptionRegistry::SubscribeOutcome SubscriptionRegistry::subscribe(Subscribe
         out.added.push_back(entry);
         if (exact) {
             cover(s, *exact, &out.newly_covered);
+        } else if (room) {
+            pending_rooms_[entry].insert(&s);
         } else {
             patterns_[entry].insert(&s);
             for (std::uint32_t id = 0; id < topics_.size(); ++id)
@@ -158,8 +171,11 @@ void SubscriptionRegistry::transfer(Subscriber& from, Subscriber& to) {
     auto& f = from.membership_;
     auto& t = to.membership_;
     for (const auto& [topic_id, coverage] : f.coverage) topics_[topic_id].subscribers[coverage.index] = &to;
-    for (const std::string& entry : f.entries)
+    for (const std::string& entry : f.entries) {
         if (auto it = patterns_.find(entry); it != patterns_.end() && it->second.erase(&from) > 0) it->second.insert(&to);
+        if (auto it = pending_rooms_.find(entry); it != pending_rooms_.end() && it->second.erase(&from) > 0)
+            it->second.insert(&to);
+    }
     t.entries = std::move(f.entries);
     t.coverage = std::move(f.coverage);
     f.entries.clear();
@@ -167,8 +183,14 @@ void SubscriptionRegistry::transfer(Subscriber& from, Subscriber& to) {
 }
 
 void SubscriptionRegistry::drop_entry(Subscriber& s, const std::string& entry) {
-    if (protocol::classify_entry(entry) == protocol::EntryKind::topic) {
-        if (auto id = find(entry)) uncover(s, *id);
+    const auto kind = protocol::classify_entry(entry);
+    if (kind == protocol::EntryKind::topic || kind == protocol::EntryKind::room) {
+        if (auto id = find(entry)) {
+            uncover(s, *id);
+        } else if (auto room = pending_rooms_.find(entry); room != pending_rooms_.end()) {
+            room->second.erase(&s);
+            if (room->second.empty()) pending_rooms_.erase(room);
+        }
         return;
     }
     if (auto it = patterns_.find(entry); it != patterns_.end()) {

@@ -51,7 +51,8 @@ public:
     };
 
     /// Topic ids arrive densely and in order from the engine; a new id creates the topic and
-    /// subscribes the sessions whose patterns match it. A book view starts without a base (`first`
+    /// subscribes the sessions whose patterns match it, and those holding it as a room that did not
+    /// exist yet. A book view starts without a base (`first`
     /// gives its decimals): a subscriber gets no snapshot until its first delta, which its
     /// subscribers then receive as a snapshot instead (a book from the bus is served only once it
     /// has a keyframe; see feeds/bus_books.hpp).
@@ -77,7 +78,11 @@ public:
         topics_[topic_id].has_value = true;
     }
 
-    SubscribeOutcome subscribe(Subscriber& s, std::span<const std::string> entries, std::size_t max_entries);
+    /// Exact topics must exist, except rooms (chat.lobby) on `publish_channels`: a room is known
+    /// before its first message, and held until it appears (its first message is delivered). A
+    /// room on any other channel is malformed.
+    SubscribeOutcome subscribe(Subscriber& s, std::span<const std::string> entries, std::size_t max_entries,
+                               std::span<const std::string> publish_channels = {});
     UnsubscribeOutcome unsubscribe(Subscriber& s, std::span<const std::string> entries);
     /// Drops every entry of a closing session. It stays in the dirty list until the flush pass.
     void remove(Subscriber& s);
@@ -110,6 +115,8 @@ private:
     std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> ids_;
     // Distinct patterns and who holds them: a new topic is matched once per distinct pattern.
     std::unordered_map<std::string, std::unordered_set<Subscriber*>> patterns_;
+    // Rooms subscribed to before they exist, and who holds them: covered when the room appears.
+    std::unordered_map<std::string, std::unordered_set<Subscriber*>> pending_rooms_;
 };
 
 template <typename F>

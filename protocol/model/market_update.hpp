@@ -24,6 +24,10 @@ enum class UpdateKind : std::uint8_t {
     ticker = 0,  // topic ticker.<SYM>: the ticker fields
     book = 1,    // topic book.<SYM>: levels of the symbol's source book (BookFragment)
     trade = 2,   // topic trade.<SYM>: one trade (TradeFields)
+    // A client's message in a room (chat.lobby): never in the ring (its data has any size; see
+    // published_message.hpp). The gateway gives it this kind, seq and ts only, on its way from the
+    // broadcast engine to the workers; its body is the frame.
+    published = 3,
 };
 
 /// Levels one ring slot carries.

@@ -204,6 +204,29 @@ TEST(OutboundQueueBooks, TradesAreDroppedPastHalfAndTickersStillConflate) {
     EXPECT_EQ(q.push_live(small_trade, 5), OutboundQueue::Push::queued);
 }
 
+// A published message (chat.lobby) is an event like a trade: past half it is dropped, never
+// conflated into a later one (which would hide that it was ever sent), and its room's seq shows it.
+TEST(OutboundQueueBooks, PublishedMessagesAreDroppedPastHalfNeverConflated) {
+    OutboundQueue q(1000);
+    auto message = [](std::string body) {
+        auto f = frame(4, std::move(body));
+        std::const_pointer_cast<Frame>(f)->kind = protocol::UpdateKind::published;
+        return f;
+    };
+    EXPECT_EQ(q.push_live(message("M1"), 1), OutboundQueue::Push::queued);
+    ASSERT_EQ(q.push_live(frame(9, std::string(497, 'x')), 1), OutboundQueue::Push::queued);
+    EXPECT_EQ(q.push_live(message("M2"), 2), OutboundQueue::Push::dropped);
+    EXPECT_EQ(q.push_live(message("M3"), 3), OutboundQueue::Push::dropped);
+    EXPECT_EQ(q.take_dropped_published_count(), 2u);
+    EXPECT_EQ(q.take_dropped_published_count(), 0u);
+    EXPECT_EQ(q.take_dropped_trade_count(), 0u);
+    EXPECT_EQ(q.take_conflated_count(), 0u);
+    std::string out;
+    q.take(out);
+    EXPECT_EQ(out, "M1" + std::string(497, 'x'));
+    EXPECT_EQ(q.push_live(message("M4"), 5), OutboundQueue::Push::queued);  // below half: in order again
+}
+
 TEST(OutboundQueueBooks, AMergedDeltaForSocketIoIsTheBookEvent) {
     OutboundQueue q(1000, Wire::socketio);
     ASSERT_EQ(q.push_live(frame(9, std::string(480, 'x')), 1), OutboundQueue::Push::queued);

@@ -30,7 +30,9 @@ protected:
     void add_topic(std::uint32_t id, std::string_view name) { registry.ensure_topic(id, name); }
     void publish(std::uint32_t id, std::uint64_t seq) {
         const auto& name = registry.topic(id).name;
-        registry.deliver(id, update(name, seq), frame_for(id, seq), 0);
+        auto u = update(name, seq);
+        u.kind = registry.topic(id).kind;  // as the engine hands it out: a room's message is kind published
+        registry.deliver(id, u, frame_for(id, seq), 0);
         registry.flush_dirty([&](Subscriber& s) { dirty.push_back(&s); });
     }
     std::string drain(Subscriber& s) {
@@ -228,6 +230,70 @@ TEST_F(RegistryTest, ABookViewWithoutABaseSendsItsFirstChangeAsASnapshot) {
     EXPECT_NE(next.find(R"("snapshot":false)"), std::string::npos) << next;
     EXPECT_EQ(registry.topic(0).book->depth(protocol::BookSide::bid), 2u);
     EXPECT_EQ(registry.topic(0).book_seq, 42u);
+}
+
+// Rooms (client publishing, issue 16): an exact room on a publishable channel is known before its
+// first message, held until the room appears, and then receives that first message.
+TEST_F(RegistryTest, RoomsOnPublishableChannelsAreKnownBeforeTheyExist) {
+    const std::vector<std::string> chat{"chat"};
+    Subscriber s(1 << 20), patterned(1 << 20);
+    auto out = registry.subscribe(s, list({"chat.lobby", "news.lobby", "chat.BTC-USD", "chat.1-2"}), 10, chat);
+    EXPECT_EQ(out.added, list({"chat.lobby", "chat.1-2"}));  // "1-2" is a symbol and a room: a room here
+    EXPECT_EQ(out.malformed, list({"news.lobby"}));          // a room on a channel without rooms
+    EXPECT_EQ(out.unknown, list({"chat.BTC-USD"}));          // not a room: a market topic nobody publishes
+    EXPECT_TRUE(out.newly_covered.empty());
+    registry.subscribe(patterned, list({"chat.*"}), 10, chat);
+    EXPECT_TRUE(registry.topic_names().empty());  // list shows rooms that exist only
+
+    registry.ensure_topic(0, "chat.lobby", protocol::UpdateKind::published);
+    publish(0, 1);
+    EXPECT_EQ(drain(s), "[0:1]");  // the first message reaches who subscribed before it
+    EXPECT_EQ(drain(patterned), "[0:1]");
+    EXPECT_EQ(registry.topic_names(), std::vector<std::string_view>{"chat.lobby"});
+    EXPECT_FALSE(registry.topic(0).has_value);  // no snapshot of a room: messages are events
+    // Held once the room exists: subscribing again is a no-op, a second subscriber is covered at once.
+    EXPECT_EQ(registry.subscribe(s, list({"chat.lobby"}), 10, chat).already_held, list({"chat.lobby"}));
+    Subscriber later(1 << 20);
+    EXPECT_EQ(registry.subscribe(later, list({"chat.lobby"}), 10, chat).newly_covered, std::vector<std::uint32_t>{0});
+}
+
+TEST_F(RegistryTest, WithoutPublishableChannelsARoomIsMalformed) {
+    Subscriber s(1 << 20);
+    const auto out = registry.subscribe(s, list({"chat.lobby", "ticker.btc-usd", "chat.*"}), 10);
+    EXPECT_EQ(out.malformed, list({"chat.lobby", "ticker.btc-usd"}));
+    EXPECT_EQ(out.added, list({"chat.*"}));  // a pattern may match nothing, as ever
+}
+
+TEST_F(RegistryTest, APendingRoomLeavesWithItsHolder) {
+    const std::vector<std::string> chat{"chat"};
+    Subscriber stays(1 << 20), unsubscribes(1 << 20);
+    registry.subscribe(stays, list({"chat.lobby"}), 10, chat);
+    registry.subscribe(unsubscribes, list({"chat.lobby", "chat.other"}), 10, chat);
+    EXPECT_EQ(registry.unsubscribe(unsubscribes, list({"chat.lobby"})).removed, list({"chat.lobby"}));
+    {
+        // A session closing while it waits for a room: the registry must forget it (ASan would
+        // report the use of a freed subscriber below otherwise).
+        Subscriber closes(1 << 20);
+        registry.subscribe(closes, list({"chat.lobby", "chat.other"}), 10, chat);
+        registry.release(closes);
+    }
+    registry.ensure_topic(0, "chat.lobby", protocol::UpdateKind::published);
+    registry.ensure_topic(1, "chat.other", protocol::UpdateKind::published);
+    publish(0, 1);
+    publish(1, 1);
+    EXPECT_EQ(drain(stays), "[0:1]");
+    EXPECT_EQ(drain(unsubscribes), "[1:1]");
+}
+
+TEST_F(RegistryTest, TransferHandsPendingRoomsOver) {
+    const std::vector<std::string> chat{"chat"};
+    Subscriber polling(1 << 20), websocket(1 << 20);
+    registry.subscribe(polling, list({"chat.lobby"}), 10, chat);
+    registry.transfer(polling, websocket);
+    registry.ensure_topic(0, "chat.lobby", protocol::UpdateKind::published);
+    publish(0, 1);
+    EXPECT_EQ(drain(websocket), "[0:1]");
+    EXPECT_EQ(drain(polling), "");
 }
 
 }  // namespace
