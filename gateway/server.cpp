@@ -76,7 +76,8 @@ bool Server::start(std::string& error) {
         upstreams.push_back(adapter->upstream_stats());
     }
 
-    newest_ = std::make_unique<NewestSeqTable>(config_.max_topics);
+    // Rooms take topic ids too, beyond the market topics' (--max-publish-topics of them).
+    newest_ = std::make_unique<NewestSeqTable>(std::size_t{config_.max_topics} + config_.max_publish_topics);
     const unsigned threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
     std::vector<Worker*> worker_ptrs;
     for (unsigned i = 0; i < threads; ++i) {
@@ -87,6 +88,8 @@ bool Server::start(std::string& error) {
     engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->runner.channel(), feed_names, worker_ptrs, *newest_,
                                                 std::move(upstreams));
     health_.watch_feeds(*engine_);
+    wire_message_bus();
+    connections_.engine = engine_.get();
 
     const auto listen = runtime::resolve(config_.listen, error);
     if (!listen) return false;
@@ -117,7 +120,29 @@ bool Server::start(std::string& error) {
     TG_LOG(info, "live page: %s://%s:%u/ (self-signed certificate: accept it once in the browser)",
            config_.no_tls ? "http" : "https", host_for_url(ws).c_str(), static_cast<unsigned>(ws.port()));
     TG_LOG(info, "try: npx wscat%s -c '%s?subscribe=ticker.BTC-USD'", config_.no_tls ? "" : " --no-check", url.c_str());
+    if (!config_.publish_channels.empty()) {
+        std::string channels;
+        for (const auto& c : config_.publish_channels) channels += (channels.empty() ? "" : ", ") + c;
+        TG_LOG(info, "publishing on: %s (rooms such as %s.lobby; --publish-channels)", channels.c_str(),
+               config_.publish_channels.front().c_str());
+    }
     return true;
+}
+
+void Server::wire_message_bus() {
+    // A feed linking gateways (NATS) sequences client publishes for all of them: the first one's
+    // bus does; without one the engine sequences them itself.
+    for (const auto& adapter : feeds_->runner.adapters()) {
+        feeds::MessageBus* bus = adapter->message_bus();
+        if (!bus) continue;
+        engine_->set_message_bus(bus);
+        bus->set_message_sink([engine = engine_.get()](protocol::PublishedMessage m) {
+            engine->deliver_published(std::move(m));
+        });
+        if (!config_.publish_channels.empty())
+            TG_LOG(info, "publishing: messages are sequenced by the publisher on feed %s", adapter->name().c_str());
+        return;
+    }
 }
 
 bool Server::choose_io_backend(std::string& error) {

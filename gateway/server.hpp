@@ -55,6 +55,8 @@ private:
     bool start(std::string& error);
     /// Resolves --io-backend: false (with `error`) only when uring was asked for and cannot be had.
     bool choose_io_backend(std::string& error);
+    /// Client publishes go through the first feed that links gateways (NATS), if any.
+    void wire_message_bus();
     void shutdown();
 
     Config config_;

@@ -333,7 +333,7 @@ private:
                                             std::move(upgrade_sid_));
         start_websocket_session(worker_, context_.polling, std::move(stream_), std::move(tls_), std::move(slot_),
                                 std::move(peer_), std::move(leftover), std::move(subscribe_list_), wire_,
-                                context_.access, std::move(identity_));
+                                context_.access, std::move(identity_), context_.engine);
     }
 
     void reply(std::string bytes, bool keep_alive) {

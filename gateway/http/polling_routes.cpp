@@ -52,6 +52,7 @@ void open_session(Worker& here, ConnectionContext& context, PollingRequest reque
     }
     auto session = std::make_shared<PollingSession>(here, context.polling, std::move(slot), request.peer);
     session->set_access_control(context.access, std::nullopt);  // Socket.IO's token comes in its CONNECT
+    session->set_publisher(context.engine);
     here.attach(session);
     session->start(std::move(request), std::move(reply));
 }

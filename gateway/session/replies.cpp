@@ -6,6 +6,7 @@
 #include "gateway/stats.hpp"
 #include "protocol/auth_messages.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/publish_messages.hpp"
 #include "protocol/socketio_events.hpp"
 
 namespace tickgate::gateway {
@@ -75,6 +76,16 @@ void Replies::authenticated(std::string_view sub, std::int64_t expires_at_ns) {
     }
     protocol::encode_authenticated(id_json_, sub, expires_at_ns, json);
     send_object("authenticated", json);
+}
+
+void Replies::published(std::string_view topic, std::uint64_t seq) {
+    std::string json;
+    if (ack_id_) {
+        protocol::encode_published_ack(topic, seq, json);
+        return send_ack(json);
+    }
+    protocol::encode_published(id_json_, topic, seq, json);
+    send_object("published", json);
 }
 
 void Replies::rejected() {

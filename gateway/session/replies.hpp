@@ -27,6 +27,21 @@ public:
     }
     static Replies socketio_ack(Session& session, std::uint64_t ack_id) { return Replies(session, ack_id); }
 
+    /// The form of these replies, kept for an answer that comes later (a publish is answered once
+    /// the engine has sequenced it, on another turn of the loop).
+    struct Form {
+        std::string id_json;
+        bool as_messages = false;
+        std::optional<std::uint64_t> ack_id;
+    };
+    Form form() const { return Form{std::string(id_json_), as_messages_, ack_id_}; }
+    /// Replies of `form` to `session`; `form` must outlive them.
+    static Replies resume(Session& session, const Form& form) {
+        Replies r(session, form.id_json, form.as_messages);
+        r.ack_id_ = form.ack_id;
+        return r;
+    }
+
     /// Counted and logged whatever the form; in an ack, only the first is reported.
     void error(protocol::ErrorCode code, std::string_view message, std::span<const std::string> topics = {});
     /// subscribe/unsubscribe: `type` is "subscribed" or "unsubscribed", `topics` what was added or
@@ -36,6 +51,8 @@ public:
     void pong(std::int64_t ts_ns);
     /// auth/refresh accepted.
     void authenticated(std::string_view sub, std::int64_t expires_at_ns);
+    /// publish sequenced: the message has `seq` in its room.
+    void published(std::string_view topic, std::uint64_t seq);
     /// A request that could not be read: an ack still answers it (with its error); objects do not.
     void rejected();
 

@@ -1,10 +1,16 @@
 #include "gateway/session/request_handler.hpp"
 
+#include <boost/asio/post.hpp>
+
+#include <memory>
+
 #include "feeds/runtime/clock.hpp"
+#include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "gateway/session/replies.hpp"
 #include "gateway/session/session.hpp"
+#include "protocol/entitlement.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
@@ -26,7 +32,7 @@ void subscribe(Session& session, const std::vector<std::string>& requested, Repl
         }
     }
     const auto& entries = allowed && !allowed->allows_everything() ? permitted : requested;
-    auto outcome = registry.subscribe(session, entries, max);
+    auto outcome = registry.subscribe(session, entries, max, session.config().publish_channels);
     session.sync_subscription_gauge();
     if (!outcome.malformed.empty()) replies.error(protocol::ErrorCode::bad_request, kNotAnEntry, outcome.malformed);
     if (!forbidden.empty())
@@ -74,6 +80,59 @@ void list(Session& session, Replies& replies) {
     replies.topic_list(names);
 }
 
+/// Why this session may not publish to `topic`, if it may not: an error for it.
+std::optional<std::pair<protocol::ErrorCode, std::string>> publish_refusal(const Session& session,
+                                                                          std::string_view topic) {
+    using protocol::ErrorCode;
+    const auto& config = session.config();
+    const std::string channel(protocol::topic_channel(topic));
+    if (config.publish_channels.empty() || !session.publisher())
+        return std::pair{ErrorCode::forbidden, std::string("publishing is off on this gateway")};
+    if (!config.publishable(channel))
+        return std::pair{ErrorCode::forbidden, "channel '" + channel + "' is not publishable"};
+    if (!protocol::is_room_topic(topic))
+        return std::pair{ErrorCode::bad_request, std::string("not a room: channel.room, the room [a-z0-9_-]{1,20}")};
+    if (!session.access_controlled()) return std::nullopt;  // without tokens, anyone may publish
+    const auto& identity = session.identity();
+    if (!identity) return std::pair{ErrorCode::forbidden, std::string("anonymous clients cannot publish")};
+    for (const auto& allowed : identity->claims.publish)
+        if (protocol::pattern_covers(allowed, topic)) return std::nullopt;
+    return std::pair{ErrorCode::forbidden, std::string("not in this token's publish claim")};
+}
+
+/// Hands the message to the engine. The answer comes back on worker 0 once it is sequenced (by the
+/// engine, or by the publisher over NATS), and is posted to this session's worker, where the
+/// session may be gone by then.
+void publish(Session& session, const protocol::Request& request, Replies& replies) {
+    const std::vector<std::string> topics{request.topic};
+    if (auto refusal = publish_refusal(session, request.topic)) {
+        replies.error(refusal->first, refusal->second, topics);
+        return replies.rejected();
+    }
+    protocol::PublishedMessage message;
+    message.topic = request.topic;
+    message.from = session.publisher_name();
+    message.data = request.data;
+    Worker* worker = &session.worker();
+    auto answer = [weak = session.weak_from_this(), worker, form = replies.form(),
+                   topics](PublishResult result) mutable {
+        boost::asio::post(worker->io(), [weak = std::move(weak), form = std::move(form), topics = std::move(topics),
+                                         result = std::move(result)] {
+            const auto session = weak.lock();
+            if (!session || !session->is_open()) return;
+            auto replies = Replies::resume(*session, form);
+            if (result.error) {
+                replies.error(*result.error, result.message, topics);
+                replies.rejected();
+            } else {
+                replies.published(topics.front(), result.seq);
+            }
+            session->flush();
+        });
+    };
+    session.publisher()->submit_publish(std::move(message), std::move(answer));
+}
+
 }  // namespace
 
 void handle_request(Session& session, const protocol::Request& request, Replies& replies) {
@@ -84,6 +143,7 @@ void handle_request(Session& session, const protocol::Request& request, Replies&
     case protocol::Op::ping: return replies.pong(runtime::realtime_ns());
     case protocol::Op::auth: return session.authenticate(request.token, replies);
     case protocol::Op::refresh: return session.refresh(request.token, replies);
+    case protocol::Op::publish: return publish(session, request, replies);
     }
 }
 

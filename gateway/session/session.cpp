@@ -90,6 +90,7 @@ void Session::adopt(Session& from) {
     worker_.registry().transfer(from, *this);
     std::swap(counted_subscriptions_, from.counted_subscriptions_);
     access_ = from.access_;
+    publisher_ = from.publisher_;
     identity_ = std::move(from.identity_);
     from.identity_.reset();
     opened_ns_ = from.opened_ns_;
@@ -135,6 +136,9 @@ void Session::on_peer_close(std::uint16_t code) {
 }
 
 void Session::on_delivered() {
+    // Counted here rather than beside the trades in the worker's flush pass: this is the hook that
+    // pass calls for every subscriber it flushes.
+    stats().published_dropped_slow.add(queue().take_dropped_published_count());
     if (queue().overflowed())
         close(1008, "slow consumer", true);
     else
@@ -168,6 +172,12 @@ void Session::on_sweep(std::int64_t now_ns) {
         flush();
         return;
     }
+}
+
+std::string Session::publisher_name() const {
+    // Tokens never carry such a sub (token_verifier.cpp refuses anon:* and admin), so no client
+    // can pose as another one, or as the operator.
+    return identity_ ? identity_->claims.sub : "anon:" + id_;
 }
 
 void Session::set_access_control(auth::AccessControl* access, std::optional<auth::Identity> identity) {

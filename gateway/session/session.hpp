@@ -19,6 +19,7 @@
 namespace tickgate::gateway {
 
 class Worker;
+class BroadcastEngine;
 class Dialect;
 class Replies;
 class PollingDirectory;
@@ -91,6 +92,12 @@ public:
     /// A Socket.IO CONNECT, with the token of its `auth` payload if it had one.
     ConnectVerdict connect_with_token(const std::optional<std::string>& token);
 
+    /// The transport's, before on_open: where this session's publishes go (null: it cannot publish).
+    void set_publisher(BroadcastEngine* engine) noexcept { publisher_ = engine; }
+    BroadcastEngine* publisher() const noexcept { return publisher_; }
+    /// Who this session publishes as: its token's sub, or anon:<session id> without one.
+    std::string publisher_name() const;
+
     /// This session becomes `from` (a polling session it upgrades): its id, dialect state, rate
     /// limit state, subscriptions in place in the registry, and queued messages. Same worker, same point in the
     /// update stream, so nothing is missed or repeated.
@@ -145,6 +152,7 @@ private:
 
     auth::AccessControl* access_ = nullptr;
     std::optional<auth::Identity> identity_;
+    BroadcastEngine* publisher_ = nullptr;
     std::int64_t opened_ns_ = 0;
     bool expiring_sent_ = false;
 };

@@ -15,6 +15,7 @@ namespace tickgate::gateway {
 class Worker;
 class ConnectionSlot;
 class PollingDirectory;
+class BroadcastEngine;
 enum class Wire : std::uint8_t;
 
 using TlsStream = TlsSocket;
@@ -32,11 +33,13 @@ TcpSocket& socket_of(Stream& s) {
 /// (the stream's socket belongs to its io_context). `leftover` holds bytes read past the HTTP
 /// request; `open_arg` is what Dialect::on_open takes (the ?subscribe= list, or a polling sid).
 /// `access` is the server's access control and `identity` what the upgrade request's token proved
-/// (an upgrade probe has neither: it takes its polling session's).
+/// (an upgrade probe has neither: it takes its polling session's), `engine` where its client's
+/// publishes go (a probe takes its polling session's too).
 template <class Stream>
 void start_websocket_session(Worker& worker, PollingDirectory& polling, Stream stream,
                              std::shared_ptr<boost::asio::ssl::context> tls, ConnectionSlot slot, std::string peer,
                              std::string leftover, std::string open_arg, Wire wire,
-                             auth::AccessControl* access = nullptr, std::optional<auth::Identity> identity = {});
+                             auth::AccessControl* access = nullptr, std::optional<auth::Identity> identity = {},
+                             BroadcastEngine* engine = nullptr);
 
 }  // namespace tickgate::gateway

@@ -267,10 +267,11 @@ template <class Stream>
 void start_websocket_session(Worker& worker, PollingDirectory& polling, Stream stream,
                              std::shared_ptr<asio::ssl::context> tls, ConnectionSlot slot, std::string peer,
                              std::string leftover, std::string open_arg, Wire wire, auth::AccessControl* access,
-                             std::optional<auth::Identity> identity) {
+                             std::optional<auth::Identity> identity, BroadcastEngine* engine) {
     auto session = std::make_shared<WebSocketSession<Stream>>(worker, polling, std::move(stream), std::move(tls),
                                                               std::move(slot), std::move(peer), wire);
     session->set_access_control(access, std::move(identity));
+    session->set_publisher(engine);
     worker.attach(session);
     session->start(leftover, open_arg);
 }
@@ -278,10 +279,10 @@ void start_websocket_session(Worker& worker, PollingDirectory& polling, Stream s
 template void start_websocket_session<TlsStream>(Worker&, PollingDirectory&, TlsStream,
                                                  std::shared_ptr<asio::ssl::context>, ConnectionSlot, std::string,
                                                  std::string, std::string, Wire, auth::AccessControl*,
-                                                 std::optional<auth::Identity>);
+                                                 std::optional<auth::Identity>, BroadcastEngine*);
 template void start_websocket_session<TcpSocket>(Worker&, PollingDirectory&, TcpSocket,
                                                  std::shared_ptr<asio::ssl::context>, ConnectionSlot, std::string,
                                                  std::string, std::string, Wire, auth::AccessControl*,
-                                                 std::optional<auth::Identity>);
+                                                 std::optional<auth::Identity>, BroadcastEngine*);
 
 }  // namespace tickgate::gateway
