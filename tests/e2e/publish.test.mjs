@@ -166,15 +166,20 @@ describe('publishing without tokens', () => {
 
   test('a publish flood from one connection meets --client-rate', T, async () => {
     const c = await open('flood');
+    const t0 = Date.now();
     for (let i = 0; i < 40; i++) c.send({ op: 'publish', id: `f${i}`, topic: 'chat.flood', data: i });
     await waitFor(() => c.messages.some((m) => m.type === 'error' && m.code === 'rate_limited') || c.closeInfo,
       { what: 'rate_limited' });
     const limited = c.messages.filter((m) => m.type === 'error' && m.code === 'rate_limited');
     assert.ok(limited.length > 0, 'rate_limited errors');
     assert.match(limited[0].message, /messages per second/);
-    await delay(300);
+    await waitFor(() => c.messages.filter((m) => m.id?.startsWith?.('f')).length === 40 || c.closeInfo,
+      { what: 'an answer to every request' });
+    const elapsedS = (Date.now() - t0) / 1000;
     const published = c.messages.filter((m) => m.type === 'published');
-    assert.ok(published.length <= 21, `at most the burst (20) and a refill got through: ${published.length}`);
+    // The burst (2 x 10) and what the bucket refilled meanwhile, however slow the machine was.
+    const most = 20 + Math.ceil(elapsedS * 10) + 1;
+    assert.ok(published.length >= 1 && published.length <= most, `${published.length} got through, at most ${most}`);
     // Everything that did get through was delivered, in order.
     const seqs = published.map((m) => m.seq);
     assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
@@ -207,6 +212,7 @@ describe('global limits: --publish-rate and --max-publish-topics', () => {
   test('a flood across connections gets rate_limited from --publish-rate; others\' messages still arrive', T, async () => {
     const watcher = await open('watcher', '?subscribe=chat.lobby');
     const floods = await Promise.all([1, 2, 3, 4].map((i) => open(`flood${i}`)));
+    const t0 = Date.now();
     const replies = await Promise.all(floods.map(async (c) => {
       const out = [];
       for (let i = 0; i < 8; i++) c.send({ op: 'publish', id: `g${i}`, topic: 'chat.lobby', data: i });
@@ -217,8 +223,10 @@ describe('global limits: --publish-rate and --max-publish-topics', () => {
     const accepted = all.filter((m) => m.type === 'published');
     const limited = all.filter((m) => m.code === 'rate_limited');
     assert.equal(accepted.length + limited.length, 32);
-    // Ten a second for everyone together, with a burst of ten: the 32 went out well within a second.
-    assert.ok(accepted.length >= 10 && accepted.length <= 13, `accepted ${accepted.length}`);
+    // Ten a second for everyone together, with a burst of ten, and what refilled while they came.
+    const most = 10 + Math.ceil(((Date.now() - t0) / 1000) * 10) + 1;
+    assert.ok(accepted.length >= 10 && accepted.length <= most, `accepted ${accepted.length}, at most ${most}`);
+    assert.ok(limited.length > 0, 'some were rate_limited');
     assert.match(limited[0].message, /channel 'chat' \(all clients\)/);
     for (const c of floods) assert.ok(c.isOpen, `${c.label}: the global limit closes nobody`);
     await waitFor(() => chatOf(watcher, 'chat.lobby').length === accepted.length, { what: 'every accepted message' });
