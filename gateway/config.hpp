@@ -54,6 +54,13 @@ struct Config {
     std::uint32_t auth_timeout_ms = 10000;      // no token, no anonymous topics: close 4001 after this
     std::uint32_t max_connections_per_user = 0; // per token sub; 0: no limit
 
+    // The operator API (gateway/admin/): off unless admin_listen is set.
+    std::optional<Endpoint> admin_listen;  // --admin-listen HOST:PORT
+    std::string admin_key_file;            // the bearer key; required with admin_listen
+    /// TLS on the admin port, with the gateway's certificate. auto: unless the bind is loopback
+    /// (a key crossing a network must be encrypted; on loopback it never leaves the machine).
+    enum class AdminTls { auto_, on, off } admin_tls = AdminTls::auto_;
+
     std::string log_level = "info";  // debug, info, warn, error
 };
 
