@@ -8,6 +8,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <cstdio>
 #include <memory>
 #include <optional>
 
@@ -43,6 +44,24 @@ std::string_view reason_phrase(int status) {
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
     }
+}
+
+/// What a caller sent (an event name, a topic, a member's key) can reach the log line through the
+/// action: control characters are escaped so one call stays one line.
+std::string one_line(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7f) {
+            out += c;
+        } else {
+            char escaped[5];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
+            out += escaped;
+        }
+    }
+    return out;
 }
 
 template <class View>
@@ -116,7 +135,7 @@ private:
         // Refusals are info too: a scan for the key shows up in the log.
         TG_LOG(info, "admin %.*s %.*s from %s: %d, %s", static_cast<int>(method.size()), method.data(),
                static_cast<int>(std::min<std::size_t>(target.size(), 200)), target.data(), peer_.c_str(), r.status,
-               r.action.c_str());
+               one_line(r.action).c_str());
         r.body += '\n';
         out_ = protocol::http_response(r.status, reason_phrase(r.status), "application/json", r.body, keep_alive,
                                        r.extra_headers);

@@ -269,12 +269,17 @@ describe('the operator API', () => {
       status: /reserved \(a message type of the protocol\)$/,
       connect_error: /reserved by Socket\.IO$/,
       Announcement: /\[a-z0-9_\]\{1,27\}/,
+      'forged\n2026-12-02T00:00:00.000Z info  admin': /cannot name an event/,
     };
     for (const [event, reason] of Object.entries(cases)) {
       const r = await call(api, 'POST', '/api/broadcast', { body: { event, data: {} } });
       assert.equal(r.status, 400, `${event}: ${r.body}`);
       assert.match(r.json.message, reason, event);
     }
+    // What a caller sends cannot forge a line of the log.
+    await waitFor(() => gw.stderr.includes("'forged\\x0a2026-12-02T00:00:00.000Z info  admin' cannot name an event"),
+      { what: 'the escaped event name in the log' });
+    assert.ok(!gw.stderr.split('\n').some((l) => l.startsWith('2026-12-02T00:00:00.000Z')));
   });
 
   test('disconnect by session closes that one with the code; others are unaffected', T, async () => {
