@@ -167,7 +167,7 @@ TEST(AdminKey, RefusesUnreadableEmptyAndShortFilesAndReloadKeepsAGoodKey) {
 // --- paths and methods ---------------------------------------------------------------------------
 
 TEST_F(AdminApiTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
-    auto r = call("GET", "/api/publish");
+    auto r = call("GET", "/api/nothing");
     EXPECT_EQ(r.status, 404);
     EXPECT_EQ(json(r.body)["error"].GetString(), std::string("not_found"));
     r = call("GET", "/api/broadcast");
