@@ -19,6 +19,14 @@ std::string default_state_dir() {
     return ".tickgate-state";
 }
 
+bool parse_admin_tls(const std::string& text, Config::AdminTls& out) {
+    if (text == "auto") out = Config::AdminTls::auto_;
+    else if (text == "on") out = Config::AdminTls::on;
+    else if (text == "off") out = Config::AdminTls::off;
+    else return false;
+    return true;
+}
+
 bool parse_io_backend(const std::string& text, Config::IoBackend& out) {
     if (text == "auto") out = Config::IoBackend::auto_;
     else if (text == "uring") out = Config::IoBackend::uring;
@@ -38,8 +46,13 @@ std::vector<std::string> split_list(const std::vector<std::string>& items) {
     return out;
 }
 
+/// The operator API's flags, as text until parse_command_line checks them.
+struct AdminFlags {
+    std::string listen, tls = "auto";
+};
+
 po::options_description describe_options(Config& c, std::string& listen, std::string& metrics_listen,
-                                         std::string& config_file, std::string& io_backend) {
+                                         std::string& config_file, std::string& io_backend, AdminFlags& admin) {
     po::options_description d("tickgate options (every option may also be set in --config FILE as key = value)");
     // clang-format off
     d.add_options()
@@ -82,6 +95,10 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("publish-channels", po::value<std::vector<std::string>>(), "comma-separated channels whose rooms clients may publish to (chat: chat.lobby); never ticker, book, book50 or trade (default: none, publishing off)")
         ("max-publish-topics", po::value(&c.max_publish_topics)->default_value(c.max_publish_topics), "rooms on publishable channels in all (apart from --max-topics); a publish opening one more gets too_many_topics")
         ("publish-rate", po::value(&c.publish_rate)->default_value(c.publish_rate), "published messages per second per channel, over every client (bursts of as many); beyond: rate_limited");
+    d.add_options()
+        ("admin-listen", po::value(&admin.listen), "HOST:PORT for the operator API (/api/broadcast, /api/disconnect, /api/connections; default: off)")
+        ("admin-key-file", po::value(&c.admin_key_file), "the operator API's bearer key (at least 16 bytes; trailing whitespace is not part of it); required with --admin-listen")
+        ("admin-tls", po::value(&admin.tls)->default_value(admin.tls), "auto | on | off: the operator API over TLS with the gateway's certificate (auto: unless --admin-listen is a loopback address)");
     // clang-format on
     runtime::add_log_level_flag(d, c.log_level);
     return d;
@@ -130,6 +147,10 @@ std::optional<std::string> validate(const Config& c) {
         if (auto problem = publish_channel_problem(channel)) return "--publish-channels: '" + channel + "' " + *problem;
     if (c.max_publish_topics == 0) return "--max-publish-topics must be at least 1";
     if (c.publish_rate == 0) return "--publish-rate must be at least 1";
+    if (c.admin_listen && c.admin_key_file.empty())
+        return "--admin-listen needs --admin-key-file (the operator API's bearer key)";
+    if (c.admin_tls == Config::AdminTls::on && c.no_tls)
+        return "--admin-tls on serves the gateway's certificate, and --no-tls loads none";
     return runtime::validate_log_level(c.log_level);
 }
 
@@ -145,7 +166,8 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
     ParseOutcome out;
     Config& c = out.config;
     std::string listen, metrics_listen, config_file, io_backend;
-    const auto options = describe_options(c, listen, metrics_listen, config_file, io_backend);
+    AdminFlags admin;
+    const auto options = describe_options(c, listen, metrics_listen, config_file, io_backend, admin);
     po::variables_map vm;
     if (!runtime::parse_flags_and_config_file("tickgate", argc, argv, options, vm, out.exit_code, out.text)) return out;
     const auto listen_ep = parse_endpoint(listen);
@@ -162,6 +184,23 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
     }
     if (!parse_io_backend(io_backend, c.io_backend)) {
         out.text = "tickgate: --io-backend must be auto, uring or epoll, got '" + io_backend + "'";
+        out.exit_code = 2;
+        return out;
+    }
+    if (!parse_admin_tls(admin.tls, c.admin_tls)) {
+        out.text = "tickgate: --admin-tls must be auto, on or off, got '" + admin.tls + "'";
+        out.exit_code = 2;
+        return out;
+    }
+    if (!admin.listen.empty()) {
+        c.admin_listen = parse_endpoint(admin.listen);
+        if (!c.admin_listen) {
+            out.text = "tickgate: --admin-listen must be HOST:PORT, got '" + admin.listen + "'";
+            out.exit_code = 2;
+            return out;
+        }
+    } else if (!c.admin_key_file.empty() || !vm["admin-tls"].defaulted()) {
+        out.text = "tickgate: --admin-key-file and --admin-tls need --admin-listen";
         out.exit_code = 2;
         return out;
     }

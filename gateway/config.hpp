@@ -62,6 +62,12 @@ struct Config {
 
     /// True when clients may publish to rooms of `channel`.
     bool publishable(std::string_view channel) const noexcept;
+    // The operator API (gateway/admin/): off unless admin_listen is set.
+    std::optional<Endpoint> admin_listen;  // --admin-listen HOST:PORT
+    std::string admin_key_file;            // the bearer key; required with admin_listen
+    /// TLS on the admin port, with the gateway's certificate. auto: unless the bind is loopback
+    /// (a key crossing a network must be encrypted; on loopback it never leaves the machine).
+    enum class AdminTls { auto_, on, off } admin_tls = AdminTls::auto_;
 
     std::string log_level = "info";  // debug, info, warn, error
 };

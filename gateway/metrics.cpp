@@ -11,6 +11,7 @@
 #include "feeds/runtime/prometheus_fold.hpp"
 #include "feeds/upstream_stats.hpp"
 
+#include "gateway/admin/admin_api.hpp"
 #include "gateway/admission.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/server.hpp"
@@ -74,6 +75,8 @@ struct Metrics::Families {
     pm::Family<pm::Gauge>& upstream_books_waiting;
     pm::Family<pm::Histogram>& upstream_latency;
     std::map<std::string, runtime::HistogramFold> upstream_folded;
+    // The operator API (--admin-listen).
+    pm::Family<pm::Counter>& admin_requests;
 
     explicit Families()
         : connections(gauge("tickgate_connections", "Open client sessions (WebSocket, and Socket.IO long-polling sessions)")),
@@ -197,7 +200,11 @@ struct Metrics::Families {
           upstream_latency(pm::BuildHistogram()
                                .Name("tickgate_upstream_latency_seconds")
                                .Help("Publisher timestamp to insertion into the gateway's ring (live updates)")
-                               .Register(registry)) {}
+                               .Register(registry)),
+          admin_requests(pm::BuildCounter()
+                             .Name("tickgate_admin_requests_total")
+                             .Help("Operator API calls by endpoint (broadcast, disconnect, connections, other) and HTTP status")
+                             .Register(registry)) {}
 
     pm::Gauge& gauge(const char* name, const char* help) {
         return pm::BuildGauge().Name(name).Help(help).Register(registry).Add({});
@@ -316,6 +323,11 @@ std::string Metrics::scrape() {
         auto& histogram = f.upstream_latency.Add(labels, runtime::latency_bucket_boundaries());
         f.upstream_folded[adapter->name()].fold(histogram, up->latency.buckets(), up->latency.sum_ns());
     }
+    if (const admin::AdminApi* api = server_.admin_api())
+        for (const auto& c : api->call_counts())
+            set_total(f.admin_requests.Add({{"endpoint", std::string(admin::endpoint_name(c.endpoint))},
+                                            {"status", std::to_string(c.status)}}),
+                      static_cast<double>(c.calls));
     const auto& channel = server_.channel();
     f.ring_depth.Set(static_cast<double>(channel.depth()));
     f.ring_capacity.Set(static_cast<double>(channel.capacity()));

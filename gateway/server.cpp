@@ -16,6 +16,9 @@
 #include "feeds/runtime/metrics_server.hpp"
 #include "feeds/runtime/tcp.hpp"
 #include "feeds/update_channel.hpp"
+#include "gateway/admin/admin_api.hpp"
+#include "gateway/admin/admin_key.hpp"
+#include "gateway/admin/admin_server.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/newest_seq.hpp"
 #include "gateway/fanout/worker.hpp"
@@ -63,6 +66,13 @@ std::vector<const feeds::FeedAdapter*> Server::feed_adapters() const {
 }
 
 bool Server::start(std::string& error) {
+    if (config_.admin_listen) {
+        admin_key_ = std::make_unique<admin::AdminKey>(config_.admin_key_file);
+        if (!admin_key_->load(error)) {
+            start_exit_code_ = 2;  // a configuration error, like a bad flag
+            return false;
+        }
+    }
     if (!tls_.load(error)) return false;
     if (!access_.load(error)) return false;
 
@@ -100,6 +110,7 @@ bool Server::start(std::string& error) {
     metrics_model_ = std::make_unique<Metrics>(*this);
     metrics_ = std::make_unique<runtime::MetricsServer>([m = metrics_model_.get()] { return m->scrape(); });
     if (!metrics_->open(*metrics_at, error)) return false;
+    if (!open_admin(worker_ptrs, error)) return false;
 
     // A NATS feed with --nats-reader worker reads on worker 0's loop, beside the engine.
     for (const auto& adapter : feeds_->runner.adapters()) adapter->offer_event_loop(workers_.front()->io());
@@ -108,6 +119,7 @@ bool Server::start(std::string& error) {
     feeds_->runner.start();
     listener_->start();
     metrics_->start();
+    if (admin_) admin_->start();
     health_.set(Health::Readiness::ready);
 
     const auto ws = listener_->local_endpoint();
@@ -117,6 +129,11 @@ bool Server::start(std::string& error) {
     TG_LOG(info, "tickgate %s: %u I/O threads, feeds: %zu", TICKGATE_VERSION, threads, feed_names.size());
     TG_LOG(info, "listening on %s", url.c_str());
     TG_LOG(info, "metrics on http://%s:%u/metrics", host_for_url(m).c_str(), static_cast<unsigned>(m.port()));
+    if (admin_) {
+        const auto a = admin_->local_endpoint();
+        TG_LOG(info, "admin API on %s://%s:%u/api/", admin_->tls() ? "https" : "http", host_for_url(a).c_str(),
+               static_cast<unsigned>(a.port()));
+    }
     TG_LOG(info, "live page: %s://%s:%u/ (self-signed certificate: accept it once in the browser)",
            config_.no_tls ? "http" : "https", host_for_url(ws).c_str(), static_cast<unsigned>(ws.port()));
     TG_LOG(info, "try: npx wscat%s -c '%s?subscribe=ticker.BTC-USD'", config_.no_tls ? "" : " --no-check", url.c_str());
@@ -143,6 +160,24 @@ void Server::wire_message_bus() {
             TG_LOG(info, "publishing: messages are sequenced by the publisher on feed %s", adapter->name().c_str());
         return;
     }
+}
+
+bool Server::open_admin(const std::vector<Worker*>& workers, std::string& error) {
+    if (!config_.admin_listen) return true;
+    const auto at = runtime::resolve(*config_.admin_listen, error);
+    if (!at) return false;
+    using AdminTls = Config::AdminTls;
+    const bool tls = config_.admin_tls == AdminTls::on || (config_.admin_tls == AdminTls::auto_ && !at->address().is_loopback());
+    if (tls && config_.no_tls) {
+        error = "--admin-listen " + at->address().to_string() +
+                " is not a loopback address, so the admin API needs TLS, and --no-tls loads no certificate "
+                "(behind a TLS terminator: --admin-tls off)";
+        start_exit_code_ = 2;
+        return false;
+    }
+    admin_api_ = std::make_unique<admin::AdminApi>(*admin_key_, workers, config_.max_queue_bytes);
+    admin_ = std::make_unique<admin::AdminServer>(*admin_api_, tls ? &tls_ : nullptr);
+    return admin_->open(*at, error);
 }
 
 bool Server::choose_io_backend(std::string& error) {
@@ -179,6 +214,7 @@ bool Server::choose_io_backend(std::string& error) {
 void Server::shutdown() {
     health_.set(Health::Readiness::draining);
     TG_LOG(info, "shutting down: closing connections with 1001 going away");
+    if (admin_) admin_->stop();
     listener_->stop();
     for (auto& w : workers_) w->post_drain();
     const auto deadline = std::chrono::steady_clock::now() + kDrainBudget;
@@ -224,6 +260,7 @@ int Server::run() {
             if (ec) return;
             tls_.reload();
             access_.reload();
+            if (admin_key_) admin_key_->reload();
             wait_reload();
         });
     };

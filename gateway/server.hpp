@@ -24,6 +24,12 @@ namespace tickgate::runtime {
 class MetricsServer;
 }
 
+namespace tickgate::gateway::admin {
+class AdminKey;
+class AdminApi;
+class AdminServer;
+}
+
 namespace tickgate::gateway {
 
 class BroadcastEngine;
@@ -50,6 +56,8 @@ public:
     const char* io_backend() const noexcept { return uring_ ? "uring" : "epoll"; }
     /// The feeds in --feed order (valid once started; /metrics reads their upstream stats).
     std::vector<const feeds::FeedAdapter*> feed_adapters() const;
+    /// The operator API's calls, or null when --admin-listen is not set.
+    const admin::AdminApi* admin_api() const noexcept { return admin_api_.get(); }
 
 private:
     bool start(std::string& error);
@@ -57,6 +65,8 @@ private:
     bool choose_io_backend(std::string& error);
     /// Client publishes go through the first feed that links gateways (NATS), if any.
     void wire_message_bus();
+    /// --admin-listen: binds the operator API's port, over TLS unless --admin-tls says otherwise.
+    bool open_admin(const std::vector<Worker*>& workers, std::string& error);
     void shutdown();
 
     Config config_;
@@ -77,6 +87,10 @@ private:
     std::unique_ptr<Listener> listener_;
     std::unique_ptr<Metrics> metrics_model_;
     std::unique_ptr<runtime::MetricsServer> metrics_;
+    // The operator API, last: it stops first, while the workers it calls still run.
+    std::unique_ptr<admin::AdminKey> admin_key_;
+    std::unique_ptr<admin::AdminApi> admin_api_;
+    std::unique_ptr<admin::AdminServer> admin_;
 };
 
 }  // namespace tickgate::gateway

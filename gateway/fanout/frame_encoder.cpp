@@ -1,5 +1,6 @@
 #include "gateway/fanout/frame_encoder.hpp"
 
+#include "protocol/announcement.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/publish_messages.hpp"
 #include "protocol/socketio.hpp"
@@ -107,6 +108,13 @@ StatusFrames status(std::string_view status_json) {
     return StatusFrames{make_text_frame([&](std::string& out) { out += status_json; }),
                         make_text_frame([&](std::string& out) {
                             protocol::socketio::encode_event("status", status_json, out);
+                        })};
+}
+
+StatusFrames announcement(const protocol::Announcement& a) {
+    return StatusFrames{make_text_frame([&](std::string& out) { protocol::encode_broadcast(a, out); }),
+                        make_text_frame([&](std::string& out) {
+                            protocol::socketio::encode_event(a.event, a.data, out);
                         })};
 }
 

@@ -37,6 +37,9 @@ void book_snapshot(std::string_view topic, std::uint64_t seq, std::int64_t ts_ns
                    Wire wire, std::string& out);
 /// A feed status change for both wires.
 StatusFrames status(std::string_view status_json);
+/// An operator's announcement for both wires, once per announcement: v1 {"type":"broadcast",...},
+/// Socket.IO 42["<event>",<data>] (a polling session sends the same frame's payload).
+StatusFrames announcement(const protocol::Announcement& a);
 
 /// The latest value of a topic, sent after a subscribe ack ("snapshot":true).
 void snapshot(const protocol::MarketUpdate& u, Wire wire, std::string& out);

@@ -70,6 +70,15 @@ bool OutboundQueue::push_control(std::string_view frame_bytes, std::int64_t now_
     return push_control_built([&](std::string& out) { out.append(frame_bytes); }, now_ns);
 }
 
+bool OutboundQueue::push_shared(const FramePtr& frame, std::int64_t now_ns) {
+    const std::size_t size = frame->bytes().size();
+    if (bytes() + size > max_bytes_) return false;
+    note_queued(now_ns);
+    pieces_.push_back(Piece{frame, 0, 0});
+    ordered_bytes_ += size;
+    return true;
+}
+
 void OutboundQueue::forget_topic(std::uint32_t topic_id) {
     if (conflated_.empty()) return;
     if (auto it = conflated_.find(topic_id); it != conflated_.end()) {

@@ -36,6 +36,9 @@ public:
     Push push_live(const FramePtr& frame, std::int64_t now_ns);
     /// Ordered bytes of one or more whole frames; false (nothing queued) on overflow.
     bool push_control(std::string_view frame_bytes, std::int64_t now_ns);
+    /// A shared frame that keeps its order like a control frame (never conflated): an operator's
+    /// announcement, queued by reference for every session. False on overflow (nothing queued).
+    bool push_shared(const FramePtr& frame, std::int64_t now_ns);
     /// Appends a frame built in place by `encode(std::string&)`; false on overflow (nothing queued).
     template <typename Build>
     bool push_control_built(Build&& build, std::int64_t now_ns);

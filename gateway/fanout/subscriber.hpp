@@ -1,9 +1,12 @@
 #pragma once
 // What a worker and its subscription registry know of a session: its wire protocol, its send queue,
-// and four hooks. Sessions (gateway/session/) implement it; fan-out code never sees a transport.
+// its hooks (the worker's four, and the operator API's three). Sessions (gateway/session/) implement
+// it; fan-out code never sees a transport.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -15,6 +18,17 @@ namespace tickgate::gateway {
 struct StatusFrames {
     FramePtr v1, socketio;
     const FramePtr& for_wire(Wire wire) const noexcept { return wire == Wire::socketio ? socketio : v1; }
+};
+
+/// What the operator API (gateway/admin/) shows of a session.
+struct SessionInfo {
+    std::string id;
+    std::optional<std::string> user;  // the token's sub; none for a session without one
+    std::string peer;                 // the client's address:port
+    Wire wire = Wire::v1;
+    bool polling = false;             // Socket.IO long-polling, else a WebSocket
+    std::size_t subscriptions = 0;    // entries held (a pattern counts as one)
+    std::int64_t connected_since_ns = 0;  // wall clock, ns since the Unix epoch
 };
 
 class Subscriber {
@@ -37,6 +51,15 @@ public:
     virtual void on_drain() {}
     /// The worker's periodic check (heartbeats, backlog age).
     virtual void on_sweep(std::int64_t /*now_ns*/) {}
+
+    // The operator API's calls (gateway/admin/), on the worker's thread.
+    /// An announcement: queue this wire's frame and send it. False when it was not queued (not a
+    /// client's session, or closing; or its queue had no room: it then closes as a slow consumer).
+    virtual bool on_announcement(const StatusFrames& /*frames*/) { return false; }
+    /// Fills `out`; false for a session the operator does not see (an upgrade probe, a closing one).
+    virtual bool describe(SessionInfo& /*out*/) const { return false; }
+    /// Closes the session with `code` (4000-4999) and `reason`, after what is queued.
+    virtual void on_operator_close(std::uint16_t /*code*/, std::string_view /*reason*/) {}
 
     /// How many held entries cover a topic, and where the subscriber sits in its list.
     struct Coverage {

@@ -106,6 +106,23 @@ void Worker::post_status(std::string feed, bool stale, std::string json) {
     });
 }
 
+void Worker::post_announcement(std::shared_ptr<const StatusFrames> frames, std::string topic,
+                               std::function<void(std::size_t)> done) {
+    boost::asio::post(io_, [this, frames = std::move(frames), topic = std::move(topic), done = std::move(done)] {
+        std::size_t queued = 0;
+        if (topic.empty()) {
+            for_each_session([&](Subscriber& s) { queued += s.on_announcement(*frames); });
+        } else if (const auto id = registry_.find(topic)) {
+            // Held by owner: a session without room for it closes, and leaves the list meanwhile.
+            std::vector<std::shared_ptr<Subscriber>> subscribers;
+            for (Subscriber* s : registry_.topic(*id).subscribers)
+                if (auto it = sessions_.find(s); it != sessions_.end()) subscribers.push_back(it->second);
+            for (auto& s : subscribers) queued += s->on_announcement(*frames);
+        }
+        done(queued);
+    });
+}
+
 std::vector<FramePtr> Worker::current_stale_statuses(Wire wire) const {
     std::vector<FramePtr> out;
     for (const auto& [feed, status] : stale_statuses_) out.push_back(status.for_wire(wire));

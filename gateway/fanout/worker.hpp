@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,11 @@ public:
     void post_status(std::string feed, bool stale, std::string json);
     /// Stops taking sessions and closes every session with 1001 "going away".
     void post_drain();
+    /// An operator's announcement (fanout/announcements.hpp): queued on every open session, or only
+    /// on the subscribers of `topic` (empty: every session). done(sessions it was queued for) runs
+    /// on this worker's thread.
+    void post_announcement(std::shared_ptr<const StatusFrames> frames, std::string topic,
+                           std::function<void(std::size_t)> done);
     void stop();  // stops the io_context
     std::size_t pending_batches() const noexcept { return pending_batches_.load(std::memory_order_relaxed); }
     std::size_t session_count() const noexcept { return session_count_.load(std::memory_order_relaxed); }
@@ -65,6 +71,10 @@ public:
     /// The worker keeps a session alive from attach() until detach(), its last call.
     void attach(std::shared_ptr<Subscriber> session);
     void detach(Subscriber& session);
+    /// Calls f(Subscriber&) for every attached session (the operator API's census and disconnect);
+    /// f may close sessions.
+    template <typename F>
+    void for_each_session(F&& f);
     /// Wall clock in ns, refreshed once per batch or handler that asks for it.
     std::int64_t now_ns() const;
     /// Status frames of feeds that are stale now, for a newly opened session of that wire protocol.
@@ -98,5 +108,14 @@ private:
     // Last: destroyed first, while the io_context and the stats its sessions touch still exist.
     std::unique_ptr<UringWriter> uring_;
 };
+
+template <typename F>
+void Worker::for_each_session(F&& f) {
+    // A closed session may detach at once: keep each alive, and walk a copy.
+    std::vector<std::shared_ptr<Subscriber>> all;
+    all.reserve(sessions_.size());
+    for (auto& [raw, session] : sessions_) all.push_back(session);
+    for (auto& session : all) f(*session);
+}
 
 }  // namespace tickgate::gateway

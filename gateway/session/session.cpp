@@ -28,7 +28,7 @@ Session::Session(Worker& worker, PollingDirectory& polling, std::string peer, Wi
     : Subscriber(worker.config().max_queue_bytes, wire), worker_(worker), polling_(polling), id_(make_session_id()),
       peer_(std::move(peer)),
       dialect_(wire == Wire::socketio ? make_socketio_dialect(*this, offers_websocket_upgrade) : make_v1_dialect(*this)),
-      rate_(worker.config().client_rate, worker.now_ns()) {
+      rate_(worker.config().client_rate, worker.now_ns()), long_polling_(offers_websocket_upgrade) {
     liveness_.last_activity_ns = liveness_.last_ping_ns = opened_ns_ = worker.now_ns();
     stats().sessions.add(1);
     if (wire == Wire::socketio) stats().socketio_sessions.add(1);
@@ -178,6 +178,41 @@ std::string Session::publisher_name() const {
     // Tokens never carry such a sub (token_verifier.cpp refuses anon:* and admin), so no client
     // can pose as another one, or as the operator.
     return identity_ ? identity_->claims.sub : "anon:" + id_;
+}
+
+bool Session::on_announcement(const StatusFrames& frames) {
+    if (!is_open() || is_probe()) return false;  // a probe carries only the probe
+    if (!queue().push_shared(frames.for_wire(wire()), now())) {
+        queue().mark_overflowed();
+        on_delivered();  // closes it as a slow consumer
+        return false;
+    }
+    flush();
+    return true;
+}
+
+bool Session::describe(SessionInfo& out) const {
+    if (!is_open() || is_probe()) return false;
+    out.id = id_;
+    out.user = identity_ ? std::optional<std::string>(identity_->claims.sub) : std::nullopt;
+    out.peer = peer_;
+    out.wire = wire();
+    out.polling = long_polling_;
+    out.subscriptions = membership().entries.size();
+    out.connected_since_ns = opened_ns_;
+    return true;
+}
+
+void Session::on_operator_close(std::uint16_t code, std::string_view reason) {
+    if (!is_open()) return;
+    TG_LOG(info, "session %s %s: closed by the operator (%u %.*s)", id_.c_str(), peer_.c_str(),
+           static_cast<unsigned>(code), static_cast<int>(reason.size()), reason.data());
+    if (wire() == Wire::socketio) {
+        std::string disconnect;
+        protocol::socketio::encode_disconnect(protocol::socketio::kDefaultNamespace, disconnect);
+        queue_text(disconnect);
+    }
+    close(code, reason, false);
 }
 
 void Session::set_access_control(auth::AccessControl* access, std::optional<auth::Identity> identity) {

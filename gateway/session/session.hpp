@@ -58,6 +58,12 @@ public:
     void on_status(const StatusFrames& status) override;
     void on_drain() override { close(1001, "going away", false); }
     void on_sweep(std::int64_t now_ns) override;
+    // Subscriber: the operator API's calls (gateway/admin/).
+    bool on_announcement(const StatusFrames& frames) override;
+    bool describe(SessionInfo& out) const override;
+    /// A Socket.IO client gets a DISCONNECT (41) first, as at token expiry: it sees the disconnect
+    /// ("io server disconnect") and does not reconnect by itself.
+    void on_operator_close(std::uint16_t code, std::string_view reason) override;
 
     // For the dialects: what they queue, and the state they share.
     /// Queues one frame (or several) built in place by `build(std::string&)`; false when it did not fit.
@@ -141,6 +147,7 @@ private:
     RateLimiter rate_;
     LivenessState liveness_;
     std::size_t counted_subscriptions_ = 0;
+    const bool long_polling_;  // the long-polling transport (the only one that offers the upgrade)
 
     /// The sweep's part for access control: the auth timeout, token_expiring, expiry. False when
     /// it closed the session.

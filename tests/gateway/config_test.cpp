@@ -241,6 +241,55 @@ TEST(PublishConfig, HelpNamesTheFlags) {
     ASSERT_EQ(out.exit_code, 0);
     for (auto flag : {"--publish-channels", "--max-publish-topics", "--publish-rate"})
         EXPECT_NE(out.text.find(flag), std::string::npos) << flag;
+// The operator API's flags (issue 16).
+TEST(AdminConfig, OffByDefault) {
+    const auto out = parse({});
+    ASSERT_FALSE(out.exit_code) << out.text;
+    EXPECT_FALSE(out.config.admin_listen);
+    EXPECT_TRUE(out.config.admin_key_file.empty());
+    EXPECT_EQ(out.config.admin_tls, Config::AdminTls::auto_);
+}
+
+TEST(AdminConfig, FlagsAndConfigFileKeys) {
+    auto out = parse({"--admin-listen", "127.0.0.2:0", "--admin-key-file", "/etc/tickgate/admin.key", "--admin-tls", "on"});
+    ASSERT_FALSE(out.exit_code) << out.text;
+    ASSERT_TRUE(out.config.admin_listen);
+    EXPECT_EQ(out.config.admin_listen->host, "127.0.0.2");
+    EXPECT_EQ(out.config.admin_listen->port, 0);
+    EXPECT_EQ(out.config.admin_key_file, "/etc/tickgate/admin.key");
+    EXPECT_EQ(out.config.admin_tls, Config::AdminTls::on);
+
+    const auto path = write_temp("admin-listen = [::1]:9400\nadmin-key-file = k\nadmin-tls = off\n");
+    out = parse({"--config", path});
+    std::remove(path.c_str());
+    ASSERT_FALSE(out.exit_code) << out.text;
+    EXPECT_EQ(out.config.admin_listen->host, "::1");
+    EXPECT_EQ(out.config.admin_listen->port, 9400);
+    EXPECT_EQ(out.config.admin_tls, Config::AdminTls::off);
+}
+
+TEST(AdminConfig, TheApiNeedsAKeyAndItsFlagsNeedTheApi) {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--admin-listen", "127.0.0.1:0"}, "tickgate: --admin-listen needs --admin-key-file (the operator API's bearer key)"},
+        {{"--admin-key-file", "k"}, "tickgate: --admin-key-file and --admin-tls need --admin-listen"},
+        {{"--admin-tls", "off"}, "tickgate: --admin-key-file and --admin-tls need --admin-listen"},
+        {{"--admin-listen", "127.0.0.1", "--admin-key-file", "k"}, "tickgate: --admin-listen must be HOST:PORT, got '127.0.0.1'"},
+        {{"--admin-listen", "127.0.0.1:0", "--admin-key-file", "k", "--admin-tls", "yes"},
+         "tickgate: --admin-tls must be auto, on or off, got 'yes'"},
+        {{"--admin-listen", "127.0.0.1:0", "--admin-key-file", "k", "--admin-tls", "on", "--no-tls"},
+         "tickgate: --admin-tls on serves the gateway's certificate, and --no-tls loads none"},
+    };
+    for (const auto& [args, text] : cases) {
+        const auto out = parse(args);
+        ASSERT_EQ(out.exit_code, 2) << args[0];
+        EXPECT_EQ(out.text, text);
+    }
+}
+
+TEST(AdminConfig, HelpListsTheFlags) {
+    const auto help = parse({"--help"});
+    for (const auto* flag : {"--admin-listen", "--admin-key-file", "--admin-tls"})
+        EXPECT_NE(help.text.find(flag), std::string::npos) << flag;
 }
 
 }  // namespace

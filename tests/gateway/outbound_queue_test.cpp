@@ -93,6 +93,24 @@ TEST(OutboundQueue, ControlFramesAreRefusedWhenTheyWouldPassTheBound) {
     EXPECT_EQ(q.bytes(), 60u);
 }
 
+TEST(OutboundQueue, SharedFramesKeepTheirPlaceEvenPastHalfAndAreRefusedPastTheBound) {
+    OutboundQueue q(100);
+    auto big = frame(9, std::string(45, 'x'));
+    ASSERT_EQ(q.push_live(big, 1), OutboundQueue::Push::queued);
+    auto t1a = frame(1, "1a______");
+    EXPECT_EQ(q.push_live(t1a, 2), OutboundQueue::Push::queued);  // over half: conflated from now on
+    auto announcement = frame(0, "ANN");
+    EXPECT_TRUE(q.push_shared(announcement, 3));
+    EXPECT_TRUE(q.push_shared(announcement, 3));  // never conflated: twice is twice
+    EXPECT_EQ(q.bytes(), 45u + 8u + 6u);
+    EXPECT_FALSE(q.push_shared(frame(0, std::string(42, 'z')), 4));  // 59 + 42 > 100
+    EXPECT_EQ(q.bytes(), 59u);
+    EXPECT_FALSE(q.overflowed());  // the caller decides what a refusal means
+    std::string out;
+    q.take(out);
+    EXPECT_EQ(out, std::string(45, 'x') + "ANNANN" + "1a______");  // ordered bytes, then the conflated
+}
+
 TEST(OutboundQueue, ForgottenTopicIsNotSent) {
     OutboundQueue q(20);
     auto big = frame(9, std::string(10, 'x'));
