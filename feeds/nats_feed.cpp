@@ -286,8 +286,15 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
             // nats-server's "no responders" status over as an error without its subject, so the
             // request it answers could not be told; the callback gets the message itself.
             const std::string subject = inbox_ + ".*";
-            if (natsConnection_Subscribe(&replies, link_->get(), subject.c_str(), on_reply, this) != NATS_OK) {
+            natsStatus st = natsConnection_Subscribe(&replies, link_->get(), subject.c_str(), on_reply, this);
+            // Told when the last callback has returned, so the feed never goes while one runs.
+            if (st == NATS_OK)
+                st = natsSubscription_SetOnCompleteCB(replies, [](void* self) {
+                    static_cast<NatsFeed*>(self)->replies_complete_.store(true, std::memory_order_release);
+                }, this);
+            if (st != NATS_OK) {
                 TG_LOG(error, "feed %s: cannot subscribe to %s", name_.c_str(), subject.c_str());
+                if (replies) natsSubscription_Destroy(replies);
                 replies = nullptr;
             }
         }
@@ -349,6 +356,12 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         bus_io_ = nullptr;
         bus_nc_ = nullptr;
     }
+    if (replies) {
+        // No reply callback runs once this returns (bounded: the library's thread is not ours).
+        natsSubscription_Unsubscribe(replies);
+        for (int i = 0; i < 200 && !replies_complete_.load(std::memory_order_acquire); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     run_on(io, [&] {
         fail_pending_publishes("the NATS feed stopped");
         live.destroy_timer.cancel();
@@ -356,10 +369,7 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         destroy_all(live.spent);
         if (live.sub) natsSubscription_Destroy(live.sub);
         if (live.batches) natsSubscription_Destroy(live.batches);
-        if (live.replies) {
-            natsSubscription_Unsubscribe(live.replies);  // a callback still running finds bus_io_ gone
-            natsSubscription_Destroy(live.replies);
-        }
+        if (live.replies) natsSubscription_Destroy(live.replies);
         if (live.announcements) natsSubscription_Destroy(live.announcements);
         live.sub = live.batches = live.replies = live.announcements = nullptr;
     });

@@ -160,6 +160,7 @@ private:
     boost::asio::io_context* loop_io_ = nullptr;  // the loop thread's own io_context, for the timeouts
     std::uint64_t next_request_ = 0;
     std::string inbox_;
+    std::atomic<bool> replies_complete_{false};  // the reply subscription's last callback has returned
     std::unordered_map<std::string, std::uint64_t, TopicHash, std::equal_to<>> message_seq_;
 };
 

@@ -266,8 +266,13 @@ bool Publisher::serve_publish_requests(std::string& error) {
     // A request is answered only once every room's seq is restored (attach() has returned), so a
     // restarted publisher never hands out a seq a room already had. The library subscribes again
     // by itself after a reconnect.
-    const natsStatus s =
+    natsStatus s =
         natsConnection_Subscribe(&publish_requests_, link_->get(), publish_subject_.c_str(), on_publish_request, this);
+    // Told when the last callback has returned: the queue is then nobody's but ours.
+    if (s == NATS_OK)
+        s = natsSubscription_SetOnCompleteCB(publish_requests_, [](void* self) {
+            static_cast<Publisher*>(self)->requests_complete_.store(true, std::memory_order_release);
+        }, this);
     if (s != NATS_OK) {
         error = "cannot subscribe to " + publish_subject_ + ": " + natsStatus_GetText(s);
         return false;
@@ -644,6 +649,8 @@ int Publisher::run() {
     // out, as when the publisher is down).
     if (publish_requests_) {
         natsSubscription_Unsubscribe(publish_requests_);
+        for (int i = 0; i < 200 && !requests_complete_.load(std::memory_order_acquire); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
         natsSubscription_Destroy(publish_requests_);
         publish_requests_ = nullptr;
     }

@@ -114,6 +114,7 @@ private:
     std::unordered_map<std::string, RoomState, TopicHash, std::equal_to<>> rooms_;    // publish thread only
     std::string publish_subject_;      // <prefix>-publish
     __natsSubscription* publish_requests_ = nullptr;
+    std::atomic<bool> requests_complete_{false};  // its last callback has returned (after the unsubscribe)
     // Requests taken by the library's thread, answered by the publish thread (which owns the seqs
     // and the connection's write batching).
     std::mutex requests_mutex_;
