@@ -158,6 +158,10 @@ std::string stream_name_for_prefix(std::string_view prefix) {
 
 std::string live_subject_for_prefix(std::string_view prefix) { return std::string(prefix) + "-live"; }
 
+std::string publish_subject_for_prefix(std::string_view prefix) { return std::string(prefix) + "-publish"; }
+
+std::string announce_subject_for_prefix(std::string_view prefix) { return std::string(prefix) + "-announce"; }
+
 bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::string_view prefix, bool& created,
                               std::string& error) {
     created = false;

@@ -72,6 +72,12 @@ std::string stream_name_for_prefix(std::string_view prefix);
 /// receives the batches.
 std::string live_subject_for_prefix(std::string_view prefix);
 
+/// The subject tickgate-feed serves publish requests on ("md" -> "md-publish"), and the one gateways
+/// send each other announcements on ("md" -> "md-announce"): beside the per-topic subjects like the
+/// live subject, so JetStream never stores them and no gateway takes them for market data.
+std::string publish_subject_for_prefix(std::string_view prefix);
+std::string announce_subject_for_prefix(std::string_view prefix);
+
 /// Creates stream `name` over "<prefix>.>" keeping one message per subject, unless it exists.
 /// Returns false and sets `error` when JetStream cannot be reached or refuses.
 bool ensure_last_value_stream(__natsConnection* nc, const std::string& name, std::string_view prefix,

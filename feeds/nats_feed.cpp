@@ -7,8 +7,10 @@
 #include <nats/nats.h>
 #include <pthread.h>
 
+#include <charconv>
 #include <future>
 #include <optional>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -17,6 +19,8 @@
 #include "protocol/topic.hpp"
 #include "feeds/runtime/clock.hpp"
 #include "feeds/runtime/log.hpp"
+#include "protocol/bus_announcement.hpp"
+#include "protocol/bus_publish.hpp"
 #include "protocol/bus_update.hpp"
 
 namespace tickgate::feeds {
@@ -54,6 +58,14 @@ constexpr auto kBatchSilence = std::chrono::milliseconds(1000);
 // a quiet feed's last few go after kDestroyIdle.
 constexpr std::size_t kDestroyBatch = 1024;
 constexpr auto kDestroyIdle = std::chrono::milliseconds(50);
+
+std::uint64_t random_origin() {
+    std::random_device rd;
+    std::uint64_t o = 0;
+    // 0 would read as no origin: never one of ours.
+    for (int i = 0; i < 4 && o == 0; ++i) o = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+    return o ? o : 1;
+}
 
 void destroy_all(std::vector<natsMsg*>& msgs) {
     for (natsMsg* m : msgs) natsMsg_Destroy(m);
@@ -97,6 +109,17 @@ struct NatsFeed::Live {
     bool hosted = false;
     asio::steady_timer retry_timer;
     bool retry_armed = false;
+    // The MessageBus side, never paused by a reload: the publisher's replies to our requests (on
+    // <inbox>.*, delivered by the library's thread: see on_reply) and other gateways' announcements.
+    natsSubscription* replies = nullptr;
+    natsSubscription* announcements = nullptr;
+};
+
+// A forwarded publish waiting for its reply, on the loop thread.
+struct NatsFeed::PendingPublish {
+    explicit PendingPublish(asio::io_context& io) : timeout(io) {}
+    std::function<void(PublishOutcome)> done;
+    asio::steady_timer timeout;
 };
 
 std::unique_ptr<NatsFeed> NatsFeed::create(std::string_view servers, const NatsOptions& options,
@@ -111,10 +134,35 @@ std::unique_ptr<NatsFeed> NatsFeed::create(std::string_view servers, const NatsO
 }
 
 NatsFeed::NatsFeed(std::vector<std::string> urls, const NatsOptions& options, std::uint16_t feed_index)
-    : urls_(std::move(urls)), options_(options), feed_index_(feed_index), books_(options.max_topics) {
+    : urls_(std::move(urls)), options_(options), feed_index_(feed_index), books_(options.max_topics),
+      origin_(random_origin()) {
     name_ = "nats://";
     for (std::size_t i = 0; i < urls_.size(); ++i) name_ += (i ? "," : "") + urls_[i].substr(7);
     live_subject_ = resolve_live_subject(options_.subjects, options_.live_subject);
+    bus_prefix_ = resolve_bus_prefix(options_.subjects);
+    if (!bus_prefix_.empty()) {
+        publish_subject_ = publish_subject_for_prefix(bus_prefix_);
+        announce_subject_ = announce_subject_for_prefix(bus_prefix_);
+    }
+}
+
+std::string NatsFeed::resolve_bus_prefix(std::string_view subjects) {
+    // PREFIX.> reads a whole prefix; PREFIX.<channel>.<symbol> (either a wildcard or not) one
+    // publisher's topics under PREFIX.
+    std::string_view prefix;
+    if (subjects.ends_with(".>")) {
+        prefix = subjects.substr(0, subjects.size() - 2);
+    } else {
+        const std::size_t last = subjects.rfind('.');
+        if (last == std::string_view::npos || last == 0) return {};
+        const std::size_t before = subjects.rfind('.', last - 1);
+        if (before == std::string_view::npos) return {};
+        prefix = subjects.substr(0, before);
+    }
+    if (prefix.empty() || prefix.front() == '.' || prefix.back() == '.' || prefix.find("..") != std::string_view::npos ||
+        prefix.find_first_of("*> ") != std::string_view::npos)
+        return {};
+    return std::string(prefix);
 }
 
 std::string NatsFeed::resolve_live_subject(std::string_view subjects, std::string_view live_subject) {
@@ -197,6 +245,9 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
     events.down = [this] {
         stats_.disconnects.fetch_add(1, std::memory_order_relaxed);
         stats_.connected.store(false, std::memory_order_release);
+        // Their replies will not come on this connection: say so now rather than at the timeout.
+        std::lock_guard lock(bus_mutex_);
+        if (bus_io_) asio::post(*bus_io_, [this] { fail_pending_publishes("NATS disconnected"); });
     };
     link_ = NatsLink::open(urls_, "tickgate", std::move(events), error,
                            [&](natsOptions* opts) { return loop.install(opts); });
@@ -223,10 +274,50 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         return finish();
     }
     TG_LOG(info, "feed %s: subscribed to %s", name_.c_str(), options_.subjects.c_str());
+    // The MessageBus side: the publisher's replies to an inbox of ours, and the announcements.
+    natsSubscription* replies = nullptr;
+    natsSubscription* announcements = nullptr;
+    if (!bus_prefix_.empty()) {
+        natsInbox* inbox = nullptr;
+        if (natsInbox_Create(&inbox) == NATS_OK) {
+            inbox_ = inbox;
+            natsInbox_Destroy(inbox);
+            // Asynchronous, unlike every other subscription of the feed: a synchronous one hands
+            // nats-server's "no responders" status over as an error without its subject, so the
+            // request it answers could not be told; the callback gets the message itself.
+            const std::string subject = inbox_ + ".*";
+            natsStatus st = natsConnection_Subscribe(&replies, link_->get(), subject.c_str(), on_reply, this);
+            // Told when the last callback has returned, so the feed never goes while one runs.
+            if (st == NATS_OK)
+                st = natsSubscription_SetOnCompleteCB(replies, [](void* self) {
+                    static_cast<NatsFeed*>(self)->replies_complete_.store(true, std::memory_order_release);
+                }, this);
+            if (st != NATS_OK) {
+                TG_LOG(error, "feed %s: cannot subscribe to %s", name_.c_str(), subject.c_str());
+                if (replies) natsSubscription_Destroy(replies);
+                replies = nullptr;
+            }
+        }
+        announcements = subscribe(announce_subject_);
+        if (replies && announcements)
+            TG_LOG(info, "feed %s: client messages through %s, announcements on %s", name_.c_str(), publish_subject_.c_str(),
+                   announce_subject_.c_str());
+    } else {
+        TG_LOG(info, "feed %s: %s names no subject prefix: no client publishing or announcements over NATS", name_.c_str(),
+               options_.subjects.c_str());
+    }
     run_on(io, [&] {
         live.sub = sub;
         live.batches = batches;
+        live.replies = replies;
+        live.announcements = announcements;
+        loop_io_ = &io;
     });
+    if (replies && announcements) {
+        std::lock_guard lock(bus_mutex_);
+        bus_io_ = &io;
+        bus_nc_ = link_->get();
+    }
     while (!stop.stop_requested()) {
         stats_.reconnects.store(link_->reconnects(), std::memory_order_relaxed);
         bool reload = false;
@@ -258,13 +349,29 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
             drain_live(live, out, stop);
         });
     }
+    {
+        // From here forward_publish answers at once; what was posted before runs first (the loop
+        // takes its handlers in order) and is failed below with everything still in flight.
+        std::lock_guard lock(bus_mutex_);
+        bus_io_ = nullptr;
+        bus_nc_ = nullptr;
+    }
+    if (replies) {
+        // No reply callback runs once this returns (bounded: the library's thread is not ours).
+        natsSubscription_Unsubscribe(replies);
+        for (int i = 0; i < 200 && !replies_complete_.load(std::memory_order_acquire); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     run_on(io, [&] {
+        fail_pending_publishes("the NATS feed stopped");
         live.destroy_timer.cancel();
         live.silence_timer.cancel();
         destroy_all(live.spent);
         if (live.sub) natsSubscription_Destroy(live.sub);
         if (live.batches) natsSubscription_Destroy(live.batches);
-        live.sub = live.batches = nullptr;
+        if (live.replies) natsSubscription_Destroy(live.replies);
+        if (live.announcements) natsSubscription_Destroy(live.announcements);
+        live.sub = live.batches = live.replies = live.announcements = nullptr;
     });
     link_->close();  // while the loop runs: the close may still write and read
     stats_.connected.store(false, std::memory_order_relaxed);
@@ -285,6 +392,8 @@ natsSubscription* NatsFeed::subscribe(const std::string& subject) {
 
 bool NatsFeed::drain_live(Live& live, UpdateChannel& out, const std::stop_token& stop) {
     bool took = false;
+    // It does not touch the ring, and a reload does not hold it up.
+    if (live.announcements) took |= drain_announcements(live.announcements);
     // The per-topic messages first: any batch queued now came after the per-topic messages of
     // the updates in it (one publisher connection, one server, one order), so taking them in this
     // order loses nothing when the batches take over.
@@ -424,6 +533,10 @@ bool NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
     // Records outside a group are the subject's topic's: the subject must name one.
     if (e == protocol::BusDecodeError::none && m.ungrouped > 0 && protocol::topic_from_subject(subject).empty())
         e = protocol::BusDecodeError::bad_subject;
+    // And client messages outside a group are the subject's room's.
+    if (e == protocol::BusDecodeError::none && m.ungrouped_client_messages > 0 &&
+        protocol::published_topic_from_subject(subject).empty())
+        e = protocol::BusDecodeError::bad_subject;
     if (e != protocol::BusDecodeError::none) {
         stats_.decode_errors.add();
         if (stats_.decode_errors.get() <= kLoggedDecodeErrors)
@@ -439,6 +552,7 @@ bool NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
         epoch_ = m.epoch;
         TG_LOG(info, "feed %s: publisher epoch %016llx", name_.c_str(), static_cast<unsigned long long>(m.epoch));
     }
+    if (m.client_messages) ingest_client_messages(subject, m, live);
     if (m.tickers + m.books + m.trades == 0) return m.version == protocol::kBusVersion2;
     const std::int64_t now = live ? runtime::realtime_ns() : 0;
     // Consecutive records of one subject (a per-topic message, always) share the lookups.
@@ -540,6 +654,193 @@ void NatsFeed::ingest_book(std::string_view topic, std::string_view channel, std
         f.feed = feed_index_;
         out.publish(f, stop);
     }
+}
+
+}  // namespace tickgate::feeds
+
+namespace tickgate::feeds {
+
+void NatsFeed::ingest_client_messages(std::string_view subject, const protocol::BusMessage& m, bool live) {
+    // One read from the store at (re)connect was published before this gateway listened, as a
+    // trade there: never delivered. Nor does it move the room's last seq: a message published
+    // while the store is read is both there and in the live backlog, and the live copy must go
+    // out. Live messages come in the publisher's order, so the seq rule alone keeps them in order
+    // and drops the second copy of what both subscriptions bring (at a switch to batches).
+    if (!live) return;
+    protocol::for_each_client_message(m, [&](std::string_view group_subject, const protocol::BusClientMessage& c) {
+        const std::string_view s = group_subject.empty() ? subject : group_subject;
+        if (!group_subject.empty() && !protocol::nats_subject_matches(options_.subjects, s)) {
+            stats_.filtered.add();
+            return;
+        }
+        const std::string_view topic = protocol::published_topic_from_subject(s);
+        auto it = message_seq_.find(topic);
+        if (it == message_seq_.end()) {
+            if (message_seq_.size() >= options_.max_topics) {
+                stats_.topic_limit_drops.add();
+                return;
+            }
+            it = message_seq_.emplace(std::string(topic), 0).first;
+        }
+        if (c.seq <= it->second) {
+            stats_.duplicates.add();
+            return;
+        }
+        it->second = c.seq;
+        if (!message_sink_) return;
+        protocol::PublishedMessage pm;
+        pm.topic.assign(topic);
+        pm.from.assign(c.from);
+        pm.data.assign(c.data);
+        pm.seq = c.seq;
+        pm.ts_ns = c.ts_ns;
+        stats_.client_messages.add();
+        message_sink_(std::move(pm));
+    });
+}
+
+void NatsFeed::forward_publish(protocol::PublishedMessage message, std::function<void(PublishOutcome)> done) {
+    // What the request form cannot carry is refused here; the rest is the publisher's to check.
+    if (message.topic.size() > 255 || message.from.size() > 0xffff) {
+        PublishOutcome outcome;
+        outcome.error = "topic or sender name too long to send";
+        std::unique_lock lock(bus_mutex_);
+        if (!bus_io_) {
+            lock.unlock();
+            return done(std::move(outcome));
+        }
+        asio::post(*bus_io_, [this, done = std::move(done), outcome = std::move(outcome)]() mutable {
+            stats_.publish_errors.add();
+            done(std::move(outcome));
+        });
+        return;
+    }
+    std::string request;
+    protocol::append_publish_request(message.topic, message.from, message.data, request);
+    std::unique_lock lock(bus_mutex_);
+    if (!bus_io_) {
+        lock.unlock();
+        PublishOutcome outcome;
+        outcome.error = bus_prefix_.empty() ? "no publisher subject: --nats-subjects names no prefix"
+                                            : "the NATS feed is not running";
+        return done(std::move(outcome));
+    }
+    asio::post(*bus_io_, [this, request = std::move(request), done = std::move(done)]() mutable {
+        start_publish(std::move(request), std::move(done));
+    });
+}
+
+void NatsFeed::start_publish(std::string request, std::function<void(PublishOutcome)> done) {
+    const auto fail = [&](std::string why) {
+        stats_.publish_errors.add();
+        PublishOutcome outcome;
+        outcome.error = std::move(why);
+        done(std::move(outcome));
+    };
+    if (!link_ || !link_->connected()) return fail("NATS disconnected");
+    const std::uint64_t id = ++next_request_;
+    const std::string reply = inbox_ + "." + std::to_string(id);
+    const natsStatus s = natsConnection_PublishRequest(link_->get(), publish_subject_.c_str(), reply.c_str(),
+                                                       request.data(), static_cast<int>(request.size()));
+    if (s != NATS_OK) return fail(std::string("NATS: ") + natsStatus_GetText(s));
+    auto pending = std::make_unique<PendingPublish>(*loop_io_);
+    pending->done = std::move(done);
+    pending->timeout.expires_after(kPublishTimeout);
+    pending->timeout.async_wait([this, id](const boost::system::error_code& ec) {
+        if (ec) return;  // answered, or failed, first: the entry and its timer are gone
+        PublishOutcome outcome;
+        outcome.error = "no reply from the publisher on " + publish_subject_ + " within " +
+                        std::to_string(std::chrono::milliseconds(kPublishTimeout).count()) + " ms";
+        finish_publish(id, std::move(outcome));
+    });
+    pending_.emplace(id, std::move(pending));
+}
+
+void NatsFeed::finish_publish(std::uint64_t id, PublishOutcome outcome) {
+    const auto it = pending_.find(id);
+    if (it == pending_.end()) return;  // a late or a foreign reply: its request was answered already
+    // Out of the table before `done` runs, so whatever done does, it runs once.
+    std::unique_ptr<PendingPublish> p = std::move(it->second);
+    pending_.erase(it);
+    p->timeout.cancel();
+    if (!outcome.error.empty()) stats_.publish_errors.add();
+    p->done(std::move(outcome));
+}
+
+void NatsFeed::fail_pending_publishes(const std::string& why) {
+    std::vector<std::uint64_t> ids;
+    ids.reserve(pending_.size());
+    for (const auto& [id, p] : pending_) ids.push_back(id);
+    for (const std::uint64_t id : ids) {
+        PublishOutcome outcome;
+        outcome.error = why;
+        finish_publish(id, std::move(outcome));
+    }
+}
+
+void NatsFeed::on_reply(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* self = static_cast<NatsFeed*>(closure);
+    // <inbox>.<id>: the id is the request's.
+    const std::string_view subject = natsMsg_GetSubject(msg);
+    std::uint64_t id = 0;
+    const std::string_view token = subject.substr(subject.rfind('.') + 1);
+    const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), id);
+    PublishOutcome outcome;
+    if (natsMsg_IsNoResponders(msg)) {
+        outcome.error = "no publisher serves " + self->publish_subject_ + " (is tickgate-feed running?)";
+    } else {
+        const std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+        if (!protocol::decode_publish_reply(data, outcome.seq, outcome.error)) outcome.seq = 0;
+    }
+    natsMsg_Destroy(msg);
+    if (ec != std::errc() || end != token.data() + token.size()) return;
+    // To the loop, which owns the requests in flight; once the feed stops there is none left.
+    std::lock_guard lock(self->bus_mutex_);
+    if (self->bus_io_)
+        asio::post(*self->bus_io_, [self, id, outcome = std::move(outcome)]() mutable {
+            self->finish_publish(id, std::move(outcome));
+        });
+}
+
+bool NatsFeed::drain_announcements(natsSubscription* sub) {
+    int queued = 0;
+    if (natsSubscription_GetPending(sub, &queued, nullptr) != NATS_OK) return false;
+    for (int i = 0; i < queued; ++i) {
+        natsMsg* msg = nullptr;
+        if (natsSubscription_NextMsg(&msg, sub, 0) != NATS_OK) break;
+        const std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+        std::uint64_t origin = 0;
+        protocol::Announcement a;
+        const auto e = protocol::decode_bus_announcement(data, origin, a);
+        natsMsg_Destroy(msg);
+        if (e != protocol::AnnouncementError::none) {
+            stats_.decode_errors.add();
+            if (stats_.decode_errors.get() <= kLoggedDecodeErrors)
+                TG_LOG(warn, "feed %s: skipped a message on %s: %s", name_.c_str(), announce_subject_.c_str(),
+                       protocol::announcement_error_name(e));
+            continue;
+        }
+        // NATS hands a connection's own messages back to it: this gateway's clients had it already.
+        if (origin == origin_ || !announcement_sink_) continue;
+        stats_.announcements.add();
+        announcement_sink_(std::move(a));
+    }
+    return queued > 0;
+}
+
+void NatsFeed::forward_announcement(const protocol::Announcement& announcement) {
+    std::string message;
+    protocol::append_bus_announcement(announcement, origin_, message);
+    std::lock_guard lock(bus_mutex_);
+    // Not running, or no prefix: there is no other gateway to tell.
+    if (!bus_nc_) return;
+    // Thread-safe in nats.c; under the lock so the connection cannot close meanwhile. While NATS is
+    // reconnecting the library buffers it (and sends it after), past its buffer it fails.
+    const natsStatus s = natsConnection_Publish(bus_nc_, announce_subject_.c_str(), message.data(),
+                                                static_cast<int>(message.size()));
+    if (s != NATS_OK)
+        TG_LOG(warn, "feed %s: announcement '%s' not sent to other gateways: %s", name_.c_str(),
+               announcement.event.c_str(), natsStatus_GetText(s));
 }
 
 }  // namespace tickgate::feeds

@@ -8,8 +8,19 @@
 // from a core NATS subscription made before that read (lower latency than a JetStream consumer).
 // The two overlap, so an update is forwarded only when its seq is above the topic's last forwarded
 // one: clients see gaps across an outage, never a duplicate or an update going backwards.
+//
+// It is also the gateway's MessageBus (issue 16; protocol/README.md, "Client messages on the bus"):
+// - client messages (type-4 records on <prefix>.<channel>.<room>) go to the message sink, never to
+//   the ring, each room's in seq order, once; those read from JetStream at (re)connect happened
+//   before this gateway listened and are not delivered;
+// - forward_publish asks the publisher on <prefix>-publish from the feed's loop, replies coming to
+//   an inbox of the feed's own and handed to that loop (never a blocking request there);
+// - announcements go to every other gateway on <prefix>-announce with this feed's origin id,
+//   and come from them to the announcement sink (the feed's own are recognised and dropped).
+// <prefix> is the publisher's subject prefix, read from --nats-subjects (resolve_bus_prefix).
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -29,15 +40,24 @@ class NatsLink;
 }  // namespace tickgate::feeds
 
 struct __natsSubscription;
+struct __natsConnection;
+struct __natsMsg;
 
 namespace tickgate::feeds {
 
-class NatsFeed final : public FeedAdapter {
+class NatsFeed final : public FeedAdapter, public MessageBus {
 public:
+    /// How long forward_publish waits for the publisher's reply before `done` gets an error.
+    static constexpr auto kPublishTimeout = std::chrono::seconds(2);
+
     /// servers: what follows "nats://" in the spec. Returns null and sets `error` when malformed.
     /// The batched live subject a feed with these options watches ("" for none): see
     /// NatsOptions::live_subject.
     static std::string resolve_live_subject(std::string_view subjects, std::string_view live_subject);
+    /// The publisher's subject prefix in `subjects` ("md.>" -> "md", "md.ticker.*" -> "md"): the
+    /// tokens before a final ">", or before the last two (channel, symbol), none of them a
+    /// wildcard. Empty when there is none (">", "*.ticker.BTC-USD"): no publishing, no announcements.
+    static std::string resolve_bus_prefix(std::string_view subjects);
     static std::unique_ptr<NatsFeed> create(std::string_view servers, const NatsOptions& options,
                                             std::uint16_t feed_index, std::string& error);
     ~NatsFeed() override;
@@ -49,6 +69,20 @@ public:
     const UpstreamStats* upstream_stats() const noexcept override { return &stats_; }
     /// Taken when --nats-reader is worker: the feed then reads on that loop.
     void offer_event_loop(boost::asio::io_context& io) override;
+    MessageBus* message_bus() noexcept override { return this; }
+
+    // MessageBus. The sinks and `done` run on the feed's loop thread (worker 0's when hosted);
+    // `done` runs at once on the calling thread only when the feed is not running (before run()
+    // has connected, or after it returned). forward_publish fails with an error after
+    // kPublishTimeout without a reply, at once while NATS is down or when no publisher serves
+    // <prefix>-publish; an error after a timeout or a disconnect does not prove that the message
+    // was not published (its reply may be what was lost).
+    void set_message_sink(MessageSink sink) override { message_sink_ = std::move(sink); }
+    void set_announcement_sink(AnnouncementSink sink) override { announcement_sink_ = std::move(sink); }
+    void forward_publish(protocol::PublishedMessage message, std::function<void(PublishOutcome)> done) override;
+    void forward_announcement(const protocol::Announcement& announcement) override;
+    /// This feed's origin id in the announcements it sends (random, never 0).
+    std::uint64_t origin() const noexcept { return origin_; }
 
 private:
     NatsFeed(std::vector<std::string> urls, const NatsOptions& options, std::uint16_t feed_index);
@@ -74,6 +108,15 @@ private:
     __natsSubscription* subscribe(const std::string& subject);
     /// The run() thread (the loop keeps reading meanwhile): the store's latest values.
     void load_latest(std::vector<std::pair<std::string, std::string>>& latest);
+    /// The client message records of a bus message ingest() accepted: live ones to the sink.
+    void ingest_client_messages(std::string_view subject, const protocol::BusMessage& m, bool live);
+    // The loop thread: publish requests in flight, their replies and timeouts, and announcements.
+    void start_publish(std::string request, std::function<void(PublishOutcome)> done);
+    void finish_publish(std::uint64_t id, PublishOutcome outcome);
+    void fail_pending_publishes(const std::string& why);
+    /// The library's thread: a reply (or nats-server's "no responders"), handed to the loop.
+    static void on_reply(__natsConnection*, __natsSubscription*, __natsMsg* msg, void* self);
+    bool drain_announcements(__natsSubscription* sub);
 
     struct TopicHash {
         using is_transparent = void;
@@ -97,6 +140,28 @@ private:
     std::uint64_t epoch_ = 0;  // the last v2 publisher epoch seen (loop thread only)
     std::string live_subject_;  // the publisher's batched live subject, "" when not watched
     boost::asio::io_context* host_ = nullptr;  // the loop offered and taken (--nats-reader worker)
+
+    // The MessageBus side.
+    std::string bus_prefix_;        // resolve_bus_prefix(subjects); "" when none
+    std::string publish_subject_;   // <prefix>-publish
+    std::string announce_subject_;  // <prefix>-announce
+    std::uint64_t origin_;
+    MessageSink message_sink_;
+    AnnouncementSink announcement_sink_;
+    // What other threads may reach while run() is connected: the loop to post to and the
+    // connection to publish on. Set once the subscriptions are made, cleared before they go.
+    std::mutex bus_mutex_;
+    boost::asio::io_context* bus_io_ = nullptr;
+    __natsConnection* bus_nc_ = nullptr;
+    // The loop thread only: requests waiting for a reply on <inbox_>.<id>, and each room's last seq
+    // delivered (bounded by options_.max_topics).
+    struct PendingPublish;
+    std::unordered_map<std::uint64_t, std::unique_ptr<PendingPublish>> pending_;
+    boost::asio::io_context* loop_io_ = nullptr;  // the loop thread's own io_context, for the timeouts
+    std::uint64_t next_request_ = 0;
+    std::string inbox_;
+    std::atomic<bool> replies_complete_{false};  // the reply subscription's last callback has returned
+    std::unordered_map<std::string, std::uint64_t, TopicHash, std::equal_to<>> message_seq_;
 };
 
 }  // namespace tickgate::feeds

@@ -32,6 +32,12 @@ struct UpstreamStats {
     // A reader on the ring consumer's thread that found the ring too full and let the engine drain.
     runtime::OwnedCounter ring_waits;
     runtime::OwnedCounter loaded;            // latest values taken from JetStream at (re)connect
+    // The MessageBus side (issue 16), all written on the feed's loop thread: client messages and
+    // other gateways' announcements handed to their sinks, and forwarded publishes that ended in
+    // an error (refused, timed out, NATS down, no publisher).
+    runtime::OwnedCounter client_messages;
+    runtime::OwnedCounter announcements;
+    runtime::OwnedCounter publish_errors;
     // Publisher ts to ring insert, live messages only; the fan-out histogram's buckets, so the two
     // compare bucket for bucket.
     runtime::LatencyHistogram latency;

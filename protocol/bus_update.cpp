@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstring>
 
+#include "protocol/bus_publish.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::protocol {
@@ -92,6 +93,22 @@ BusDecodeError check_trade_body(std::string_view body) noexcept {
     return BusDecodeError::none;
 }
 
+// A client message record: seq >= 1, a sender's name and data within bus_publish.hpp's limits, the
+// data one JSON value. The gateway puts both into client frames as they are, so neither may be
+// anything its encoder would have to repair.
+BusDecodeError check_client_message_body(std::string_view body) noexcept {
+    if (body.size() < kClientMessageHeaderSize) return BusDecodeError::bad_record;
+    if (get64(body.data()) == 0) return BusDecodeError::zero_seq;
+    const std::size_t from_size =
+        static_cast<std::uint8_t>(body[16]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(body[17])) << 8);
+    if (body.size() - kClientMessageHeaderSize < from_size) return BusDecodeError::bad_record;
+    const std::string_view from = body.substr(kClientMessageHeaderSize, from_size);
+    const std::string_view data = body.substr(kClientMessageHeaderSize + from_size);
+    if (!is_valid_published_from(from) || data.size() > kMaxPublishedData || !is_valid_json_value(data))
+        return BusDecodeError::bad_record;
+    return BusDecodeError::none;
+}
+
 void put_record_header(BusRecordType type, std::size_t len, std::byte* out) noexcept {
     out[0] = std::byte{static_cast<std::uint8_t>(type)};
     out[1] = std::byte{static_cast<std::uint8_t>(len & 0xff)};
@@ -100,10 +117,18 @@ void put_record_header(BusRecordType type, std::size_t len, std::byte* out) noex
 
 struct RecordCounts {
     std::size_t tickers = 0, books = 0, trades = 0, ungrouped = 0, groups = 0, unknown = 0;
+    std::size_t client_messages = 0, ungrouped_client_messages = 0;
+};
+
+// What a run of records may hold: the message's own records anything (their subject is checked by
+// the caller), a group's what its subject names.
+struct Allowed {
+    bool market = true;
+    bool client_messages = true;
 };
 
 // top: the message's own records, where a subject group may stand; inside a group none may.
-BusDecodeError parse_v2_records(std::string_view rest, bool top, RecordCounts& c) noexcept {
+BusDecodeError parse_v2_records(std::string_view rest, bool top, Allowed allowed, RecordCounts& c) noexcept {
     // Bounded by the message: every step consumes at least a record header.
     while (!rest.empty()) {
         if (rest.size() < kBusRecordHeaderSize) return BusDecodeError::bad_record;
@@ -112,6 +137,14 @@ BusDecodeError parse_v2_records(std::string_view rest, bool top, RecordCounts& c
             static_cast<std::uint8_t>(rest[1]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(rest[2])) << 8);
         if (rest.size() - kBusRecordHeaderSize < len) return BusDecodeError::bad_record;
         const std::string_view body = rest.substr(kBusRecordHeaderSize, len);
+        const bool market = type == static_cast<std::uint8_t>(BusRecordType::ticker) ||
+                            type == static_cast<std::uint8_t>(BusRecordType::book_delta) ||
+                            type == static_cast<std::uint8_t>(BusRecordType::trade);
+        // A ticker under chat.lobby's subject, or a chat message under ticker.BTC-USD's, would be
+        // delivered to a topic it cannot belong to.
+        if (market && !allowed.market) return BusDecodeError::bad_subject;
+        if (type == static_cast<std::uint8_t>(BusRecordType::client_message) && !allowed.client_messages)
+            return BusDecodeError::bad_subject;
         if (type == static_cast<std::uint8_t>(BusRecordType::ticker)) {
             // Exactly the body's size: a ticker with more fields would be a new type, so extra
             // bytes mean the record is not what this reader thinks it is.
@@ -127,13 +160,19 @@ BusDecodeError parse_v2_records(std::string_view rest, bool top, RecordCounts& c
             if (auto e = check_trade_body(body); e != BusDecodeError::none) return e;
             ++c.trades;
             if (top) ++c.ungrouped;
+        } else if (type == static_cast<std::uint8_t>(BusRecordType::client_message)) {
+            if (auto e = check_client_message_body(body); e != BusDecodeError::none) return e;
+            ++c.client_messages;
+            if (top) ++c.ungrouped_client_messages;
         } else if (type == static_cast<std::uint8_t>(BusRecordType::subject_group)) {
             // One level only: a group in a group has no meaning this reader could guess.
             if (!top || body.empty()) return BusDecodeError::bad_record;
             const std::size_t n = static_cast<std::uint8_t>(body[0]);
             if (body.size() - 1 < n) return BusDecodeError::bad_record;
-            if (topic_from_subject(body.substr(1, n)).empty()) return BusDecodeError::bad_subject;
-            if (auto e = parse_v2_records(body.substr(1 + n), false, c); e != BusDecodeError::none) return e;
+            const std::string_view subject = body.substr(1, n);
+            const Allowed in_group{!topic_from_subject(subject).empty(), !published_topic_from_subject(subject).empty()};
+            if (!in_group.market && !in_group.client_messages) return BusDecodeError::bad_subject;
+            if (auto e = parse_v2_records(body.substr(1 + n), false, in_group, c); e != BusDecodeError::none) return e;
             ++c.groups;
         } else {
             ++c.unknown;
@@ -245,6 +284,31 @@ void decode_trade_body(std::string_view body, MarketUpdate& out) noexcept {
     out.trade.side = body[42] ? TradeSide::sell : TradeSide::buy;
 }
 
+void encode_client_message_record(const PublishedMessage& m, std::byte* out) noexcept {
+    const std::size_t from_size = std::min(m.from.size(), kMaxPublishedFrom);
+    const std::size_t data_size = std::min(m.data.size(), kMaxPublishedData);
+    put_record_header(BusRecordType::client_message, kClientMessageHeaderSize + from_size + data_size, out);
+    std::byte* p = out + kBusRecordHeaderSize;
+    put64(p, m.seq);
+    put64(p + 8, static_cast<std::uint64_t>(m.ts_ns));
+    p[16] = std::byte{static_cast<std::uint8_t>(from_size & 0xff)};
+    p[17] = std::byte{static_cast<std::uint8_t>(from_size >> 8)};
+    p += kClientMessageHeaderSize;
+    std::memcpy(p, m.from.data(), from_size);
+    std::memcpy(p + from_size, m.data.data(), data_size);
+}
+
+BusClientMessage decode_client_message_body(std::string_view body) noexcept {
+    BusClientMessage m;
+    m.seq = get64(body.data());
+    m.ts_ns = static_cast<std::int64_t>(get64(body.data() + 8));
+    const std::size_t from_size =
+        static_cast<std::uint8_t>(body[16]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(body[17])) << 8);
+    m.from = body.substr(kClientMessageHeaderSize, from_size);
+    m.data = body.substr(kClientMessageHeaderSize + from_size);
+    return m;
+}
+
 void encode_bus_v2_ticker(const MarketUpdate& u, std::uint64_t epoch, std::byte* out) noexcept {
     encode_bus_v2_header(epoch, out);
     encode_ticker_record(u, out + kBusV2HeaderSize);
@@ -276,13 +340,15 @@ BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcep
         m.epoch = get64(data.data() + 2);
         m.records = data.substr(kBusV2HeaderSize);
         RecordCounts c;
-        if (auto e = parse_v2_records(m.records, true, c); e != BusDecodeError::none) return e;
+        if (auto e = parse_v2_records(m.records, true, Allowed{}, c); e != BusDecodeError::none) return e;
         m.tickers = c.tickers;
         m.books = c.books;
         m.trades = c.trades;
         m.ungrouped = c.ungrouped;
         m.groups = c.groups;
         m.unknown = c.unknown;
+        m.client_messages = c.client_messages;
+        m.ungrouped_client_messages = c.ungrouped_client_messages;
     } else {
         // Later releases add record types, never versions: a version byte this reader does not
         // know is someone else's format.

@@ -8,7 +8,8 @@
 //       new versions. A reader skips a type it does not know and counts it.
 // Type 5, the subject group, carries records of another subject: the publisher's batched live
 // subject puts many topics' updates in one message this way (protocol/README.md, "The batched live
-// subject").
+// subject"). Type 4 is a message a client published into a room (chat.lobby), sequenced by the
+// publisher (bus_publish.hpp): it travels on <prefix>.<channel>.<room>, never in the ring.
 // Binary was chosen over the v1 JSON object by measurement (bench/bus_bench.cpp): encode and decode
 // both cost a fraction of the JSON ones, and the record is less than half the size.
 
@@ -19,6 +20,7 @@
 #include <type_traits>
 
 #include "protocol/model/market_update.hpp"
+#include "protocol/model/published_message.hpp"
 
 namespace tickgate::protocol {
 
@@ -37,17 +39,21 @@ inline constexpr std::size_t kBookRecordLevelSize = 17;   // side u8, price i64,
 inline constexpr std::size_t kBookRecordMaxLevels = (kBusRecordMaxBody - kBookRecordHeaderSize) / kBookRecordLevelSize;
 inline constexpr std::size_t kTradeBodySize = 43;         // decimals x2, seq, ts, price, size, trade_id, side
 inline constexpr std::uint8_t kBookRecordReset = 1;       // the book is cleared before this change
+inline constexpr std::size_t kClientMessageHeaderSize = 18; // seq, ts, from length u16; then from, data
 
-/// v2 record types. Type 4 is reserved for the issue that brings it; readers of this release
-/// skip it like any other unknown type.
+/// v2 record types.
 /// book_delta: one whole change of a symbol's source book (any number of levels; with the reset
 /// flag, the whole book, replacing what the reader holds: the first change of a book, and every
 /// keyframe on <prefix>.bookkf.<SYM>).
 /// trade: one trade, with the publisher's seq and trade_id.
+/// client_message: a message a client published into a room, with the publisher's seq and ts, the
+/// sender's name and the JSON text (bus_publish.hpp has the limits), on <prefix>.<channel>.<room>.
+/// Readers of an earlier release skip it as an unknown type.
 /// subject_group: [subject length u8][subject][records...], the records (any type but another
 /// group) belonging to that subject rather than to the message's own. A reader that does not know
 /// the type skips the whole group, so it can never take a grouped record for the message
-/// subject's.
+/// subject's. A group's subject names a market topic (ticker.BTC-USD) for market records, a
+/// published topic (chat.lobby) for client messages.
 enum class BusRecordType : std::uint8_t {
     ticker = 1, book_delta = 2, trade = 3, client_message = 4, subject_group = 5
 };
@@ -130,6 +136,25 @@ void for_each_book_fragment(const BusBookRecord& r, F&& f);
 /// Decodes a checked trade body into out (kind trade; topic and feed left as they are).
 void decode_trade_body(std::string_view body, MarketUpdate& out) noexcept;
 
+/// A client message record's size (header and body) for a sender's name and data of these sizes.
+constexpr std::size_t client_message_record_size(std::size_t from_size, std::size_t data_size) noexcept {
+    return kBusRecordHeaderSize + kClientMessageHeaderSize + from_size + data_size;
+}
+/// Writes one client message record (seq, ts_ns, from, data of m; its topic is the subject's) at
+/// out, client_message_record_size(m.from.size(), m.data.size()) bytes. Needs the sizes
+/// bus_publish.hpp allows (from <= kMaxPublishedFrom, data <= kMaxPublishedData).
+void encode_client_message_record(const PublishedMessage& m, std::byte* out) noexcept;
+
+/// A client message record's body already checked by parse_bus_message, read in place: seq >= 1,
+/// from valid (is_valid_published_from), data one JSON value of at most kMaxPublishedData bytes.
+struct BusClientMessage {
+    std::uint64_t seq = 0;
+    std::int64_t ts_ns = 0;
+    std::string_view from;
+    std::string_view data;
+};
+BusClientMessage decode_client_message_body(std::string_view body) noexcept;
+
 /// One bus message of either version, checked whole: framing, and every ticker record's body.
 /// v1 shows as epoch 0 with one ticker record.
 struct BusMessage {
@@ -138,7 +163,9 @@ struct BusMessage {
     std::size_t tickers = 0;  // ticker records, delivered by for_each_ticker (grouped ones included)
     std::size_t books = 0;    // book records (grouped ones included)
     std::size_t trades = 0;   // trade records (grouped ones included)
-    std::size_t ungrouped = 0; // known records outside any subject group: the message subject's topic's
+    std::size_t ungrouped = 0; // market records outside any subject group: the message subject's topic's
+    std::size_t client_messages = 0;            // client message records (grouped ones included)
+    std::size_t ungrouped_client_messages = 0;  // those outside a group: the message subject's published topic's
     std::size_t groups = 0;   // subject groups
     std::size_t unknown = 0;  // records of a type this reader does not know, skipped (in groups too)
     std::string_view records; // views the parsed data: v2 the records after the header, v1 the ticker body
@@ -146,8 +173,11 @@ struct BusMessage {
 
 /// Checks `data` as a v1 or v2 message. All or nothing: on any error nothing of the message is
 /// to be used (a truncated or foreign message is not half-applied). A subject group must name a
-/// subject whose last two tokens are a valid topic (topic_from_subject) and hold well-formed
-/// records, none of them a group.
+/// subject whose last two tokens are a valid topic (topic_from_subject) or published topic
+/// (published_topic_from_subject), and hold well-formed records, none of them a group: market
+/// records only under a market topic's subject, client messages only under a published topic's.
+/// Records outside a group belong to the message's subject, which the caller checks the same way
+/// (ungrouped, ungrouped_client_messages).
 BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcept;
 
 /// Calls f for each ticker record of a message parse_bus_message accepted, in order (topic and
@@ -162,6 +192,11 @@ void for_each_ticker(const BusMessage& m, F&& f);
 /// BusBookRecord or decode_trade_body.
 template <typename F>
 void for_each_record(const BusMessage& m, F&& f);
+
+/// Calls f(std::string_view subject, const BusClientMessage&) for each client message record of a
+/// message parse_bus_message accepted, in order, with its group's subject (empty outside a group).
+template <typename F>
+void for_each_client_message(const BusMessage& m, F&& f);
 
 /// NATS subject matching: whether `subject` (tokens separated by '.', no wildcards) is covered by
 /// `pattern`, where a '*' token matches any one token and a final '>' one or more. What
@@ -193,21 +228,26 @@ inline std::size_t record_len(std::string_view rest) noexcept {
     return static_cast<std::uint8_t>(rest[1]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(rest[2])) << 8);
 }
 
-/// The known records of a run of records already checked; nested groups are not there (checked).
-template <typename F>
+/// The market records (ticker, book_delta, trade), or the client message records, of a run of
+/// records already checked; nested groups are not there (checked).
+template <bool kClientMessages, typename F>
 void records_of(std::string_view rest, std::string_view subject, bool top, F& f) {
     // Bounded by the message: every step consumes at least a record header.
     while (rest.size() >= kBusRecordHeaderSize) {
         const auto type = static_cast<std::uint8_t>(rest[0]);
         const std::size_t len = record_len(rest);
         const std::string_view body = rest.substr(kBusRecordHeaderSize, len);
-        if (type == static_cast<std::uint8_t>(BusRecordType::ticker) ||
-            type == static_cast<std::uint8_t>(BusRecordType::book_delta) ||
-            type == static_cast<std::uint8_t>(BusRecordType::trade)) {
+        if constexpr (kClientMessages) {
+            if (type == static_cast<std::uint8_t>(BusRecordType::client_message))
+                f(subject, decode_client_message_body(body));
+        } else if (type == static_cast<std::uint8_t>(BusRecordType::ticker) ||
+                   type == static_cast<std::uint8_t>(BusRecordType::book_delta) ||
+                   type == static_cast<std::uint8_t>(BusRecordType::trade)) {
             f(subject, static_cast<BusRecordType>(type), body);
-        } else if (top && type == static_cast<std::uint8_t>(BusRecordType::subject_group)) {
+        }
+        if (top && type == static_cast<std::uint8_t>(BusRecordType::subject_group)) {
             const std::size_t n = static_cast<std::uint8_t>(body[0]);
-            records_of(body.substr(1 + n), body.substr(1, n), false, f);
+            records_of<kClientMessages>(body.substr(1 + n), body.substr(1, n), false, f);
         }
         rest.remove_prefix(kBusRecordHeaderSize + len);
     }
@@ -220,7 +260,13 @@ void for_each_record(const BusMessage& m, F&& f) {
         f(std::string_view{}, BusRecordType::ticker, m.records);
         return;
     }
-    detail::records_of(m.records, std::string_view{}, true, f);
+    detail::records_of<false>(m.records, std::string_view{}, true, f);
+}
+
+template <typename F>
+void for_each_client_message(const BusMessage& m, F&& f) {
+    if (m.version != kBusVersion2 || m.client_messages == 0) return;
+    detail::records_of<true>(m.records, std::string_view{}, true, f);
 }
 
 template <typename F>

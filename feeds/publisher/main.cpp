@@ -2,7 +2,8 @@
 // publisher that many gateways (--feed nats://...) subscribe to.
 //
 //   publisher_config.cpp   flags and --config file into one PublisherConfig
-//   publisher.cpp          NATS link, the JetStream stream, seq restore, the publish loop, metrics
+//   publisher.cpp          NATS link, the JetStream stream, seq restore, the publish loop, publish
+//                          requests (client messages, one seq per room), metrics
 //   feeds/nats_bus.cpp     connection, reconnect backoff, stream and latest-value reads
 #include <cstdio>
 

@@ -25,6 +25,7 @@
 #include "feeds/runtime/metrics_server.hpp"
 #include "feeds/runtime/prometheus_fold.hpp"
 #include "feeds/runtime/tcp.hpp"
+#include "protocol/bus_publish.hpp"
 #include "protocol/bus_update.hpp"
 #include "protocol/model/order_book.hpp"
 #include "protocol/topic.hpp"
@@ -50,6 +51,10 @@ constexpr auto kLiveKeepalive = std::chrono::milliseconds(200);
 // Every book's full state this often: what a gateway that joins late, or lost a delta, waits for
 // at most before it serves that book (protocol/README.md, "Books on the bus").
 constexpr auto kKeyframeInterval = std::chrono::seconds(1);
+// Rooms the publisher sequences: each gateway bounds its own (--max-publish-topics), this bounds
+// the publisher's memory and the stream's subjects against gateways configured apart or a client
+// of NATS other than a gateway.
+constexpr std::size_t kMaxRooms = 100000;
 
 pm::Counter& counter(pm::Registry& r, const char* name, const char* help) {
     return pm::BuildCounter().Name(name).Help(help).Register(r).Add({});
@@ -75,6 +80,11 @@ struct Families {
                                   "Writes of buffered messages to NATS (one per --flush-window-us in a burst)");
     pm::Counter& keyframes =
         counter(registry, "tickgate_feed_book_keyframes_total", "Full books published on PREFIX.bookkf.<SYM> (one per book per second)");
+    pm::Counter& client_messages = counter(registry, "tickgate_feed_client_messages_total",
+                                           "Client messages sequenced and published (publish requests on PREFIX-publish)");
+    pm::Counter& publish_refused = counter(registry, "tickgate_feed_publish_refused_total",
+                                           "Publish requests refused with an error reply (malformed, bad topic, market-data channel, bad JSON)");
+    pm::Gauge& rooms = gauge(registry, "tickgate_feed_rooms", "Rooms with a seq (published to, or restored from JetStream)");
 };
 
 std::uint64_t random_epoch() {
@@ -123,7 +133,8 @@ Publisher::Publisher(PublisherConfig config)
     : config_(std::move(config)),
       stream_(feeds::stream_name_for_prefix(config_.subject_prefix)),
       epoch_(random_epoch()),
-      parts_(std::make_unique<Parts>()) {}
+      parts_(std::make_unique<Parts>()),
+      publish_subject_(feeds::publish_subject_for_prefix(config_.subject_prefix)) {}
 
 Publisher::~Publisher() = default;
 
@@ -139,6 +150,9 @@ std::string Publisher::scrape() {
     runtime::set_total(f.live_messages, static_cast<double>(live_messages_.get()));
     runtime::set_total(f.writes, static_cast<double>(writes_.get()));
     runtime::set_total(f.keyframes, static_cast<double>(keyframes_.get()));
+    runtime::set_total(f.client_messages, static_cast<double>(client_messages_.get()));
+    runtime::set_total(f.publish_refused, static_cast<double>(publish_refused_.get()));
+    f.rooms.Set(static_cast<double>(room_count_.get()));
     return runtime::text_exposition(f.registry);
 }
 
@@ -195,36 +209,186 @@ bool Publisher::attach(const std::stop_token& stop, std::string& error) {
     std::size_t count = 0, restored = 0;
     const auto result = feeds::read_last_values(
         link_->get(), config_.subject_prefix + ".>", kRestoreBudget,
-        [&](std::string_view subject, std::string_view data) {
-            const std::string_view topic = protocol::topic_from_subject(subject);
-            protocol::BusMessage m;
-            // Either version: the stream may hold what an earlier run published in the other one.
-            if (topic.empty() || subject.size() != config_.subject_prefix.size() + 1 + topic.size() ||
-                protocol::parse_bus_message(data, m) != protocol::BusDecodeError::none || m.tickers == 0)
-                return;  // not one of ours: nothing to continue from
-            // A keyframe's seq is its book's (book.<SYM>): a restarted publisher's first change of the
-            // book comes after both.
-            const bool keyframe = protocol::topic_channel(topic) == "bookkf";
-            TopicState& t = topic_state(keyframe ? "book." + std::string(protocol::topic_symbol(topic)) : std::string(topic));
-            protocol::for_each_record(m, [&](std::string_view, protocol::BusRecordType type, std::string_view body) {
-                protocol::MarketUpdate u;
-                if (type == protocol::BusRecordType::ticker) {
-                    protocol::detail::decode_checked_ticker_body(body.data(), u);
-                } else if (type == protocol::BusRecordType::trade) {
-                    protocol::decode_trade_body(body, u);
-                    t.trade_id = std::max(t.trade_id, u.trade.trade_id);
-                } else {
-                    u.seq = protocol::BusBookRecord(body).seq();
-                }
-                t.seq = std::max(t.seq, u.seq);
-            });
-            ++restored;
-        },
+        [&](std::string_view subject, std::string_view data) { restore_from(subject, data, restored); },
         count, error);
     if (result == feeds::LastValuesResult::failed) return false;
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     TG_LOG(info, "stream %s: seq continues for %zu topics (read in %.1f ms)", stream_.c_str(), restored, ms);
     return true;
+}
+
+void Publisher::restore_from(std::string_view subject, std::string_view data, std::size_t& restored) {
+    protocol::BusMessage m;
+    // Either version: the stream may hold what an earlier run published in the other one.
+    if (protocol::parse_bus_message(data, m) != protocol::BusDecodeError::none) return;
+    // Only <prefix>.<topic> itself: a longer subject ending in a topic is not one of ours.
+    const auto ours = [&](std::string_view topic) {
+        return !topic.empty() && subject.size() == config_.subject_prefix.size() + 1 + topic.size();
+    };
+    if (m.ungrouped_client_messages > 0) {
+        const std::string_view topic = protocol::published_topic_from_subject(subject);
+        if (!ours(topic)) return;
+        auto it = rooms_.find(topic);
+        if (it == rooms_.end()) {
+            if (rooms_.size() >= kMaxRooms) return;
+            it = rooms_.emplace(std::string(topic), RoomState{std::string(subject), 0}).first;
+            room_count_.add(1);
+        }
+        protocol::for_each_client_message(m, [&](std::string_view, const protocol::BusClientMessage& c) {
+            it->second.seq = std::max(it->second.seq, c.seq);
+        });
+        ++restored;
+        return;
+    }
+    // Any market record: tickers, and books and trades too (each continues its own seq).
+    const std::string_view topic = protocol::topic_from_subject(subject);
+    if (m.ungrouped == 0 || !ours(topic)) return;  // nothing to continue from
+    // A keyframe's seq is its book's (book.<SYM>): a restarted publisher's first change of the
+    // book comes after both.
+    const bool keyframe = protocol::topic_channel(topic) == "bookkf";
+    TopicState& t = topic_state(keyframe ? "book." + std::string(protocol::topic_symbol(topic)) : std::string(topic));
+    protocol::for_each_record(m, [&](std::string_view, protocol::BusRecordType type, std::string_view body) {
+        protocol::MarketUpdate u;
+        if (type == protocol::BusRecordType::ticker) {
+            protocol::detail::decode_checked_ticker_body(body.data(), u);
+        } else if (type == protocol::BusRecordType::trade) {
+            protocol::decode_trade_body(body, u);
+            t.trade_id = std::max(t.trade_id, u.trade.trade_id);
+        } else {
+            u.seq = protocol::BusBookRecord(body).seq();
+        }
+        t.seq = std::max(t.seq, u.seq);
+    });
+    ++restored;
+}
+
+bool Publisher::serve_publish_requests(std::string& error) {
+    // A request is answered only once every room's seq is restored (attach() has returned), so a
+    // restarted publisher never hands out a seq a room already had. The library subscribes again
+    // by itself after a reconnect.
+    natsStatus s =
+        natsConnection_Subscribe(&publish_requests_, link_->get(), publish_subject_.c_str(), on_publish_request, this);
+    // Told when the last callback has returned: the queue is then nobody's but ours.
+    if (s == NATS_OK)
+        s = natsSubscription_SetOnCompleteCB(publish_requests_, [](void* self) {
+            static_cast<Publisher*>(self)->requests_complete_.store(true, std::memory_order_release);
+        }, this);
+    if (s != NATS_OK) {
+        error = "cannot subscribe to " + publish_subject_ + ": " + natsStatus_GetText(s);
+        return false;
+    }
+    TG_LOG(info, "serving publish requests on %s (client messages on %s.<channel>.<room>)", publish_subject_.c_str(),
+           config_.subject_prefix.c_str());
+    return true;
+}
+
+void Publisher::on_publish_request(natsConnection*, natsSubscription*, natsMsg* msg, void* self) {
+    auto* p = static_cast<Publisher*>(self);
+    {
+        std::lock_guard lock(p->requests_mutex_);
+        p->requests_.push_back(msg);
+    }
+    // The publish thread may be waiting on its ring for up to 50 ms: a request does not wait that.
+    p->parts_->feeds.channel().wake_consumer();
+}
+
+void Publisher::answer_publish_requests() {
+    {
+        std::lock_guard lock(requests_mutex_);
+        if (requests_.empty()) return;
+        answering_.swap(requests_);
+    }
+    feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
+    for (natsMsg* msg : answering_) {
+        answer_publish_request(msg);
+        natsMsg_Destroy(msg);
+    }
+    answering_.clear();
+    writes.flush();
+    writes_.add();
+}
+
+void Publisher::reply(natsMsg* request, const std::string& text) {
+    const char* to = natsMsg_GetReply(request);
+    if (!to || !*to) return;
+    const natsStatus s = natsConnection_Publish(link_->get(), to, text.data(), static_cast<int>(text.size()));
+    if (s != NATS_OK) {
+        nats_errors_.add();
+        if (nats_errors_.get() <= kLoggedErrors) TG_LOG(warn, "reply to %s failed: %s", to, natsStatus_GetText(s));
+    }
+}
+
+void Publisher::answer_publish_request(natsMsg* msg) {
+    const std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    const auto refuse = [&](protocol::PublishRefusal r, std::string_view topic) {
+        publish_refused_.add();
+        if (publish_refused_.get() <= kLoggedErrors) {
+            const std::string where = topic.empty() ? std::string() : " to " + std::string(topic.substr(0, 64));
+            TG_LOG(warn, "refused a publish request%s: %s%s", where.c_str(), protocol::publish_refusal_text(r),
+                   publish_refused_.get() == kLoggedErrors ? " (further ones are only counted)" : "");
+        }
+        reply(msg, protocol::publish_reply_error(r));
+    };
+    const char* to = natsMsg_GetReply(msg);
+    if (!to || !*to) return refuse(protocol::PublishRefusal::no_reply_subject, {});
+    protocol::PublishRequest request;
+    if (const auto r = protocol::decode_publish_request(data, request); r != protocol::PublishRefusal::none) {
+        // The topic as far as it can be read, for the log, when it is printable.
+        std::string_view topic = data.size() > 5 ? data.substr(5, static_cast<std::uint8_t>(data[2])) : std::string_view{};
+        for (char c : topic)
+            if (c <= ' ' || c > '~') topic = {};
+        return refuse(r, topic);
+    }
+    // Client messages are v2 records: a v1 bus has no way to carry them.
+    if (config_.bus_version != 2) {
+        publish_refused_.add();
+        return reply(msg, protocol::publish_reply_error("bus_version", "the publisher sends bus v1: client messages need --bus-version 2"));
+    }
+    auto it = rooms_.find(request.topic);
+    if (it == rooms_.end()) {
+        if (rooms_.size() >= kMaxRooms) return refuse(protocol::PublishRefusal::too_many_rooms, request.topic);
+        it = rooms_.emplace(std::string(request.topic), RoomState{config_.subject_prefix + "." + std::string(request.topic), 0})
+                 .first;
+        room_count_.add(1);
+    }
+    RoomState& room = it->second;
+    protocol::PublishedMessage m;
+    // As for market data, the seq is taken even if the publish fails: a gap, never a reuse.
+    m.seq = ++room.seq;
+    m.ts_ns = runtime::realtime_ns();
+    m.from.assign(request.from);
+    m.data.assign(request.data);
+    record_.resize(protocol::client_message_record_size(m.from.size(), m.data.size()));
+    protocol::encode_client_message_record(m, reinterpret_cast<std::byte*>(record_.data()));
+    message_.resize(protocol::kBusV2HeaderSize);
+    protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(message_.data()));
+    message_ += record_;
+    const natsStatus s = natsConnection_Publish(link_->get(), room.subject.c_str(), message_.data(),
+                                                static_cast<int>(message_.size()));
+    if (s != NATS_OK) {
+        nats_errors_.add();
+        if (nats_errors_.get() <= kLoggedErrors)
+            TG_LOG(warn, "publish to %s failed: %s", room.subject.c_str(), natsStatus_GetText(s));
+        return reply(msg, protocol::publish_reply_error("nats", std::string("publish failed: ") + natsStatus_GetText(s)));
+    }
+    published_.add();
+    client_messages_.add();
+    if (!config_.live_subject.empty()) {
+        // A batch of its own rather than a group in the market-data batch: a gateway of an earlier
+        // release, which rejects a group under a room's subject, then loses nothing but this.
+        std::string batch(protocol::kBusV2HeaderSize, '\0');
+        protocol::encode_bus_v2_header(epoch_, reinterpret_cast<std::byte*>(batch.data()));
+        const std::size_t at = batch.size();
+        batch.resize(at + protocol::subject_group_size(room.subject.size(), record_.size()) - record_.size());
+        protocol::encode_subject_group_header(room.subject, record_.size(), reinterpret_cast<std::byte*>(batch.data()) + at);
+        batch += record_;
+        if (natsConnection_Publish(link_->get(), config_.live_subject.c_str(), batch.data(), static_cast<int>(batch.size())) ==
+            NATS_OK)
+            live_messages_.add();
+        else
+            nats_errors_.add();
+    }
+    reply(msg, protocol::publish_reply_ok(m.seq));
 }
 
 Publisher::TopicState& Publisher::topic_state(std::string_view topic) {
@@ -398,6 +562,7 @@ void Publisher::publish_loop(const std::stop_token& stop) {
                 TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
             }
         }
+        answer_publish_requests();
         if (std::chrono::steady_clock::now() - last_keyframes_ >= kKeyframeInterval) {
             feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
             publish_keyframes();
@@ -464,6 +629,12 @@ int Publisher::run() {
             asio::post(signals_io, [&] { signals_io.stop(); });
             return;
         }
+        if (!serve_publish_requests(attach_error)) {
+            std::fprintf(stderr, "tickgate-feed: %s\n", attach_error.c_str());
+            exit_code = 1;
+            asio::post(signals_io, [&] { signals_io.stop(); });
+            return;
+        }
         parts_->feeds.start();
         publish_loop(stop);
     });
@@ -474,6 +645,20 @@ int Publisher::run() {
     parts_->publisher.join();
     parts_->feeds.request_stop();
     parts_->feeds.join();
+    // No request is taken any more; those taken and not answered go unanswered (their senders time
+    // out, as when the publisher is down).
+    if (publish_requests_) {
+        natsSubscription_Unsubscribe(publish_requests_);
+        for (int i = 0; i < 200 && !requests_complete_.load(std::memory_order_acquire); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        natsSubscription_Destroy(publish_requests_);
+        publish_requests_ = nullptr;
+    }
+    {
+        std::lock_guard lock(requests_mutex_);
+        for (natsMsg* msg : requests_) natsMsg_Destroy(msg);
+        requests_.clear();
+    }
     // What the library still buffers goes out now, if NATS is there to take it.
     if (link_->connected()) natsConnection_FlushTimeout(link_->get(), 1000);
     parts_->metrics->stop();

@@ -7,15 +7,22 @@
 // gateway emits the same ts too. Before the first update it makes sure the JetStream stream that keeps
 // the last message per subject exists, and reads it to continue each topic's seq from there: a
 // restarted publisher never reuses a seq for different content.
+//
+// It is also the one sequencer of client-published messages (issue 16): gateways ask it by NATS
+// request/reply on <prefix>-publish (protocol/bus_publish.hpp); it checks a request, gives it its
+// room's next seq, publishes it as a type-4 record on <prefix>.<channel>.<room> (so JetStream keeps
+// the last one, and a restart continues the room's seq) and replies with the seq.
 
 #include <atomic>
 #include <chrono>
 #include <string_view>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "feeds/publisher/publisher_config.hpp"
 #include "feeds/runtime/counters.hpp"
@@ -27,6 +34,10 @@ class NatsLink;
 namespace tickgate::protocol {
 struct MarketUpdate;
 }  // namespace tickgate::protocol
+
+struct __natsConnection;
+struct __natsMsg;
+struct __natsSubscription;
 
 namespace tickgate::publisher {
 
@@ -49,6 +60,10 @@ private:
         std::uint64_t seq = 0;
         std::uint64_t trade_id = 0;        // trades: the last trade_id published
         std::shared_ptr<BookState> book;   // books: the book as published, for keyframes
+    };
+    struct RoomState {
+        std::string subject;     // <prefix>.<channel>.<room>
+        std::uint64_t seq = 0;   // the room's last client message
     };
     struct TopicHash {
         using is_transparent = void;
@@ -74,6 +89,16 @@ private:
     void publish_message(const std::string& subject, const char* data, std::size_t size);
     /// The live batch as one message (buffered), if it holds anything or for a keepalive.
     void publish_live_batch(bool keepalive = false);
+    /// A stored message of the stream at start: where its topic's (or room's) seq continues.
+    void restore_from(std::string_view subject, std::string_view data, std::size_t& restored);
+    /// Starts serving publish requests on <prefix>-publish (after the seqs are restored).
+    bool serve_publish_requests(std::string& error);
+    /// The library's thread of the request subscription: queues the request for the publish thread.
+    static void on_publish_request(__natsConnection*, __natsSubscription*, __natsMsg* msg, void* self);
+    /// The publish thread: answers every queued request.
+    void answer_publish_requests();
+    void answer_publish_request(__natsMsg* msg);
+    void reply(__natsMsg* request, const std::string& text);
 
     PublisherConfig config_;
     int start_exit_code_ = 1;
@@ -86,6 +111,15 @@ private:
     std::unique_ptr<feeds::NatsLink> link_;
     std::atomic<bool> reattach_{false};  // set on reconnect: make sure the stream is still there
     std::unordered_map<std::string, TopicState, TopicHash, std::equal_to<>> topics_;  // publish thread only
+    std::unordered_map<std::string, RoomState, TopicHash, std::equal_to<>> rooms_;    // publish thread only
+    std::string publish_subject_;      // <prefix>-publish
+    __natsSubscription* publish_requests_ = nullptr;
+    std::atomic<bool> requests_complete_{false};  // its last callback has returned (after the unsubscribe)
+    // Requests taken by the library's thread, answered by the publish thread (which owns the seqs
+    // and the connection's write batching).
+    std::mutex requests_mutex_;
+    std::vector<__natsMsg*> requests_;
+    std::vector<__natsMsg*> answering_;  // publish thread: the requests being answered
     // Written by the publish thread only, folded into the registry on scrape.
     std::string live_;                 // the live batch being filled (v2 header, then subject groups)
     std::size_t live_records_ = 0;
@@ -95,7 +129,8 @@ private:
     std::string record_;               // scratch: one record
     bool skipped_v1_logged_ = false;
     runtime::OwnedCounter published_, nats_errors_, live_messages_, writes_, keyframes_;
-    runtime::OwnedGauge topic_count_;
+    runtime::OwnedCounter client_messages_, publish_refused_;  // requests sequenced and published; refused
+    runtime::OwnedGauge topic_count_, room_count_;
 };
 
 }  // namespace tickgate::publisher

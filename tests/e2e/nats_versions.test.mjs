@@ -87,7 +87,7 @@ describe('v2 messages with records of types this gateway does not know', () => {
       // A type of a later release (6) before a ticker, and a future type 77 after it.
       { subject, data: busMessageV2([v2Record(6, Buffer.from('a later type')), v2Ticker(3), v2Record(77, Buffer.alloc(500))]) },
       // Nothing but an unknown record: no update, no error.
-      { subject, data: busMessageV2([v2Record(4, Buffer.from('hello'))]) },
+      { subject, data: busMessageV2([v2Record(8, Buffer.from('hello'))]) },
       // Two tickers in one message, then a v1 message: all one topic's seq order.
       { subject, data: busMessageV2([v2Ticker(4), v2Ticker(5, undefined, { priceDecimals: 3 })]) },
       { subject, data: busRecord(6) },

@@ -33,70 +33,15 @@
 #include "feeds/update_channel.hpp"
 #include "feeds/upstream_stats.hpp"
 #include "protocol/bus_update.hpp"
+#include "tests/feeds/nats_processes.hpp"
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {
 
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-int connect_to(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-struct NatsServer {
-    pid_t pid = -1;
-    int port = free_port();
-    NatsServer() {
-        pid = ::fork();
-        if (pid == 0) {
-            // Its log is not this test's output.
-            if (const int null = ::open("/dev/null", O_WRONLY); null >= 0) {
-                ::dup2(null, 1);
-                ::dup2(null, 2);
-            }
-            const std::string p = std::to_string(port);
-            ::execl("/usr/sbin/nats-server", "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-    }
-    ~NatsServer() {
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            ::waitpid(pid, nullptr, 0);
-        }
-    }
-    bool wait_ready() const {
-        for (int i = 0; i < 200; ++i) {
-            if (const int fd = connect_to(port); fd >= 0) {
-                ::close(fd);
-                return true;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
-    }
-};
+using tickgate::feeds::testing::connect_to;
+using tickgate::feeds::testing::NatsServer;
 
 // Publishes `n` v1 ticker records of md.ticker.BTC-USD with seq 1..n in one write, then PING, and
 // waits for the PONG: nats-server has taken them all.
@@ -140,7 +85,7 @@ TEST(NatsHostedReader, ABurstBiggerThanTheRingArrivesWholeWhileTheLoopDrainsItSl
     tickgate::feeds::NatsOptions options;
     options.reader = "worker";
     std::string error;
-    auto feed = tickgate::feeds::NatsFeed::create("127.0.0.1:" + std::to_string(nats.port), options, 0, error);
+    auto feed = tickgate::feeds::NatsFeed::create("127.0.0.1:" + std::to_string(nats.port()), options, 0, error);
     ASSERT_TRUE(feed) << error;
 
     // "Worker 0": the loop the feed reads on, which is also the only consumer of the ring. It takes
@@ -168,7 +113,7 @@ TEST(NatsHostedReader, ABurstBiggerThanTheRingArrivesWholeWhileTheLoopDrainsItSl
     ASSERT_TRUE(stats->connected.load()) << "the feed did not connect";
     std::this_thread::sleep_for(200ms);  // its subscription reaches the server
     constexpr int kBurst = 5000;
-    ASSERT_TRUE(publish_burst(nats.port, kBurst));
+    ASSERT_TRUE(publish_burst(nats.port(), kBurst));
 
     std::atomic<std::size_t> got{0};
     for (int i = 0; i < 1000 && got.load() < kBurst; ++i) {

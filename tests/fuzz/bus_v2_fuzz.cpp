@@ -4,6 +4,8 @@
 // the unknown records gives back the same ticker bytes: the decoder neither invents nor loses a
 // ticker, never gives one the wrong subject, and never reads past the message. Book and trade
 // records re-encode to their own bytes, and a book record's ring fragments carry its levels.
+// Client message records (type 4) re-encode to their own bytes too, carry a sender's name and JSON
+// data within the limits, and stand only under a subject of their kind (a room, not a market topic).
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/bus_publish.hpp"
 #include "protocol/bus_update.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -61,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // Walk the records independently: the ticker ones, concatenated, are what was re-encoded,
     // each with the subject of its group (none outside a group).
-    std::string tickers_seen, subjects_seen, others_seen;
+    std::string tickers_seen, subjects_seen, others_seen, messages_seen;
+    std::size_t ungrouped_messages = 0;
     std::size_t unknown = 0, groups = 0;
     const auto walk = [&](std::string_view rest, std::string_view subject, bool top, auto& self) -> void {
         for (std::size_t steps = 0; !rest.empty() && steps <= payload.size(); ++steps) {
@@ -74,6 +78,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 subjects_seen.append(subject).push_back('\0');
             } else if (rest[0] == 2 || rest[0] == 3) {
                 others_seen.append(rest.substr(0, tp::kBusRecordHeaderSize + len));
+                FUZZ_CHECK(subject.empty() || !tp::topic_from_subject(subject).empty());
+            } else if (rest[0] == 4) {
+                messages_seen.append(rest.substr(0, tp::kBusRecordHeaderSize + len));
+                FUZZ_CHECK(subject.empty() || !tp::published_topic_from_subject(subject).empty());
+                if (top) ++ungrouped_messages;
             } else if (rest[0] == 5) {
                 FUZZ_CHECK(top && !body.empty());  // an accepted message has no nested or empty group
                 const std::size_t n = static_cast<std::uint8_t>(body[0]);
@@ -130,6 +139,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     });
     FUZZ_CHECK(books == m.books && trades == m.trades);
     FUZZ_CHECK(others_seen == others_again);
+
+    // Client messages: each within the limits, and encoded again byte for byte.
+    std::string messages_again;
+    std::size_t messages = 0;
+    tp::for_each_client_message(m, [&](std::string_view subject, const tp::BusClientMessage& c) {
+        ++messages;
+        FUZZ_CHECK(c.seq >= 1 && tp::is_valid_published_from(c.from) && c.data.size() <= tp::kMaxPublishedData &&
+                   tp::is_valid_json_value(c.data));
+        FUZZ_CHECK(subject.empty() || !tp::published_topic_from_subject(subject).empty());
+        tp::PublishedMessage pm;
+        pm.seq = c.seq;
+        pm.ts_ns = c.ts_ns;
+        pm.from.assign(c.from);
+        pm.data.assign(c.data);
+        std::string rec(tp::client_message_record_size(pm.from.size(), pm.data.size()), '\0');
+        tp::encode_client_message_record(pm, reinterpret_cast<std::byte*>(rec.data()));
+        messages_again += rec;
+    });
+    FUZZ_CHECK(messages == m.client_messages && ungrouped_messages == m.ungrouped_client_messages);
+    FUZZ_CHECK(messages_seen == messages_again);
 
     // And the encoder's own v2 message of the first ticker parses back to the same epoch.
     if (delivered > 0) {

@@ -9,7 +9,7 @@ set -euo pipefail
 seconds="${1:-20}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$root/build-fuzz"
-targets=(engineio_fuzz socketio_fuzz frame_reader_fuzz request_fuzz bus_update_fuzz bus_v2_fuzz book_fuzz)
+targets=(engineio_fuzz socketio_fuzz frame_reader_fuzz request_fuzz bus_update_fuzz bus_v2_fuzz bus_publish_fuzz book_fuzz)
 
 generator=()
 if command -v ninja >/dev/null; then generator=(-G Ninja); fi

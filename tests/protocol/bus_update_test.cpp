@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/bus_publish.hpp"
+
 namespace tp = tickgate::protocol;
 using tickgate::protocol::MarketUpdate;
 
@@ -191,7 +193,7 @@ TEST(BusV2, UnknownTypesAreSkippedAndCountedAroundTheTickers) {
     b.seq = 11;
     b.bid = 1;
     const std::string data = v2_header(7) + record(6, "later") + ticker_record(a) + record(200, std::string(300, 'x')) +
-                             record(4, "") + ticker_record(b);
+                             record(8, "") + ticker_record(b);
     tp::BusMessage m;
     ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
     EXPECT_EQ(m.tickers, 2u);
@@ -570,4 +572,145 @@ TEST(BusV2Groups, BooksAndTradesTravelInGroupsBesideTickers) {
         {"md.trade.BTC-USD", tp::BusRecordType::trade},
         {"md.ticker.BTC-USD", tp::BusRecordType::ticker}};
     EXPECT_EQ(got, want);
+}
+
+namespace {
+
+tp::PublishedMessage chat_message(std::uint64_t seq, std::string from = "alice", std::string data = R"({"text":"hi"})") {
+    tp::PublishedMessage m;
+    m.topic = "chat.lobby";
+    m.from = std::move(from);
+    m.data = std::move(data);
+    m.seq = seq;
+    m.ts_ns = 1764090000123456789;
+    return m;
+}
+
+std::string client_message_record(const tp::PublishedMessage& m) {
+    std::string r(tp::client_message_record_size(m.from.size(), m.data.size()), '\0');
+    tp::encode_client_message_record(m, reinterpret_cast<std::byte*>(r.data()));
+    return r;
+}
+
+struct SeenMessage {
+    std::string subject, from, data;
+    std::uint64_t seq;
+    std::int64_t ts_ns;
+};
+
+std::vector<SeenMessage> client_messages_of(const tp::BusMessage& m) {
+    std::vector<SeenMessage> out;
+    tp::for_each_client_message(m, [&](std::string_view subject, const tp::BusClientMessage& c) {
+        out.push_back({std::string(subject), std::string(c.from), std::string(c.data), c.seq, c.ts_ns});
+    });
+    return out;
+}
+
+}  // namespace
+
+TEST(BusV2ClientMessages, ARecordRoundTripsSeqTsFromAndTheDataByteForByte) {
+    // Whitespace and key order as the client sent them: the data is never re-serialized.
+    const auto in = chat_message(0x0102030405060708ULL, "anon:5f0c", R"( {"b":1, "a":[true,null,"é"]} )");
+    const std::string rec = client_message_record(in);
+    ASSERT_EQ(rec.size(), 3u + 18 + 9 + in.data.size());
+    EXPECT_EQ(rec[0], 4);                                                 // type
+    EXPECT_EQ(static_cast<unsigned char>(rec[1]), 18 + 9 + in.data.size());  // u16 length
+    EXPECT_EQ(rec[2], 0);
+    EXPECT_EQ(static_cast<unsigned char>(rec[3]), 0x08);                  // seq, lowest byte first
+    EXPECT_EQ(rec[19], 9);                                                // from's length
+    EXPECT_EQ(rec.substr(21, 9), "anon:5f0c");
+    EXPECT_EQ(rec.substr(30), in.data);
+
+    const std::string data = v2_header(5) + rec;  // the message views it
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.client_messages, 1u);
+    EXPECT_EQ(m.ungrouped_client_messages, 1u);
+    EXPECT_EQ(m.ungrouped, 0u) << "no market record for the subject's topic";
+    EXPECT_EQ(m.unknown, 0u);
+    EXPECT_TRUE(tickers_of(m).empty());
+    std::size_t market = 0;
+    tp::for_each_record(m, [&](std::string_view, tp::BusRecordType, std::string_view) { ++market; });
+    EXPECT_EQ(market, 0u) << "market readers never see a client message";
+    const auto got = client_messages_of(m);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].subject, "");
+    EXPECT_EQ(got[0].seq, in.seq);
+    EXPECT_EQ(got[0].ts_ns, in.ts_ns);
+    EXPECT_EQ(got[0].from, in.from);
+    EXPECT_EQ(got[0].data, in.data);
+}
+
+TEST(BusV2ClientMessages, TheLargestMessageFitsItsRecord) {
+    const std::string data = "\"" + std::string(tp::kMaxPublishedData - 2, 'x') + "\"";
+    const auto in = chat_message(1, std::string(tp::kMaxPublishedFrom, 'u'), data);
+    const std::string msg = v2_header(1) + client_message_record(in);
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(msg, m), tp::BusDecodeError::none);
+    ASSERT_EQ(client_messages_of(m).size(), 1u);
+    EXPECT_EQ(client_messages_of(m)[0].data.size(), tp::kMaxPublishedData);
+    EXPECT_EQ(client_messages_of(m)[0].from.size(), tp::kMaxPublishedFrom);
+}
+
+TEST(BusV2ClientMessages, DamagedRecordsRejectTheMessageWhole) {
+    tp::BusMessage m;
+    const std::string ticker = ticker_record(sample());
+    const auto body_of = [](const std::string& rec) { return rec.substr(3); };
+    const std::string good = body_of(client_message_record(chat_message(3)));
+    ASSERT_EQ(tp::parse_bus_message(v2_header(1) + record(4, good), m), tp::BusDecodeError::none);
+    // Shorter than its header; a from length past the body.
+    EXPECT_EQ(tp::parse_bus_message(v2_header(1) + record(4, good.substr(0, 17)), m), tp::BusDecodeError::bad_record);
+    std::string from_past = good;
+    from_past[16] = static_cast<char>(0xff);
+    EXPECT_EQ(tp::parse_bus_message(v2_header(1) + record(4, from_past), m), tp::BusDecodeError::bad_record);
+    // seq 0: the publisher never assigns it.
+    EXPECT_EQ(tp::parse_bus_message(v2_header(1) + client_message_record(chat_message(0)), m), tp::BusDecodeError::zero_seq);
+    // Data that is not one JSON value, over the limit, or empty; a sender's name that is empty, not
+    // UTF-8 or with a control character. A ticker beside them does not get through either.
+    for (const std::string& data : {std::string(R"({"text":"hi")"), std::string("1 2"), std::string(""),
+                                    std::string("\"\xff\""), std::string(R"("a)") + '\0' + "\"",
+                                    "\"" + std::string(tp::kMaxPublishedData - 1, 'x') + "\"",
+                                    std::string(33, '[') + std::string(33, ']')})
+        EXPECT_EQ(tp::parse_bus_message(v2_header(1) + ticker + client_message_record(chat_message(4, "bob", data)), m),
+                  tp::BusDecodeError::bad_record)
+            << data.substr(0, 40);
+    for (const std::string& from : {std::string(""), std::string("\xc3"), std::string("a\nb")})
+        EXPECT_EQ(tp::parse_bus_message(v2_header(1) + client_message_record(chat_message(4, from)), m),
+                  tp::BusDecodeError::bad_record)
+            << from;
+    // 32 levels deep is still a JSON value the gateway takes.
+    EXPECT_EQ(tp::parse_bus_message(
+                  v2_header(1) + client_message_record(chat_message(4, "bob", std::string(32, '[') + std::string(32, ']'))), m),
+              tp::BusDecodeError::none);
+}
+
+TEST(BusV2ClientMessages, InABatchEachRecordStandsUnderASubjectOfItsKind) {
+    MarketUpdate t = sample();
+    t.seq = 8;
+    const std::string data = v2_header(2) + group("md.ticker.BTC-USD", ticker_record(t)) +
+                             group("md.chat.lobby", client_message_record(chat_message(11))) +
+                             group("md.support.room-7", client_message_record(chat_message(1, "carol")));
+    tp::BusMessage m;
+    ASSERT_EQ(tp::parse_bus_message(data, m), tp::BusDecodeError::none);
+    EXPECT_EQ(m.tickers, 1u);
+    EXPECT_EQ(m.client_messages, 2u);
+    EXPECT_EQ(m.ungrouped_client_messages, 0u);
+    EXPECT_EQ(m.groups, 3u);
+    const auto got = client_messages_of(m);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].subject, "md.chat.lobby");
+    EXPECT_EQ(got[0].seq, 11u);
+    EXPECT_EQ(got[1].subject, "md.support.room-7");
+    EXPECT_EQ(got[1].from, "carol");
+    EXPECT_EQ(grouped_tickers_of(m).at(0).subject, "md.ticker.BTC-USD");
+    // A chat message under a market topic's subject, a ticker under a room's, a client message
+    // under a market-data channel's room or a subject naming neither: rejected whole.
+    EXPECT_EQ(tp::parse_bus_message(v2_header(2) + group("md.ticker.BTC-USD", client_message_record(chat_message(1))), m),
+              tp::BusDecodeError::bad_subject);
+    EXPECT_EQ(tp::parse_bus_message(v2_header(2) + group("md.chat.lobby", ticker_record(t)), m),
+              tp::BusDecodeError::bad_subject);
+    for (std::string_view subject : {"md.trade.lobby", "md.chat.Lobby", "md.chat.room-of-21-characters", "md-publish"})
+        EXPECT_EQ(tp::parse_bus_message(v2_header(2) + group(subject, client_message_record(chat_message(1))), m),
+                  tp::BusDecodeError::bad_subject)
+            << subject;
 }
