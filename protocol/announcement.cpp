@@ -1,7 +1,6 @@
 #include "protocol/announcement.hpp"
 
 #include "protocol/messages.hpp"
-#include "protocol/socketio.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::protocol {
@@ -11,8 +10,8 @@ std::string_view event_name_problem(std::string_view event) noexcept {
     for (const char c : event)
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
             return "an event name matches [a-z0-9_]{1,27}";
-    if (is_reserved_channel(event)) return "it is reserved (a message type of the protocol)";
-    if (socketio::is_reserved_event(event)) return "it is reserved by Socket.IO";
+    // One list (protocol/reserved_names.hpp): message types, ops, and Socket.IO's own events.
+    if (is_reserved_channel(event)) return "it is reserved (a message type or event of the protocol)";
     return {};
 }
 

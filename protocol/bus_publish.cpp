@@ -1,36 +1,14 @@
 #include "protocol/bus_publish.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
-
-#include <array>
 
 #include "protocol/bus_update.hpp"
+#include "protocol/json_text.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/topic.hpp"
 #include "protocol/utf8.hpp"
 
 namespace tickgate::protocol {
-namespace {
-
-constexpr std::array<std::string_view, 5> kMarketDataChannels = {"ticker", "book", "book50", "trade", "bookkf"};
-
-bool is_room_char(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-// Counts nesting and refuses past kMaxJsonDepth; every value is accepted as it is.
-struct DepthLimit : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DepthLimit> {
-    std::size_t depth = 0;
-    bool Default() noexcept { return true; }
-    bool StartObject() noexcept { return ++depth <= kMaxJsonDepth; }
-    bool EndObject(rapidjson::SizeType) noexcept { return --depth, true; }
-    bool StartArray() noexcept { return ++depth <= kMaxJsonDepth; }
-    bool EndArray(rapidjson::SizeType) noexcept { return --depth, true; }
-};
-
-}  // namespace
 
 const char* publish_refusal_name(PublishRefusal r) noexcept {
     switch (r) {
@@ -63,9 +41,7 @@ const char* publish_refusal_text(PublishRefusal r) noexcept {
 }
 
 bool is_market_data_channel(std::string_view channel) noexcept {
-    for (auto c : kMarketDataChannels)
-        if (c == channel) return true;
-    return false;
+    return is_market_channel(channel) || channel == "bookkf";  // the bus's keyframes of books
 }
 
 PublishRefusal check_published_topic(std::string_view topic) noexcept {
@@ -76,11 +52,7 @@ PublishRefusal check_published_topic(std::string_view topic) noexcept {
     const std::string_view room = topic.substr(dot + 1);
     // The market-data answer first: it says more than "bad topic" about ticker.BTC-USD.
     if (is_market_data_channel(channel)) return PublishRefusal::market_data_channel;
-    if (!is_valid_channel(channel)) return PublishRefusal::bad_topic;
-    if (room.empty() || room.size() > kMaxRoomLength) return PublishRefusal::bad_topic;
-    for (char c : room)
-        if (!is_room_char(c)) return PublishRefusal::bad_topic;
-    return PublishRefusal::none;
+    return is_valid_channel(channel) && is_valid_room(room) ? PublishRefusal::none : PublishRefusal::bad_topic;
 }
 
 std::string_view published_topic_from_subject(std::string_view subject) noexcept {
@@ -89,16 +61,6 @@ std::string_view published_topic_from_subject(std::string_view subject) noexcept
     const std::size_t dot = subject.rfind('.', last_dot - 1);
     const std::string_view topic = dot == std::string_view::npos ? subject : subject.substr(dot + 1);
     return check_published_topic(topic) == PublishRefusal::none ? topic : std::string_view{};
-}
-
-bool is_valid_json_value(std::string_view text) noexcept {
-    // The memory stream reads a NUL as the end of the text: one inside would hide what follows.
-    if (text.empty() || text.find('\0') != std::string_view::npos) return false;
-    rapidjson::MemoryStream stream(text.data(), text.size());
-    rapidjson::Reader reader;
-    DepthLimit handler;
-    reader.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(stream, handler);
-    return !reader.HasParseError();
 }
 
 bool is_valid_published_from(std::string_view from) noexcept {

@@ -11,14 +11,15 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/json_text.hpp"
+#include "protocol/topic.hpp"
+
 namespace tickgate::protocol {
 
 inline constexpr std::uint8_t kPublishRequestVersion = 1;
 inline constexpr std::size_t kPublishRequestHeaderSize = 5;  // magic, version, topic len u8, from len u16
 inline constexpr std::size_t kMaxPublishedData = 4096;       // a message's JSON text, in bytes
 inline constexpr std::size_t kMaxPublishedFrom = 1024;       // its sender's name (a token's sub), in bytes
-inline constexpr std::size_t kMaxRoomLength = 20;
-inline constexpr std::size_t kMaxJsonDepth = 32;             // arrays and objects inside each other
 
 /// Why a publish request (or a client message record) is refused.
 enum class PublishRefusal {
@@ -49,11 +50,6 @@ PublishRefusal check_published_topic(std::string_view topic) noexcept;
 /// The published topic carried by a bus subject: its last two tokens ("md.chat.lobby" ->
 /// "chat.lobby"), or empty when they are not one (see check_published_topic).
 std::string_view published_topic_from_subject(std::string_view subject) noexcept;
-
-/// Whether `text` is exactly one JSON value (surrounding whitespace allowed) in valid UTF-8, with
-/// arrays and objects nested at most kMaxJsonDepth deep. No allocation for the DOM: RapidJSON's
-/// SAX reader, iterative, so depth cannot exhaust the stack either.
-bool is_valid_json_value(std::string_view text) noexcept;
 
 /// The checks of a sender's name: 1 to kMaxPublishedFrom bytes of UTF-8 without control characters.
 bool is_valid_published_from(std::string_view from) noexcept;

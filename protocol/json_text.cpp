@@ -1,6 +1,8 @@
 #include "protocol/json_text.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 #include <cstddef>
 
@@ -57,7 +59,27 @@ bool key_equals(std::string_view literal, std::string_view name) {
     return !key.HasParseError() && key.IsString() && std::string_view(key.GetString(), key.GetStringLength()) == name;
 }
 
+// Counts nesting and refuses past kMaxJsonDepth; every value is accepted as it is.
+struct DepthLimit : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DepthLimit> {
+    int depth = 0;
+    bool Default() noexcept { return true; }
+    bool StartObject() noexcept { return ++depth <= kMaxJsonDepth; }
+    bool EndObject(rapidjson::SizeType) noexcept { return --depth, true; }
+    bool StartArray() noexcept { return ++depth <= kMaxJsonDepth; }
+    bool EndArray(rapidjson::SizeType) noexcept { return --depth, true; }
+};
+
 }  // namespace
+
+bool is_valid_json_value(std::string_view text) noexcept {
+    // The memory stream reads a NUL as the end of the text: one inside would hide what follows.
+    if (text.empty() || text.find('\0') != std::string_view::npos) return false;
+    rapidjson::MemoryStream stream(text.data(), text.size());
+    rapidjson::Reader reader;
+    DepthLimit handler;
+    reader.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(stream, handler);
+    return !reader.HasParseError();
+}
 
 bool json_deeper_than(std::string_view json, int max_depth) noexcept {
     int depth = 0;

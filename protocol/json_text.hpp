@@ -14,6 +14,12 @@ namespace tickgate::protocol {
 /// published message) has to go deeper.
 inline constexpr int kMaxJsonDepth = 32;
 
+/// Whether `text` is exactly one JSON value (surrounding whitespace allowed) in valid UTF-8, with
+/// arrays and objects nested at most kMaxJsonDepth deep. No allocation for the DOM: RapidJSON's
+/// SAX reader, iterative, so depth cannot exhaust the stack either. (What the publisher checks of
+/// a message a gateway forwards.)
+bool is_valid_json_value(std::string_view text) noexcept;
+
 /// True when `json`, one valid JSON value, nests arrays and objects more than `max_depth` levels.
 bool json_deeper_than(std::string_view json, int max_depth) noexcept;
 

@@ -28,6 +28,15 @@ bool is_valid_namespace(std::string_view nsp) noexcept {
     return true;
 }
 
+bool is_reserved_event(std::string_view name) noexcept {
+    // socket.io's own parser refuses these names: they would fire the client's lifecycle handlers.
+    for (const std::string_view r : {"connect", "connect_error", "disconnect", "disconnecting", "newListener",
+                                     "removeListener"}) {
+        if (name == r) return true;
+    }
+    return false;
+}
+
 /// Index just past the JSON value starting at `i`. Only called on text RapidJSON has validated, so
 /// it only has to find the end, not check anything; iterative, so nesting depth costs no stack.
 /// Every index is still bounds-checked: a wrong assumption about the text must not read past it.
@@ -134,15 +143,6 @@ void append_namespace_prefix(std::string_view nsp, std::string& out) {
 }
 
 }  // namespace
-
-bool is_reserved_event(std::string_view name) noexcept {
-    // socket.io's own parser refuses these names: they would fire the client's lifecycle handlers.
-    for (const std::string_view r : {"connect", "connect_error", "disconnect", "disconnecting", "newListener",
-                                     "removeListener"}) {
-        if (name == r) return true;
-    }
-    return false;
-}
 
 std::string_view packet_type_name(PacketType type) noexcept {
     switch (type) {

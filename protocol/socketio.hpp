@@ -69,10 +69,6 @@ enum class DecodeError : std::uint8_t {
 
 std::string_view decode_error_name(DecodeError e) noexcept;
 
-/// connect, connect_error, disconnect, disconnecting, newListener, removeListener: event names that
-/// would fire a client's lifecycle handlers (socket.io's own parser refuses them).
-bool is_reserved_event(std::string_view name) noexcept;
-
 /// Decodes one Socket.IO packet: `text` is an Engine.IO message's data. Never throws on bad input;
 /// `out` is reset first and may be reused across calls (its vector keeps its capacity).
 DecodeError decode(std::string_view text, Packet& out, std::size_t max_bytes = kDefaultMaxPacketBytes);

@@ -241,6 +241,8 @@ TEST(PublishConfig, HelpNamesTheFlags) {
     ASSERT_EQ(out.exit_code, 0);
     for (auto flag : {"--publish-channels", "--max-publish-topics", "--publish-rate"})
         EXPECT_NE(out.text.find(flag), std::string::npos) << flag;
+}
+
 // The operator API's flags (issue 16).
 TEST(AdminConfig, OffByDefault) {
     const auto out = parse({});
