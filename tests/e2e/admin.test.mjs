@@ -265,9 +265,9 @@ describe('the operator API', () => {
   test('an event named like a message type or an existing channel is refused', T, async () => {
     const cases = {
       ticker: /^'ticker' cannot name an event: it is a channel of this gateway/,
-      welcome: /^'welcome' cannot name an event: it is reserved \(a message type of the protocol\)$/,
-      status: /reserved \(a message type of the protocol\)$/,
-      connect_error: /reserved by Socket\.IO$/,
+      welcome: /^'welcome' cannot name an event: it is reserved \(a message type or event of the protocol\)$/,
+      status: /reserved \(a message type or event of the protocol\)$/,
+      connect_error: /reserved \(a message type or event of the protocol\)$/,
       Announcement: /\[a-z0-9_\]\{1,27\}/,
       'forged\n2026-12-02T00:00:00.000Z info  admin': /cannot name an event/,
     };
