@@ -185,7 +185,7 @@ bool Server::open_admin(const std::vector<Worker*>& workers, std::string& error)
         start_exit_code_ = 2;
         return false;
     }
-    admin_api_ = std::make_unique<admin::AdminApi>(*admin_key_, workers, config_.max_queue_bytes, bus_);
+    admin_api_ = std::make_unique<admin::AdminApi>(*admin_key_, workers, config_, engine_.get(), bus_);
     admin_ = std::make_unique<admin::AdminServer>(*admin_api_, tls ? &tls_ : nullptr);
     return admin_->open(*at, error);
 }
