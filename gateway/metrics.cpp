@@ -73,6 +73,9 @@ struct Metrics::Families {
     pm::Family<pm::Counter>& upstream_book_gaps;
     pm::Family<pm::Counter>& upstream_book_bases;
     pm::Family<pm::Gauge>& upstream_books_waiting;
+    pm::Family<pm::Counter>& upstream_client_messages;
+    pm::Family<pm::Counter>& upstream_announcements;
+    pm::Family<pm::Counter>& upstream_publish_errors;
     pm::Family<pm::Histogram>& upstream_latency;
     std::map<std::string, runtime::HistogramFold> upstream_folded;
     // The operator API (--admin-listen).
@@ -197,13 +200,25 @@ struct Metrics::Families {
                                      .Name("tickgate_upstream_books_waiting")
                                      .Help("Upstream books without a base right now: not served until a keyframe comes")
                                      .Register(registry)),
+          upstream_client_messages(pm::BuildCounter()
+                                       .Name("tickgate_upstream_client_messages_total")
+                                       .Help("Client-published messages (bus record type 4) from the upstream, any gateway's, handed to the engine")
+                                       .Register(registry)),
+          upstream_announcements(pm::BuildCounter()
+                                     .Name("tickgate_upstream_announcements_total")
+                                     .Help("Other gateways' operator announcements from the upstream, handed to this gateway's clients")
+                                     .Register(registry)),
+          upstream_publish_errors(pm::BuildCounter()
+                                      .Name("tickgate_upstream_publish_errors_total")
+                                      .Help("Publishes forwarded to the publisher that ended in an error (refused, timed out, NATS down, no publisher)")
+                                      .Register(registry)),
           upstream_latency(pm::BuildHistogram()
                                .Name("tickgate_upstream_latency_seconds")
                                .Help("Publisher timestamp to insertion into the gateway's ring (live updates)")
                                .Register(registry)),
           admin_requests(pm::BuildCounter()
                              .Name("tickgate_admin_requests_total")
-                             .Help("Operator API calls by endpoint (broadcast, disconnect, connections, other) and HTTP status")
+                             .Help("Operator API calls by endpoint (broadcast, disconnect, connections, publish, other) and HTTP status")
                              .Register(registry)) {}
 
     pm::Gauge& gauge(const char* name, const char* help) {
@@ -320,6 +335,9 @@ std::string Metrics::scrape() {
         set_total(f.upstream_ring_waits.Add(labels), static_cast<double>(up->ring_waits.get()));
         set_total(f.upstream_book_bases.Add(labels), static_cast<double>(up->book_bases.get()));
         f.upstream_books_waiting.Add(labels).Set(static_cast<double>(up->books_waiting.load(std::memory_order_relaxed)));
+        set_total(f.upstream_client_messages.Add(labels), static_cast<double>(up->client_messages.get()));
+        set_total(f.upstream_announcements.Add(labels), static_cast<double>(up->announcements.get()));
+        set_total(f.upstream_publish_errors.Add(labels), static_cast<double>(up->publish_errors.get()));
         auto& histogram = f.upstream_latency.Add(labels, runtime::latency_bucket_boundaries());
         f.upstream_folded[adapter->name()].fold(histogram, up->latency.buckets(), up->latency.sum_ns());
     }

@@ -11,10 +11,15 @@
 #include <mutex>
 #include <optional>
 
+#include "feeds/feed_adapter.hpp"
+#include "feeds/runtime/clock.hpp"
 #include "gateway/admin/json_body.hpp"
 #include "gateway/fanout/announcements.hpp"
+#include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "protocol/announcement.hpp"
+#include "protocol/bus_publish.hpp"
+#include "protocol/errors.hpp"
 #include "protocol/http_request.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/topic.hpp"
@@ -160,6 +165,7 @@ std::string_view endpoint_name(Endpoint e) noexcept {
     case Endpoint::broadcast: return "broadcast";
     case Endpoint::disconnect: return "disconnect";
     case Endpoint::connections: return "connections";
+    case Endpoint::publish: return "publish";
     case Endpoint::other:
     case Endpoint::count: break;
     }
@@ -171,6 +177,7 @@ Endpoint endpoint_of(std::string_view target) noexcept {
     if (path == "/api/broadcast") return Endpoint::broadcast;
     if (path == "/api/disconnect") return Endpoint::disconnect;
     if (path == "/api/connections") return Endpoint::connections;
+    if (path == "/api/publish") return Endpoint::publish;
     return Endpoint::other;
 }
 
@@ -182,8 +189,14 @@ Response error_response(int status, std::string_view code, std::string_view mess
     return r;
 }
 
-AdminApi::AdminApi(const AdminKey& key, std::vector<Worker*> workers, std::size_t max_queue_bytes)
-    : key_(key), workers_(std::move(workers)), max_announcement_bytes_(max_queue_bytes / 2) {}
+AdminApi::AdminApi(const AdminKey& key, std::vector<Worker*> workers, const Config& config, BroadcastEngine* engine,
+                   feeds::MessageBus* bus)
+    : key_(key),
+      workers_(std::move(workers)),
+      config_(config),
+      max_announcement_bytes_(config.max_queue_bytes / 2),
+      engine_(engine),
+      bus_(bus) {}
 
 Response AdminApi::handle(const Request& request) {
     Response r = route(request);
@@ -193,7 +206,7 @@ Response AdminApi::handle(const Request& request) {
 
 void AdminApi::count(Endpoint endpoint, int status) noexcept {
     const auto it = std::find(kStatuses.begin(), kStatuses.end(), status);
-    const std::size_t column = it == kStatuses.end() ? 6 : static_cast<std::size_t>(it - kStatuses.begin());  // else 500
+    const std::size_t column = it == kStatuses.end() ? kOtherStatus : static_cast<std::size_t>(it - kStatuses.begin());
     calls_[static_cast<std::size_t>(endpoint)][column].fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -224,7 +237,7 @@ Response AdminApi::route(const Request& request) {
     const Endpoint endpoint = endpoint_of(request.target);
     if (endpoint == Endpoint::other)
         return error_response(404, "not_found", "no such endpoint: POST /api/broadcast, POST /api/disconnect, "
-                                                "GET /api/connections");
+                                                "GET /api/connections, POST /api/publish");
     const bool is_get = endpoint == Endpoint::connections;
     if (request.method != (is_get ? "GET" : "POST")) {
         auto r = error_response(405, "method_not_allowed", is_get ? "use GET" : "use POST");
@@ -234,6 +247,7 @@ Response AdminApi::route(const Request& request) {
     switch (endpoint) {
     case Endpoint::broadcast: return broadcast(request.body);
     case Endpoint::disconnect: return disconnect(request.body);
+    case Endpoint::publish: return publish(request.body);
     default: return connections(query);
     }
 }
@@ -274,7 +288,9 @@ Response AdminApi::broadcast(std::string_view body) {
         return f;
     });
     if (!facts) return workers_silent();
-    if (facts->front().event_is_channel)
+    // A publishable channel is a channel before its first room exists: its messages are Socket.IO
+    // events of its name too.
+    if (facts->front().event_is_channel || config_.publishable(a.event))
         return bad_request("'" + a.event + "' cannot name an event: it is a channel of this gateway (a Socket.IO "
                            "client could not tell the announcement from its updates)");
     if (!facts->front().topic_known) return bad_request("no feed of this gateway publishes topic '" + a.topic + "'");
@@ -284,12 +300,18 @@ Response AdminApi::broadcast(std::string_view body) {
     const std::string scope = a.topic.empty() ? "every client" : "the subscribers of " + a.topic;
     const std::string event = a.event;
     const std::size_t bytes = a.data.size();
+    // The other gateways' clients get it through the bus (their count is not ours to know); the
+    // ts is stamped once, so every gateway's clients see the same one.
+    if (bus_) {
+        a.ts_ns = runtime::realtime_ns();
+        bus_->forward_announcement(a);
+    }
     deliver_announcement(workers_, std::move(a), [delivered](std::size_t n) { delivered->set_value(n); });
     if (counted.wait_for(kWorkerWait) != std::future_status::ready) return workers_silent();
     const std::size_t n = counted.get();
     return ok(R"({"delivered":)" + std::to_string(n) + "}", "broadcast '" + event + "' (" + std::to_string(bytes) +
                                                                  " bytes of data) to " + scope + ": delivered to " +
-                                                                 std::to_string(n));
+                                                                 std::to_string(n) + (bus_ ? ", and forwarded to the other gateways" : ""));
 }
 
 Response AdminApi::disconnect(std::string_view body) {
@@ -396,6 +418,58 @@ Response AdminApi::connections(std::string_view query) {
     out += '}';
     return ok(std::move(out), "connections: " + std::to_string(shown) + " of " + std::to_string(sessions.size()) +
                                   " sessions" + (after.empty() ? "" : " after " + quoted(after)));
+}
+
+Response AdminApi::publish(std::string_view body) {
+    auto parsed = parse_json_object(body);
+    if (auto* problem = std::get_if<std::string>(&parsed)) return bad_request(*problem);
+    const JsonObject& fields = std::get<JsonObject>(parsed);
+    if (auto problem = string_member_problem(fields, "topic", true); !problem.empty()) return bad_request(problem);
+    const JsonMember* data = fields.find("data");
+    if (!data) return bad_request("field 'data' is required (any JSON value)");
+
+    protocol::PublishedMessage m;
+    m.topic = fields.find("topic")->text;
+    m.from = "admin";
+    m.data = data->json;
+    // The same checks as a client's publish (request_handler.cpp), as HTTP statuses: what this
+    // gateway does not allow is 403, a topic that is no room at all 400.
+    const std::string channel(protocol::topic_channel(m.topic));
+    if (protocol::classify_entry(m.topic) == protocol::EntryKind::pattern)
+        return bad_request("field 'topic' must be one room (channel.room), not a pattern: '" + m.topic + "'");
+    if (protocol::is_market_data_channel(channel))
+        return error_response(403, "forbidden", "'" + channel + "' is a market-data channel: never published to");
+    if (!config_.publishable(channel))
+        return error_response(403, "forbidden", "channel '" + channel + "' is not publishable (--publish-channels)");
+    if (!protocol::is_room_topic(m.topic))
+        return bad_request("field 'topic' must be a room: channel.room, the room [a-z0-9_-]{1,20}, got '" + m.topic +
+                           "'");
+    if (m.data.size() > protocol::kMaxPublishedData)
+        return bad_request("field 'data' is " + std::to_string(m.data.size()) + " bytes; a message carries at most " +
+                           std::to_string(protocol::kMaxPublishedData));
+    if (!engine_) return error_response(503, "unavailable", "publishing is not wired on this gateway");
+
+    auto answered = std::make_shared<std::promise<PublishResult>>();
+    auto answer = answered->get_future();
+    const std::string topic = m.topic;
+    const std::size_t bytes = m.data.size();
+    engine_->submit_publish(std::move(m), [answered](PublishResult r) { answered->set_value(std::move(r)); });
+    if (answer.wait_for(kPublishWait) != std::future_status::ready)
+        return error_response(503, "unavailable", "the message was not sequenced within 3 s (is the gateway stopping?)");
+    const PublishResult r = answer.get();
+    if (r.error) {
+        using protocol::ErrorCode;
+        const int status = *r.error == ErrorCode::rate_limited  ? 429
+                           : *r.error == ErrorCode::unavailable ? 503
+                           : *r.error == ErrorCode::forbidden   ? 403
+                                                                : 400;  // too_many_topics: a room this gateway cannot open
+        auto refused = error_response(status, protocol::error_code_name(*r.error), r.message);
+        refused.action = "publish to " + quoted(topic) + " refused: " + r.message;
+        return refused;
+    }
+    return ok(R"({"topic":)" + quoted(topic) + R"(,"seq":)" + std::to_string(r.seq) + "}",
+              "publish to " + quoted(topic) + " (" + std::to_string(bytes) + " bytes of data): seq " +
+                  std::to_string(r.seq));
 }
 
 }  // namespace tickgate::gateway::admin

@@ -8,6 +8,7 @@
 //   POST /api/broadcast    {"event":"…","data":…,"topic":"…"?}        -> {"delivered":N}
 //   POST /api/disconnect   {"session":"…"} or {"user":"…"}, code?, reason?  -> {"disconnected":N}
 //   GET  /api/connections?limit=N&after=CURSOR                       -> totals and a page of sessions
+//   POST /api/publish      {"topic":"chat.lobby","data":…}             -> {"topic":"…","seq":N}
 //
 // The reference is README.md, "Operator API"; what clients receive is protocol/README.md's.
 
@@ -21,8 +22,14 @@
 #include <vector>
 
 #include "gateway/admin/admin_key.hpp"
+#include "gateway/config.hpp"
+
+namespace tickgate::feeds {
+class MessageBus;
+}
 
 namespace tickgate::gateway {
+class BroadcastEngine;
 class Worker;
 }
 
@@ -31,6 +38,9 @@ namespace tickgate::gateway::admin {
 /// The longest a call waits for the workers before it answers 503 (they answer in microseconds
 /// unless the gateway is stopping or wedged).
 inline constexpr auto kWorkerWait = std::chrono::seconds(2);
+/// The longest /api/publish waits for its seq: over NATS the bus gives up on the publisher after
+/// 2 s and answers unavailable itself, so this only bounds a gateway that is stopping.
+inline constexpr auto kPublishWait = std::chrono::seconds(3);
 /// Bodies past this are refused with 413 before they are read whole (the transport's limit).
 inline constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 inline constexpr std::uint32_t kDefaultPageSize = 100, kMaxPageSize = 1000;
@@ -50,7 +60,7 @@ struct Response {
 };
 
 /// What /metrics counts calls by.
-enum class Endpoint : std::uint8_t { broadcast, disconnect, connections, other, count };
+enum class Endpoint : std::uint8_t { broadcast, disconnect, connections, publish, other, count };
 std::string_view endpoint_name(Endpoint e) noexcept;
 Endpoint endpoint_of(std::string_view target) noexcept;
 
@@ -60,8 +70,11 @@ Response error_response(int status, std::string_view code, std::string_view mess
 class AdminApi {
 public:
     /// `workers` are the gateway's (running while calls come); an announcement may be at most half
-    /// of `max_queue_bytes`, so it fits a client's queue beside what is already there.
-    AdminApi(const AdminKey& key, std::vector<Worker*> workers, std::size_t max_queue_bytes);
+    /// of --max-queue-bytes, so it fits a client's queue beside what is already there. `engine`
+    /// takes /api/publish's messages (null: 503). `bus` links this gateway to the others (NATS), or
+    /// is null: a broadcast reaches their clients through it. `config` outlives the API.
+    AdminApi(const AdminKey& key, std::vector<Worker*> workers, const Config& config,
+             BroadcastEngine* engine = nullptr, feeds::MessageBus* bus = nullptr);
 
     /// One call, on the admin server's thread.
     Response handle(const Request& request);
@@ -81,11 +94,16 @@ private:
     Response broadcast(std::string_view body);
     Response disconnect(std::string_view body);
     Response connections(std::string_view query);
+    Response publish(std::string_view body);
 
-    static constexpr std::array<int, 8> kStatuses{200, 400, 401, 404, 405, 413, 500, 503};
+    static constexpr std::array<int, 10> kStatuses{200, 400, 401, 403, 404, 405, 413, 429, 500, 503};
+    static constexpr std::size_t kOtherStatus = 8;  // 500: any status not listed
     const AdminKey& key_;
     std::vector<Worker*> workers_;
+    const Config& config_;
     std::size_t max_announcement_bytes_;
+    BroadcastEngine* engine_;
+    feeds::MessageBus* bus_;
     std::array<std::array<std::atomic<std::uint64_t>, kStatuses.size()>, static_cast<std::size_t>(Endpoint::count)>
         calls_{};
 };

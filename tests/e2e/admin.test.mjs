@@ -385,6 +385,101 @@ describe('the operator API', () => {
   });
 });
 
+describe('POST /api/publish (--publish-channels chat)', () => {
+  let gw;
+  let api;
+  let dir;
+  const clients = [];
+  before(async () => {
+    dir = tempDir('tickgate-admin-publish-');
+    const keyFile = path.join(dir.dir, 'admin.key');
+    writeFileSync(keyFile, KEY);
+    gw = await startGateway(['--symbols', '2', '--publish-channels', 'chat', '--publish-rate', '5',
+      '--admin-listen', '127.0.0.1:0', '--admin-key-file', keyFile], { threads: 2 });
+    api = await adminUrl(gw);
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await stopChecked(gw);
+    dir?.cleanup();
+  });
+  const open = async (query = '') => {
+    const c = await connectReady(`${gw.wsUrl}${query}`);
+    clients.push(c);
+    return c;
+  };
+
+  test('a v1 subscriber receives the operator\'s message from "admin", in the room\'s one chain of seqs with a client\'s', T, async () => {
+    const sub = await open('?subscribe=chat.lobby');
+    const s = sio(gw.httpsUrl);
+    const events = [];
+    s.socket.on('chat', (m) => events.push(m));
+    await waitFor(() => s.socket.connected && s.got.welcome, { what: 'a Socket.IO connection' });
+    assert.deepEqual(await s.socket.emitWithAck('subscribe', ['chat.lobby']), { topics: ['chat.lobby'] });
+    try {
+      const r = await call(api, 'POST', '/api/publish', { raw: '{"topic":"chat.lobby","data":{"text":"welcome","n":1.50}}' });
+      assert.equal(r.status, 200, r.body);
+      assert.deepEqual(r.json, { topic: 'chat.lobby', seq: 1 });
+      const m = await sub.next((x) => x.type === 'chat');
+      assert.deepEqual({ ...m, ts: 0 }, { type: 'chat', topic: 'chat.lobby', seq: 1, ts: 0, from: 'admin', data: { text: 'welcome', n: 1.5 } });
+      assert.ok(sub.raw.some((t) => t.includes('"n":1.50}')), 'the data as sent');
+      // A client's publish takes the next seq of the same room.
+      const client = await open();
+      client.send({ op: 'publish', id: 'c1', topic: 'chat.lobby', data: 'hi' });
+      const ack = await client.next((x) => x.id === 'c1');
+      assert.deepEqual(ack, { type: 'published', id: 'c1', topic: 'chat.lobby', seq: 2 });
+      const second = await sub.next((x) => x.type === 'chat' && x.seq === 2);
+      assert.match(second.from, /^anon:/);
+      await waitFor(() => events.length === 2, { what: 'both messages as Socket.IO chat events' });
+      assert.deepEqual(events.map((e) => [e.seq, e.from === 'admin']), [[1, true], [2, false]]);
+      assert.match(gw.stderr, /admin POST \/api\/publish from 127\.0\.0\.1:\d+: 200, publish to "chat\.lobby" \(\d+ bytes of data\): seq 1/);
+    } finally {
+      s.socket.disconnect();
+    }
+  });
+
+  test('market-data and unlisted channels get 403, patterns and non-rooms 400, each with the reason; the API goes on', T, async () => {
+    const cases = [
+      [{ topic: 'ticker.BTC-USD', data: 1 }, 403, 'forbidden', /^'ticker' is a market-data channel/],
+      [{ topic: 'trade.lobby', data: 1 }, 403, 'forbidden', /^'trade' is a market-data channel/],
+      [{ topic: 'news.lobby', data: 1 }, 403, 'forbidden', /^channel 'news' is not publishable \(--publish-channels\)$/],
+      [{ topic: 'chat.*', data: 1 }, 400, 'bad_request', /not a pattern/],
+      [{ topic: 'chat.Lobby', data: 1 }, 400, 'bad_request', /must be a room/],
+      [{ topic: 'chat.lobby' }, 400, 'bad_request', /field 'data' is required/],
+      [{ topic: 'chat.lobby', data: 'x'.repeat(5000) }, 400, 'bad_request', /at most 4096/],
+    ];
+    for (const [body, status, error, message] of cases) {
+      const r = await call(api, 'POST', '/api/publish', { body });
+      assert.equal(r.status, status, `${JSON.stringify(body).slice(0, 60)}: ${r.body}`);
+      assert.equal(r.json.error, error);
+      assert.match(r.json.message, message);
+    }
+    assert.equal((await call(api, 'POST', '/api/publish', { body: { topic: 'chat.other', data: null } })).status, 200);
+  });
+
+  test('a publishable channel cannot name a broadcast event, though no room of it has a message yet', T, async () => {
+    const r = await call(api, 'POST', '/api/broadcast', { body: { event: 'chat', data: {} } });
+    assert.equal(r.status, 400, r.body);
+    assert.match(r.json.message, /^'chat' cannot name an event: it is a channel of this gateway/);
+  });
+
+  test('past --publish-rate the operator gets 429 rate_limited, like a client', T, async () => {
+    let r;
+    let ok = 0;
+    for (let i = 0; i < 30; i++) {
+      r = await call(api, 'POST', '/api/publish', { body: { topic: 'chat.flood', data: i } });
+      if (r.status !== 200) break;
+      ok++;
+    }
+    assert.equal(r.status, 429, r.body);
+    assert.equal(r.json.error, 'rate_limited');
+    assert.ok(ok >= 1 && ok <= 15, `${ok} accepted before the 429`);
+    const m = await scrape(gw);
+    assert.ok(m['tickgate_admin_requests_total{endpoint="publish",status="429"}'] >= 1, JSON.stringify(m));
+    assert.ok(m['tickgate_admin_requests_total{endpoint="publish",status="403"}'] >= 3);
+  });
+});
+
 describe('--admin-tls on', () => {
   let gw;
   let dir;

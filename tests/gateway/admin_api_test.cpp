@@ -14,6 +14,8 @@
 
 #include "gateway/admin/admin_key.hpp"
 #include "gateway/admin/json_body.hpp"
+#include "gateway/fanout/broadcast_engine.hpp"
+#include "gateway/fanout/newest_seq.hpp"
 #include "session_harness.hpp"
 
 namespace tickgate::gateway::admin {
@@ -109,7 +111,7 @@ protected:
     std::string key_file = write_temp(std::string(kKey) + "\n");
     AdminKey key{key_file};
     std::array<Worker, 2> workers{Worker{0, config}, Worker{1, config}};
-    AdminApi api{key, {&workers[0], &workers[1]}, config.max_queue_bytes};
+    AdminApi api{key, {&workers[0], &workers[1]}, config};
 };
 
 // --- the key ------------------------------------------------------------------------------------
@@ -434,6 +436,148 @@ TEST_F(AdminApiTest, CallsAreCountedByEndpointAndStatus) {
         {{"connections", 200}, 2}, {{"connections", 401}, 1}, {{"broadcast", 400}, 1},
         {{"broadcast", 413}, 1},   {{"other", 404}, 1}};
     EXPECT_EQ(counts, want);
+}
+
+// --- publish ----------------------------------------------------------------------------------------
+
+/// The API with a running engine sequencing rooms of the publishable channel chat, as a gateway
+/// without NATS does.
+class AdminPublishTest : public AdminApiTest {
+protected:
+    AdminPublishTest() {
+        config.publish_channels = {"chat"};
+        config.publish_rate = 5;
+        config.max_publish_topics = 2;
+        engine = std::make_unique<BroadcastEngine>(config, channel, std::vector<std::string>{"sim"},
+                                                   std::vector<Worker*>{&workers[0], &workers[1]}, newest);
+        engine->start();
+    }
+    ~AdminPublishTest() override { engine->stop(); }
+
+    std::shared_ptr<CapturingSession> subscriber(unsigned w, Wire wire, std::string_view entry) {
+        auto s = open(w, wire);
+        on(workers[w], [&] {
+            workers[w].registry().subscribe(*s, std::vector<std::string>{std::string(entry)}, 10,
+                                            config.publish_channels);
+        });
+        return s;
+    }
+    /// The texts `s` received, once there are `n` of them (the workers deliver after the answer),
+    /// or after 2 s.
+    std::vector<std::string> wait_texts(unsigned w, CapturingSession& s, std::size_t n) {
+        std::vector<std::string> got;
+        for (int i = 0; i < 2000 && got.size() < n; ++i) {
+            for (auto& t : texts(w, s)) got.push_back(std::move(t));
+            if (got.size() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return got;
+    }
+
+    feeds::UpdateChannel channel{1024};
+    NewestSeqTable newest{64};
+    std::unique_ptr<BroadcastEngine> engine;
+};
+
+TEST_F(AdminPublishTest, APublishIsSequencedAndReachesTheRoomsSubscribersFromAdmin) {
+    AdminApi api{key, {&workers[0], &workers[1]}, config, engine.get()};
+    auto v1 = subscriber(0, Wire::v1, "chat.lobby");
+    auto sio = subscriber(1, Wire::socketio, "chat.*");
+    auto r = api.handle(Request{"POST", "/api/publish", "Bearer " + std::string(kKey),
+                                R"({"topic":"chat.lobby","data":{"text":"welcome", "n":1.50}})"});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, R"({"topic":"chat.lobby","seq":1})");
+    EXPECT_NE(r.action.find("publish to \"chat.lobby\""), std::string::npos) << r.action;
+    r = api.handle(Request{"POST", "/api/publish", "Bearer " + std::string(kKey), R"({"topic":"chat.lobby","data":2})"});
+    EXPECT_EQ(r.body, R"({"topic":"chat.lobby","seq":2})");
+
+    const auto got = wait_texts(0, *v1, 2);
+    ASSERT_EQ(got.size(), 2u);
+    auto m = json(got[0]);
+    EXPECT_EQ(m["type"].GetString(), std::string("chat"));
+    EXPECT_EQ(m["topic"].GetString(), std::string("chat.lobby"));
+    EXPECT_EQ(m["seq"].GetUint64(), 1u);
+    EXPECT_EQ(m["from"].GetString(), std::string("admin"));
+    EXPECT_EQ(got[0].substr(got[0].find(R"("data":)")), R"("data":{"text":"welcome","n":1.50}})");  // as sent, compact
+    EXPECT_EQ(json(got[1])["seq"].GetUint64(), 2u);
+    const auto events = wait_texts(1, *sio, 2);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].rfind(R"(42["chat",)", 0), 0u) << events[0];
+    EXPECT_NE(events[0].find(R"("from":"admin")"), std::string::npos) << events[0];
+}
+
+TEST_F(AdminPublishTest, RefusalsSayWhyAndDeliverNothing) {
+    AdminApi api{key, {&workers[0], &workers[1]}, config, engine.get()};
+    auto s = subscriber(0, Wire::v1, "chat.lobby");
+    struct Case {
+        std::string body;
+        int status;
+        std::string error, message;
+    };
+    const std::vector<Case> cases = {
+        {R"({"topic":"ticker.BTC-USD","data":1})", 403, "forbidden", "'ticker' is a market-data channel: never published to"},
+        {R"({"topic":"book.lobby","data":1})", 403, "forbidden", "'book' is a market-data channel"},
+        {R"({"topic":"news.lobby","data":1})", 403, "forbidden", "channel 'news' is not publishable (--publish-channels)"},
+        {R"({"topic":"chat.*","data":1})", 400, "bad_request", "field 'topic' must be one room (channel.room), not a pattern"},
+        {R"({"topic":"chat.Lobby!","data":1})", 400, "bad_request", "field 'topic' must be a room: channel.room"},
+        {R"({"data":1})", 400, "bad_request", "field 'topic' is required"},
+        {R"({"topic":"chat.lobby"})", 400, "bad_request", "field 'data' is required (any JSON value)"},
+        {R"({"topic":"chat.lobby","data":")" + std::string(4096, 'x') + R"("})", 400, "bad_request",
+         "field 'data' is 4098 bytes; a message carries at most 4096"},
+        {R"({"topic":"chat.lobby","data":)", 400, "bad_request", "malformed JSON"},
+    };
+    for (const auto& c : cases) {
+        auto r = api.handle(Request{"POST", "/api/publish", "Bearer " + std::string(kKey), c.body});
+        EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+        EXPECT_EQ(json(r.body)["error"].GetString(), c.error) << r.body;
+        EXPECT_EQ(message_of(r).substr(0, c.message.size()), c.message) << r.body;
+    }
+    // The API still works after every refusal, and nothing refused reached the room.
+    EXPECT_EQ(api.handle(Request{"POST", "/api/publish", "Bearer " + std::string(kKey), R"({"topic":"chat.lobby","data":0})"})
+                  .body,
+              R"({"topic":"chat.lobby","seq":1})");
+    EXPECT_EQ(wait_texts(0, *s, 1).size(), 1u);
+    EXPECT_EQ(call("GET", "/api/publish").status, 405);
+}
+
+TEST_F(AdminPublishTest, TheEnginesLimitsBecome429And400AndAStoppedEngine503) {
+    AdminApi api{key, {&workers[0], &workers[1]}, config, engine.get()};
+    auto publish = [&](std::string_view topic) {
+        return api.handle(Request{"POST", "/api/publish", "Bearer " + std::string(kKey),
+                                  R"({"topic":")" + std::string(topic) + R"(","data":"x"})"});
+    };
+    EXPECT_EQ(publish("chat.one").status, 200);
+    EXPECT_EQ(publish("chat.two").status, 200);
+    auto r = publish("chat.three");  // --max-publish-topics 2
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(json(r.body)["error"].GetString(), std::string("too_many_topics"));
+    // --publish-rate 5 (a bucket of one second's worth, three taken above): a 429 comes within a few
+    // more, whatever the bucket refilled meanwhile.
+    int ok = 0;
+    for (int i = 0; i < 20 && r.status != 429; ++i) {
+        r = publish("chat.one");
+        ok += r.status == 200;
+    }
+    EXPECT_EQ(r.status, 429) << r.body;
+    EXPECT_EQ(json(r.body)["error"].GetString(), std::string("rate_limited"));
+    EXPECT_LE(ok, 4);
+    engine->stop();
+    r = publish("chat.one");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(json(r.body)["error"].GetString(), std::string("unavailable"));
+    std::map<int, std::uint64_t> by_status;
+    for (const auto& c : api.call_counts())
+        if (c.endpoint == Endpoint::publish) by_status[c.status] = c.calls;
+    EXPECT_EQ(by_status[400], 1u);
+    EXPECT_EQ(by_status[429], 1u);
+    EXPECT_EQ(by_status[503], 1u);
+}
+
+TEST_F(AdminPublishTest, APublishableChannelCannotNameAnEventBeforeItHasARoom) {
+    // No room of chat exists yet, so no topic of that channel: the name is refused all the same.
+    auto r = call("POST", "/api/broadcast", R"({"event":"chat","data":{}})");
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(message_of(r).substr(0, 52), "'chat' cannot name an event: it is a channel of this");
+    EXPECT_EQ(call("POST", "/api/broadcast", R"({"event":"chat2","data":{}})").status, 200);
 }
 
 }  // namespace
