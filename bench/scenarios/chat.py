@@ -63,9 +63,11 @@ def parse_args():
 class Publisher(threading.Thread):
     """A protocol v1 client over TLS (no verification) that publishes `rate` messages/s into ROOM
     on an absolute schedule (a late send does not shift the later ones) until stop(), reading
-    between sends: the `published` replies, errors, pings. One thread owns the socket (OpenSSL's
-    SSL object is not for concurrent read and write). `data` is {"sent_ns":…,"i":…}, sent_ns
-    taken just before the write."""
+    between sends: the `published` replies, errors, pings, and its own copies (it subscribes to
+    ROOM: one subscriber more). One thread owns the socket (OpenSSL's SSL object is not for
+    concurrent read and write). `data` is {"sent_ns":…,"i":…}, sent_ns taken just before the write.
+    Of its own copies it keeps ts - sent_ns: publish to sequenced (the sequencer's stamp), the part
+    of the subscribers' latency before the fan-out."""
 
     def __init__(self, url, rate):
         super().__init__(daemon=True)
@@ -75,6 +77,7 @@ class Publisher(threading.Thread):
         self.sent = self.published = 0
         self.errors = []
         self.error = None
+        self.to_sequenced_ns = []  # ts - sent_ns of its own copies
         self._done = threading.Event()
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -95,6 +98,7 @@ class Publisher(threading.Thread):
         if b" 101 " not in head.split(b"\r\n", 1)[0]:
             raise RuntimeError(f"publisher: upgrade refused: {head[:200]!r}")
         self.sock.setblocking(False)
+        self.send(1, json.dumps({"op": "subscribe", "id": "sub", "topics": [ROOM]}).encode())
 
     def send(self, opcode, payload):
         mask = os.urandom(4)
@@ -140,6 +144,8 @@ class Publisher(threading.Thread):
                 msg = json.loads(payload)
                 if msg.get("type") == "published":
                     self.published += 1
+                elif msg.get("type") == "chat" and isinstance(msg.get("data"), dict) and "sent_ns" in msg["data"]:
+                    self.to_sequenced_ns.append(msg["ts"] - msg["data"]["sent_ns"])
                 elif msg.get("type") == "error" and len(self.errors) < 20:
                     self.errors.append(msg)
 
@@ -206,12 +212,22 @@ def run_variant(a, gateways, others, raw, label, split):
     pub.stop()
     metrics = [B.scrape_metrics(g.metrics_url()) for g in gateways]
     out = {"label": label, "publisher": {"sent": pub.sent, "published_replies": pub.published,
-                                          "errors": pub.errors, "failure": pub.error},
+                                          "errors": pub.errors, "failure": pub.error,
+                                          "own_copies": len(pub.to_sequenced_ns),
+                                          "to_sequenced_ms": quantiles_ms(pub.to_sequenced_ns)},
            "loads": [results[i] for i in range(len(gateways))],
            "gateway_metrics": [{k: v for k, v in m.items() if "publish" in k or k.startswith("tickgate_connections")}
                                for m in metrics]}
     out["summary"] = summarize(out)
     return out
+
+
+def quantiles_ms(values_ns):
+    if not values_ns:
+        return None
+    v = sorted(values_ns)
+    at = lambda q: round(v[min(len(v) - 1, int(q * len(v)))] / 1e6, 3)  # noqa: E731
+    return {"count": len(v), "p50": at(0.5), "p99": at(0.99), "p999": at(0.999), "max": round(v[-1] / 1e6, 3)}
 
 
 def summarize(run):
@@ -242,6 +258,8 @@ def summarize(run):
         s["worst_p999_ms"] = max(x["p999_ms"] for x in g)
         s["gaps"] = sum(x["gaps"] for x in g)
         s["delivered_per_s"] = sum(x["delivered_per_s"] for x in g)
+    seq = run["publisher"].get("to_sequenced_ms") or {}
+    s["to_sequenced_p50_ms"], s["to_sequenced_p99_ms"] = seq.get("p50"), seq.get("p99")
     return s
 
 
@@ -311,7 +329,8 @@ def main():
     for v in a.variant_list:
         sums = [rnd[v]["summary"] for rnd in data["rounds"]]
         medians[v] = {k: B.median([s.get(k) for s in sums])
-                      for k in ("worst_p50_ms", "worst_p99_ms", "worst_p999_ms", "gaps", "delivered_per_s")}
+                      for k in ("worst_p50_ms", "worst_p99_ms", "worst_p999_ms", "gaps", "delivered_per_s",
+                                "to_sequenced_p50_ms", "to_sequenced_p99_ms")}
         cpus = {}
         for s in sums:
             for i, g in enumerate(s["per_gateway"]):
@@ -328,7 +347,8 @@ def main():
             run = rnd[v]
             print(f"round {r} {v}: publisher sent {run['publisher']['sent']}, published replies "
                   f"{run['publisher']['published_replies']}, errors {len(run['publisher']['errors'])}, "
-                  f"failure {run['publisher']['failure']}")
+                  f"failure {run['publisher']['failure']}, own copies {run['publisher']['own_copies']}, "
+                  f"publish to sequenced {run['publisher']['to_sequenced_ms']}")
             for i, g in enumerate(run["summary"]["per_gateway"]):
                 print(f"  gateway{i}: {json.dumps(g)}")
     print(f"medians over {a.rounds} round(s) (worst gateway per round, then the median):")
