@@ -19,6 +19,7 @@
 #include "gateway/admin/admin_api.hpp"
 #include "gateway/admin/admin_key.hpp"
 #include "gateway/admin/admin_server.hpp"
+#include "gateway/fanout/announcements.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/newest_seq.hpp"
 #include "gateway/fanout/worker.hpp"
@@ -156,6 +157,15 @@ void Server::wire_message_bus() {
         bus->set_message_sink([engine = engine_.get()](protocol::PublishedMessage m) {
             engine->deliver_published(std::move(m));
         });
+        // Another gateway's operator announced: this gateway's clients get it too. The sending
+        // gateway checked the event name; deliver_announcement never waits for a worker, so the
+        // bus may call it from worker 0's loop.
+        std::vector<Worker*> workers;
+        for (auto& w : workers_) workers.push_back(w.get());
+        bus->set_announcement_sink([workers = std::move(workers)](protocol::Announcement a) {
+            deliver_announcement(workers, std::move(a));
+        });
+        bus_ = bus;
         if (!config_.publish_channels.empty())
             TG_LOG(info, "publishing: messages are sequenced by the publisher on feed %s", adapter->name().c_str());
         return;
@@ -175,7 +185,7 @@ bool Server::open_admin(const std::vector<Worker*>& workers, std::string& error)
         start_exit_code_ = 2;
         return false;
     }
-    admin_api_ = std::make_unique<admin::AdminApi>(*admin_key_, workers, config_.max_queue_bytes);
+    admin_api_ = std::make_unique<admin::AdminApi>(*admin_key_, workers, config_.max_queue_bytes, bus_);
     admin_ = std::make_unique<admin::AdminServer>(*admin_api_, tls ? &tls_ : nullptr);
     return admin_->open(*at, error);
 }

@@ -18,6 +18,7 @@
 namespace tickgate::feeds {
 class UpdateChannel;
 class FeedAdapter;
+class MessageBus;
 }
 
 namespace tickgate::runtime {
@@ -84,6 +85,7 @@ private:
     std::unique_ptr<NewestSeqTable> newest_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<BroadcastEngine> engine_;  // after workers_: it is destroyed first (it lives on worker 0)
+    feeds::MessageBus* bus_ = nullptr;         // the first feed's link to other gateways, or null (owned by feeds_)
     std::unique_ptr<Listener> listener_;
     std::unique_ptr<Metrics> metrics_model_;
     std::unique_ptr<runtime::MetricsServer> metrics_;

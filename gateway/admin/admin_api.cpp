@@ -11,6 +11,8 @@
 #include <mutex>
 #include <optional>
 
+#include "feeds/feed_adapter.hpp"
+#include "feeds/runtime/clock.hpp"
 #include "gateway/admin/json_body.hpp"
 #include "gateway/fanout/announcements.hpp"
 #include "gateway/fanout/worker.hpp"
@@ -182,8 +184,9 @@ Response error_response(int status, std::string_view code, std::string_view mess
     return r;
 }
 
-AdminApi::AdminApi(const AdminKey& key, std::vector<Worker*> workers, std::size_t max_queue_bytes)
-    : key_(key), workers_(std::move(workers)), max_announcement_bytes_(max_queue_bytes / 2) {}
+AdminApi::AdminApi(const AdminKey& key, std::vector<Worker*> workers, std::size_t max_queue_bytes,
+                   feeds::MessageBus* bus)
+    : key_(key), workers_(std::move(workers)), max_announcement_bytes_(max_queue_bytes / 2), bus_(bus) {}
 
 Response AdminApi::handle(const Request& request) {
     Response r = route(request);
@@ -284,12 +287,18 @@ Response AdminApi::broadcast(std::string_view body) {
     const std::string scope = a.topic.empty() ? "every client" : "the subscribers of " + a.topic;
     const std::string event = a.event;
     const std::size_t bytes = a.data.size();
+    // The other gateways' clients get it through the bus (their count is not ours to know); the
+    // ts is stamped once, so every gateway's clients see the same one.
+    if (bus_) {
+        a.ts_ns = runtime::realtime_ns();
+        bus_->forward_announcement(a);
+    }
     deliver_announcement(workers_, std::move(a), [delivered](std::size_t n) { delivered->set_value(n); });
     if (counted.wait_for(kWorkerWait) != std::future_status::ready) return workers_silent();
     const std::size_t n = counted.get();
     return ok(R"({"delivered":)" + std::to_string(n) + "}", "broadcast '" + event + "' (" + std::to_string(bytes) +
                                                                  " bytes of data) to " + scope + ": delivered to " +
-                                                                 std::to_string(n));
+                                                                 std::to_string(n) + (bus_ ? ", and forwarded to the other gateways" : ""));
 }
 
 Response AdminApi::disconnect(std::string_view body) {

@@ -22,6 +22,10 @@
 
 #include "gateway/admin/admin_key.hpp"
 
+namespace tickgate::feeds {
+class MessageBus;
+}
+
 namespace tickgate::gateway {
 class Worker;
 }
@@ -60,8 +64,10 @@ Response error_response(int status, std::string_view code, std::string_view mess
 class AdminApi {
 public:
     /// `workers` are the gateway's (running while calls come); an announcement may be at most half
-    /// of `max_queue_bytes`, so it fits a client's queue beside what is already there.
-    AdminApi(const AdminKey& key, std::vector<Worker*> workers, std::size_t max_queue_bytes);
+    /// of `max_queue_bytes`, so it fits a client's queue beside what is already there. `bus` links
+    /// this gateway to the others (NATS), or is null: a broadcast reaches their clients through it.
+    AdminApi(const AdminKey& key, std::vector<Worker*> workers, std::size_t max_queue_bytes,
+             feeds::MessageBus* bus = nullptr);
 
     /// One call, on the admin server's thread.
     Response handle(const Request& request);
@@ -86,6 +92,7 @@ private:
     const AdminKey& key_;
     std::vector<Worker*> workers_;
     std::size_t max_announcement_bytes_;
+    feeds::MessageBus* bus_;
     std::array<std::array<std::atomic<std::uint64_t>, kStatuses.size()>, static_cast<std::size_t>(Endpoint::count)>
         calls_{};
 };
