@@ -51,7 +51,7 @@ def parse_args():
     p.add_argument("--connections", type=int, default=1000, help="subscribers in all (split over two gateways with nats)")
     p.add_argument("--rate", type=float, default=100, help="published messages/s")
     p.add_argument("--connect-rate", type=float, default=100,
-                   help="subscriber connections opened per second (default 100: on a busy 2-core machine 1,000 "
+                   help="subscriber connections opened per second, over all gateways (default 100: on a busy 2-core machine 1,000 "
                         "TLS handshakes at once on one worker wait out the handshake timeout)")
     p.add_argument("--load-threads", type=int, default=1,
                    help="tickgate-load threads per load process (1: the gateway keeps the other core)")
@@ -198,9 +198,10 @@ def gateway_flags(a):
             "--publish-rate", str(int(a.rate * 2)))
 
 
-def load_args(a, connections, label):
+def load_args(a, connections, label, loads):
+    # --connect-rate is over all subscribers: each of `loads` processes opens its share.
     return ["--connections", connections, "--topics", ROOM, "--per-connection", 1, "--latency-from", "sent_ns",
-            "--duration", a.duration, "--warmup", 2, "--connect-rate", a.connect_rate, "--threads", a.load_threads, "--label", label]
+            "--duration", a.duration, "--warmup", 2, "--connect-rate", a.connect_rate / loads, "--threads", a.load_threads, "--label", label]
 
 
 def run_variant(a, gateways, others, raw, label, split):
@@ -211,7 +212,7 @@ def run_variant(a, gateways, others, raw, label, split):
     def run(i, gw):
         pids = [gw.pid] + ([s.pid for s in others] if i == 0 else [])
         results[i] = B.run_load(a.load_bin, gw.url, pids, os.path.join(raw, f"{label}-{i}.load.json"),
-                                load_args(a, split[i], f"{label}-{i}"), timeout=a.duration + 60,
+                                load_args(a, split[i], f"{label}-{i}", len(gateways)), timeout=a.duration + 60,
                                 log_path=os.path.join(raw, f"{label}-{i}.load.log"))
 
     threads = [threading.Thread(target=run, args=(i, gw)) for i, gw in enumerate(gateways)]
