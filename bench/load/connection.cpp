@@ -354,7 +354,7 @@ private:
     }
 
     void on_v1(std::string_view text, std::int64_t now_ns, bool window) {
-        const auto m = scan_message(text);
+        const auto m = scan_message(text, run_.latency_key);
         auto& s = stats();
         switch (m.kind) {
         case ScannedMessage::Kind::update: return on_update(text, m, now_ns, window);
@@ -387,7 +387,7 @@ private:
         }
         case K::event:
             if (p.event == "subscribed") return void(++s.acks);
-            if (const auto m = scan_message(p.arg); m.kind == ScannedMessage::Kind::update)
+            if (const auto m = scan_message(p.arg, run_.latency_key); m.kind == ScannedMessage::Kind::update)
                 return on_update(p.arg, m, now_ns, window);
             ++s.control;
             return;
@@ -419,7 +419,9 @@ private:
         ++s.received;
         if (!window) return;
         const int c = slow_ ? kSlow : kNormal;
-        s.latency[c].record(now_ns - m.ts_ns);
+        if (run_.latency_key.empty()) s.latency[c].record(now_ns - m.ts_ns);
+        else if (m.sent_ns != 0) s.latency[c].record(now_ns - m.sent_ns);
+        else ++s.latency_field_missing;  // not measured from ts: the two figures would mix
         ++s.delivered[c];
         if (channel == Channel::book || channel == Channel::book50) ++s.delivered_books[c];
         else if (channel == Channel::trade) ++s.delivered_trades[c];

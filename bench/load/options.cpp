@@ -113,7 +113,12 @@ ParseResult parse_command_line(int argc, char* argv[]) {
         ("label", po::value(&o.label), "name recorded in the result (e.g. the scenario)")
         ("ca", po::value(&o.ca_file), "verify the server certificate against this PEM file (default: no verification)")
         ("seed", po::value(&o.seed)->default_value(o.seed), "random seed for topic and slow-connection choice")
-        ("quiet,q", po::bool_switch(&o.quiet), "no progress line per second");
+        ("quiet,q", po::bool_switch(&o.quiet), "no progress line per second")
+        ("latency-from", po::value(&o.latency_from),
+         "FIELD: measure latency from this integer field (ns since the Unix epoch) found after ts, e.g. sent_ns "
+         "when a publisher writes {\"sent_ns\":<its send time>} as a published message's data: publish to "
+         "receipt instead of sequencer stamp (ts) to receipt; updates without it are counted "
+         "(messages.latency_field_missing), not measured (default: ts)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -162,6 +167,11 @@ ParseResult parse_command_line(int argc, char* argv[]) {
         o.draws.push_back(std::move(g));
     }
     o.slow_topics = split(slow_topics);
+    // A plain key: it is searched for quoted, with no unescaping.
+    if (o.latency_from.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+        std::string::npos)
+        return fail("--latency-from is a field name of letters, digits and _, got " + o.latency_from);
+    if (o.latency_from == "ts") o.latency_from.clear();  // the default, without the extra search
     if (auto problem = check(o, vm); !problem.empty()) return fail(problem);
     return r;
 }

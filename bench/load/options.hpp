@@ -55,6 +55,9 @@ struct Options {
     std::string ca_file;                       // --ca: verify the server's certificate against this; default: no check
     std::uint64_t seed = 1;                    // --seed: topic choice and slow-connection choice
     bool quiet = false;                        // --quiet: no progress lines
+    std::string latency_from;                  // --latency-from FIELD: latency from this integer field (ns since
+                                               // the epoch, e.g. a publisher's send time in a published message's
+                                               // data) instead of ts; empty: ts
 };
 
 struct ParseResult {

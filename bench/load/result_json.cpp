@@ -108,6 +108,7 @@ void parameters(Writer& w, const Result& r) {
     num(w, "slow_rate_bytes_per_s", o.slow_rate);
     u64(w, "slow_rcvbuf", o.slow_rcvbuf);
     num(w, "slow_drain_s", o.slow_drain_s);
+    str(w, "latency_from", o.latency_from.empty() ? std::string("ts") : o.latency_from);
     key(w, "pids");
     w.StartArray();
     for (int p : o.pids) w.Int(p);
@@ -177,6 +178,7 @@ void messages(Writer& w, const Result& r) {
     u64(w, "errors", t.errors);
     u64(w, "malformed", t.malformed);
     u64(w, "control", t.control);
+    u64(w, "latency_field_missing", t.latency_field_missing);
     w.EndObject();
     Histogram all = t.latency[0];
     all.merge(t.latency[1]);

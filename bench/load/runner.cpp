@@ -157,6 +157,7 @@ int run_load(const Options& options) {
     result.started_at = utc_now();
     RunContext run;
     run.options = options;
+    if (!options.latency_from.empty()) run.latency_key = "\"" + options.latency_from + "\":";
     auto finish = [&](int code) {
         if (!result.ok) std::fprintf(stderr, "tickgate-load: %s\n", result.error.c_str());
         if (!options.out.empty()) {

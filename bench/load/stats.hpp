@@ -61,6 +61,7 @@ struct ThreadStats {
     BookCounts books50[2]; // of those, book50. alone
     SeqCounts trades[2];   // trade. topics: seq + 1 per trade, no snapshots
     std::uint64_t acks = 0, errors = 0, malformed = 0, control = 0;
+    std::uint64_t latency_field_missing = 0;  // with --latency-from: window updates without the field (not measured)
 
     void merge(const ThreadStats& o) {
         for (int c = 0; c < 2; ++c) {
@@ -87,6 +88,7 @@ struct ThreadStats {
         errors += o.errors;
         malformed += o.malformed;
         control += o.control;
+        latency_field_missing += o.latency_field_missing;
     }
     std::uint64_t disconnect_total() const noexcept {
         std::uint64_t n = 0;

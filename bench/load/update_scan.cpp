@@ -36,7 +36,7 @@ bool read_int(std::string_view text, std::size_t p, Int& out) noexcept {
 
 }  // namespace
 
-ScannedMessage scan_message(std::string_view text) noexcept {
+ScannedMessage scan_message(std::string_view text, std::string_view latency_key) noexcept {
     ScannedMessage m;
     if (text.empty() || text.front() != '{') {
         m.kind = ScannedMessage::Kind::malformed;
@@ -62,6 +62,12 @@ ScannedMessage scan_message(std::string_view text) noexcept {
     m.snapshot = snap_at != std::string_view::npos && text.substr(snap_at, 4) == "true";
     m.seq_at = static_cast<std::uint32_t>(seq_at);
     m.fields_end = static_cast<std::uint32_t>(snap_at != std::string_view::npos ? snap_at : ts_at);
+    if (!latency_key.empty()) {
+        // Searched from ts on only, never back from the start: a key before ts is not in data.
+        const auto sent_at = text.find(latency_key, ts_at);
+        if (sent_at != std::string_view::npos && !read_int(text, value_of(text, latency_key, sent_at), m.sent_ns))
+            m.sent_ns = 0;
+    }
     m.kind = ScannedMessage::Kind::update;
     return m;
 }

@@ -20,6 +20,10 @@ struct ScannedMessage {
     std::uint64_t seq = 0;
     std::int64_t ts_ns = 0;
     bool snapshot = false;
+    // The `latency_key` field's integer (ns since the Unix epoch), 0 when not asked for or absent:
+    // a publisher's own send time inside a published message's `data`, so that latency runs from
+    // the publish, not from the sequencer's `ts`.
+    std::int64_t sent_ns = 0;
     // Where scanning may go on for a book's further fields (book_scan.hpp): the seq value, and
     // the last value read (snapshot's, else ts's).
     std::uint32_t seq_at = 0;
@@ -28,7 +32,9 @@ struct ScannedMessage {
 
 /// Scans one protocol-v1 message (a JSON object). Field order does not matter; values must be
 /// plain (a string topic without escapes, integer seq and ts, boolean snapshot), which every v1
-/// update is. Allocation-free; `topic` points into `text`.
-ScannedMessage scan_message(std::string_view text) noexcept;
+/// update is. Allocation-free; `topic` points into `text`. `latency_key` is a quoted key and colon
+/// (`"sent_ns":`) searched after `ts` (published messages put `data` last), or empty: no search,
+/// so tickers cost nothing more.
+ScannedMessage scan_message(std::string_view text, std::string_view latency_key = {}) noexcept;
 
 }  // namespace tickgate::load

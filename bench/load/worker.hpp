@@ -29,6 +29,7 @@ struct RunContext {
     boost::asio::ip::tcp::endpoint server;
     std::vector<boost::asio::ip::address_v4> sources;    // bind addresses; empty: let the kernel pick
     std::shared_ptr<boost::asio::ssl::context> tls;      // null for ws://
+    std::string latency_key;  // --latency-from as the scanner searches it ("sent_ns":), or empty: ts
     std::atomic<bool> in_window{false};
     std::atomic<bool> draining{false};  // after the window: stalled clients read (see --slow-drain)
     std::atomic<bool> stopping{false};

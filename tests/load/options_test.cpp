@@ -25,6 +25,17 @@ TEST(Options, DefaultsAndDerivedValues) {
     EXPECT_EQ(r.options.sources, 3u);  // one per 500 connections
 }
 
+TEST(Options, LatencyFromIsAPlainFieldName) {
+    EXPECT_TRUE(parse({}).options.latency_from.empty());
+    const auto r = parse({"--latency-from", "sent_ns"});
+    ASSERT_FALSE(r.exit_code) << r.text;
+    EXPECT_EQ(r.options.latency_from, "sent_ns");
+    EXPECT_TRUE(parse({"--latency-from", "ts"}).options.latency_from.empty()) << "ts is the default";
+    const auto bad = parse({"--latency-from", "sent\"ns"});
+    ASSERT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.text.find("--latency-from"), std::string::npos) << bad.text;
+}
+
 TEST(Options, ParsesEveryKindOfFlag) {
     const auto r = parse({"--url", "ws://localhost:9000/x?y=1", "--topics", "ticker.A-B,ticker.*", "-k", "2",
                           "--slow-fraction", "0.05", "--slow-mode", "rate:20000", "--pid", "10", "--pid", "11",

@@ -32,6 +32,38 @@ TEST(ScanMessage, AnUpdateWithoutSnapshotFieldIsLive) {
     EXPECT_FALSE(m.snapshot);
 }
 
+// A published chat message, as the gateway writes it (protocol/README.md "Publishing"): an update
+// by topic, seq and ts like a ticker, so its seq is checked and its latency measured.
+constexpr const char* kChat =
+    R"({"type":"chat","topic":"chat.lobby","seq":7,"ts":1764090000123456789,"from":"anon:3f9c0a1b","data":{"sent_ns":1764090000120000000,"i":7}})";
+
+TEST(ScanMessage, ReadsAPublishedMessageAsAnUpdate) {
+    const auto m = scan_message(kChat);
+    ASSERT_EQ(m.kind, Kind::update);
+    EXPECT_EQ(m.topic, "chat.lobby");
+    EXPECT_EQ(m.seq, 7u);
+    EXPECT_EQ(m.ts_ns, 1764090000123456789);
+    EXPECT_FALSE(m.snapshot);
+    EXPECT_EQ(m.sent_ns, 0) << "no latency key asked for: data is not searched";
+}
+
+TEST(ScanMessage, ReadsTheLatencyKeyFromData) {
+    const auto m = scan_message(kChat, "\"sent_ns\":");
+    ASSERT_EQ(m.kind, Kind::update);
+    EXPECT_EQ(m.sent_ns, 1764090000120000000);
+    EXPECT_EQ(m.ts_ns, 1764090000123456789) << "ts is still the sequencer's";
+}
+
+TEST(ScanMessage, ALatencyKeyThatIsAbsentOrNotAnIntegerGivesZero) {
+    EXPECT_EQ(scan_message(kChat, "\"sent_at\":").sent_ns, 0);
+    EXPECT_EQ(scan_message(R"({"type":"chat","topic":"chat.lobby","seq":1,"ts":5,"data":{"sent_ns":"x"}})",
+                           "\"sent_ns\":").sent_ns, 0);
+    // Before ts is not data: a key there is not taken for the publisher's.
+    EXPECT_EQ(scan_message(R"({"sent_ns":9,"topic":"chat.lobby","seq":1,"ts":5,"data":null})", "\"sent_ns\":").sent_ns, 0);
+    EXPECT_EQ(scan_message(R"({"type":"chat","topic":"chat.lobby","seq":1,"ts":5,"data":{"sent_ns": 42}})",
+                           "\"sent_ns\":").sent_ns, 42);
+}
+
 TEST(ScanMessage, ClassifiesControlMessages) {
     EXPECT_EQ(scan_message(R"({"type":"subscribed","id":1,"topics":["ticker.BTC-USD"]})").kind, Kind::subscribed);
     EXPECT_EQ(scan_message(R"({"type":"error","code":"unknown_topic","message":"x","topics":["a.B-C"]})").kind, Kind::error);
