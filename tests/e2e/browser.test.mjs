@@ -477,9 +477,11 @@ async function openChatPage(url) {
   return { page, errors };
 }
 
+// Enter in the input, as a user sends: a click on Send would wait for the button to be stable over
+// animation frames, which a tab behind another does not get and a loaded machine gives slowly.
 async function say(page, text) {
   await page.fill('#chat-text', text);
-  await page.click('#chat-send');
+  await page.press('#chat-text', 'Enter');
 }
 
 test('with publishing off the chat panel stays hidden', async () => {
@@ -492,7 +494,9 @@ test('with publishing off the chat panel stays hidden', async () => {
 });
 
 test('two pages chat on chat.lobby: each one\'s messages reach both, in one seq order, as plain text', async () => {
-  const chatGw = await startGateway(['--symbols', '2', '--publish-channels', 'chat']);
+  // Few ticker updates: a tab behind another runs its renderer at low priority, and on a loaded
+  // machine 1000 ticker messages/s would hold its chat messages back for seconds.
+  const chatGw = await startGateway(['--symbols', '2', '--rate', '20', '--publish-channels', 'chat']);
   const reference = await connectReady(chatGw.wsUrl + '?subscribe=chat.lobby', { label: 'chat reference' });
   try {
     const a = await openChatPage(chatGw.httpsUrl);
@@ -503,8 +507,10 @@ test('two pages chat on chat.lobby: each one\'s messages reach both, in one seq 
     await say(a.page, 'hello from A');
     await say(b.page, 'hello from B');
     await say(a.page, hostile);
+    // Polled on a timer: the default polls on animation frames, which a tab behind another never gets.
     for (const p of [a.page, b.page])
-      await p.waitForFunction(() => document.querySelectorAll('#chat-messages li').length === 3, null, { timeout: 10000 });
+      await p.waitForFunction(() => document.querySelectorAll('#chat-messages li').length === 3, null,
+        { timeout: 30000, polling: 100 });
 
     const seenA = await chatLines(a.page);
     const seenB = await chatLines(b.page);
@@ -544,14 +550,20 @@ test('two pages chat on chat.lobby: each one\'s messages reach both, in one seq 
 });
 
 test('the chat panel shows a refused send plainly: rate_limited past --publish-rate, forbidden for a page without a token', async () => {
-  const limited = await startGateway(['--symbols', '2', '--publish-channels', 'chat', '--publish-rate', '1']);
+  const limited = await startGateway(['--symbols', '2', '--rate', '20', '--publish-channels', 'chat', '--publish-rate', '1']);
   try {
     const { page } = await openChatPage(limited.httpsUrl);
-    // Back to back: the one-message burst is spent by the first, so the gateway refuses the second.
-    await say(page, 'first');
-    await say(page, 'second, too soon');
-    await page.locator('#chat-error').filter({ hasText: /^rate_limited: / }).waitFor({ timeout: 5000 });
-    await page.locator('#chat-messages li').first().waitFor({ timeout: 5000 });
+    // Back to back, in one task so a busy machine cannot space them a second apart: the first
+    // spends the one-message burst, so the gateway refuses the second.
+    await page.evaluate(() => {
+      for (const text of ['first', 'second, too soon']) {
+        document.getElementById('chat-text').value = text;
+        document.getElementById('chat-form').requestSubmit();
+      }
+    });
+    await page.locator('#chat-messages li').first().waitFor({ timeout: 10000 });
+    await page.locator('#chat-error').filter({ hasText: /^rate_limited: / }).waitFor({ timeout: 10000 })
+      .catch(async (e) => { throw new Error(`chat error shown: "${await page.locator('#chat-error').textContent()}"; ${e.message}`); });
     assert.deepEqual((await chatLines(page)).map((l) => l.text), ['first'], 'the refused message was not delivered');
     await page.close();
   } finally {
@@ -562,12 +574,12 @@ test('the chat panel shows a refused send plainly: rate_limited past --publish-r
   // token allows), so the panel shows, and a send without a publish claim comes back forbidden.
   const dir = tempDir('tickgate-chat-auth-');
   const secret = writeFileSecret(dir.dir);
-  const guarded = await startGateway(['--symbols', '2', '--publish-channels', 'chat', '--jwt-secret-file', secret,
+  const guarded = await startGateway(['--symbols', '2', '--rate', '20', '--publish-channels', 'chat', '--jwt-secret-file', secret,
     '--anonymous-topics', 'ticker.*,chat.*']);
   try {
     const { page } = await openChatPage(guarded.httpsUrl);
     await say(page, 'anyone there?');
-    await page.locator('#chat-error').filter({ hasText: /^forbidden: / }).waitFor({ timeout: 5000 });
+    await page.locator('#chat-error').filter({ hasText: /^forbidden: / }).waitFor({ timeout: 10000 });
     assert.match(await page.locator('#chat-error').textContent(), /anonymous clients cannot publish/);
     assert.equal(await page.locator('#chat-messages li').count(), 0);
     // The connection survives the refusal: the tickers keep coming.
