@@ -263,13 +263,17 @@ void encode_trade(const MarketUpdate& u, std::string& out) {
 }
 
 void encode_welcome(std::string_view session, std::string_view version, std::uint32_t heartbeat_ms,
-                    std::string& out) {
+                    std::span<const std::string> publish_channels, std::string& out) {
     out += "{\"type\":\"welcome\",\"session\":";
     append_json_string(session, out);
     out += ",\"version\":";
     append_json_string(version, out);
     out += ",\"heartbeat_ms\":";
     out += std::to_string(heartbeat_ms);
+    if (!publish_channels.empty()) {
+        out += ",\"publish\":";
+        append_string_array(publish_channels, out);
+    }
     out += '}';
 }
 

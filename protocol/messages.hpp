@@ -41,8 +41,11 @@ void encode_book_snapshot(std::string_view type, std::string_view topic, std::ui
 ///  "side":"buy"|"sell"}, of an update of kind trade; type is the topic's channel.
 void encode_trade(const MarketUpdate& u, std::string& out);
 
+/// {"type":"welcome","session":..,"version":..,"heartbeat_ms":N[,"publish":["chat",..]]}: "publish"
+/// (the channels whose rooms clients may publish to) only when there are any, so a gateway with
+/// publishing off sends the welcome it always did.
 void encode_welcome(std::string_view session, std::string_view version, std::uint32_t heartbeat_ms,
-                    std::string& out);
+                    std::span<const std::string> publish_channels, std::string& out);
 /// type is "subscribed" or "unsubscribed".
 void encode_topic_ack(std::string_view type, std::string_view id_json, std::span<const std::string> topics,
                       std::string& out);

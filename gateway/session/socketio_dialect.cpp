@@ -131,7 +131,8 @@ private:
         sio::encode_connect(session_.id(), reply);
         session_.queue_text(reply);
         std::string welcome;
-        protocol::encode_welcome(session_.id(), TICKGATE_VERSION, session_.config().heartbeat_ms, welcome);
+        protocol::encode_welcome(session_.id(), TICKGATE_VERSION, session_.config().heartbeat_ms,
+                                 session_.config().publish_channels, welcome);
         session_.queue_built([&](std::string& out) { frames::message(Wire::socketio, "welcome", welcome, out); });
         if (const auto& identity = session_.identity()) {
             std::string json;

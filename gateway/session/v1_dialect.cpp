@@ -19,7 +19,8 @@ public:
 
     void on_open(std::string_view subscribe_list) override {
         std::string json;
-        protocol::encode_welcome(session_.id(), TICKGATE_VERSION, session_.config().heartbeat_ms, json);
+        protocol::encode_welcome(session_.id(), TICKGATE_VERSION, session_.config().heartbeat_ms,
+                                 session_.config().publish_channels, json);
         session_.queue_built([&](std::string& out) { frames::message(Wire::v1, "welcome", json, out); });
         session_.queue_stale_statuses();
         if (subscribe_list.empty()) return;

@@ -4,7 +4,7 @@
 // /work/shared/notes/browser.md.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -454,3 +454,146 @@ test('a corrupted book message, then a lost one, make the page resync: "resync",
     await ref.c.close();
   }
 });
+
+// ---- The chat panel (issue 16, "Live page"): chat.lobby, shown when the welcome's "publish" names chat ----
+
+/** The chat messages a page shows, in its order: what a user reads. */
+function chatLines(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#chat-messages li')].map((li) => ({
+    seq: Number(li.dataset.seq),
+    time: li.querySelector('.time').textContent,
+    from: li.querySelector('.from').textContent,
+    text: li.querySelector('.text').textContent,
+    mine: li.classList.contains('mine'),
+  })));
+}
+
+async function openChatPage(url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url + '/');
+  await page.locator('#chat-status').filter({ hasText: 'joined' }).waitFor({ timeout: 10000 });
+  return { page, errors };
+}
+
+// Enter in the input, as a user sends: a click on Send would wait for the button to be stable over
+// animation frames, which a tab behind another does not get and a loaded machine gives slowly.
+async function say(page, text) {
+  await page.fill('#chat-text', text);
+  await page.press('#chat-text', 'Enter');
+}
+
+test('with publishing off the chat panel stays hidden', async () => {
+  const page = await context.newPage();
+  await page.goto(gw.httpsUrl + '/');
+  await page.locator('tr[data-topic="ticker.BTC-USD"]').waitFor({ timeout: 10000 });
+  assert.equal(await page.locator('#chat').isVisible(), false, 'no chat panel on a gateway without --publish-channels');
+  assert.equal(await page.locator('#chat-messages li').count(), 0);
+  await page.close();
+});
+
+test('two pages chat on chat.lobby: each one\'s messages reach both, in one seq order, as plain text', async () => {
+  // Few ticker updates: a tab behind another runs its renderer at low priority, and on a loaded
+  // machine 1000 ticker messages/s would hold its chat messages back for seconds.
+  const chatGw = await startGateway(['--symbols', '2', '--rate', '20', '--publish-channels', 'chat']);
+  const reference = await connectReady(chatGw.wsUrl + '?subscribe=chat.lobby', { label: 'chat reference' });
+  try {
+    const a = await openChatPage(chatGw.httpsUrl);
+    const b = await openChatPage(chatGw.httpsUrl);
+    assert.ok(await a.page.locator('#chat').isVisible(), 'the chat panel is shown');
+    // Markup in a message must arrive as the characters typed, never as elements or script.
+    const hostile = '<img src=x onerror="window.__xss=1"> <b>not bold</b> & ünïcode';
+    await say(a.page, 'hello from A');
+    await say(b.page, 'hello from B');
+    await say(a.page, hostile);
+    // Polled on a timer: the default polls on animation frames, which a tab behind another never gets.
+    for (const p of [a.page, b.page])
+      await p.waitForFunction(() => document.querySelectorAll('#chat-messages li').length === 3, null,
+        { timeout: 30000, polling: 100 });
+
+    const seenA = await chatLines(a.page);
+    const seenB = await chatLines(b.page);
+    const strip = (lines) => lines.map(({ seq, from, text }) => ({ seq, from, text }));
+    assert.deepEqual(strip(seenA), strip(seenB), 'both pages show the same messages in the same order');
+    assert.deepEqual(seenA.map((l) => l.seq), [seenA[0].seq, seenA[0].seq + 1, seenA[0].seq + 2], 'seq +1 each, in order');
+    // A's two messages keep their send order; B's lies wherever the gateway sequenced it.
+    const fromA = seenA.filter((l) => l.mine).map((l) => l.text);
+    assert.deepEqual(fromA, ['hello from A', hostile], 'A sees its own two messages, marked as its own, in order');
+    assert.deepEqual(seenB.filter((l) => l.mine).map((l) => l.text), ['hello from B']);
+    const authorA = seenA.find((l) => l.mine).from, authorB = seenB.find((l) => l.mine).from;
+    assert.match(authorA, /^anon:[0-9a-f]{16}$/);
+    assert.notEqual(authorA, authorB);
+    for (const l of seenA) assert.match(l.time, /^\d\d:\d\d:\d\d$/);
+
+    // An independent ws client on the room got the same three, with the same seq and from.
+    await waitFor(() => reference.messages.filter((m) => m.type === 'chat').length === 3, { what: 'the reference client\'s 3 messages' });
+    const ref = reference.messages.filter((m) => m.type === 'chat').map((m) => ({ seq: m.seq, from: m.from, text: m.data.text }));
+    assert.deepEqual(strip(seenA), ref);
+
+    for (const p of [a.page, b.page]) {
+      assert.equal(await p.locator('#chat-messages img, #chat-messages b').count(), 0, 'no markup rendered');
+      assert.equal(await p.evaluate(() => window.__xss), undefined, 'no script ran');
+      assert.equal(await p.locator('#chat-error').textContent(), '');
+    }
+    // Chat messages never become ticker rows.
+    assert.equal(await a.page.locator('#rows tr[data-topic^="chat."]').count(), 0);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await a.page.screenshot({ path: path.join(ARTIFACTS, 'chat-panel.png'), fullPage: true });
+    assert.deepEqual([...a.errors, ...b.errors], [], 'no script errors on the pages');
+    await a.page.close();
+    await b.page.close();
+  } finally {
+    await reference.close();
+    await chatGw.stop();
+  }
+});
+
+test('the chat panel shows a refused send plainly: rate_limited past --publish-rate, forbidden for a page without a token', async () => {
+  const limited = await startGateway(['--symbols', '2', '--rate', '20', '--publish-channels', 'chat', '--publish-rate', '1']);
+  try {
+    const { page } = await openChatPage(limited.httpsUrl);
+    // Back to back, in one task so a busy machine cannot space them a second apart: the first
+    // spends the one-message burst, so the gateway refuses the second.
+    await page.evaluate(() => {
+      for (const text of ['first', 'second, too soon']) {
+        document.getElementById('chat-text').value = text;
+        document.getElementById('chat-form').requestSubmit();
+      }
+    });
+    await page.locator('#chat-messages li').first().waitFor({ timeout: 10000 });
+    await page.locator('#chat-error').filter({ hasText: /^rate_limited: / }).waitFor({ timeout: 10000 })
+      .catch(async (e) => { throw new Error(`chat error shown: "${await page.locator('#chat-error').textContent()}"; ${e.message}`); });
+    assert.deepEqual((await chatLines(page)).map((l) => l.text), ['first'], 'the refused message was not delivered');
+    await page.close();
+  } finally {
+    await limited.stop();
+  }
+
+  // With access control the gateway still names chat in its welcome (the page cannot know what a
+  // token allows), so the panel shows, and a send without a publish claim comes back forbidden.
+  const dir = tempDir('tickgate-chat-auth-');
+  const secret = writeFileSecret(dir.dir);
+  const guarded = await startGateway(['--symbols', '2', '--rate', '20', '--publish-channels', 'chat', '--jwt-secret-file', secret,
+    '--anonymous-topics', 'ticker.*,chat.*']);
+  try {
+    const { page } = await openChatPage(guarded.httpsUrl);
+    await say(page, 'anyone there?');
+    await page.locator('#chat-error').filter({ hasText: /^forbidden: / }).waitFor({ timeout: 10000 });
+    assert.match(await page.locator('#chat-error').textContent(), /anonymous clients cannot publish/);
+    assert.equal(await page.locator('#chat-messages li').count(), 0);
+    // The connection survives the refusal: the tickers keep coming.
+    await page.locator('tr[data-topic="ticker.BTC-USD"]').waitFor({ timeout: 10000 });
+    assert.equal(await page.locator('#state').textContent(), 'live');
+    await page.close();
+  } finally {
+    await guarded.stop();
+    dir.cleanup();
+  }
+});
+
+function writeFileSecret(dir) {
+  const file = path.join(dir, 'secret');
+  writeFileSync(file, 'a-test-secret-of-at-least-32-bytes-for-hs256');
+  return file;
+}

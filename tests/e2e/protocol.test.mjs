@@ -37,6 +37,7 @@ describe('protocol v1 against the simulator (--symbols 5, default rate)', () => 
     assert.equal(typeof first.version, 'string');
     assert.ok(first.version.length > 0);
     assert.equal(first.heartbeat_ms, 15000, 'heartbeat_ms is --heartbeat-ms');
+    assert.ok(!('publish' in first), 'no publish member while publishing is off');
     const other = await client({ label: 'welcome2' });
     assert.notEqual(other.messages[0].session, first.session, 'each connection has its own session id');
   });

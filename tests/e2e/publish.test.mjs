@@ -58,6 +58,18 @@ describe('publishing without tokens', () => {
     await stopChecked(gw);
   });
 
+  test('the welcome names the publishable channels, v1 and Socket.IO alike', T, async () => {
+    const c = await open('welcome');
+    assert.deepEqual(c.messages[0].publish, ['chat'], JSON.stringify(c.messages[0]));
+    const s = await sioClient(gw.httpsUrl);
+    try {
+      const welcome = s.received.find((r) => r.event === 'welcome').args[0];
+      assert.deepEqual(welcome.publish, ['chat']);
+    } finally {
+      s.close();
+    }
+  });
+
   test('a room is known before its first message, which its subscriber receives; seqs run 1,2,3 per room', T, async () => {
     const early = await open('early');
     const ack = await early.request({ op: 'subscribe', id: 's1', topics: ['chat.first', 'chat.second'] }, 'subscribed');

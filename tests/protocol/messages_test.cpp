@@ -128,10 +128,20 @@ TEST(AppendJsonString, KeepsValidUtf8AndReplacesInvalid) {
     parse_strict(out);
 }
 
-TEST(EncodeWelcome, ExactOutput) {
+TEST(EncodeWelcome, ExactOutputWithPublishingOff) {
     std::string out;
-    tp::encode_welcome("s-1f", "0.1.0", 20000, out);
+    tp::encode_welcome("s-1f", "0.1.0", 20000, {}, out);
+    // No "publish" member at all: the welcome clients (and the golden transcripts) always had.
     EXPECT_EQ(out, R"({"type":"welcome","session":"s-1f","version":"0.1.0","heartbeat_ms":20000})");
+    parse_strict(out);
+}
+
+TEST(EncodeWelcome, ListsThePublishableChannels) {
+    const std::vector<std::string> channels = {"chat", "game_v2"};
+    std::string out;
+    tp::encode_welcome("s-1f", "0.1.0", 20000, channels, out);
+    EXPECT_EQ(out,
+              R"({"type":"welcome","session":"s-1f","version":"0.1.0","heartbeat_ms":20000,"publish":["chat","game_v2"]})");
     parse_strict(out);
 }
 

@@ -270,7 +270,7 @@ TEST(SocketIoEncode, Event) {
 
 TEST(SocketIoEncode, EventDecodesBack) {
     std::string welcome;
-    tp::encode_welcome("3f9c0a1b", "0.1.0", 20000, welcome);
+    tp::encode_welcome("3f9c0a1b", "0.1.0", 20000, {}, welcome);
     std::string frame;
     sio::encode_event("welcome", welcome, frame);
     const sio::Packet p = from_frame(frame);
