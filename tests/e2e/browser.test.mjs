@@ -76,6 +76,7 @@ test('the live page shows BTC-USD rows whose prices change, with seq and latency
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'live-page.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no script errors on the page');
+  await page.close();
 });
 
 test('the page reconnects after the connection drops and resubscribes', async () => {
@@ -107,6 +108,7 @@ test('the page reconnects after the connection drops and resubscribes', async ()
     const row = document.querySelector('tr[data-topic="ticker.BTC-USD"]');
     return Number(row.querySelector('.c-seq').textContent) > seq;
   }, seqBefore, { timeout: 10000 });
+  await page.close();
 });
 
 // A page of another origin (a tiny static server on 127.0.0.1, test-only) loading socket.io-client's
