@@ -25,8 +25,8 @@ echo "== Release tests"
 echo "== Release end-to-end tests on --io-backend epoll"
 (cd build-release && TICKGATE_IO_BACKEND=epoll ctest --output-on-failure -j"$jobs" --timeout 300 --repeat until-pass:2 -L e2e)
 
-echo "== Fuzzing the protocol decoders (libFuzzer, 20 s per target)"
-bash tests/fuzz/run.sh 20
+echo "== Fuzzing the protocol decoders (libFuzzer, 12 s per target)"
+bash tests/fuzz/run.sh 12
 
 echo "== ASan+UBSan build"
 build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTICKGATE_SANITIZE=ON
