@@ -94,7 +94,12 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("max-connections-per-user", po::value(&c.max_connections_per_user)->default_value(c.max_connections_per_user), "access control: connections per token sub (0: no limit); beyond: HTTP 503, or close 4008 after an auth")
         ("publish-channels", po::value<std::vector<std::string>>(), "comma-separated channels whose rooms clients may publish to (chat: chat.lobby); never ticker, book, book50 or trade (default: none, publishing off)")
         ("max-publish-topics", po::value(&c.max_publish_topics)->default_value(c.max_publish_topics), "rooms on publishable channels in all (apart from --max-topics); a publish opening one more gets too_many_topics")
-        ("publish-rate", po::value(&c.publish_rate)->default_value(c.publish_rate), "published messages per second per channel, over every client (bursts of as many); beyond: rate_limited");
+        ("publish-rate", po::value(&c.publish_rate)->default_value(c.publish_rate), "published messages per second per channel, over every client (bursts of as many); beyond: rate_limited")
+        ("history", po::value(&c.history)->default_value(c.history), "messages kept per topic, as sent, for resume (subscribe with since) and Socket.IO recovery (default 0: off)")
+        ("history-bytes", po::value(&c.history_bytes)->default_value(c.history_bytes), "bytes of history over all topics; past it the oldest entries anywhere go first")
+        ("history-ms", po::value(&c.history_ms)->default_value(c.history_ms), "history entries older than this go (default 0: no age limit)")
+        ("history-snapshot", po::value(&c.history_snapshot)->default_value(c.history_snapshot), "trade channels and rooms: the last K messages of the history sent as the snapshot on subscribe (default 0; needs --history)")
+        ("socketio-recovery-ms", po::value(&c.socketio_recovery_ms)->default_value(c.socketio_recovery_ms), "Socket.IO connection state recovery: how long a dropped session's subscriptions are kept for the client to recover them (default 0: off; needs --history)");
     d.add_options()
         ("admin-listen", po::value(&admin.listen), "HOST:PORT for the operator API (/api/broadcast, /api/disconnect, /api/connections; default: off)")
         ("admin-key-file", po::value(&c.admin_key_file), "the operator API's bearer key (at least 16 bytes; trailing whitespace is not part of it); required with --admin-listen")
@@ -147,6 +152,11 @@ std::optional<std::string> validate(const Config& c) {
         if (auto problem = publish_channel_problem(channel)) return "--publish-channels: '" + channel + "' " + *problem;
     if (c.max_publish_topics == 0) return "--max-publish-topics must be at least 1";
     if (c.publish_rate == 0) return "--publish-rate must be at least 1";
+    if (c.history > 1'000'000) return "--history must be at most 1000000";
+    if (c.history > 0 && c.history_bytes < 4096) return "--history-bytes must be at least 4096";
+    if (c.history_snapshot > 0 && c.history == 0) return "--history-snapshot needs --history";
+    if (c.history_snapshot > c.history) return "--history-snapshot must be at most --history";
+    if (c.socketio_recovery_ms > 0 && c.history == 0) return "--socketio-recovery-ms needs --history";
     if (c.admin_listen && c.admin_key_file.empty())
         return "--admin-listen needs --admin-key-file (the operator API's bearer key)";
     if (c.admin_tls == Config::AdminTls::on && c.no_tls)

@@ -60,6 +60,13 @@ struct Config {
     std::uint32_t max_publish_topics = 1000;    // rooms in all, apart from --max-topics: chat cannot starve market data
     std::uint32_t publish_rate = 100;           // messages/s per channel over every client (bursts of as many)
 
+    // History and recovery (protocol/README.md, "Resume"): off unless --history is set.
+    std::uint32_t history = 0;                  // messages kept per topic; 0: no history, no resume
+    std::uint64_t history_bytes = 64ull << 20;  // over all topics; the oldest anywhere go first
+    std::uint32_t history_ms = 0;               // entries older than this go; 0: no age limit
+    std::uint32_t history_snapshot = 0;         // trade and rooms: the last K sent as a snapshot on subscribe
+    std::uint32_t socketio_recovery_ms = 0;     // Socket.IO connection state recovery window; 0: off
+
     /// True when clients may publish to rooms of `channel`.
     bool publishable(std::string_view channel) const noexcept;
     // The operator API (gateway/admin/): off unless admin_listen is set.

@@ -14,6 +14,7 @@
 #include "gateway/admin/admin_api.hpp"
 #include "gateway/admission.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
+#include "gateway/fanout/topic_history.hpp"
 #include "gateway/server.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "protocol/errors.hpp"
@@ -46,6 +47,9 @@ struct Metrics::Families {
     pm::Counter& published_dropped_slow;
     pm::Family<pm::Counter>& published_messages;
     pm::Gauge& publish_topics;
+    pm::Gauge& history_bytes;
+    pm::Gauge& history_entries;
+    pm::Family<pm::Counter>& history_evictions;
     pm::Counter& slow_consumers;
     pm::Counter& heartbeat_timeouts;
     pm::Counter& skipped_behind;
@@ -123,6 +127,13 @@ struct Metrics::Families {
                                        "too_many_topics, unavailable, stale, dropped")
                                  .Register(registry)),
           publish_topics(gauge("tickgate_publish_topics", "Rooms on publishable channels (--max-publish-topics bounds them)")),
+          history_bytes(gauge("tickgate_history_bytes", "Bytes the history holds over all topics (--history-bytes bounds them)")),
+          history_entries(gauge("tickgate_history_entries", "Messages the history holds over all topics")),
+          history_evictions(pm::BuildCounter()
+                                .Name("tickgate_history_evictions_total")
+                                .Help("History entries dropped, by reason: count (--history per topic), bytes "
+                                      "(--history-bytes), age (--history-ms)")
+                                .Register(registry)),
           slow_consumers(counter("tickgate_slow_consumer_disconnects_total", "Clients closed with 1008 slow consumer")),
           heartbeat_timeouts(counter("tickgate_heartbeat_timeouts_total", "Clients closed after 3 silent heartbeats")),
           skipped_behind(counter("tickgate_updates_skipped_behind_total",
@@ -311,6 +322,14 @@ std::string Metrics::scrape() {
                   static_cast<double>(engine.published(result)));
     }
     f.publish_topics.Set(static_cast<double>(engine.publish_topic_count()));
+    if (const TopicHistory* history = server_.history()) {
+        f.history_bytes.Set(static_cast<double>(history->bytes()));
+        f.history_entries.Set(static_cast<double>(history->entries()));
+        const auto ev = history->evictions();
+        set_total(f.history_evictions.Add({{"reason", "count"}}), static_cast<double>(ev.count));
+        set_total(f.history_evictions.Add({{"reason", "bytes"}}), static_cast<double>(ev.bytes));
+        set_total(f.history_evictions.Add({{"reason", "age"}}), static_cast<double>(ev.age));
+    }
     for (const auto& feed : engine.feed_health()) {
         set_total(f.feed_updates.Add({{"feed", feed.name}}), static_cast<double>(feed.updates));
         f.feed_age.Add({{"feed", feed.name}}).Set(static_cast<double>(feed.age_ms) / 1000.0);

@@ -22,6 +22,7 @@
 #include "gateway/fanout/announcements.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/newest_seq.hpp"
+#include "gateway/fanout/topic_history.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "gateway/listener.hpp"
 #include "gateway/metrics.hpp"
@@ -90,14 +91,19 @@ bool Server::start(std::string& error) {
     // Rooms take topic ids too, beyond the market topics' (--max-publish-topics of them).
     newest_ = std::make_unique<NewestSeqTable>(std::size_t{config_.max_topics} + config_.max_publish_topics);
     const unsigned threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (config_.history > 0)
+        history_ = std::make_unique<TopicHistory>(HistoryLimits{config_.history, config_.history_bytes,
+                                                                static_cast<std::int64_t>(config_.history_ms)});
     std::vector<Worker*> worker_ptrs;
     for (unsigned i = 0; i < threads; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, config_, newest_.get()));
+        workers_.back()->set_history(history_.get());
         worker_ptrs.push_back(workers_.back().get());
     }
     if (!choose_io_backend(error)) return false;
     engine_ = std::make_unique<BroadcastEngine>(config_, feeds_->runner.channel(), feed_names, worker_ptrs, *newest_,
                                                 std::move(upstreams));
+    engine_->set_history(history_.get());
     health_.watch_feeds(*engine_);
     wire_message_bus();
     connections_.engine = engine_.get();

@@ -38,6 +38,7 @@ class Metrics;
 class NewestSeqTable;
 class Listener;
 class Worker;
+class TopicHistory;
 
 class Server {
 public:
@@ -52,6 +53,8 @@ public:
     const Admission& admission() const noexcept { return admission_; }
     const std::vector<std::unique_ptr<Worker>>& workers() const noexcept { return workers_; }
     const BroadcastEngine& engine() const noexcept { return *engine_; }
+    /// The history (--history), or null when it is off.
+    const TopicHistory* history() const noexcept { return history_.get(); }
     const feeds::UpdateChannel& channel() const noexcept;
     /// "uring" or "epoll": how the workers' writes reach the kernel (--io-backend, resolved).
     const char* io_backend() const noexcept { return uring_ ? "uring" : "epoll"; }
@@ -83,6 +86,7 @@ private:
     struct Feeds;
     std::unique_ptr<Feeds> feeds_;
     std::unique_ptr<NewestSeqTable> newest_;
+    std::unique_ptr<TopicHistory> history_;  // before workers_ and engine_: both hold it
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<BroadcastEngine> engine_;  // after workers_: it is destroyed first (it lives on worker 0)
     feeds::MessageBus* bus_ = nullptr;         // the first feed's link to other gateways, or null (owned by feeds_)

@@ -14,6 +14,8 @@
 
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/newest_seq.hpp"
+#include "gateway/fanout/topic_history.hpp"
+#include "protocol/epoch.hpp"
 #include "feeds/runtime/clock.hpp"
 #include "gateway/fanout/update_batch.hpp"
 #include "gateway/fanout/worker.hpp"
@@ -67,8 +69,10 @@ BroadcastEngine::BroadcastEngine(const Config& config, feeds::UpdateChannel& cha
         f->name = std::move(feed_names[i]);
         f->upstream = i < upstreams.size() ? upstreams[i] : nullptr;
         if (f->upstream) f->disconnects_seen = f->upstream->disconnects.load(std::memory_order_relaxed);
+        f->epoch = protocol::random_epoch();
         feeds_.push_back(std::move(f));
     }
+    rooms_epoch_ = protocol::random_epoch();
 }
 
 BroadcastEngine::~BroadcastEngine() { stop(); }
@@ -162,6 +166,7 @@ void BroadcastEngine::schedule_freshness_check() {
         }
         loop_->seemed_stuck = stuck && !loop_->seemed_stuck;
         check_freshness(realtime_ns());
+        if (history_) history_->expire(realtime_ns());
         schedule_freshness_check();
     });
 }
@@ -190,12 +195,42 @@ struct BroadcastEngine::BookSource {
     }
 };
 
-void BroadcastEngine::hand_out(Batches& batches, std::uint32_t topic_id, const protocol::MarketUpdate& u,
-                               std::shared_ptr<Frame> frame) {
+std::uint64_t BroadcastEngine::feed_epoch(std::uint8_t feed) const noexcept {
+    return feed < feeds_.size() ? feeds_[feed]->epoch : 0;
+}
+
+void BroadcastEngine::on_epoch(std::uint8_t feed, std::uint64_t epoch) {
+    FeedState& f = *feeds_[feed];
+    if (epoch == 0 || epoch == f.epoch) return;
+    TG_LOG(info, "feed %s: epoch %s (was %s)", f.name.c_str(), protocol::format_epoch(epoch).c_str(),
+           protocol::format_epoch(f.epoch).c_str());
+    f.epoch = epoch;
+    // What the history holds of the feed's topics belongs to the old seq space; a book view's next
+    // delta chains from nothing the new source knows.
+    for (auto& [name, e] : topics_) {
+        if (e.owner != feed || e.role == TopicRole::room) continue;
+        if (history_) history_->reset(e.id, epoch, next_offset_);
+        if (e.role == TopicRole::book_source)
+            for (auto& view : books_[e.book]->views) {
+                view.last_seq = 0;
+                if (history_ && view.topic_id != e.id) history_->reset(view.topic_id, epoch, next_offset_);
+            }
+    }
+}
+
+std::uint64_t BroadcastEngine::epoch_of(const TopicEntry& e) const noexcept {
+    if (e.role == TopicRole::room) return rooms_epoch_;
+    return e.owner < feeds_.size() ? feeds_[e.owner]->epoch : 0;
+}
+
+void BroadcastEngine::hand_out(Batches& batches, std::uint32_t topic_id, std::uint64_t epoch,
+                               const protocol::MarketUpdate& u, std::shared_ptr<Frame> frame, std::uint64_t prev_seq) {
+    const std::uint64_t offset = frame ? next_offset_++ : 0;
     for (std::size_t w = 1; w < batches.size(); ++w)
         batches[w]->items.push_back(
-            BatchItem{topic_id, u, frame ? std::make_shared<const Frame>(*frame) : nullptr});
-    batches[0]->items.push_back(BatchItem{topic_id, u, std::move(frame)});
+            BatchItem{topic_id, u, frame ? std::make_shared<const Frame>(*frame) : nullptr, offset, epoch});
+    if (frame && history_) history_->append(topic_id, epoch, u.seq, prev_seq, offset, frame, realtime_ns());
+    batches[0]->items.push_back(BatchItem{topic_id, u, std::move(frame), offset, epoch});
 }
 
 const BroadcastEngine::TopicEntry* BroadcastEngine::entry_for(const protocol::MarketUpdate& u, Batches& batches) {
@@ -244,7 +279,7 @@ const BroadcastEngine::TopicEntry* BroadcastEngine::entry_for(const protocol::Ma
             announce.set_topic(view.topic);
             announce.price_decimals = u.price_decimals;
             announce.size_decimals = u.size_decimals;
-            hand_out(batches, view.topic_id, announce, nullptr);
+            hand_out(batches, view.topic_id, feed_epoch(u.feed), announce, nullptr, 0);
         }
         books_.push_back(std::move(source));
     }
@@ -293,7 +328,9 @@ void BroadcastEngine::apply_book_fragment(BookSource& b, const protocol::MarketU
         header.ts_ns = u.ts_ns;
         header.price_decimals = delta->price_decimals;
         header.size_decimals = delta->size_decimals;
-        hand_out(batches, view.topic_id, header, frames::book_delta(std::move(delta), view.topic_id));
+        const std::uint64_t prev_seq = delta->prev_seq;
+        hand_out(batches, view.topic_id, feed_epoch(u.feed), header, frames::book_delta(std::move(delta), view.topic_id),
+                 prev_seq);
     }
 }
 
@@ -310,6 +347,10 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
         const protocol::MarketUpdate& u = updates[i];
         if (u.feed >= feeds_.size()) continue;
         FeedState& feed = *feeds_[u.feed];
+        if (u.kind == protocol::UpdateKind::epoch) {
+            on_epoch(u.feed, u.seq);
+            continue;
+        }
         feed.last_update_ns.store(now, std::memory_order_relaxed);
         feed.updates.add();
         const TopicEntry* entry = entry_for(u, batches);
@@ -318,7 +359,7 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
             apply_book_fragment(*books_[entry->book], u, batches);
             continue;
         }
-        hand_out(batches, entry->id, u, frames::live_update(u, entry->id));
+        hand_out(batches, entry->id, epoch_of(*entry), u, frames::live_update(u, entry->id), u.seq - 1);
         // Only tickers may be skipped by a lagging worker (see Worker::on_batch).
         if (u.kind == protocol::UpdateKind::ticker) newest_.publish(entry->id, u.seq);
     }
@@ -438,7 +479,7 @@ void BroadcastEngine::deliver_room(const TopicEntry& room, const protocol::Publi
     header.set_topic(m.topic);
     header.seq = m.seq;
     header.ts_ns = m.ts_ns;
-    hand_out(batches, room.id, header, frames::published_message(m, room.id));
+    hand_out(batches, room.id, epoch_of(room), header, frames::published_message(m, room.id), m.seq - 1);
     for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->post_batch(std::move(batches[w]));
     count(PublishedResult::delivered);
 }

@@ -40,6 +40,7 @@ namespace tickgate::gateway {
 
 class Worker;
 class NewestSeqTable;
+class TopicHistory;
 struct UpdateBatch;
 
 struct FeedHealth {
@@ -104,6 +105,8 @@ public:
     /// Before start(): where publishes go to be sequenced for every gateway (null: this engine
     /// sequences them itself).
     void set_message_bus(feeds::MessageBus* bus) noexcept { bus_ = bus; }
+    /// Before start(): where every delivered frame is also kept (--history), or null (off).
+    void set_history(TopicHistory* history) noexcept { history_ = history; }
     /// Any thread.
     std::uint64_t published(PublishedResult r) const noexcept {
         return published_[static_cast<std::size_t>(r)].get();
@@ -123,6 +126,9 @@ private:
         std::int64_t awaiting_since_ns = 0;
         // Set by worker 0 while the upstream keeps the feed stale, for feed_health on any thread.
         std::atomic<bool> upstream_stale{false};
+        // The feed's seq space (protocol/epoch.hpp): random for a local feed at each start (a
+        // restarted simulator starts its seqs over), the publisher's for NATS once it has said.
+        std::uint64_t epoch = 0;  // worker 0 only
     };
     // What a topic name is to the engine: a topic feeds publish (tickers, trades, and book.<SYM>,
     // the symbol's source book, whose first view shares its name), or book50.<SYM>, a view only.
@@ -151,8 +157,16 @@ private:
     /// to the workers); null when the update is to be dropped (counted).
     const TopicEntry* entry_for(const protocol::MarketUpdate& u, Batches& batches);
     void apply_book_fragment(BookSource& book, const protocol::MarketUpdate& u, Batches& batches);
-    static void hand_out(Batches& batches, std::uint32_t topic_id, const protocol::MarketUpdate& u,
-                         std::shared_ptr<Frame> frame);
+    /// Queues the item on every worker's batch. A frame (a message, not a topic's announcement) gets
+    /// the next offset and goes into the history; `prev_seq` is the seq of the topic's message
+    /// before it (see TopicHistory::append).
+    void hand_out(Batches& batches, std::uint32_t topic_id, std::uint64_t epoch, const protocol::MarketUpdate& u,
+                  std::shared_ptr<Frame> frame, std::uint64_t prev_seq);
+    std::uint64_t feed_epoch(std::uint8_t feed) const noexcept;
+    /// A feed's seq space changed (an UpdateKind::epoch record in the ring).
+    void on_epoch(std::uint8_t feed, std::uint64_t epoch);
+    /// The epoch of a topic's messages: its feed's, or for a room the rooms' epoch.
+    std::uint64_t epoch_of(const TopicEntry& e) const noexcept;
     // Client publishing, worker 0 only.
     void on_submit(protocol::PublishedMessage m, std::function<void(PublishResult)> done);
     void on_sequenced(protocol::PublishedMessage m);
@@ -186,6 +200,12 @@ private:
     runtime::OwnedCounter backpressure_waits_;
     std::atomic<std::size_t> topic_count_{0};
     feeds::MessageBus* bus_ = nullptr;
+    TopicHistory* history_ = nullptr;
+    // Every message's number, over all topics, from 1: the offset Socket.IO recovery resumes from.
+    std::uint64_t next_offset_ = 1;  // worker 0 only
+    // Rooms this engine sequences itself start their seqs over with each start; over the bus they
+    // are the publisher's.
+    std::uint64_t rooms_epoch_ = 0;
     std::unordered_map<std::string, RateBucket> publish_rates_;  // by channel; worker 0 only
     std::atomic<std::size_t> room_count_{0};                     // rooms among topics_ (written on worker 0)
     std::array<runtime::OwnedCounter, static_cast<std::size_t>(PublishedResult::count_)> published_;

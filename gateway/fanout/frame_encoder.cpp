@@ -70,7 +70,7 @@ std::shared_ptr<Frame> book_delta(std::shared_ptr<const BookDelta> delta, std::u
     return frame;
 }
 
-std::shared_ptr<Frame> socketio_live(const Frame& v1, std::string_view channel) {
+std::shared_ptr<Frame> socketio_live(const Frame& v1, std::string_view channel, std::uint64_t offset) {
     std::string_view bytes = v1.bytes();
     protocol::ServerFrame parsed;
     protocol::take_server_frame(bytes, parsed);
@@ -78,6 +78,12 @@ std::shared_ptr<Frame> socketio_live(const Frame& v1, std::string_view channel) 
     auto frame = make_text_frame([&](std::string& out) {
         protocol::socketio::begin_event(channel, out);
         out += payload;
+        if (offset != 0) {
+            // socket.io-client keeps a string last argument as the offset to recover from.
+            out += ",\"";
+            out += std::to_string(offset);
+            out += '"';
+        }
         protocol::socketio::end_event(out);
     });
     frame->topic_id = v1.topic_id;

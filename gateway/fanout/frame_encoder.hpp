@@ -28,8 +28,9 @@ std::shared_ptr<Frame> published_message(const protocol::PublishedMessage& m, st
 /// A book view's delta (v1), once per view change, by the engine.
 std::shared_ptr<Frame> book_delta(std::shared_ptr<const BookDelta> delta, std::uint32_t topic_id);
 /// The Socket.IO form of a v1 live frame, 42["<channel>",<its object>], from its bytes (once per
-/// update per worker, on first need).
-std::shared_ptr<Frame> socketio_live(const Frame& v1, std::string_view channel);
+/// update per worker, on first need). A nonzero `offset` (Socket.IO connection state recovery) is
+/// added as a last string argument: 42["<channel>",<its object>,"<offset>"].
+std::shared_ptr<Frame> socketio_live(const Frame& v1, std::string_view channel, std::uint64_t offset = 0);
 /// A book delta built for one session (a slow client's merged deltas).
 void book_delta(const BookDelta& delta, Wire wire, std::string& out);
 /// A book view's state, sent after a subscribe ack ("snapshot":true, no prev_seq).

@@ -32,7 +32,8 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
 }
 
 void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
-                                   std::int64_t now_ns) {
+                                   std::int64_t now_ns, std::uint64_t offset) {
+    (void)offset;  // Socket.IO recovery puts it into the event
     TopicState& topic = topics_[topic_id];
     if (frame->book && topic.book) {
         // Removals first: on a full side (a book50 view holds 50 levels, its copy's capacity) an

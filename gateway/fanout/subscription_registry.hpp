@@ -33,6 +33,11 @@ struct TopicState {
     std::uint64_t book_seq = 0;
     std::int64_t book_ts_ns = 0;
     std::vector<Subscriber*> subscribers;
+    // How far this worker has handed the topic out: where a resume's replay from the history
+    // (fanout/topic_history.hpp) ends and the worker's next batches take over.
+    std::uint64_t last_seq = 0;
+    std::uint64_t last_offset = 0;
+    std::uint64_t epoch = 0;
 };
 
 class SubscriptionRegistry {
@@ -65,7 +70,16 @@ public:
     /// frame, built here on first need, once per update per worker). Subscribers that queued
     /// something become dirty.
     void deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
-                 std::int64_t now_ns);
+                 std::int64_t now_ns, std::uint64_t offset = 0);
+    /// Records how far the topic has been handed out on this worker (every message, delivered or
+    /// skipped by a lagging worker) and its epoch.
+    void note_position(std::uint32_t topic_id, std::uint64_t seq, std::uint64_t offset, std::uint64_t epoch) {
+        TopicState& t = topics_[topic_id];
+        t.epoch = epoch;
+        if (offset == 0) return;  // an announcement
+        t.last_seq = seq;
+        t.last_offset = offset;
+    }
     /// The worker's flush pass: calls `f(subscriber)` once for each dirty subscriber and clears the
     /// list. `f` may close subscribers (which then leave the registry).
     template <typename F>

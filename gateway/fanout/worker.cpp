@@ -60,6 +60,7 @@ void Worker::on_batch(const UpdateBatch& batch) {
     const auto t = now_ns();
     for (const BatchItem& item : batch.items) {
         registry_.ensure_topic(item.topic_id, item.update);
+        registry_.note_position(item.topic_id, item.update.seq, item.offset, item.epoch);
         if (!item.frame) continue;  // a topic announced ahead of its first message
         // Only a worker that is really behind skips: a short scheduling hiccup must not cost a fast
         // client a gap, a quarter second of lag is worth recovering from at once. Only tickers: a
@@ -70,7 +71,7 @@ void Worker::on_batch(const UpdateBatch& batch) {
             stats_.updates_skipped_behind.add();
             continue;
         }
-        registry_.deliver(item.topic_id, item.update, item.frame, t);
+        registry_.deliver(item.topic_id, item.update, item.frame, t, item.offset);
     }
     // Corking without a timer: while more batches are already queued behind this one, keep
     // gathering, so a busy worker writes several updates per session per socket write. An idle

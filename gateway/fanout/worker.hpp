@@ -25,6 +25,7 @@
 namespace tickgate::gateway {
 
 class NewestSeqTable;
+class TopicHistory;
 class UringWriter;
 
 class Worker {
@@ -66,6 +67,11 @@ public:
     std::size_t pending_batches() const noexcept { return pending_batches_.load(std::memory_order_relaxed); }
     std::size_t session_count() const noexcept { return session_count_.load(std::memory_order_relaxed); }
 
+    /// Before start(): the gateway's history (--history), or null.
+    void set_history(const TopicHistory* history) noexcept { history_ = history; }
+    /// Any thread: null when --history is off.
+    const TopicHistory* history() const noexcept { return history_; }
+
     // This worker's thread only.
     SubscriptionRegistry& registry() noexcept { return registry_; }
     /// The worker keeps a session alive from attach() until detach(), its last call.
@@ -93,6 +99,7 @@ private:
     const unsigned index_;
     const Config& config_;
     const NewestSeqTable* newest_;
+    const TopicHistory* history_ = nullptr;
     boost::asio::io_context io_{1};
     boost::asio::steady_timer sweep_timer_;
     std::thread thread_;

@@ -28,6 +28,10 @@ enum class UpdateKind : std::uint8_t {
     // published_message.hpp). The gateway gives it this kind, seq and ts only, on its way from the
     // broadcast engine to the workers; its body is the frame.
     published = 3,
+    // Not an update: the feed's seq space starts anew (a new publisher epoch on the bus; see
+    // protocol/epoch.hpp). `seq` carries the epoch, `feed` the feed; no topic. Every update of the
+    // feed after it in the ring belongs to the new epoch.
+    epoch = 4,
 };
 
 /// Levels one ring slot carries.
