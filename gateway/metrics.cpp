@@ -15,6 +15,7 @@
 #include "gateway/admission.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/topic_history.hpp"
+#include "gateway/session/recovery_store.hpp"
 #include "gateway/server.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "protocol/errors.hpp"
@@ -50,6 +51,8 @@ struct Metrics::Families {
     pm::Gauge& history_bytes;
     pm::Gauge& history_entries;
     pm::Family<pm::Counter>& history_evictions;
+    pm::Gauge& socketio_recovery_sessions;
+    pm::Family<pm::Counter>& socketio_recoveries;
     pm::Counter& slow_consumers;
     pm::Counter& heartbeat_timeouts;
     pm::Counter& skipped_behind;
@@ -134,6 +137,14 @@ struct Metrics::Families {
                                 .Help("History entries dropped, by reason: count (--history per topic), bytes "
                                       "(--history-bytes), age (--history-ms)")
                                 .Register(registry)),
+          socketio_recovery_sessions(gauge("tickgate_socketio_recovery_sessions",
+                                           "Socket.IO sessions kept for connection state recovery")),
+          socketio_recoveries(pm::BuildCounter()
+                                  .Name("tickgate_socketio_recoveries_total")
+                                  .Help("Socket.IO sessions kept for recovery, by what became of them: recovered, "
+                                        "restored (history fell short: snapshots), refused (pid unknown, another sub, "
+                                        "an entry no longer allowed), expired, evicted")
+                                  .Register(registry)),
           slow_consumers(counter("tickgate_slow_consumer_disconnects_total", "Clients closed with 1008 slow consumer")),
           heartbeat_timeouts(counter("tickgate_heartbeat_timeouts_total", "Clients closed after 3 silent heartbeats")),
           skipped_behind(counter("tickgate_updates_skipped_behind_total",
@@ -329,6 +340,14 @@ std::string Metrics::scrape() {
         set_total(f.history_evictions.Add({{"reason", "count"}}), static_cast<double>(ev.count));
         set_total(f.history_evictions.Add({{"reason", "bytes"}}), static_cast<double>(ev.bytes));
         set_total(f.history_evictions.Add({{"reason", "age"}}), static_cast<double>(ev.age));
+    }
+    if (const RecoveryStore* recovery = server_.recovery_store()) {
+        f.socketio_recovery_sessions.Set(static_cast<double>(recovery->size()));
+        const auto c = recovery->counts();
+        for (const auto& [result, n] : {std::pair{"recovered", c.recovered}, std::pair{"restored", c.restored},
+                                        std::pair{"refused", c.refused}, std::pair{"expired", c.expired},
+                                        std::pair{"evicted", c.evicted}})
+            set_total(f.socketio_recoveries.Add({{"result", result}}), static_cast<double>(n));
     }
     for (const auto& feed : engine.feed_health()) {
         set_total(f.feed_updates.Add({{"feed", feed.name}}), static_cast<double>(feed.updates));

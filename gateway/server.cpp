@@ -23,6 +23,7 @@
 #include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/newest_seq.hpp"
 #include "gateway/fanout/topic_history.hpp"
+#include "gateway/session/recovery_store.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "gateway/listener.hpp"
 #include "gateway/metrics.hpp"
@@ -94,10 +95,14 @@ bool Server::start(std::string& error) {
     if (config_.history > 0)
         history_ = std::make_unique<TopicHistory>(HistoryLimits{config_.history, config_.history_bytes,
                                                                 static_cast<std::int64_t>(config_.history_ms)});
+    if (history_ && config_.socketio_recovery_ms > 0)
+        // As many kept sessions as connections: each connection leaves at most one behind.
+        recovery_ = std::make_unique<RecoveryStore>(config_.socketio_recovery_ms, std::size_t{config_.max_connections});
     std::vector<Worker*> worker_ptrs;
     for (unsigned i = 0; i < threads; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, config_, newest_.get()));
         workers_.back()->set_history(history_.get());
+        workers_.back()->set_recovery_store(recovery_.get());
         worker_ptrs.push_back(workers_.back().get());
     }
     if (!choose_io_backend(error)) return false;

@@ -39,6 +39,7 @@ class NewestSeqTable;
 class Listener;
 class Worker;
 class TopicHistory;
+class RecoveryStore;
 
 class Server {
 public:
@@ -55,6 +56,8 @@ public:
     const BroadcastEngine& engine() const noexcept { return *engine_; }
     /// The history (--history), or null when it is off.
     const TopicHistory* history() const noexcept { return history_.get(); }
+    /// Socket.IO sessions kept for recovery (--socketio-recovery-ms), or null when it is off.
+    const RecoveryStore* recovery_store() const noexcept { return recovery_.get(); }
     const feeds::UpdateChannel& channel() const noexcept;
     /// "uring" or "epoll": how the workers' writes reach the kernel (--io-backend, resolved).
     const char* io_backend() const noexcept { return uring_ ? "uring" : "epoll"; }
@@ -87,6 +90,7 @@ private:
     std::unique_ptr<Feeds> feeds_;
     std::unique_ptr<NewestSeqTable> newest_;
     std::unique_ptr<TopicHistory> history_;  // before workers_ and engine_: both hold it
+    std::unique_ptr<RecoveryStore> recovery_;  // before workers_: their sessions use it
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<BroadcastEngine> engine_;  // after workers_: it is destroyed first (it lives on worker 0)
     feeds::MessageBus* bus_ = nullptr;         // the first feed's link to other gateways, or null (owned by feeds_)

@@ -262,6 +262,37 @@ void encode_connect(std::string_view sid, std::string& out) {
     out += '}';
 }
 
+void encode_connect(std::string_view sid, std::string_view pid, std::string& out) {
+    out += "40{\"sid\":";
+    append_json_string(sid, out);
+    out += ",\"pid\":";
+    append_json_string(pid, out);
+    out += '}';
+}
+
+std::optional<RecoveryClaim> connect_recovery_claim(std::string_view payload) {
+    if (payload.empty()) return std::nullopt;
+    Document doc;
+    doc.Parse<rapidjson::kParseIterativeFlag>(payload.data(), payload.size());
+    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+    const auto pid = doc.FindMember("pid");
+    const auto offset = doc.FindMember("offset");
+    if (pid == doc.MemberEnd() || !pid->value.IsString() || offset == doc.MemberEnd() || !offset->value.IsString())
+        return std::nullopt;
+    const std::string_view pid_text(pid->value.GetString(), pid->value.GetStringLength());
+    const std::string_view offset_text(offset->value.GetString(), offset->value.GetStringLength());
+    if (pid_text.empty() || pid_text.size() > kMaxPidLength) return std::nullopt;
+    for (const char c : pid_text)
+        if (!(is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+            return std::nullopt;
+    if (offset_text.empty() || offset_text.size() > 20) return std::nullopt;
+    RecoveryClaim claim;
+    const auto [end, ec] = std::from_chars(offset_text.data(), offset_text.data() + offset_text.size(), claim.offset);
+    if (ec != std::errc{} || end != offset_text.data() + offset_text.size()) return std::nullopt;
+    claim.pid.assign(pid_text);
+    return claim;
+}
+
 void encode_connect_error(std::string_view nsp, std::string_view message, std::string& out) {
     out += "44";
     append_namespace_prefix(nsp, out);

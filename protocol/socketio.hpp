@@ -91,6 +91,23 @@ void encode_ack(std::uint64_t id, std::string_view json, std::string& out);
 /// the Engine.IO one) and is JSON-escaped.
 void encode_connect(std::string_view sid, std::string& out);
 
+/// 40{"sid":"<sid>","pid":"<pid>"}: the same with connection state recovery on (Socket.IO 4.6+):
+/// `pid` is the private session id the client sends back to recover. Both are JSON-escaped.
+void encode_connect(std::string_view sid, std::string_view pid, std::string& out);
+
+/// What a reconnecting client asks for in its CONNECT payload under connection state recovery:
+/// socket.io-client merges {"pid":"<pid it was given>","offset":"<offset of the last event it
+/// received>"} into its auth object. The offset is the last string argument of an event; tickgate
+/// writes decimal message offsets, so one that is not 1 to 20 digits within 64 bits is no claim.
+struct RecoveryClaim {
+    std::string pid;
+    std::uint64_t offset = 0;
+};
+inline constexpr std::size_t kMaxPidLength = 64;
+/// The claim in a CONNECT payload, when it has a string pid (1 to kMaxPidLength of [A-Za-z0-9_-])
+/// and a string offset; socket.io's server also recovers only when both are strings. Never throws.
+std::optional<RecoveryClaim> connect_recovery_claim(std::string_view payload);
+
 /// 44{"message":"<message>"}, or 44<nsp>,{"message":...} when `nsp` is not "/": refuses a CONNECT.
 /// `nsp` must be one decode accepted (so it needs no escaping).
 void encode_connect_error(std::string_view nsp, std::string_view message, std::string& out);

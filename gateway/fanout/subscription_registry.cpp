@@ -33,7 +33,6 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
 
 void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
                                    std::int64_t now_ns, std::uint64_t offset) {
-    (void)offset;  // Socket.IO recovery puts it into the event
     TopicState& topic = topics_[topic_id];
     if (frame->book && topic.book) {
         // Removals first: on a full side (a book50 view holds 50 levels, its copy's capacity) an
@@ -61,7 +60,8 @@ void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::Marke
     for (Subscriber* s : topic.subscribers) {
         const FramePtr* f = &frame;
         if (s->wire() == Wire::socketio) {
-            if (!socketio_frame) socketio_frame = frames::socketio_live(*frame, protocol::topic_channel(topic.name));
+            if (!socketio_frame) socketio_frame = frames::socketio_live(*frame, protocol::topic_channel(topic.name),
+                                                       socketio_offsets_ ? offset : 0);
             f = &socketio_frame;
         }
         s->queue().push_live(*f, now_ns);

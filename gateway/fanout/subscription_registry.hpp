@@ -71,6 +71,9 @@ public:
     /// something become dirty.
     void deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
                  std::int64_t now_ns, std::uint64_t offset = 0);
+    /// Socket.IO connection state recovery: live Socket.IO events carry the message's offset as
+    /// their last argument (the client recovers from the last one it received).
+    void set_socketio_offsets(bool on) noexcept { socketio_offsets_ = on; }
     /// Records how far the topic has been handed out on this worker (every message, delivered or
     /// skipped by a lagging worker) and its epoch.
     void note_position(std::uint32_t topic_id, std::uint64_t seq, std::uint64_t offset, std::uint64_t epoch) {
@@ -120,6 +123,7 @@ private:
     void drop_entry(Subscriber& s, const std::string& entry);
 
     std::vector<TopicState> topics_;
+    bool socketio_offsets_ = false;
     std::vector<Subscriber*> dirty_;
     std::vector<Subscriber*> flushing_;  // dirty_ of the pass in progress (kept for its capacity)
     struct NameHash {

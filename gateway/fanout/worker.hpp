@@ -26,6 +26,7 @@ namespace tickgate::gateway {
 
 class NewestSeqTable;
 class TopicHistory;
+class RecoveryStore;
 class UringWriter;
 
 class Worker {
@@ -71,6 +72,14 @@ public:
     void set_history(const TopicHistory* history) noexcept { history_ = history; }
     /// Any thread: null when --history is off.
     const TopicHistory* history() const noexcept { return history_; }
+    /// Before start(): the store of Socket.IO sessions kept for connection state recovery
+    /// (--socketio-recovery-ms, session/recovery_store.hpp), or null. With it, Socket.IO live
+    /// events carry their offset.
+    void set_recovery_store(RecoveryStore* store) noexcept {
+        recovery_store_ = store;
+        registry_.set_socketio_offsets(store != nullptr);
+    }
+    RecoveryStore* recovery_store() const noexcept { return recovery_store_; }
 
     // This worker's thread only.
     SubscriptionRegistry& registry() noexcept { return registry_; }
@@ -100,6 +109,7 @@ private:
     const Config& config_;
     const NewestSeqTable* newest_;
     const TopicHistory* history_ = nullptr;
+    RecoveryStore* recovery_store_ = nullptr;
     boost::asio::io_context io_{1};
     boost::asio::steady_timer sweep_timer_;
     std::thread thread_;

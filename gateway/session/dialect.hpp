@@ -24,8 +24,12 @@ public:
     virtual void on_binary() = 0;
     /// The session starts closing (a probe gives its polling session back).
     virtual void on_close() {}
-    /// The session takes over another of the same dialect (Session::adopt): its protocol state.
-    virtual void adopt_state(const Dialect& /*from*/) {}
+    /// The session ends: it starts closing with `close_code`, or its connection was lost (1006).
+    /// Its subscriptions are still held (Socket.IO keeps them for connection state recovery).
+    virtual void on_end(std::uint16_t /*close_code*/) {}
+    /// The session takes over another of the same dialect (Session::adopt): its protocol state,
+    /// which `from` no longer has.
+    virtual void adopt_state(Dialect& /*from*/) {}
 
     virtual bool is_probe() const noexcept { return false; }
     /// See LivenessPolicy::silent_heartbeats.

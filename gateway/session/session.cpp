@@ -104,6 +104,7 @@ void Session::close(std::uint16_t code, std::string_view reason, bool discard_ba
     if (state_ != State::open) return;
     state_ = State::closing;
     dialect_->on_close();
+    dialect_->on_end(code);
     close_code_ = code;
     close_reason_.assign(reason);
     worker_.registry().remove(*this);
@@ -116,6 +117,11 @@ void Session::close(std::uint16_t code, std::string_view reason, bool discard_ba
     }
     on_closing();
     flush();
+}
+
+void Session::mark_closed() {
+    if (state_ == State::open) dialect_->on_end(1006);
+    state_ = State::closed;
 }
 
 void Session::close_malformed(std::string_view what) {

@@ -131,7 +131,8 @@ protected:
     bool close_handshake_done() const noexcept { return state_ == State::closing && queue().empty() && peer_closed_; }
     /// The transport's hook to close the socket (now, or after a grace period it owns).
     virtual void on_closing() = 0;
-    void mark_closed() noexcept { state_ = State::closed; }
+    /// The socket is done; from open, the connection was lost.
+    void mark_closed();
 
     State state_ = State::open;
     bool peer_closed_ = false;

@@ -11,6 +11,7 @@
 #include "gateway/session/replies.hpp"
 #include "gateway/session/request_handler.hpp"
 #include "gateway/session/session.hpp"
+#include "gateway/session/socketio_recovery.hpp"
 #include "gateway/stats.hpp"
 #include "protocol/auth_messages.hpp"
 #include "protocol/engineio.hpp"
@@ -27,7 +28,7 @@ namespace sio = protocol::socketio;
 class SocketIoDialect final : public Dialect {
 public:
     SocketIoDialect(Session& session, bool offers_websocket_upgrade)
-        : session_(session), offers_upgrade_(offers_websocket_upgrade), upgrade_(session) {}
+        : session_(session), offers_upgrade_(offers_websocket_upgrade), upgrade_(session), recovery_(session) {}
 
     void on_open(std::string_view polling_sid) override {
         if (!polling_sid.empty()) {
@@ -76,8 +77,16 @@ public:
     void on_binary() override { violation("binary packet (attachments are not accepted)"); }
 
     void on_close() override { upgrade_.abandon(); }
-    void adopt_state(const Dialect& from) override {
-        connected_ = static_cast<const SocketIoDialect&>(from).connected_;
+    void on_end(std::uint16_t close_code) override {
+        // As socket.io's server: a transport closed or lost, or a ping timeout, can be recovered
+        // from; the client's own DISCONNECT, a malformed packet or a refusal cannot.
+        const bool transport_ended = close_code == 1000 || close_code == 1001 || close_code == 1006;
+        recovery_.on_end(connected_ && !client_disconnected_ && transport_ended);
+    }
+    void adopt_state(Dialect& from) override {
+        auto& other = static_cast<SocketIoDialect&>(from);
+        connected_ = other.connected_;
+        recovery_.adopt(other.recovery_);
     }
     bool is_probe() const noexcept override { return upgrade_.active(); }
     int silent_heartbeats() const noexcept override { return 2; }
@@ -89,7 +98,10 @@ private:
             error != sio::DecodeError::none)
             return violation(sio::decode_error_name(error));
         if (packet.type == sio::PacketType::connect) return on_connect(packet);
-        if (packet.type == sio::PacketType::disconnect) return session_.close(1000, "client disconnected", true);
+        if (packet.type == sio::PacketType::disconnect) {
+            client_disconnected_ = true;
+            return session_.close(1000, "client disconnected", true);
+        }
         if (packet.type != sio::PacketType::event) return;  // acks from the client: we never ask for any
         if (!connected_ || packet.nsp != sio::kDefaultNamespace)
             return violation("event before CONNECT or outside namespace /");
@@ -108,7 +120,10 @@ private:
             replies.rejected();
             return;
         }
-        handle_request(session_, std::get<protocol::Request>(parsed), replies);
+        const auto& request = std::get<protocol::Request>(parsed);
+        if (request.op == protocol::Op::publish || request.op == protocol::Op::ping || request.op == protocol::Op::list)
+            return handle_request(session_, request, replies);
+        recovery_.tracking_coverage([&] { handle_request(session_, request, replies); });
     }
 
     void on_connect(const sio::Packet& packet) {
@@ -126,9 +141,13 @@ private:
             refuse_connect("too many connections");
             return session_.close(4008, "too many connections", false);
         }
+        recovery_.on_connect(sio::connect_recovery_claim(packet.data));
         connected_ = true;
         std::string reply;
-        sio::encode_connect(session_.id(), reply);
+        if (recovery_.enabled())
+            sio::encode_connect(session_.id(), recovery_.pid(), reply);
+        else
+            sio::encode_connect(session_.id(), reply);
         session_.queue_text(reply);
         std::string welcome;
         protocol::encode_welcome(session_.id(), TICKGATE_VERSION, session_.config().heartbeat_ms,
@@ -140,6 +159,7 @@ private:
             session_.queue_built([&](std::string& out) { frames::message(Wire::socketio, "authenticated", json, out); });
         }
         session_.queue_stale_statuses();
+        recovery_.restore();
     }
 
     /// CONNECT_ERROR, as socket.io's own server answers a middleware's refusal: the client's
@@ -156,7 +176,9 @@ private:
     Session& session_;
     const bool offers_upgrade_;
     bool connected_ = false;  // the client's CONNECT to "/" was accepted
+    bool client_disconnected_ = false;  // it sent DISCONNECT: nothing to keep for recovery
     PollingUpgrade upgrade_;
+    SocketIoRecovery recovery_;
 };
 
 }  // namespace

@@ -62,6 +62,11 @@ public:
         sent.clear();
         return out;
     }
+    /// The transport's end without any close (a TCP reset): the socket is done, the worker lets go.
+    void lose_connection() {
+        mark_closed();
+        worker().detach(*this);
+    }
     bool closing() const { return state_ != State::open; }
     std::uint16_t close_code() const { return close_code_; }
 

@@ -232,6 +232,34 @@ TEST_F(RegistryTest, ABookViewWithoutABaseSendsItsFirstChangeAsASnapshot) {
     EXPECT_EQ(registry.topic(0).book_seq, 42u);
 }
 
+// Socket.IO connection state recovery: with it on, a live Socket.IO event carries the message's
+// offset as its last argument (socket.io-client recovers from the last one it received); v1 frames
+// and, with it off, Socket.IO events are as before.
+TEST_F(RegistryTest, SocketIoEventsCarryTheOffsetOnlyWithRecoveryOn) {
+    add_topic(0, "ticker.BTC-USD");
+    Subscriber v1(1 << 20), io(1 << 20, Wire::socketio);
+    registry.subscribe(v1, list({"ticker.BTC-USD"}), 10);
+    registry.subscribe(io, list({"ticker.*"}), 10);
+    auto u = update("ticker.BTC-USD", 7);
+    const auto frame = frames::live_update(u, 0);
+    registry.deliver(0, u, frame, 0, 123);
+    const std::string off = drain(io);
+    EXPECT_EQ(off.find(R"(,"123"])"), std::string::npos) << off;
+    EXPECT_NE(off.find(R"(42["ticker",{)"), std::string::npos) << off;
+    const std::string v1_off = drain(v1);
+
+    registry.set_socketio_offsets(true);
+    u.seq = 8;
+    const auto next = frames::live_update(u, 0);
+    registry.deliver(0, u, next, 0, 124);
+    const std::string on = drain(io);
+    EXPECT_NE(on.find(R"(42["ticker",{)"), std::string::npos) << on;
+    EXPECT_NE(on.find(R"(},"124"])"), std::string::npos) << "the offset, a string, last: " << on;
+    const std::string v1_on = drain(v1);
+    EXPECT_EQ(v1_on.find("124"), std::string::npos) << "v1 frames carry no offset: " << v1_on;
+    EXPECT_EQ(v1_on.size(), v1_off.size());
+}
+
 // Rooms (client publishing, issue 16): an exact room on a publishable channel is known before its
 // first message, held until the room appears, and then receives that first message.
 TEST_F(RegistryTest, RoomsOnPublishableChannelsAreKnownBeforeTheyExist) {

@@ -312,6 +312,55 @@ TEST(SocketIoEncode, ConnectAndErrors) {
     EXPECT_EQ(out, "41/admin,");
 }
 
+// --- connection state recovery (Socket.IO 4.6+) ---------------------------------------------
+
+TEST(SocketIoRecovery, ConnectReplyCarriesThePid) {
+    std::string out;
+    sio::encode_connect("wZX3oN0bSVIhsakn", "9f3c0a7e1b2d4c5e8f60718293a4b5c6", out);
+    EXPECT_EQ(out, R"(40{"sid":"wZX3oN0bSVIhsakn","pid":"9f3c0a7e1b2d4c5e8f60718293a4b5c6"})");
+    // What socket.io-client reads of it: packet.data.sid and packet.data.pid.
+    const sio::Packet p = from_frame(out);
+    EXPECT_EQ(p.type, PacketType::connect);
+    EXPECT_EQ(p.data, R"({"sid":"wZX3oN0bSVIhsakn","pid":"9f3c0a7e1b2d4c5e8f60718293a4b5c6"})");
+}
+
+TEST(SocketIoRecovery, ClaimFromTheClientsConnectPayload) {
+    // socket.io-client 4.x: Object.assign({pid, offset}, auth), so pid and offset come first.
+    const auto claim = sio::connect_recovery_claim(R"({"pid":"9f3c0a7e","offset":"18446744073709551615","token":"t"})");
+    ASSERT_TRUE(claim);
+    EXPECT_EQ(claim->pid, "9f3c0a7e");
+    EXPECT_EQ(claim->offset, 18446744073709551615ull);
+    const auto base64url = sio::connect_recovery_claim(R"({"offset":"42","pid":"aZ09_-"})");
+    ASSERT_TRUE(base64url);
+    EXPECT_EQ(base64url->pid, "aZ09_-");
+    EXPECT_EQ(base64url->offset, 42u);
+}
+
+TEST(SocketIoRecovery, NoClaimWithoutBothStringsOrWithAnOffsetThatIsNotOurs) {
+    for (const char* payload : {
+             "",                                              // a first CONNECT: "40"
+             R"({"token":"t"})",                              // auth only
+             R"({"pid":"abc"})",                              // no event received yet: offset undefined, dropped by JSON
+             R"({"offset":"12"})",                            // no pid
+             R"({"pid":"abc","offset":12})",                  // offset not a string
+             R"({"pid":7,"offset":"12"})",                    // pid not a string
+             R"({"pid":"","offset":"12"})",                   // empty pid
+             R"({"pid":"a b","offset":"12"})",                // not a pid we could have given
+             R"({"pid":"abc","offset":""})",                  // empty offset
+             R"({"pid":"abc","offset":"-1"})",                // not decimal digits
+             R"({"pid":"abc","offset":"12x"})",
+             R"({"pid":"abc","offset":"18446744073709551616"})",  // past 64 bits
+             R"({"pid":"abc","offset":"123456789012345678901"})",
+             R"(["pid","abc"])",                              // not an object
+             R"({"pid":"abc","offset":"12")",                 // not JSON
+         })
+        EXPECT_FALSE(sio::connect_recovery_claim(payload)) << payload;
+    EXPECT_FALSE(sio::connect_recovery_claim(R"({"pid":")" + std::string(sio::kMaxPidLength + 1, 'a') +
+                                             R"(","offset":"1"})"));
+    EXPECT_TRUE(sio::connect_recovery_claim(R"({"pid":")" + std::string(sio::kMaxPidLength, 'a') +
+                                            R"(","offset":"1"})"));
+}
+
 // --- a socket.io-client 4.x session, frame by frame -------------------------------------------
 
 TEST(SocketIoClientSession, ConnectThenEmitWithAck) {
