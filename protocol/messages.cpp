@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "protocol/decimal.hpp"
+#include "protocol/epoch.hpp"
 #include "protocol/topic.hpp"
 #include "protocol/utf8.hpp"
 
@@ -285,6 +286,56 @@ void encode_topic_ack(std::string_view type, std::string_view id_json, std::span
     out += ",\"topics\":";
     append_string_array(topics, out);
     out += '}';
+}
+
+void append_subscribe_extras(const SubscribeAckExtras& extras, std::string& out) {
+    if (!extras.epochs.empty()) {
+        out += ",\"epochs\":{";
+        for (std::size_t i = 0; i < extras.epochs.size(); ++i) {
+            if (i) out += ',';
+            append_json_string(extras.epochs[i].topic, out);
+            out += ":\"";
+            out += format_epoch(extras.epochs[i].epoch);
+            out += '"';
+        }
+        out += '}';
+    }
+    if (extras.had_since) {
+        out += ",\"recovered\":{";
+        for (std::size_t i = 0; i < extras.recovered.size(); ++i) {
+            if (i) out += ',';
+            append_json_string(extras.recovered[i].topic, out);
+            out += extras.recovered[i].recovered ? ":true" : ":false";
+        }
+        out += '}';
+    }
+}
+
+void encode_subscribed(std::string_view id_json, std::span<const std::string> topics, const SubscribeAckExtras& extras,
+                       std::string& out) {
+    out += "{\"type\":\"subscribed\"";
+    append_id(id_json, out);
+    out += ",\"topics\":";
+    append_string_array(topics, out);
+    append_subscribe_extras(extras, out);
+    out += '}';
+}
+
+bool append_as_snapshot(std::string_view live_json, std::string& out) {
+    // Every live object the gateway encodes starts {"type":..,"topic":..,"seq":N,"ts":N: the type and
+    // topic are names without quotes or escapes, so the first ,"ts": is the member, never text
+    // inside a string (a room message's data comes after it).
+    constexpr std::string_view kTs = ",\"ts\":";
+    const auto at = live_json.find(kTs);
+    if (at == std::string_view::npos) return false;
+    std::size_t end = at + kTs.size();
+    if (end < live_json.size() && live_json[end] == '-') ++end;
+    while (end < live_json.size() && live_json[end] >= '0' && live_json[end] <= '9') ++end;
+    if (end == at + kTs.size()) return false;
+    out.append(live_json.substr(0, end));
+    out += ",\"snapshot\":true";
+    out.append(live_json.substr(end));
+    return true;
 }
 
 void encode_topic_list(std::string_view id_json, std::span<const std::string_view> topics, std::string& out) {

@@ -49,6 +49,31 @@ void encode_welcome(std::string_view session, std::string_view version, std::uin
 /// type is "subscribed" or "unsubscribed".
 void encode_topic_ack(std::string_view type, std::string_view id_json, std::span<const std::string> topics,
                       std::string& out);
+
+/// What a subscribe ack adds for resuming (protocol/README.md, "Resume").
+struct TopicEpoch {
+    std::string_view topic;
+    std::uint64_t epoch = 0;  // never 0 here: a topic without a known epoch is left out
+};
+struct TopicRecovered {
+    std::string_view topic;
+    bool recovered = false;
+};
+struct SubscribeAckExtras {
+    std::span<const TopicEpoch> epochs;         // every topic the request covers, in order
+    std::span<const TopicRecovered> recovered;  // one per since key, in the request's order
+    bool had_since = false;                     // the request had "since": "recovered" is written
+};
+/// ,"epochs":{"<topic>":"<epoch>",..} when there are any, ,"recovered":{"<topic>":true|false,..}
+/// when the request had "since". Appended inside a subscribe ack's object, before its '}'.
+void append_subscribe_extras(const SubscribeAckExtras& extras, std::string& out);
+/// {"type":"subscribed"[,"id":..],"topics":[..]} with the extras above.
+void encode_subscribed(std::string_view id_json, std::span<const std::string> topics, const SubscribeAckExtras& extras,
+                       std::string& out);
+/// A stored live message (a trade's, a room's; the v1 object as sent) as a --history-snapshot
+/// message: the same object with "snapshot":true after its "ts" (where a ticker has it). False,
+/// `out` unchanged, when `live_json` has no "ts" member at the top level.
+bool append_as_snapshot(std::string_view live_json, std::string& out);
 void encode_topic_list(std::string_view id_json, std::span<const std::string_view> topics, std::string& out);
 void encode_pong(std::string_view id_json, std::int64_t ts_ns, std::string& out);
 /// "topics" is written only when non-empty.

@@ -5,9 +5,11 @@
 
 #include <optional>
 
+#include "protocol/epoch.hpp"
 #include "protocol/json_text.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/topic.hpp"
+#include "protocol/utf8.hpp"
 
 namespace tickgate::protocol {
 namespace {
@@ -61,7 +63,90 @@ std::optional<RequestError> read_publish(const Value& object, std::string_view t
     return std::nullopt;
 }
 
+/// "topics" of a subscribe or unsubscribe, from `object`, into `req`.
+std::optional<RequestError> read_topics(const Value& object, std::string_view op, Request& req) {
+    const auto topics_it = object.FindMember("topics");
+    if (topics_it == object.MemberEnd()) {
+        return bad_request("field 'topics' is required for " + std::string(op), req.id_json);
+    }
+    const Value& topics = topics_it->value;
+    if (!topics.IsArray()) return bad_request("field 'topics' must be an array of strings", req.id_json);
+    if (topics.Empty()) return bad_request("field 'topics' must not be empty", req.id_json);
+    if (topics.Size() > kMaxTopicsPerRequest) {
+        return bad_request("field 'topics' has more than " + std::to_string(kMaxTopicsPerRequest) + " entries",
+                           req.id_json);
+    }
+    req.topics.reserve(topics.Size());
+    for (const Value& t : topics.GetArray()) {
+        if (!t.IsString()) return bad_request("field 'topics' must be an array of strings", req.id_json);
+        req.topics.emplace_back(view(t));
+    }
+    return std::nullopt;
+}
+
+/// "since" of a subscribe (absent: nothing to resume), from `object`, into `req`; its topics are read.
+std::optional<RequestError> read_since(const Value& object, Request& req) {
+    const auto since_it = object.FindMember("since");
+    if (since_it == object.MemberEnd()) return std::nullopt;
+    const Value& since = since_it->value;
+    if (!since.IsObject())
+        return bad_request("field 'since' must be an object: {\"<topic>\":{\"epoch\":\"..\",\"seq\":N}}", req.id_json);
+    if (since.MemberCount() > kMaxSinceTopics)
+        return bad_request("field 'since' has more than " + std::to_string(kMaxSinceTopics) + " topics", req.id_json);
+    req.since.reserve(since.MemberCount());
+    for (const auto& m : since.GetObject()) {
+        const std::string_view topic = view(m.name);
+        // The key is echoed in the message: RapidJSON checked its UTF-8; its length is bounded here.
+        const std::string shown(utf8_truncate(topic, kMaxTopicLength + 1));
+        const auto kind = classify_entry(topic);
+        if (kind != EntryKind::topic && kind != EntryKind::room)
+            return bad_request("field 'since': '" + shown + "' is not an exact topic", req.id_json);
+        bool covered = false;
+        for (const auto& entry : req.topics)
+            if (classify_entry(entry) != EntryKind::invalid && entry_matches(entry, topic)) {
+                covered = true;
+                break;
+            }
+        if (!covered)
+            return bad_request("field 'since': '" + shown + "' is not covered by this request's topics", req.id_json);
+        for (const auto& earlier : req.since)
+            if (earlier.topic == topic)
+                return bad_request("field 'since' names '" + shown + "' twice", req.id_json);
+        const Value& point = m.value;
+        if (!point.IsObject())
+            return bad_request("field 'since': '" + shown + "' must map to {\"epoch\":\"..\",\"seq\":N}",
+                               req.id_json);
+        const auto epoch_it = point.FindMember("epoch");
+        if (epoch_it == point.MemberEnd() || !epoch_it->value.IsString())
+            return bad_request("field 'since': '" + shown + "' needs \"epoch\", a string (from the ack's epochs)",
+                               req.id_json);
+        const auto epoch = parse_epoch(view(epoch_it->value));
+        if (!epoch)
+            return bad_request("field 'since': the epoch of '" + shown + "' is not an epoch (16 hex digits)",
+                               req.id_json);
+        const auto seq_it = point.FindMember("seq");
+        if (seq_it == point.MemberEnd() || !seq_it->value.IsUint64())
+            return bad_request("field 'since': '" + shown + "' needs \"seq\", an integer >= 0", req.id_json);
+        req.since.push_back(SincePoint{std::string(topic), *epoch, seq_it->value.GetUint64()});
+    }
+    return std::nullopt;
+}
+
 }  // namespace
+
+std::variant<Request, RequestError> parse_subscribe_object(std::string_view object_json) {
+    alignas(16) char pool[2048];
+    Allocator allocator(pool, sizeof pool);
+    Document doc(&allocator);
+    if (auto error = parse_json(object_json, doc)) return *error;
+    if (!doc.IsObject()) return bad_request("subscribe takes topics, or one object: {topics, since}");
+    Request req;
+    req.op = Op::subscribe;
+    if (auto error = check_depth(object_json, req.id_json)) return *error;
+    if (auto error = read_topics(doc, "subscribe", req)) return *error;
+    if (auto error = read_since(doc, req)) return *error;
+    return req;
+}
 
 std::variant<Request, RequestError> parse_publish_object(std::string_view object_json) {
     alignas(16) char pool[2048];
@@ -129,22 +214,9 @@ std::variant<Request, RequestError> parse_request(std::string_view text) {
         return bad_request("unknown op; expected subscribe, unsubscribe, list or ping", req.id_json);
     }
 
-    const auto topics_it = doc.FindMember("topics");
-    if (topics_it == doc.MemberEnd()) {
-        return bad_request("field 'topics' is required for " + std::string(op), req.id_json);
-    }
-    const Value& topics = topics_it->value;
-    if (!topics.IsArray()) return bad_request("field 'topics' must be an array of strings", req.id_json);
-    if (topics.Empty()) return bad_request("field 'topics' must not be empty", req.id_json);
-    if (topics.Size() > kMaxTopicsPerRequest) {
-        return bad_request("field 'topics' has more than " + std::to_string(kMaxTopicsPerRequest) + " entries",
-                           req.id_json);
-    }
-    req.topics.reserve(topics.Size());
-    for (const Value& t : topics.GetArray()) {
-        if (!t.IsString()) return bad_request("field 'topics' must be an array of strings", req.id_json);
-        req.topics.emplace_back(view(t));
-    }
+    if (auto error = read_topics(doc, op, req)) return *error;
+    if (req.op == Op::subscribe)
+        if (auto error = read_since(doc, req)) return *error;
     return req;
 }
 

@@ -23,7 +23,8 @@ RequestError bad_request(std::string message) { return RequestError{ErrorCode::b
 /// subscribe / unsubscribe: exactly one argument, a topic string or a non-empty array of them.
 std::variant<Request, RequestError> topics_request(Op op, std::string_view name, const Packet& event) {
     const std::string usage = "event '" + std::string(name) +
-                              "' takes one argument: a topic string or a non-empty array of topic strings";
+                              "' takes one argument: a topic string or a non-empty array of topic strings" +
+                              (op == Op::subscribe ? ", or {topics, since}" : "");
     if (event.args.size() != 1) return bad_request(usage);
 
     // decode() validated the whole payload, so this parse of one of its elements cannot fail.
@@ -40,6 +41,8 @@ std::variant<Request, RequestError> topics_request(Op op, std::string_view name,
         req.topics.emplace_back(doc.GetString(), doc.GetStringLength());
         return req;
     }
+    // {topics, since}: a resume (protocol/README.md, "Resume"), under the v1 request's rules.
+    if (doc.IsObject() && op == Op::subscribe) return parse_subscribe_object(arg);
     if (!doc.IsArray() || doc.Empty()) return bad_request(usage);
     if (doc.Size() > kMaxTopicsPerRequest) {
         return bad_request("event '" + std::string(name) + "' has more than " +
@@ -100,11 +103,12 @@ std::variant<Request, RequestError> event_to_request(const Packet& event) {
 }
 
 void encode_topics_ack(bool accepted, std::span<const std::string> topics, const std::optional<AckError>& error,
-                       std::string& out) {
+                       std::string& out, const SubscribeAckExtras& extras) {
     out += '{';
     if (accepted) {
         out += "\"topics\":";
         append_string_array(topics, out);
+        append_subscribe_extras(extras, out);
     }
     if (error) {
         if (accepted) out += ',';

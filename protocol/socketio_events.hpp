@@ -4,6 +4,7 @@
 //
 //   emit('subscribe', ['ticker.BTC-USD', 'ticker.*'], ack)   420["subscribe",["ticker.BTC-USD","ticker.*"]]
 //   emit('subscribe', 'ticker.BTC-USD')                      42["subscribe","ticker.BTC-USD"]
+//   emit('subscribe', {topics: [...], since: {...}}, ack)    a resume, as a v1 subscribe with since
 //   emit('unsubscribe', [...], ack)                          {op: unsubscribe, topics}
 //   emit('list', ack) / emit('ping', ack)                    {op: list} / {op: ping}; extra arguments ignored
 //   send({op: 'subscribe', id: 1, topics: [...]})            42["message",{...}]: the object is a v1 request
@@ -12,7 +13,8 @@
 // whose argument is one of the ack bodies below. A request that asked for an ack hears about its
 // errors there, not as separate "error" events:
 //
-//   subscribe ack   {"topics":["ticker.BTC-USD"]}   {"topics":[],"error":{"code":..}}   {"error":{"code":..}}
+//   subscribe ack   {"topics":["ticker.BTC-USD"],"epochs":{..}[,"recovered":{..}]}
+//                   {"topics":[],"error":{"code":..}}   {"error":{"code":..}}
 //   list ack        {"topics":["ticker.BTC-USD",...]}
 //   ping ack        {"ts":1764090000123456789}
 
@@ -24,6 +26,7 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/messages.hpp"
 #include "protocol/request.hpp"
 #include "protocol/socketio.hpp"
 
@@ -48,8 +51,9 @@ struct AckError {
 
 /// The ack body of subscribe/unsubscribe: "topics" (what was added or removed) when the request was
 /// accepted, "error" when it met one; {} when neither.
+/// A subscribe's ack also carries `extras` (epochs, recovered) when accepted.
 void encode_topics_ack(bool accepted, std::span<const std::string> topics, const std::optional<AckError>& error,
-                       std::string& out);
+                       std::string& out, const SubscribeAckExtras& extras = {});
 /// The ack body of list.
 void encode_list_ack(std::span<const std::string_view> topics, std::string& out);
 /// The ack body of ping: the server's wall clock in ns.

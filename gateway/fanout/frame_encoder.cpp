@@ -110,6 +110,17 @@ void book_snapshot(std::string_view topic, std::uint64_t seq, std::int64_t ts_ns
     });
 }
 
+void history_snapshot(const Frame& v1, std::string_view topic, Wire wire, std::string& out) {
+    std::string_view bytes = v1.bytes();
+    protocol::ServerFrame parsed;
+    protocol::take_server_frame(bytes, parsed);
+    std::string json;
+    json.reserve(parsed.payload.size() + 16);
+    // Every live object has its "ts"; should one not, it goes as it was stored rather than not at all.
+    if (!protocol::append_as_snapshot(parsed.payload, json)) json.assign(parsed.payload);
+    message(wire, protocol::topic_channel(topic), json, out);
+}
+
 StatusFrames status(std::string_view status_json) {
     return StatusFrames{make_text_frame([&](std::string& out) { out += status_json; }),
                         make_text_frame([&](std::string& out) {

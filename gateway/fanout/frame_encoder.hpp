@@ -36,6 +36,10 @@ void book_delta(const BookDelta& delta, Wire wire, std::string& out);
 /// A book view's state, sent after a subscribe ack ("snapshot":true, no prev_seq).
 void book_snapshot(std::string_view topic, std::uint64_t seq, std::int64_t ts_ns, const protocol::OrderBook& view,
                    Wire wire, std::string& out);
+/// A stored live message of a topic without a latest value (a trade, a room's message), from the
+/// history, as a --history-snapshot message: its v1 object with "snapshot":true, or for Socket.IO
+/// the event named after the topic's channel carrying it.
+void history_snapshot(const Frame& v1, std::string_view topic, Wire wire, std::string& out);
 /// A feed status change for both wires.
 StatusFrames status(std::string_view status_json);
 /// An operator's announcement for both wires, once per announcement: v1 {"type":"broadcast",...},

@@ -48,6 +48,18 @@ void Replies::topics_changed(std::string_view type, std::span<const std::string>
     send_object(type, json);
 }
 
+void Replies::subscribed(std::span<const std::string> topics, bool accepted,
+                         const protocol::SubscribeAckExtras& extras) {
+    std::string json;
+    if (ack_id_) {
+        protocol::socketio::encode_topics_ack(accepted, topics, first_error_, json, extras);
+        return send_ack(json);
+    }
+    if (!accepted) return;
+    protocol::encode_subscribed(id_json_, topics, extras, json);
+    send_object("subscribed", json);
+}
+
 void Replies::topic_list(std::span<const std::string_view> names) {
     std::string json;
     if (ack_id_) {

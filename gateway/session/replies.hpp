@@ -47,6 +47,8 @@ public:
     /// subscribe/unsubscribe: `type` is "subscribed" or "unsubscribed", `topics` what was added or
     /// removed. An object is sent only when `accepted`; an ack always.
     void topics_changed(std::string_view type, std::span<const std::string> topics, bool accepted);
+    /// subscribe: as topics_changed("subscribed", ..), with the epochs and recovered of a resume.
+    void subscribed(std::span<const std::string> topics, bool accepted, const protocol::SubscribeAckExtras& extras);
     void topic_list(std::span<const std::string_view> names);
     void pong(std::int64_t ts_ns);
     /// auth/refresh accepted.

@@ -2,15 +2,20 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
+#include <span>
 
 #include "feeds/runtime/clock.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
 #include "gateway/fanout/frame_encoder.hpp"
+#include "gateway/fanout/topic_history.hpp"
 #include "gateway/fanout/worker.hpp"
 #include "gateway/session/replies.hpp"
 #include "gateway/session/session.hpp"
 #include "protocol/entitlement.hpp"
+#include "protocol/messages.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
@@ -18,7 +23,128 @@ namespace {
 
 constexpr std::string_view kNotAnEntry = "not a topic (channel.SYMBOL-QUOTE) or pattern (* for a segment)";
 
-void subscribe(Session& session, const std::vector<std::string>& requested, Replies& replies) {
+/// One `since` key of a subscribe: whether it is recovered, and what its replay is.
+struct Resume {
+    const protocol::SincePoint* point = nullptr;
+    std::optional<std::uint32_t> topic_id;  // set when the request's accepted entries cover it
+    bool recovered = false;
+    std::vector<HistoryEntry> replay;
+};
+
+/// Whether `entries` (what the request added or held already) cover `topic`.
+bool covered_by(std::span<const std::string> a, std::span<const std::string> b, std::string_view topic) {
+    for (auto entries : {a, b})
+        for (const auto& entry : entries)
+            if (protocol::entry_matches(entry, topic)) return true;
+    return false;
+}
+
+/// What each `since` key gets: a replay from the history when it reaches back from the client's
+/// point in the same epoch, up to where this worker has handed the topic out (TopicState.last_seq:
+/// its next batches bring what follows, so the seam has neither a hole nor a duplicate), and the
+/// replays together fit in half the session's queue bound (past it the queue would start
+/// dropping); otherwise not recovered. Forbidden, unknown or refused entries cover nothing here,
+/// so a topic the client may not see is never replayed.
+std::vector<Resume> plan_resumes(Session& session, std::span<const protocol::SincePoint> since,
+                                 const SubscriptionRegistry::SubscribeOutcome& outcome) {
+    std::vector<Resume> resumes;
+    resumes.reserve(since.size());
+    const auto& registry = session.worker().registry();
+    const TopicHistory* history = session.worker().history();
+    std::size_t budget = session.queue().max_bytes() / 2;
+    budget = budget > session.queue().bytes() ? budget - session.queue().bytes() : 0;
+    for (const auto& point : since) {
+        Resume& r = resumes.emplace_back();
+        r.point = &point;
+        if (!covered_by(outcome.added, outcome.already_held, point.topic)) continue;
+        r.topic_id = registry.find(point.topic);
+        if (!r.topic_id || !history || !history->enabled()) continue;
+        const TopicState& topic = registry.topic(*r.topic_id);
+        if (topic.epoch != point.epoch) continue;
+        if (history->since_seq(*r.topic_id, point.epoch, point.seq, topic.last_seq, r.replay) !=
+            TopicHistory::Reach::covered)
+            continue;
+        // A book view chains by prev_seq: the replay must start from the client's very message (a
+        // seq the view never sent would leave its book unchained), and its deltas' checksums then hold.
+        if (topic.book) {
+            const bool chains = r.replay.empty() ? point.seq == topic.last_seq
+                                                 : r.replay.front().frame->book &&
+                                                       r.replay.front().frame->book->prev_seq == point.seq;
+            if (!chains) {
+                r.replay.clear();
+                continue;
+            }
+        }
+        std::size_t bytes = 0;
+        for (const auto& e : r.replay) bytes += e.frame->bytes().size() + 16;  // Socket.IO wraps it in a little more
+        if (bytes > budget) {
+            r.replay.clear();
+            continue;
+        }
+        budget -= bytes;
+        r.recovered = true;
+    }
+    return resumes;
+}
+
+/// The exact topics the ack names the epochs of: those the request newly covers, then the since
+/// keys it covers that were held already. Topics without a known epoch are left out.
+std::vector<protocol::TopicEpoch> ack_epochs(const SubscriptionRegistry& registry,
+                                             const std::vector<std::uint32_t>& newly_covered,
+                                             const std::vector<Resume>& resumes) {
+    std::vector<protocol::TopicEpoch> epochs;
+    epochs.reserve(newly_covered.size() + resumes.size());
+    auto add = [&](std::uint32_t id) {
+        const TopicState& t = registry.topic(id);
+        if (t.epoch != 0) epochs.push_back({t.name, t.epoch});
+    };
+    for (std::uint32_t id : newly_covered) add(id);
+    for (const auto& r : resumes)
+        if (r.topic_id && std::find(newly_covered.begin(), newly_covered.end(), *r.topic_id) == newly_covered.end())
+            add(*r.topic_id);
+    return epochs;
+}
+
+/// A subscriber's first message of a topic: its latest value (a ticker, a book view), or for a
+/// trade channel or a room the last --history-snapshot messages, in seq order. False when the
+/// queue is full.
+bool queue_snapshot(Session& session, std::uint32_t topic_id) {
+    const TopicState& topic = session.worker().registry().topic(topic_id);
+    if (topic.has_value) {
+        return session.queue_built([&](std::string& out) {
+            if (topic.book)
+                frames::book_snapshot(topic.name, topic.book_seq, topic.book_ts_ns, *topic.book, session.wire(), out);
+            else
+                frames::snapshot(topic.latest, session.wire(), out);
+        });
+    }
+    const auto k = session.config().history_snapshot;
+    const TopicHistory* history = session.worker().history();
+    const bool eventful = topic.kind == protocol::UpdateKind::trade || topic.kind == protocol::UpdateKind::published;
+    if (k == 0 || !history || !eventful) return true;  // a ticker before its first update has nothing yet
+    std::vector<HistoryEntry> last;
+    history->last(topic_id, k, topic.last_seq, last);
+    for (const auto& e : last)
+        if (!session.queue_built([&](std::string& out) { frames::history_snapshot(*e.frame, topic.name, session.wire(), out); }))
+            return false;
+    return true;
+}
+
+/// The stored frames of a recovered topic, as they were sent live (Socket.IO: wrapped as live).
+bool queue_replay(Session& session, const Resume& r) {
+    const TopicState& topic = session.worker().registry().topic(*r.topic_id);
+    const auto channel = protocol::topic_channel(topic.name);
+    const bool offsets = session.config().socketio_recovery_ms > 0;  // as live Socket.IO events carry them
+    for (const auto& e : r.replay) {
+        const FramePtr frame =
+            session.wire() == Wire::v1 ? e.frame : frames::socketio_live(*e.frame, channel, offsets ? e.offset : 0);
+        if (!session.queue().push_shared(frame, session.now())) return false;
+    }
+    return true;
+}
+
+void subscribe(Session& session, const protocol::Request& request, Replies& replies) {
+    const std::vector<std::string>& requested = request.topics;
     auto& registry = session.worker().registry();
     const auto max = session.config().max_subscriptions;
     // Forbidden entries never reach the registry, so a client learns nothing (unknown_topic) about
@@ -45,23 +171,27 @@ void subscribe(Session& session, const std::vector<std::string>& requested, Repl
     // Entries already held are accepted no-ops: they get an ack (listing only what was added) so a
     // client waiting on its request id always hears back; a request with nothing valid gets none.
     const bool accepted = !outcome.added.empty() || !outcome.already_held.empty();
-    replies.topics_changed("subscribed", outcome.added, accepted);
+    const auto resumes = plan_resumes(session, request.since, outcome);
+    const auto epochs = ack_epochs(registry, outcome.newly_covered, resumes);
+    std::vector<protocol::TopicRecovered> recovered;
+    recovered.reserve(resumes.size());
+    for (const auto& r : resumes) recovered.push_back({r.point->topic, r.recovered});
+    replies.subscribed(outcome.added, accepted, {epochs, recovered, !request.since.empty()});
     if (!accepted) return;
-    // Snapshots after the ack; they sit in the ordered part of the queue, ahead of any later live update.
+    // Snapshots and replays after the ack; they sit in the ordered part of the queue, ahead of any
+    // later live update. A recovered topic gets its replay instead of a snapshot; a since key not
+    // recovered gets the snapshot even when its entry was held already.
+    bool queued = true;
     for (std::uint32_t topic_id : outcome.newly_covered) {
-        const TopicState& topic = registry.topic(topic_id);
-        if (!topic.has_value) continue;  // trades have none; a ticker before its first update
-        const bool queued = session.queue_built([&](std::string& out) {
-            if (topic.book)
-                frames::book_snapshot(topic.name, topic.book_seq, topic.book_ts_ns, *topic.book, session.wire(), out);
-            else
-                frames::snapshot(topic.latest, session.wire(), out);
-        });
-        if (!queued) {
-            session.queue().mark_overflowed();
-            break;
-        }
+        const bool resumed = std::any_of(resumes.begin(), resumes.end(),
+                                         [&](const Resume& r) { return r.topic_id == topic_id; });
+        if (!resumed && !(queued = queue_snapshot(session, topic_id))) break;
     }
+    for (const auto& r : resumes) {
+        if (!queued || !r.topic_id) continue;
+        queued = r.recovered ? queue_replay(session, r) : queue_snapshot(session, *r.topic_id);
+    }
+    if (!queued) session.queue().mark_overflowed();
     if (session.queue().overflowed()) session.close(1008, "slow consumer", true);
 }
 
@@ -137,7 +267,7 @@ void publish(Session& session, const protocol::Request& request, Replies& replie
 
 void handle_request(Session& session, const protocol::Request& request, Replies& replies) {
     switch (request.op) {
-    case protocol::Op::subscribe: return subscribe(session, request.topics, replies);
+    case protocol::Op::subscribe: return subscribe(session, request, replies);
     case protocol::Op::unsubscribe: return unsubscribe(session, request.topics, replies);
     case protocol::Op::list: return list(session, replies);
     case protocol::Op::ping: return replies.pong(runtime::realtime_ns());

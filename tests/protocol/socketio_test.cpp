@@ -437,6 +437,23 @@ TEST(SocketIoEvents, SubscribeForms) {
     EXPECT_EQ(request(R"(42["subscribe",["Bad Topic",""]])").topics, (Strings{"Bad Topic", ""}));
 }
 
+// A resume: {topics, since} as the one argument, under the v1 request's rules.
+TEST(SocketIoEvents, SubscribeWithSince) {
+    auto r = request(R"(421["subscribe",{"topics":["trade.*"],"since":{"trade.BTC-USD":{"epoch":"00000000000000e1","seq":7}}}])");
+    EXPECT_EQ(r.op, tp::Op::subscribe);
+    EXPECT_EQ(r.topics, Strings{"trade.*"});
+    ASSERT_EQ(r.since.size(), 1u);
+    EXPECT_EQ(r.since[0].topic, "trade.BTC-USD");
+    EXPECT_EQ(r.since[0].epoch, 0xe1u);
+    EXPECT_EQ(r.since[0].seq, 7u);
+    EXPECT_TRUE(request(R"(42["subscribe",{"topics":["trade.*"]}])").since.empty());
+    auto e = request_error(R"(42["subscribe",{"topics":["trade.*"],"since":{"ticker.BTC-USD":{"epoch":"e1","seq":1}}}])");
+    EXPECT_EQ(e.code, tp::ErrorCode::bad_request);
+    EXPECT_EQ(e.message, "field 'since': 'ticker.BTC-USD' is not covered by this request's topics");
+    e = request_error(R"(42["subscribe",{"since":{}}])");
+    EXPECT_EQ(e.message, "field 'topics' is required for subscribe");
+}
+
 TEST(SocketIoEvents, ListAndPing) {
     EXPECT_EQ(request(R"(421["list"])").op, tp::Op::list);
     EXPECT_EQ(request(R"(422["ping"])").op, tp::Op::ping);
@@ -460,7 +477,7 @@ TEST(SocketIoEvents, SendOfAV1Request) {
 
 TEST(SocketIoEvents, WrongShapes) {
     for (const char* frame : {R"(42["subscribe"])", R"(42["subscribe",[]])", R"(42["subscribe",[1]])",
-                              R"(42["subscribe",{"topics":["a"]}])", R"(42["subscribe",["a"],["b"]])",
+                              R"(42["unsubscribe",{"topics":["a"]}])", R"(42["subscribe",["a"],["b"]])",
                               R"(42["unsubscribe",null])", R"(42["subscribe",["a",null]])"}) {
         const auto e = request_error(frame);
         EXPECT_EQ(e.code, tp::ErrorCode::bad_request) << frame;

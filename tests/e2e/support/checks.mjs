@@ -61,3 +61,26 @@ export function assertGapFree(updates, what = 'updates') {
   }
   assert.deepEqual(problems.slice(0, 10), [], `${what}: seq must rise by exactly 1 per topic`);
 }
+
+/** True when a subscribe entry (a topic, or a pattern with "*" segments) covers `topic`. */
+export function entryCovers(entry, topic) {
+  const [ec, es] = entry.split('.');
+  const [tc, ts] = topic.split('.');
+  return (ec === '*' || ec === tc) && (es === '*' || es === ts);
+}
+
+/**
+ * A subscribe ack without its "epochs" (protocol/README.md, "Resume"), after checking them: each a
+ * 16-hex-digit epoch of a topic one of the ack's entries covers, and every exact entry listed
+ * (feeds stamp every topic with an epoch). What is left is the ack of old, for deepEqual.
+ */
+export function withoutEpochs(ack) {
+  const { epochs, ...rest } = ack;
+  assert.equal(typeof epochs, 'object', `ack has epochs: ${JSON.stringify(ack)}`);
+  for (const [topic, epoch] of Object.entries(epochs)) {
+    assert.match(epoch, /^[0-9a-f]{16}$/, `epoch of ${topic}`);
+    assert.ok(rest.topics.some((e) => entryCovers(e, topic)), `${topic} is covered by ${rest.topics}`);
+  }
+  for (const entry of rest.topics) if (!entry.includes('*')) assert.ok(entry in epochs, `epoch of ${entry}`);
+  return rest;
+}

@@ -37,6 +37,7 @@ export function show(buf) {
 //   exact shape is replaced, so a change of format shows as a diff;
 // - every "ts": wall-clock ns; the replay feed stamps updates with the time it publishes them,
 //   pong and the ping ack carry the server clock;
+// - epochs in subscribe acks ("epochs":{"<topic>":"<16 hex digits>"}): random per feed start;
 // - "no update for N ms" in stale status frames: the feed's age when the 50 ms freshness check
 //   happened to run (the tests use --stale-ms 100, so N keeps its 3 digits unless the gateway
 //   stalls for most of a second).
@@ -44,6 +45,7 @@ export function normalize(text, sids = []) {
   let out = text.replace(/("(?:session|sid)":")([0-9a-f]{16})(")/g, (_, a, id, b) => a + 'S'.repeat(id.length) + b);
   for (const sid of sids) out = out.split(`sid=${sid}`).join(`sid=${'S'.repeat(sid.length)}`);
   out = out.replace(/("ts":)(\d+)/g, (_, a, d) => a + 'T'.repeat(d.length));
+  out = out.replace(/"epochs":\{[^}]*\}/g, (m) => m.replace(/(":")([0-9a-f]{16})(")/g, (_, a, e, b) => a + 'E'.repeat(e.length) + b));
   out = out.replace(/(no update for )(\d+)( ms)/g, (_, a, d, b) => a + 'N'.repeat(d.length) + b);
   return out;
 }
