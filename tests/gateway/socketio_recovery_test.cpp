@@ -150,7 +150,8 @@ TEST_F(SocketIoRecoveryTest, AHistoryThatDoesNotReachBackRestoresWithANewPid) {
     ASSERT_GE(texts.size(), 3u);
     EXPECT_NE(pid_of(texts[0]), pid);
     EXPECT_EQ(pid_of(texts[0]).size(), 32u);
-    EXPECT_EQ(texts.back(), R"(42["subscribed",{"type":"subscribed","topics":["trade.BTC-USD"]}])")
+    EXPECT_EQ(texts.back(),
+              R"(42["subscribed",{"type":"subscribed","topics":["trade.BTC-USD"],"epochs":{"trade.BTC-USD":"0000000000000001"}}])")
         << "the subscriptions come back as the client had asked for them";
     EXPECT_EQ(store.counts().restored, 1u);
 }
