@@ -159,6 +159,15 @@ void BusBookAssembler::apply_keyframe(std::string_view topic, Book& b, const tp:
     drain_buffer(topic, b, out);
 }
 
+void BusBookAssembler::reset_all() {
+    for (auto& [topic, b] : books_) {
+        b.last_seq = 0;
+        b.buffered.clear();
+        b.held_keyframe.clear();
+        set_ready(b, false);
+    }
+}
+
 bool BusBookAssembler::ready(std::string_view topic) const {
     auto it = books_.find(topic);
     return it != books_.end() && it->second.ready;

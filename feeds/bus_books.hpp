@@ -59,6 +59,11 @@ public:
     /// A keyframe of `topic` (book.<SYM>, from <prefix>.bookkf.<SYM>).
     Outcome on_keyframe(std::string_view topic, const protocol::BusBookRecord& r, std::vector<protocol::MarketUpdate>& out);
 
+    /// The publisher's seq space started over (a new epoch): every book forgets its chain and
+    /// waits for a base again (the new publisher's first change of each book is a reset record),
+    /// instead of taking the new seqs for duplicates. The books stay known to the engine.
+    void reset_all();
+
     bool ready(std::string_view topic) const;
     /// The seq of the book's last change forwarded (0: none).
     std::uint64_t last_seq(std::string_view topic) const;

@@ -38,6 +38,10 @@ struct NatsOptions {
     // Where nats.c reads: "worker", on the event loop the gateway offers (worker 0's, where the
     // broadcast engine drains the ring), or "thread", on an event loop of the feed's own thread.
     std::string reader = "worker";
+    // The gateway's --history (0: off). When on, a (re)connect reads the last `history` messages
+    // per subject from JetStream, not only the last, and forwards the stored trades and client
+    // messages too: the gateway's history then covers what happened before it listened.
+    std::uint32_t history = 0;
 };
 
 struct UpstreamStats;

@@ -2,8 +2,11 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
+#include <deque>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include "feeds/runtime/log.hpp"
 
@@ -163,8 +166,9 @@ std::string publish_subject_for_prefix(std::string_view prefix) { return std::st
 std::string announce_subject_for_prefix(std::string_view prefix) { return std::string(prefix) + "-announce"; }
 
 bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::string_view prefix, bool& created,
-                              std::string& error) {
+                              std::string& error, std::int64_t per_subject, bool* updated) {
     created = false;
+    if (updated) *updated = false;
     jsCtx* js = nullptr;
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -182,10 +186,19 @@ bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::
         cfg.Subjects = subjects;
         cfg.SubjectsLen = 1;
         cfg.Storage = js_FileStorage;
-        // One message per subject: the stream is a table of latest values, not a history.
-        cfg.MaxMsgsPerSubject = 1;
+        // One message per subject: a table of latest values; more (tickgate-feed --history): also
+        // the history a gateway backfills from at start.
+        cfg.MaxMsgsPerSubject = per_subject;
         s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
         created = s == NATS_OK;
+    } else if (s == NATS_OK && si->Config && si->Config->MaxMsgsPerSubject != per_subject) {
+        // Kept as the flag says now: fewer drops the oldest of each subject at once, more keeps
+        // from here on.
+        si->Config->MaxMsgsPerSubject = per_subject;
+        jsStreamInfo* after = nullptr;
+        s = js_UpdateStream(&after, js, si->Config, nullptr, &jerr);
+        if (after) jsStreamInfo_Destroy(after);
+        if (s == NATS_OK && updated) *updated = true;
     }
     if (si) jsStreamInfo_Destroy(si);
     if (js) jsCtx_Destroy(js);
@@ -264,6 +277,95 @@ LastValuesResult read_last_values(natsConnection* nc, const std::string& subject
         natsSubscription_Destroy(sub);
     }
     jsCtx_Destroy(js);
+    return result;
+}
+
+LastValuesResult read_recent_values(natsConnection* nc, const std::string& subjects, std::size_t per_subject,
+                                    std::size_t max_subjects, std::chrono::milliseconds budget,
+                                    const std::function<void(std::string_view, std::string_view)>& on_message,
+                                    std::size_t& count, std::string& error) {
+    count = 0;
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    jsCtx* js = nullptr;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = kJetStreamWaitMs;
+    natsStatus s = natsConnection_JetStream(&js, nc, &jo);
+    if (s != NATS_OK) {
+        error = "JetStream: " + status_text(s);
+        return LastValuesResult::failed;
+    }
+    // Everything the stream holds on the subjects: at most its messages per subject each (the
+    // publisher's --history), of which the last per_subject are kept.
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.AckPolicy = js_AckNone;
+    natsSubscription* sub = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    s = js_SubscribeSync(&sub, js, subjects.c_str(), &jo, &so, &jerr);
+    if (s == NATS_NOT_FOUND) {
+        jsCtx_Destroy(js);
+        return LastValuesResult::no_stream;
+    }
+    LastValuesResult result = LastValuesResult::loaded;
+    std::uint64_t expected = 0;
+    if (s == NATS_OK) {
+        jsConsumerInfo* ci = nullptr;
+        s = natsSubscription_GetConsumerInfo(&ci, sub, &jo, &jerr);
+        if (s == NATS_OK) {
+            expected = ci->Delivered.Consumer + ci->NumPending;
+            jsConsumerInfo_Destroy(ci);
+        }
+    }
+    struct Stored {
+        std::uint64_t stream_seq;
+        std::string data;
+    };
+    std::unordered_map<std::string, std::deque<Stored>> by_subject;
+    while (s == NATS_OK && count < expected) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            error = "JetStream: " + std::to_string(count) + " of " + std::to_string(expected) +
+                    " stored messages read within the time budget";
+            result = LastValuesResult::failed;
+            break;
+        }
+        natsMsg* msg = nullptr;
+        s = natsSubscription_NextMsg(&msg, sub, left.count());
+        if (s != NATS_OK) break;
+        ++count;
+        jsMsgMetaData* meta = nullptr;
+        const bool have_meta = natsMsg_GetMetaData(&meta, msg) == NATS_OK;
+        const std::uint64_t stream_seq = have_meta ? meta->Sequence.Stream : count;
+        const bool caught_up = have_meta && meta->NumPending == 0;
+        if (meta) jsMsgMetaData_Destroy(meta);
+        const std::string subject = natsMsg_GetSubject(msg);
+        auto it = by_subject.find(subject);
+        if (it == by_subject.end() && by_subject.size() < max_subjects) it = by_subject.emplace(subject, std::deque<Stored>{}).first;
+        if (it != by_subject.end()) {
+            auto& kept = it->second;
+            if (kept.size() == per_subject) kept.pop_front();
+            kept.push_back({stream_seq, std::string(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)))});
+        }
+        natsMsg_Destroy(msg);
+        if (caught_up) break;
+    }
+    if (s != NATS_OK && result == LastValuesResult::loaded) {
+        error = "JetStream: " + status_text(s);
+        result = LastValuesResult::failed;
+    }
+    if (sub) {
+        natsSubscription_Unsubscribe(sub);  // deletes the ephemeral consumer
+        natsSubscription_Destroy(sub);
+    }
+    jsCtx_Destroy(js);
+    // In the stream's order over all subjects, as they were published.
+    std::vector<std::pair<std::uint64_t, std::pair<const std::string*, const std::string*>>> order;
+    for (const auto& [subject, kept] : by_subject)
+        for (const auto& m : kept) order.push_back({m.stream_seq, {&subject, &m.data}});
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [seq, m] : order) on_message(*m.first, *m.second);
     return result;
 }
 

@@ -78,10 +78,13 @@ std::string live_subject_for_prefix(std::string_view prefix);
 std::string publish_subject_for_prefix(std::string_view prefix);
 std::string announce_subject_for_prefix(std::string_view prefix);
 
-/// Creates stream `name` over "<prefix>.>" keeping one message per subject, unless it exists.
-/// Returns false and sets `error` when JetStream cannot be reached or refuses.
+/// Creates stream `name` over "<prefix>.>" keeping `per_subject` messages per subject (1: a table
+/// of latest values; more: a history gateways backfill from), unless it exists; an existing one
+/// that keeps another number is updated to keep `per_subject` (`updated` set). Returns false and
+/// sets `error` when JetStream cannot be reached or refuses.
 bool ensure_last_value_stream(__natsConnection* nc, const std::string& name, std::string_view prefix,
-                              bool& created, std::string& error);
+                              bool& created, std::string& error, std::int64_t per_subject = 1,
+                              bool* updated = nullptr);
 
 enum class LastValuesResult { loaded, no_stream, failed };
 
@@ -92,5 +95,15 @@ enum class LastValuesResult { loaded, no_stream, failed };
 LastValuesResult read_last_values(__natsConnection* nc, const std::string& subjects, std::chrono::milliseconds budget,
                                   const std::function<void(std::string_view subject, std::string_view data)>& on_message,
                                   std::size_t& count, std::string& error);
+
+/// Reads the last `per_subject` messages JetStream holds on every subject matching `subjects`, or
+/// fewer where it holds fewer (through an ephemeral consumer delivering everything the stream
+/// holds, deleted afterwards), at most `max_subjects` subjects, and calls on_message for each in
+/// the stream's order (so each subject's in seq order), on this thread, once all are read. The
+/// same results and budget as read_last_values; `count` is how many were read from the stream.
+LastValuesResult read_recent_values(__natsConnection* nc, const std::string& subjects, std::size_t per_subject,
+                                    std::size_t max_subjects, std::chrono::milliseconds budget,
+                                    const std::function<void(std::string_view subject, std::string_view data)>& on_message,
+                                    std::size_t& count, std::string& error);
 
 }  // namespace tickgate::feeds

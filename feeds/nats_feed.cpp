@@ -7,6 +7,7 @@
 #include <nats/nats.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <charconv>
 #include <future>
 #include <optional>
@@ -332,6 +333,16 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
         run_on(io, [&] { live.paused = true; });
         std::vector<std::pair<std::string, std::string>> latest;
         load_latest(latest);
+        // The store's epoch is its newest message's (read last): a reload after the publisher
+        // started over brings the new epoch before any of the stored values.
+        std::uint64_t store_epoch = 0;
+        for (auto it = latest.rbegin(); it != latest.rend() && store_epoch == 0; ++it) {
+            protocol::BusMessage m;
+            if (protocol::parse_bus_message(it->second, m) == protocol::BusDecodeError::none &&
+                m.version == protocol::kBusVersion2)
+                store_epoch = m.epoch;
+        }
+        run_on(io, [&] { reload_epoch_ = store_epoch; });
         // Hosted, the ring's consumer is the loop's own thread: the store's values go in while
         // they fit, and the loop drains the ring between the pieces.
         std::size_t next = 0;
@@ -502,18 +513,24 @@ void NatsFeed::load_latest(std::vector<std::pair<std::string, std::string>>& lat
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t count = 0;
     std::string error;
-    // One message per subject; more subjects than topics the feed may track cannot all be kept.
-    const auto result = read_last_values(
-        link_->get(), options_.subjects, kReloadBudget,
-        [&](std::string_view subject, std::string_view data) {
-            if (latest.size() < options_.max_topics) latest.emplace_back(subject, data);
-        },
-        count, error);
+    // One message per subject (with --history, up to that many); more subjects than topics the
+    // feed may track cannot all be kept.
+    const auto keep = [&](std::string_view subject, std::string_view data) {
+        if (options_.history > 0 || latest.size() < options_.max_topics) latest.emplace_back(subject, data);
+    };
+    const auto result = options_.history > 0
+                            ? read_recent_values(link_->get(), options_.subjects, options_.history, options_.max_topics,
+                                                 kReloadBudget, keep, count, error)
+                            : read_last_values(link_->get(), options_.subjects, kReloadBudget, keep, count, error);
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     stats_.loaded.add(count);
     switch (result) {
     case LastValuesResult::loaded:
-        TG_LOG(info, "feed %s: %zu latest values from JetStream in %.1f ms", name_.c_str(), count, ms);
+        if (options_.history > 0)
+            TG_LOG(info, "feed %s: %zu stored messages from JetStream in %.1f ms (up to %u per subject, --history)",
+                   name_.c_str(), latest.size(), ms, options_.history);
+        else
+            TG_LOG(info, "feed %s: %zu latest values from JetStream in %.1f ms", name_.c_str(), count, ms);
         break;
     case LastValuesResult::no_stream:
         TG_LOG(info, "feed %s: no JetStream stream holds %s yet; live updates only", name_.c_str(),
@@ -548,9 +565,12 @@ bool NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
     }
     // Types a later publisher adds (client messages) are not ours to guess at.
     if (m.unknown) stats_.unknown_records.add(m.unknown);
-    if (m.version == protocol::kBusVersion2 && m.epoch != epoch_) {
-        epoch_ = m.epoch;
-        TG_LOG(info, "feed %s: publisher epoch %016llx", name_.c_str(), static_cast<unsigned long long>(m.epoch));
+    if (m.version == protocol::kBusVersion2) {
+        const std::uint64_t epoch = live ? m.epoch : reload_epoch_;
+        if (epoch != 0 && epoch != epoch_ && !enter_epoch(epoch, out, stop)) {
+            stats_.duplicates.add();
+            return true;
+        }
     }
     if (m.client_messages) ingest_client_messages(subject, m, live);
     if (m.tickers + m.books + m.trades == 0) return m.version == protocol::kBusVersion2;
@@ -598,14 +618,42 @@ bool NatsFeed::ingest(std::string_view subject, std::string_view data, bool live
         }
         *last = u.seq;
         // A trade has no latest value: one read from the store happened before this gateway
-        // listened, so it only tells where the trades' seq stands.
-        if (type == protocol::BusRecordType::trade && !live) return;
+        // listened, so without a history it only tells where the trades' seq stands; with one it
+        // goes into the history (and to subscribers who missed it during an outage).
+        if (type == protocol::BusRecordType::trade && !live && options_.history == 0) return;
         u.set_topic(topic);
         u.feed = feed_index_;
         if (live) stats_.latency.observe_ns(now - u.ts_ns);
         out.publish(u, stop);
     });
     return m.version == protocol::kBusVersion2;
+}
+
+bool NatsFeed::enter_epoch(std::uint64_t epoch, UpdateChannel& out, const std::stop_token& stop) {
+    if (std::find(retired_epochs_.begin(), retired_epochs_.end(), epoch) != retired_epochs_.end()) return false;
+    if (epoch_ != 0) {
+        // The publisher started its seqs over: what the checks hold is the old space's.
+        for (auto& [topic, seq] : last_seq_) seq = 0;
+        for (auto& [room, seq] : message_seq_) seq = 0;
+        books_.reset_all();
+        stats_.books_waiting.store(books_.waiting(), std::memory_order_relaxed);
+        // A few are enough: epochs are random, and an old one's messages only linger briefly
+        // (a live backlog taken after a reload that brought the new one).
+        if (retired_epochs_.size() == 8) retired_epochs_.erase(retired_epochs_.begin());
+        retired_epochs_.push_back(epoch_);
+        TG_LOG(warn, "feed %s: publisher epoch %016llx (was %016llx): its seqs start over", name_.c_str(),
+               static_cast<unsigned long long>(epoch), static_cast<unsigned long long>(epoch_));
+    } else {
+        TG_LOG(info, "feed %s: publisher epoch %016llx", name_.c_str(), static_cast<unsigned long long>(epoch));
+    }
+    epoch_ = epoch;
+    // Ahead of every update of the epoch in the ring: the engine switches the feed's topics there.
+    protocol::MarketUpdate e;
+    e.kind = protocol::UpdateKind::epoch;
+    e.seq = epoch;
+    e.feed = feed_index_;
+    out.publish(e, stop);
+    return true;
 }
 
 }  // namespace tickgate::feeds
@@ -662,11 +710,13 @@ namespace tickgate::feeds {
 
 void NatsFeed::ingest_client_messages(std::string_view subject, const protocol::BusMessage& m, bool live) {
     // One read from the store at (re)connect was published before this gateway listened, as a
-    // trade there: never delivered. Nor does it move the room's last seq: a message published
-    // while the store is read is both there and in the live backlog, and the live copy must go
-    // out. Live messages come in the publisher's order, so the seq rule alone keeps them in order
-    // and drops the second copy of what both subscriptions bring (at a switch to batches).
-    if (!live) return;
+    // trade there: without a history never delivered. Nor does it then move the room's last seq:
+    // a message published while the store is read is both there and in the live backlog, and the
+    // live copy must go out. With a history it is delivered (into the history, and to subscribers
+    // who missed it during an outage), and its live copy is the duplicate. Live messages come in
+    // the publisher's order, so the seq rule alone keeps them in order and drops the second copy
+    // of what both subscriptions bring (at a switch to batches).
+    if (!live && options_.history == 0) return;
     protocol::for_each_client_message(m, [&](std::string_view group_subject, const protocol::BusClientMessage& c) {
         const std::string_view s = group_subject.empty() ? subject : group_subject;
         if (!group_subject.empty() && !protocol::nats_subject_matches(options_.subjects, s)) {
@@ -694,6 +744,7 @@ void NatsFeed::ingest_client_messages(std::string_view subject, const protocol::
         pm.data.assign(c.data);
         pm.seq = c.seq;
         pm.ts_ns = c.ts_ns;
+        pm.epoch = epoch_;
         stats_.client_messages.add();
         message_sink_(std::move(pm));
     });

@@ -7,7 +7,17 @@
 // from the JetStream stream the publisher keeps, so snapshots are right at once; live updates come
 // from a core NATS subscription made before that read (lower latency than a JetStream consumer).
 // The two overlap, so an update is forwarded only when its seq is above the topic's last forwarded
-// one: clients see gaps across an outage, never a duplicate or an update going backwards.
+// one: clients see gaps across an outage, never a duplicate or an update going backwards. With the
+// gateway's --history on, the read takes the last --history messages per subject instead (what
+// the stream holds of them, the publisher's --history), trades and client messages too, so the
+// gateway's history covers what happened before it listened, and a reconnect fills the outage.
+//
+// Epochs (protocol/README.md, "Epochs"): a v2 message carries its publisher's epoch, which changes
+// only when the publisher's seqs start over (it found no stream to continue from). The first
+// epoch seen, and every change, go into the ring as an UpdateKind::epoch record ahead of any
+// update of the new epoch; a change also resets the seq checks (topics, books, rooms), so the new
+// seqs flow instead of being dropped as duplicates, and retires the old epoch: a late message of
+// it is dropped. What the store holds is one seq space, the epoch of its newest message.
 //
 // It is also the gateway's MessageBus (issue 16; protocol/README.md, "Client messages on the bus"):
 // - client messages (type-4 records on <prefix>.<channel>.<room>) go to the message sink, never to
@@ -93,6 +103,10 @@ private:
     /// Whether it was a valid v2 message (what switches the feed to a batched subject).
     bool ingest(std::string_view subject, std::string_view data, bool live, UpdateChannel& out,
                 const std::stop_token& stop);
+    /// A v2 message of `epoch` (its own, or the store's for one read from it) is about to be used:
+    /// a new epoch goes into the ring and resets the seq checks. False for a retired epoch: the
+    /// message is dropped. Loop thread.
+    bool enter_epoch(std::uint64_t epoch, UpdateChannel& out, const std::stop_token& stop);
     /// A book record: through the assembler, which forwards it only onto a book with a base.
     void ingest_book(std::string_view topic, std::string_view channel, std::string_view body, bool live,
                      std::int64_t now, UpdateChannel& out, const std::stop_token& stop);
@@ -138,6 +152,11 @@ private:
     BusBookAssembler books_;                      // loop thread only
     std::vector<protocol::MarketUpdate> fragments_;  // what one book record puts in the ring
     std::uint64_t epoch_ = 0;  // the last v2 publisher epoch seen (loop thread only)
+    // The epochs left behind, newest last (loop thread only): a message of one is a dead seq space's.
+    std::vector<std::uint64_t> retired_epochs_;
+    // During a reload: the epoch of the newest v2 message read from the store (0: none), which
+    // every stored message is taken to have (the store is one seq space; see enter_epoch).
+    std::uint64_t reload_epoch_ = 0;
     std::string live_subject_;  // the publisher's batched live subject, "" when not watched
     boost::asio::io_context* host_ = nullptr;  // the loop offered and taken (--nats-reader worker)
 

@@ -95,7 +95,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("publish-channels", po::value<std::vector<std::string>>(), "comma-separated channels whose rooms clients may publish to (chat: chat.lobby); never ticker, book, book50 or trade (default: none, publishing off)")
         ("max-publish-topics", po::value(&c.max_publish_topics)->default_value(c.max_publish_topics), "rooms on publishable channels in all (apart from --max-topics); a publish opening one more gets too_many_topics")
         ("publish-rate", po::value(&c.publish_rate)->default_value(c.publish_rate), "published messages per second per channel, over every client (bursts of as many); beyond: rate_limited")
-        ("history", po::value(&c.history)->default_value(c.history), "messages kept per topic, as sent, for resume (subscribe with since) and Socket.IO recovery (default 0: off)")
+        ("history", po::value(&c.history)->default_value(c.history), "messages kept per topic, as sent, for resume (subscribe with since) and Socket.IO recovery (default 0: off); with --feed nats://, also read from JetStream at start and at each reconnect (tickgate-feed --history sets what it keeps)")
         ("history-bytes", po::value(&c.history_bytes)->default_value(c.history_bytes), "bytes of history over all topics; past it the oldest entries anywhere go first")
         ("history-ms", po::value(&c.history_ms)->default_value(c.history_ms), "history entries older than this go (default 0: no age limit)")
         ("history-snapshot", po::value(&c.history_snapshot)->default_value(c.history_snapshot), "trade channels and rooms: the last K messages of the history sent as the snapshot on subscribe (default 0; needs --history)")

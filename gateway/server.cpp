@@ -81,6 +81,7 @@ bool Server::start(std::string& error) {
 
     feeds::NatsOptions nats = config_.nats;
     nats.max_topics = config_.max_topics;
+    nats.history = config_.history;
     if (!feeds_->runner.create(config_.feeds, config_.sim, nats, error, start_exit_code_)) return false;
     std::vector<std::string> feed_names;
     std::vector<const feeds::UpstreamStats*> upstreams;

@@ -177,7 +177,7 @@ bool Publisher::start(std::string& error) {
     const auto m = parts_->metrics->local_endpoint();
     TG_LOG(info, "tickgate-feed %s: feeds: %zu, publishing to %s.<channel>.<symbol> on %s", TICKGATE_VERSION,
            parts_->feeds.adapters().size(), config_.subject_prefix.c_str(), config_.nats.c_str());
-    TG_LOG(info, "bus version %u, epoch %016llx", config_.bus_version, static_cast<unsigned long long>(epoch_));
+    TG_LOG(info, "bus version %u", config_.bus_version);
     if (!config_.live_subject.empty())
         TG_LOG(info, "live batches on %s, per-topic subjects as well (JetStream's latest values)",
                config_.live_subject.c_str());
@@ -196,31 +196,51 @@ bool Publisher::attach(const std::stop_token& stop, std::string& error) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     reattach_.store(false, std::memory_order_relaxed);
-    bool created = false;
-    if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error)) return false;
+    bool created = false, updated = false;
+    if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error,
+                                         config_.history, &updated))
+        return false;
     if (created) {
-        TG_LOG(info, "created JetStream stream %s over %s.> (last message per subject)", stream_.c_str(),
-               config_.subject_prefix.c_str());
+        TG_LOG(info, "epoch %016llx (new: no stream to continue from)", static_cast<unsigned long long>(epoch_));
+        TG_LOG(info, "created JetStream stream %s over %s.> (%u messages per subject)", stream_.c_str(),
+               config_.subject_prefix.c_str(), config_.history);
         return true;
     }
+    if (updated)
+        TG_LOG(info, "stream %s now keeps %u messages per subject (--history)", stream_.c_str(), config_.history);
     // Seq continues from the stream: one ephemeral consumer delivering the last message of every
     // subject, rather than a js_GetLastMsg request per topic (one round trip per topic).
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t count = 0, restored = 0;
+    std::uint64_t stored_epoch = 0;
     const auto result = feeds::read_last_values(
         link_->get(), config_.subject_prefix + ".>", kRestoreBudget,
-        [&](std::string_view subject, std::string_view data) { restore_from(subject, data, restored); },
+        [&](std::string_view subject, std::string_view data) { restore_from(subject, data, restored, stored_epoch); },
         count, error);
     if (result == feeds::LastValuesResult::failed) return false;
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    // The epoch names the seq space, which continues from the stream: so does the epoch, that of
+    // the newest v2 message stored. Only a publisher with nothing to continue from (no stream, an
+    // empty one, or one of v1 messages only) starts a new one, and gateways then reset their
+    // seq checks and clients' resume points (protocol/README.md, "Epochs").
+    if (stored_epoch != 0) {
+        epoch_ = stored_epoch;
+        TG_LOG(info, "epoch %016llx (continued from the stream)", static_cast<unsigned long long>(epoch_));
+    } else {
+        TG_LOG(info, "epoch %016llx (new: the stream holds no v2 message to continue from)",
+               static_cast<unsigned long long>(epoch_));
+    }
     TG_LOG(info, "stream %s: seq continues for %zu topics (read in %.1f ms)", stream_.c_str(), restored, ms);
     return true;
 }
 
-void Publisher::restore_from(std::string_view subject, std::string_view data, std::size_t& restored) {
+void Publisher::restore_from(std::string_view subject, std::string_view data, std::size_t& restored,
+                             std::uint64_t& epoch) {
     protocol::BusMessage m;
     // Either version: the stream may hold what an earlier run published in the other one.
     if (protocol::parse_bus_message(data, m) != protocol::BusDecodeError::none) return;
+    // Read in the stream's order: the last one seen is the newest.
+    if (m.version == protocol::kBusVersion2 && m.epoch != 0) epoch = m.epoch;
     // Only <prefix>.<topic> itself: a longer subject ending in a topic is not one of ours.
     const auto ours = [&](std::string_view topic) {
         return !topic.empty() && subject.size() == config_.subject_prefix.size() + 1 + topic.size();
@@ -555,7 +575,8 @@ void Publisher::publish_loop(const std::stop_token& stop) {
             // After a reconnect: a server restarted without its store has lost the stream.
             std::string error;
             bool created = false;
-            if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error)) {
+            if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error,
+                                                 config_.history)) {
                 nats_errors_.add();
                 TG_LOG(warn, "%s", error.c_str());
             } else if (created) {

@@ -89,8 +89,9 @@ private:
     void publish_message(const std::string& subject, const char* data, std::size_t size);
     /// The live batch as one message (buffered), if it holds anything or for a keepalive.
     void publish_live_batch(bool keepalive = false);
-    /// A stored message of the stream at start: where its topic's (or room's) seq continues.
-    void restore_from(std::string_view subject, std::string_view data, std::size_t& restored);
+    /// A stored message of the stream at start: where its topic's (or room's) seq continues, and
+    /// (a v2 one) the epoch it was published in.
+    void restore_from(std::string_view subject, std::string_view data, std::size_t& restored, std::uint64_t& epoch);
     /// Starts serving publish requests on <prefix>-publish (after the seqs are restored).
     bool serve_publish_requests(std::string& error);
     /// The library's thread of the request subscription: queues the request for the publish thread.
@@ -103,8 +104,8 @@ private:
     PublisherConfig config_;
     int start_exit_code_ = 1;
     std::string stream_;
-    // Chosen at random at start: a reader tells this run of the publisher from an earlier one
-    // (the recovery issue hands it to clients). Sent in every v2 message.
+    // The seq space's name, sent in every v2 message: continued from the stream at start (the
+    // seqs continue from it), chosen at random only when there is nothing to continue from.
     std::uint64_t epoch_;
     struct Parts;
     std::unique_ptr<Parts> parts_;

@@ -27,6 +27,9 @@ struct PublisherConfig {
     // In a burst, updates wait up to this long to go out together (one write, one batch); a
     // publisher that was quiet for longer writes at once. 0: every ring batch at once.
     unsigned flush_window_us = 0;
+    // Messages JetStream keeps per subject (--history): 1, the latest values; more, also the
+    // history gateways started with --history backfill from (and resume across gateways relies on).
+    unsigned history = 1;
     runtime::Endpoint metrics_listen{"127.0.0.1", 9465};
     std::string log_level = "info";
 };

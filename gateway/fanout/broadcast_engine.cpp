@@ -206,15 +206,35 @@ void BroadcastEngine::on_epoch(std::uint8_t feed, std::uint64_t epoch) {
            protocol::format_epoch(f.epoch).c_str());
     f.epoch = epoch;
     // What the history holds of the feed's topics belongs to the old seq space; a book view's next
-    // delta chains from nothing the new source knows.
+    // delta chains from nothing the new source knows. Each topic's next message carries the new
+    // epoch, which makes the workers send it as a fresh snapshot (SubscriptionRegistry).
+    bool had_topics = false;
     for (auto& [name, e] : topics_) {
         if (e.owner != feed || e.role == TopicRole::room) continue;
+        had_topics = true;
         if (history_) history_->reset(e.id, epoch, next_offset_);
         if (e.role == TopicRole::book_source)
             for (auto& view : books_[e.book]->views) {
                 view.last_seq = 0;
                 if (history_ && view.topic_id != e.id) history_->reset(view.topic_id, epoch, next_offset_);
             }
+    }
+    // A feed's first epoch (a NATS feed learning its publisher's) changes nothing a client saw.
+    if (!had_topics) return;
+    std::string json;
+    protocol::encode_status(f.name, f.stale ? "stale" : "ok", "epoch changed: seqs start over", json);
+    for (Worker* w : workers_) w->post_notice(json);
+}
+
+void BroadcastEngine::on_rooms_epoch(std::uint64_t epoch) {
+    TG_LOG(info, "rooms: the publisher's epoch %s (was %s)", protocol::format_epoch(epoch).c_str(),
+           protocol::format_epoch(rooms_epoch_).c_str());
+    rooms_epoch_ = epoch;
+    // The publisher's room seqs start over with it: the old last seqs would drop every new message.
+    for (auto& [name, e] : topics_) {
+        if (e.role != TopicRole::room) continue;
+        e.last_seq = 0;
+        if (history_) history_->reset(e.id, epoch, next_offset_);
     }
 }
 
@@ -348,6 +368,15 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
         if (u.feed >= feeds_.size()) continue;
         FeedState& feed = *feeds_[u.feed];
         if (u.kind == protocol::UpdateKind::epoch) {
+            // What came before it goes out first, so that a worker sees the old epoch's last
+            // messages, then the change (its status), then the new epoch's.
+            if (!batches[0]->items.empty()) {
+                for (std::size_t w = 0; w < workers_.size(); ++w) {
+                    workers_[w]->post_batch(std::move(batches[w]));
+                    batches[w] = std::make_shared<UpdateBatch>();
+                    batches[w]->items.reserve(n - i);
+                }
+            }
             on_epoch(u.feed, u.seq);
             continue;
         }
@@ -463,6 +492,9 @@ void BroadcastEngine::on_sequenced(protocol::PublishedMessage m) {
         return count(PublishedResult::dropped);
     TopicEntry* room = room_for(m.topic, true);
     if (!room) return count(PublishedResult::dropped);
+    // Rooms sequenced by the publisher are in its epoch; the messages say which, in order with
+    // the messages themselves (the ring's epoch record travels another road).
+    if (m.epoch != 0 && m.epoch != rooms_epoch_) on_rooms_epoch(m.epoch);
     // In seq order per topic from the bus; what is not above the last (a redelivery) is dropped.
     if (m.seq <= room->last_seq) return count(PublishedResult::stale);
     room->last_seq = m.seq;

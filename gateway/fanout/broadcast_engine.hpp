@@ -165,6 +165,8 @@ private:
     std::uint64_t feed_epoch(std::uint8_t feed) const noexcept;
     /// A feed's seq space changed (an UpdateKind::epoch record in the ring).
     void on_epoch(std::uint8_t feed, std::uint64_t epoch);
+    /// Rooms sequenced by the bus's publisher: its epoch changed (a message said so).
+    void on_rooms_epoch(std::uint64_t epoch);
     /// The epoch of a topic's messages: its feed's, or for a room the rooms' epoch.
     std::uint64_t epoch_of(const TopicEntry& e) const noexcept;
     // Client publishing, worker 0 only.
@@ -203,8 +205,8 @@ private:
     TopicHistory* history_ = nullptr;
     // Every message's number, over all topics, from 1: the offset Socket.IO recovery resumes from.
     std::uint64_t next_offset_ = 1;  // worker 0 only
-    // Rooms this engine sequences itself start their seqs over with each start; over the bus they
-    // are the publisher's.
+    // Rooms this engine sequences itself start their seqs over with each start (a random epoch);
+    // over the bus they are the publisher's, taken from its messages (on_rooms_epoch).
     std::uint64_t rooms_epoch_ = 0;
     std::unordered_map<std::string, RateBucket> publish_rates_;  // by channel; worker 0 only
     std::atomic<std::size_t> room_count_{0};                     // rooms among topics_ (written on worker 0)

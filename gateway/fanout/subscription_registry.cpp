@@ -1,6 +1,7 @@
 #include "gateway/fanout/subscription_registry.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "gateway/fanout/frame_encoder.hpp"
 #include "protocol/topic.hpp"
@@ -34,6 +35,7 @@ TopicState& SubscriptionRegistry::ensure_topic(std::uint32_t id, std::string_vie
 void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
                                    std::int64_t now_ns, std::uint64_t offset) {
     TopicState& topic = topics_[topic_id];
+    const bool fresh = std::exchange(topic.fresh_snapshot, false);
     if (frame->book && topic.book) {
         // Removals first: on a full side (a book50 view holds 50 levels, its copy's capacity) an
         // addition applied before a removal of the same delta would push out a level that stays.
@@ -46,15 +48,17 @@ void SubscriptionRegistry::deliver(std::uint32_t topic_id, const protocol::Marke
         }
         topic.book_seq = d.seq;
         topic.book_ts_ns = d.ts_ns;
-        if (!topic.has_value) {
+        if (!topic.has_value || fresh) {
             // The view's first change: who subscribed before it got an acknowledgement and no
             // snapshot, so the view as it now is goes to them as their snapshot; the next delta
-            // chains from it (its prev_seq is this seq).
+            // chains from it (its prev_seq is this seq). After an epoch change likewise: the
+            // delta chains from nothing a client holds (its prev_seq is 0).
             topic.has_value = true;
             return deliver_first_snapshot(topic, now_ns);
         }
     } else {
         store_latest(topic_id, update);
+        if (fresh && update.kind == protocol::UpdateKind::ticker) return deliver_ticker_snapshot(topic, now_ns);
     }
     FramePtr socketio_frame;
     for (Subscriber* s : topic.subscribers) {
@@ -78,6 +82,19 @@ void SubscriptionRegistry::deliver_first_snapshot(TopicState& topic, std::int64_
         std::string& bytes = s->wire() == Wire::socketio ? socketio : v1;
         if (bytes.empty())
             frames::book_snapshot(topic.name, topic.book_seq, topic.book_ts_ns, *topic.book, s->wire(), bytes);
+        if (!s->queue().push_control(bytes, now_ns)) s->queue().mark_overflowed();
+        if (!s->membership_.dirty) {
+            s->membership_.dirty = true;
+            dirty_.push_back(s);
+        }
+    }
+}
+
+void SubscriptionRegistry::deliver_ticker_snapshot(TopicState& topic, std::int64_t now_ns) {
+    std::string v1, socketio;  // built on first need, once per wire
+    for (Subscriber* s : topic.subscribers) {
+        std::string& bytes = s->wire() == Wire::socketio ? socketio : v1;
+        if (bytes.empty()) frames::snapshot(topic.latest, s->wire(), bytes);
         if (!s->queue().push_control(bytes, now_ns)) s->queue().mark_overflowed();
         if (!s->membership_.dirty) {
             s->membership_.dirty = true;

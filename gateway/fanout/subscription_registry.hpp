@@ -38,6 +38,9 @@ struct TopicState {
     std::uint64_t last_seq = 0;
     std::uint64_t last_offset = 0;
     std::uint64_t epoch = 0;
+    // The topic's epoch changed (its source's seqs start over): its next value goes to the
+    // subscribers as a snapshot (a ticker's, or a book view's whole state), not as a live update.
+    bool fresh_snapshot = false;
 };
 
 class SubscriptionRegistry {
@@ -78,6 +81,7 @@ public:
     /// skipped by a lagging worker) and its epoch.
     void note_position(std::uint32_t topic_id, std::uint64_t seq, std::uint64_t offset, std::uint64_t epoch) {
         TopicState& t = topics_[topic_id];
+        if (t.epoch != 0 && t.epoch != epoch) t.fresh_snapshot = true;
         t.epoch = epoch;
         if (offset == 0) return;  // an announcement
         t.last_seq = seq;
@@ -116,8 +120,11 @@ public:
     std::vector<std::string_view> topic_names() const;
 
 private:
-    /// A book view's first change, to its subscribers: the view as a snapshot.
+    /// A book view's first change (or its first after an epoch change), to its subscribers: the
+    /// view as a snapshot.
     void deliver_first_snapshot(TopicState& topic, std::int64_t now_ns);
+    /// A ticker's first value after an epoch change, to its subscribers as a snapshot.
+    void deliver_ticker_snapshot(TopicState& topic, std::int64_t now_ns);
     void cover(Subscriber& s, std::uint32_t topic_id, std::vector<std::uint32_t>* newly_covered);
     void uncover(Subscriber& s, std::uint32_t topic_id);
     void drop_entry(Subscriber& s, const std::string& entry);

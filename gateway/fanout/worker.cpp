@@ -107,6 +107,13 @@ void Worker::post_status(std::string feed, bool stale, std::string json) {
     });
 }
 
+void Worker::post_notice(std::string json) {
+    boost::asio::post(io_, [this, json = std::move(json)] {
+        const StatusFrames status = frames::status(json);
+        for (auto& [raw, session] : sessions_) session->on_status(status);
+    });
+}
+
 void Worker::post_announcement(std::shared_ptr<const StatusFrames> frames, std::string topic,
                                std::function<void(std::size_t)> done) {
     boost::asio::post(io_, [this, frames = std::move(frames), topic = std::move(topic), done = std::move(done)] {

@@ -57,6 +57,8 @@ public:
     void post_batch(std::shared_ptr<const UpdateBatch> batch);
     /// A feed state change: sent to every session now, and to sessions that open while it holds.
     void post_status(std::string feed, bool stale, std::string json);
+    /// A feed's notice that is not a state (its epoch changed): sent to every session now only.
+    void post_notice(std::string json);
     /// Stops taking sessions and closes every session with 1001 "going away".
     void post_drain();
     /// An operator's announcement (fanout/announcements.hpp): queued on every open session, or only

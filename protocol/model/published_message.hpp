@@ -15,6 +15,9 @@ struct PublishedMessage {
     std::string data;         // the JSON value exactly as the client sent it (validated, not re-serialized)
     std::uint64_t seq = 0;    // per topic, +1 per message; 0 until the sequencer assigns it
     std::int64_t ts_ns = 0;   // when the sequencer assigned the seq, ns since the Unix epoch
+    // The sequencer's seq space (protocol/epoch.hpp): the publisher's epoch for a message from the
+    // bus; 0 when the receiving gateway sequences it (its own rooms' epoch applies).
+    std::uint64_t epoch = 0;
 };
 
 struct Announcement {

@@ -65,9 +65,10 @@ struct SeenUpdate {
 // its own ("thread"), and everything that reaches the ring and the two sinks.
 class Gateway {
 public:
-    Gateway(const NatsServer& nats, const char* reader) {
+    Gateway(const NatsServer& nats, const char* reader, std::uint32_t history = 0) {
         tickgate::feeds::NatsOptions options;
         options.reader = reader;
+        options.history = history;
         std::string error;
         feed_ = NatsFeed::create(nats.servers(), options, 0, error);
         EXPECT_TRUE(feed_) << error;
@@ -133,6 +134,15 @@ public:
         std::lock_guard lock(mutex_);
         return updates_;
     }
+    /// The epoch records that reached the ring: the epoch, and how many updates came before it.
+    struct SeenEpoch {
+        std::uint64_t epoch;
+        std::size_t at;
+    };
+    std::vector<SeenEpoch> epochs() {
+        std::lock_guard lock(mutex_);
+        return epochs_;
+    }
     std::set<std::thread::id> sink_threads() {
         std::lock_guard lock(mutex_);
         return sink_threads_;
@@ -167,8 +177,14 @@ private:
         const std::size_t n = channel_.try_consume(batch);
         if (n) {
             std::lock_guard lock(mutex_);
-            for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t i = 0; i < n; ++i) {
+                // An epoch record is no topic's update: kept apart, with where it stood among them.
+                if (batch[i].kind == tp::UpdateKind::epoch) {
+                    epochs_.push_back({batch[i].seq, updates_.size()});
+                    continue;
+                }
                 updates_.push_back({std::string(batch[i].topic()), batch[i].kind, batch[i].seq});
+            }
         }
         drain_timer_.expires_after(2ms);
         drain_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -188,6 +204,7 @@ private:
     std::vector<tp::PublishedMessage> messages_;
     std::vector<tp::Announcement> announcements_;
     std::vector<SeenUpdate> updates_;
+    std::vector<SeenEpoch> epochs_;
     std::set<std::thread::id> sink_threads_;
     std::atomic<int> dones_{0};
 };
@@ -221,6 +238,26 @@ public:
     void publish(const std::string& subject, const std::string& data) {
         EXPECT_EQ(natsConnection_Publish(nc_, subject.c_str(), data.data(), static_cast<int>(data.size())), NATS_OK);
         EXPECT_EQ(natsConnection_Flush(nc_), NATS_OK);
+    }
+    /// The JetStream stream's messages per subject (-1: no such stream).
+    std::int64_t stream_per_subject(const std::string& stream) {
+        jsCtx* js = nullptr;
+        jsStreamInfo* si = nullptr;
+        std::int64_t n = -1;
+        if (natsConnection_JetStream(&js, nc_, nullptr) == NATS_OK &&
+            js_GetStreamInfo(&si, js, stream.c_str(), nullptr, nullptr) == NATS_OK)
+            n = si->Config->MaxMsgsPerSubject;
+        if (si) jsStreamInfo_Destroy(si);
+        if (js) jsCtx_Destroy(js);
+        return n;
+    }
+    /// What an operator does to start the bus's seqs over: the stream goes, with every seq in it.
+    bool delete_stream(const std::string& stream) {
+        jsCtx* js = nullptr;
+        bool ok = natsConnection_JetStream(&js, nc_, nullptr) == NATS_OK &&
+                  js_DeleteStream(js, stream.c_str(), nullptr, nullptr) == NATS_OK;
+        if (js) jsCtx_Destroy(js);
+        return ok;
     }
 
 private:
@@ -382,6 +419,150 @@ TEST(NatsMessageBus, ARestartedPublisherContinuesTheRoomsSeqAndEveryMarketTopics
     std::map<std::string, std::uint64_t> first_after;
     for (std::size_t i = seen_before; i < all.size(); ++i) first_after.emplace(all[i].topic, all[i].seq);
     for (const auto& [topic, seq] : last_before) EXPECT_EQ(first_after[topic], seq + 1) << topic;
+    // The seqs went on, so the epoch did: one epoch record per gateway, the first, and every
+    // client message in it.
+    for (Gateway* g : {&a, &b}) {
+        const auto epochs = g->epochs();
+        ASSERT_EQ(epochs.size(), 1u) << "a restart that continues the seqs keeps the epoch";
+        EXPECT_EQ(epochs[0].at, 0u) << "the epoch record comes before any update";
+        for (const auto& m : g->messages()) EXPECT_EQ(m.epoch, epochs[0].epoch) << m.topic << " " << m.seq;
+    }
+    EXPECT_NE(publisher.log().find("(continued from the stream)"), std::string::npos) << publisher.log();
+}
+
+// The epoch the publisher logged, from its "epoch <16 hex> (...)" line, the last one (0: none).
+std::uint64_t logged_epoch(const std::string& log) {
+    std::uint64_t epoch = 0;
+    for (std::size_t at = log.find("epoch "); at != std::string::npos; at = log.find("epoch ", at + 1)) {
+        const std::string hex = log.substr(at + 6, 16);
+        if (hex.size() == 16 && hex.find_first_not_of("0123456789abcdef") == std::string::npos &&
+            log.compare(at + 22, 2, " (") == 0)
+            epoch = std::stoull(hex, nullptr, 16);
+    }
+    return epoch;
+}
+
+TEST(NatsMessageBus, APublisherThatStartsItsSeqsOverBringsANewEpochAndTheGatewayTakesItsSeqsAgain) {
+    NatsServer nats(true);
+    ASSERT_TRUE(nats.wait_ready());
+    RawClient raw(nats);
+    const std::vector<std::string> flags = {"--bus-version", "2", "--symbols", "1", "--rate", "50",
+                                            "--trade-rate", "50", "--book-rate", "50"};
+    FeedPublisher publisher(nats, flags);
+    ASSERT_TRUE(publisher.wait_serving()) << publisher.log();
+    const std::uint64_t first_epoch = logged_epoch(publisher.log());
+    ASSERT_NE(first_epoch, 0u) << publisher.log();
+    Gateway g(nats, "worker");
+    ASSERT_TRUE(g.wait_reading());
+    for (int i = 1; i <= 3; ++i) ASSERT_EQ(g.publish("chat.lobby", "alice", std::to_string(i)).seq, static_cast<std::uint64_t>(i));
+    std::this_thread::sleep_for(1500ms);  // seqs well above where a new run starts
+    ASSERT_EQ(publisher.stop(), 0) << publisher.log();
+    std::map<std::string, std::uint64_t> last_before;
+    for (const auto& u : g.updates()) last_before[u.topic] = std::max(last_before[u.topic], u.seq);
+    ASSERT_GT(last_before["ticker.BTC-USD"], 20u);
+    ASSERT_GT(last_before["trade.BTC-USD"], 20u);
+    ASSERT_GT(last_before["book.BTC-USD"], 20u);
+
+    // Nothing to continue from: the publisher starts at seq 1 in an epoch of its own.
+    ASSERT_TRUE(raw.delete_stream("TICKGATE_md"));
+    publisher.start();
+    ASSERT_TRUE(publisher.wait_serving()) << publisher.log();
+    const std::uint64_t second_epoch = logged_epoch(publisher.log());
+    ASSERT_NE(second_epoch, 0u);
+    ASSERT_NE(second_epoch, first_epoch);
+    EXPECT_NE(publisher.log().find("(new: no stream to continue from)"), std::string::npos) << publisher.log();
+    for (int i = 1; i <= 3; ++i) ASSERT_EQ(g.publish("chat.lobby", "bob", std::to_string(i)).seq, static_cast<std::uint64_t>(i));
+
+    ASSERT_TRUE(wait_until([&] { return g.epochs().size() == 2 && g.messages().size() >= 6; }, 10s))
+        << g.epochs().size() << " epochs, " << g.messages().size() << " messages";
+    std::this_thread::sleep_for(1000ms);  // a keyframe's worth of the new run
+    const auto epochs = g.epochs();
+    ASSERT_EQ(epochs.size(), 2u);
+    EXPECT_EQ(epochs[0].epoch, first_epoch);
+    EXPECT_EQ(epochs[1].epoch, second_epoch);
+    // After the record, every topic starts again from the new run's first seqs (the gateway drops
+    // nothing as a duplicate of the old run), and rises from there.
+    const auto all = g.updates();
+    std::map<std::string, std::vector<std::uint64_t>> after;
+    for (std::size_t i = epochs[1].at; i < all.size(); ++i)
+        if (all[i].seq != 0) after[all[i].topic].push_back(all[i].seq);
+    for (const char* topic : {"ticker.BTC-USD", "trade.BTC-USD", "book.BTC-USD"}) {
+        const auto& seqs = after[topic];
+        ASSERT_GE(seqs.size(), 10u) << topic;
+        EXPECT_EQ(seqs.front(), 1u) << topic << ": the new run's first seq";
+        EXPECT_LT(seqs.front(), last_before[topic]) << topic;
+        for (std::size_t i = 1; i < seqs.size(); ++i)
+            EXPECT_GE(seqs[i], seqs[i - 1]) << topic << " (a book change may take several fragments)";
+    }
+    // Rooms too: the new run's seqs 1..3 were delivered, in the new epoch.
+    std::vector<std::uint64_t> lobby;
+    for (const auto& m : g.messages())
+        if (m.topic == "chat.lobby") {
+            lobby.push_back(m.seq);
+            EXPECT_EQ(m.epoch, lobby.size() <= 3 ? first_epoch : second_epoch) << m.seq;
+        }
+    EXPECT_EQ(lobby, (std::vector<std::uint64_t>{1, 2, 3, 1, 2, 3}));
+
+    // A late message of the old epoch is from a seq space that is over: dropped, not a new change.
+    const std::uint64_t duplicates = g.stats().duplicates.get();
+    std::string stale(10, '\0');
+    stale[0] = 0x54;
+    stale[1] = 2;
+    for (int i = 0; i < 8; ++i) stale[2 + i] = static_cast<char>((first_epoch >> (8 * i)) & 0xff);
+    raw.publish("md.ticker.BTC-USD", stale);
+    ASSERT_TRUE(wait_until([&] { return g.stats().duplicates.get() > duplicates; }, 5s));
+    EXPECT_EQ(g.epochs().size(), 2u);
+}
+
+TEST(NatsMessageBus, WithAHistoryTheGatewayReadsTheLastMessagesOfEverySubjectFromJetStream) {
+    NatsServer nats(true);
+    ASSERT_TRUE(nats.wait_ready());
+    RawClient raw(nats);
+    FeedPublisher publisher(nats, {"--bus-version", "2", "--symbols", "1", "--rate", "40", "--trade-rate", "40",
+                                   "--history", "50"});
+    ASSERT_TRUE(publisher.wait_serving()) << publisher.log();
+    EXPECT_EQ(raw.stream_per_subject("TICKGATE_md"), 50);
+    Gateway a(nats, "worker");
+    ASSERT_TRUE(a.wait_reading());
+    for (int i = 1; i <= 5; ++i) ASSERT_EQ(a.publish("chat.lobby", "alice", std::to_string(i)).seq, static_cast<std::uint64_t>(i));
+    std::this_thread::sleep_for(1500ms);  // some 60 tickers and trades, more than the history below
+
+    std::map<std::string, std::uint64_t> a_last;
+    for (const auto& u : a.updates()) a_last[u.topic] = u.seq;
+    Gateway b(nats, "thread", 20), c(nats, "worker");
+    ASSERT_TRUE(b.wait_reading() && c.wait_reading());
+    ASSERT_TRUE(wait_until([&] { return b.messages().size() >= 5; }, 5s)) << b.messages().size();
+    std::this_thread::sleep_for(300ms);
+    for (const char* topic : {"ticker.BTC-USD", "trade.BTC-USD"}) {
+        std::vector<std::uint64_t> seqs;
+        for (const auto& u : b.updates())
+            if (u.topic == topic) seqs.push_back(u.seq);
+        ASSERT_FALSE(seqs.empty()) << topic;
+        // The store's last 20 (of the 50 it keeps), then live: one unbroken run.
+        EXPECT_EQ(seqs, one_to(seqs.back(), seqs.front())) << topic;
+        EXPECT_LE(seqs.front() + 19, a_last[topic]) << topic << ": 20 from before b listened";
+        EXPECT_GT(seqs.front(), 1u) << topic << ": no more than --history of them";
+    }
+    // The room's messages from before it listened, once each, in order.
+    EXPECT_EQ(seqs_of(b.messages()), one_to(5));
+    // Without a history: the latest ticker only, no trade or message from before.
+    std::vector<std::uint64_t> c_trades, c_tickers;
+    for (const auto& u : c.updates()) {
+        if (u.topic == "trade.BTC-USD") c_trades.push_back(u.seq);
+        if (u.topic == "ticker.BTC-USD") c_tickers.push_back(u.seq);
+    }
+    ASSERT_FALSE(c_tickers.empty());
+    EXPECT_GE(c_tickers.front(), a_last["ticker.BTC-USD"]);
+    ASSERT_FALSE(c_trades.empty());
+    EXPECT_GT(c_trades.front(), a_last["trade.BTC-USD"]);
+    EXPECT_TRUE(c.messages().empty());
+
+    // A restart with another --history updates the stream that is there.
+    ASSERT_EQ(publisher.stop(), 0);
+    FeedPublisher again(nats, {"--bus-version", "2", "--symbols", "1", "--rate", "40", "--history", "5"});
+    ASSERT_TRUE(again.wait_serving()) << again.log();
+    EXPECT_EQ(raw.stream_per_subject("TICKGATE_md"), 5);
+    EXPECT_NE(again.log().find("now keeps 5 messages per subject"), std::string::npos) << again.log();
 }
 
 TEST(NatsMessageBus, MalformedRequestsGetAnErrorReplyAndPublishNothing) {

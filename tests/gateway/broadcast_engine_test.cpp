@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -574,6 +575,67 @@ TEST_F(BroadcastEngineTest, TradesReachSubscribersInOrderAndABookOnAForeignChann
     }
     EXPECT_EQ(engine->conflicts(), 2u);
     EXPECT_EQ(engine->topic_count(), 1u);
+}
+
+protocol::MarketUpdate epoch_record(std::uint64_t epoch, std::uint16_t feed = 0) {
+    protocol::MarketUpdate u;
+    u.kind = protocol::UpdateKind::epoch;
+    u.seq = epoch;
+    u.feed = feed;
+    return u;
+}
+
+TEST_F(BroadcastEngineTest, ANewEpochIsAnnouncedAndEachTopicsNextValueComesAsAFreshSnapshot) {
+    entries = {"ticker.*", "book.*", "trade.*"};
+    start({"nats://127.0.0.1:4222"});
+    // A NATS feed learns its publisher's epoch before the first update: nothing to tell clients.
+    publish(epoch_record(0x1111));
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) publish(update("ticker.BTC-USD", seq + 40));
+    for (const auto& u : book_change("BTC-USD", 50, full_book(12), true)) publish(u);
+    for (const auto& u : book_change("BTC-USD", 51, {{protocol::BookSide::bid, 9999, 7}})) publish(u);
+    protocol::MarketUpdate t;
+    t.kind = protocol::UpdateKind::trade;
+    t.set_topic("trade.BTC-USD");
+    t.ts_ns = realtime_ns();
+    t.trade = {6499975, 100, 42, protocol::TradeSide::sell};
+    t.seq = 60;
+    publish(t);
+    ASSERT_TRUE(eventually([&] { return every_session_has(6); }));
+
+    // The publisher started over: its seqs begin at 1 again, a book with a reset.
+    publish(epoch_record(0x2222));
+    const auto ticker = update("ticker.BTC-USD", 1);
+    publish(ticker);
+    for (const auto& u : book_change("BTC-USD", 1, full_book(3), true)) publish(u);
+    for (const auto& u : book_change("BTC-USD", 2, {{protocol::BookSide::ask, 10001, 0}})) publish(u);
+    publish(update("ticker.BTC-USD", 2));
+    t.seq = 1;
+    publish(t);
+    ASSERT_TRUE(eventually([&] { return every_session_has(12); }));
+    const std::string status = v1_status("nats://127.0.0.1:4222", "ok", "epoch changed: seqs start over");
+    for (auto& s : sessions) {
+        const auto texts = s->texts();
+        ASSERT_EQ(texts.size(), 12u);
+        ASSERT_EQ(std::count(texts.begin(), texts.end(), status), 1) << "one status, for the change only";
+        EXPECT_EQ(texts[6], status) << "after the old epoch's messages, before the new one's";
+        std::string snapshot;
+        protocol::encode_update(ticker, true, snapshot);
+        EXPECT_EQ(texts[7], snapshot) << "the ticker's first value of the new epoch, as a snapshot";
+        // The book view's first change of the new epoch is its whole state, as a snapshot (no
+        // prev_seq: it chains from nothing the client held), and the next delta chains from it.
+        e2e::ReferenceBook book;
+        ASSERT_TRUE(book.apply(texts[8])) << book.error() << "\n" << texts[8];
+        EXPECT_NE(texts[8].find(R"("seq":1,)"), std::string::npos) << texts[8];
+        EXPECT_NE(texts[8].find(R"("snapshot":true)"), std::string::npos) << texts[8];
+        EXPECT_EQ(texts[8].find("prev_seq"), std::string::npos) << texts[8];
+        EXPECT_EQ(book.bid_depth(), 3u) << "the old epoch's levels are gone";
+        ASSERT_TRUE(book.apply(texts[9])) << book.error() << "\n" << texts[9];
+        EXPECT_EQ(book.seq(), 2u);
+        EXPECT_NE(texts[10].find(R"("seq":2,)"), std::string::npos) << texts[10];
+        EXPECT_NE(texts[10].find(R"("snapshot":false)"), std::string::npos) << "then live again: " << texts[10];
+        EXPECT_NE(texts[11].find(R"({"type":"trade","topic":"trade.BTC-USD","seq":1,)"), std::string::npos)
+            << "a trade has no snapshot: it comes as it is, its seq showing the restart: " << texts[11];
+    }
 }
 
 }  // namespace
