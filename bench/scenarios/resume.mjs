@@ -11,7 +11,7 @@
 // what the clients saw: seqs missed and seqs received twice.
 //
 //   node bench/scenarios/resume.mjs [--connections 1000] [--rounds 3] [--gap-ms 1000]
-//        [--rate 2000] [--trade-rate 2000] [--symbols 20] [--build DIR] [--out DIR]
+//        [--rate 200] [--trade-rate 200] [--symbols 20] [--build DIR] [--out DIR]
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ const root = path.resolve(here, '..', '..');
 
 function parseArgs(argv) {
   const a = {
-    connections: 1000, rounds: 3, gapMs: 1000, rate: 2000, tradeRate: 2000, symbols: 20,
+    connections: 1000, rounds: 3, gapMs: 1000, rate: 200, tradeRate: 200, symbols: 20,
     history: 5000, build: process.env.TICKGATE_BUILD_DIR || path.join(root, 'build-bench'),
     out: path.join(root, 'bench', 'results'),
   };
@@ -65,7 +65,7 @@ class Client {
     this.topics = topics;
     this.last = new Map();
     this.epochs = {};
-    this.missed = 0;
+    this.missed = { trade: 0, ticker: 0 };
     this.duplicates = 0;
   }
 
@@ -100,7 +100,8 @@ class Client {
         if (prev !== undefined) {
           if (m.seq <= prev) { this.duplicates++; return; }
           // A snapshot after a fresh subscribe jumps by design; what it skipped of a trade is lost.
-          if (m.seq > prev + 1) this.missed += m.seq - prev - 1;
+          // Tickers a lagging worker skipped (superseded by a newer one) count apart: by design.
+          if (m.seq > prev + 1) this.missed[m.type === 'trade' ? 'trade' : 'ticker'] += m.seq - prev - 1;
         }
         this.last.set(m.topic, m.seq);
         if (this.since0 && !this.caughtUp.has(m.topic) && m.ts >= this.since0) {
@@ -127,7 +128,10 @@ async function openAll(clients, opts, concurrency = clients.length) {
 }
 
 async function storm(gw, clients, variant) {
-  for (const c of clients) c.missed = c.duplicates = 0;
+  for (const c of clients) {
+    c.missed = { trade: 0, ticker: 0 };
+    c.duplicates = 0;
+  }
   // The gateway's CPU rate at rest with every client connected, to tell the storm's share.
   const rest0 = cpuSeconds(gw.proc.pid);
   await delay(1000);
@@ -154,7 +158,8 @@ async function storm(gw, clients, variant) {
     p99_ms: quantile(perClient, 0.99),
     gateway_cpu_s: cpu,
     gateway_cpu_over_rest_s: cpu - restPerS * elapsed,
-    missed_seqs: clients.reduce((n, c) => n + c.missed, 0),
+    missed_trades: clients.reduce((n, c) => n + c.missed.trade, 0),
+    missed_tickers: clients.reduce((n, c) => n + c.missed.ticker, 0),
     duplicate_seqs: clients.reduce((n, c) => n + c.duplicates, 0),
     every_topic_recovered: variant === 'resume' ? recoveredAll : undefined,
   };
@@ -189,7 +194,8 @@ try {
     for (const variant of ['resume', 'fresh']) {
       const run = await storm(gw, clients, variant);
       log(`round ${r + 1} ${variant}: all caught up in ${run.all_caught_up_ms?.toFixed(0)} ms (acks ${run.all_acked_ms.toFixed(0)} ms), ` +
-        `gateway ${run.gateway_cpu_s.toFixed(2)} s CPU, missed ${run.missed_seqs}, duplicates ${run.duplicate_seqs}`);
+        `gateway ${run.gateway_cpu_s.toFixed(2)} s CPU, missed trades ${run.missed_trades} tickers ${run.missed_tickers}, ` +
+        `duplicates ${run.duplicate_seqs}, every topic recovered: ${run.every_topic_recovered}`);
       runs.push({ round: r + 1, ...run });
       await delay(500);
     }
@@ -202,7 +208,8 @@ try {
       p99_ms: median(v.map((x) => x.p99_ms)),
       gateway_cpu_s: median(v.map((x) => x.gateway_cpu_s)),
       gateway_cpu_over_rest_s: median(v.map((x) => x.gateway_cpu_over_rest_s)),
-      missed_seqs: median(v.map((x) => x.missed_seqs)),
+      missed_trades: median(v.map((x) => x.missed_trades)),
+      missed_tickers: median(v.map((x) => x.missed_tickers)),
       duplicate_seqs: Math.max(...v.map((x) => x.duplicate_seqs)),
     };
   }
@@ -210,12 +217,15 @@ try {
   fs.mkdirSync(a.out, { recursive: true });
   const file = path.join(a.out, `resume-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(result, null, 2));
-  console.log(`variant  all caught up  p50     p99     gateway CPU (over rest)  missed  duplicates`);
+  console.log('variant  all caught up  p50     p99     gateway CPU (over rest)  missed trades  tickers  duplicates');
   for (const [variant, s] of Object.entries(summary))
     console.log(`${variant.padEnd(8)} ${s.all_caught_up_ms.toFixed(0).padStart(8)} ms  ${s.p50_ms.toFixed(0).padStart(4)} ms ` +
       `${s.p99_ms.toFixed(0).padStart(4)} ms  ${s.gateway_cpu_s.toFixed(2)} s (${s.gateway_cpu_over_rest_s.toFixed(2)} s)` +
-      `        ${String(s.missed_seqs).padStart(6)}  ${s.duplicate_seqs}`);
+      `  ${String(s.missed_trades).padStart(12)}  ${String(s.missed_tickers).padStart(7)}  ${s.duplicate_seqs}`);
   log(`wrote ${file}`);
+} catch (e) {
+  console.error(`gateway stderr (tail):\n${gw.stderr.split('\n').slice(-15).join('\n')}`);
+  throw e;
 } finally {
   await gw.stop();
 }
