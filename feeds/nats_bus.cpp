@@ -210,9 +210,15 @@ bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::
     return true;
 }
 
-LastValuesResult read_last_values(natsConnection* nc, const std::string& subjects, std::chrono::milliseconds budget,
-                                  const std::function<void(std::string_view, std::string_view)>& on_message,
-                                  std::size_t& count, std::string& error) {
+namespace {
+
+/// Reads what the stream holds on `subjects` through an ephemeral consumer with `policy`, until the
+/// stored messages are done (messages published meanwhile may come too): on_stored(subject, data,
+/// stream seq) for each. `what` names them in the time-budget error.
+LastValuesResult read_stored(natsConnection* nc, const std::string& subjects, jsDeliverPolicy policy,
+                             std::chrono::milliseconds budget, const char* what,
+                             const std::function<void(std::string_view, std::string_view, std::uint64_t)>& on_stored,
+                             std::size_t& count, std::string& error) {
     count = 0;
     const auto deadline = std::chrono::steady_clock::now() + budget;
     jsCtx* js = nullptr;
@@ -226,7 +232,7 @@ LastValuesResult read_last_values(natsConnection* nc, const std::string& subject
     }
     jsSubOptions so;
     jsSubOptions_Init(&so);
-    so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+    so.Config.DeliverPolicy = policy;
     so.Config.AckPolicy = js_AckNone;
     natsSubscription* sub = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -238,7 +244,7 @@ LastValuesResult read_last_values(natsConnection* nc, const std::string& subject
     LastValuesResult result = LastValuesResult::loaded;
     std::uint64_t expected = 0;
     if (s == NATS_OK) {
-        // Delivered + pending, asked right after the consumer was made: how many subjects it holds.
+        // Delivered + pending, asked right after the consumer was made: how many it holds for us.
         jsConsumerInfo* ci = nullptr;
         s = natsSubscription_GetConsumerInfo(&ci, sub, &jo, &jerr);
         if (s == NATS_OK) {
@@ -249,8 +255,8 @@ LastValuesResult read_last_values(natsConnection* nc, const std::string& subject
     while (s == NATS_OK && count < expected) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
-            error = "JetStream: " + std::to_string(count) + " of " + std::to_string(expected) +
-                    " latest values read within the time budget";
+            error = "JetStream: " + std::to_string(count) + " of " + std::to_string(expected) + " " + what +
+                    " read within the time budget";
             result = LastValuesResult::failed;
             break;
         }
@@ -258,13 +264,16 @@ LastValuesResult read_last_values(natsConnection* nc, const std::string& subject
         s = natsSubscription_NextMsg(&msg, sub, left.count());
         if (s != NATS_OK) break;
         ++count;
-        on_message(natsMsg_GetSubject(msg),
-                   std::string_view(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg))));
         // Messages published after the consumer was made come too; the metadata says when the
         // stored ones are done even if a subject was added meanwhile.
         jsMsgMetaData* meta = nullptr;
-        const bool caught_up = natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta->NumPending == 0;
+        const bool have_meta = natsMsg_GetMetaData(&meta, msg) == NATS_OK;
+        const std::uint64_t stream_seq = have_meta ? meta->Sequence.Stream : count;
+        const bool caught_up = have_meta && meta->NumPending == 0;
         if (meta) jsMsgMetaData_Destroy(meta);
+        on_stored(natsMsg_GetSubject(msg),
+                  std::string_view(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg))),
+                  stream_seq);
         natsMsg_Destroy(msg);
         if (caught_up) break;
     }
@@ -280,86 +289,40 @@ LastValuesResult read_last_values(natsConnection* nc, const std::string& subject
     return result;
 }
 
+}  // namespace
+
+LastValuesResult read_last_values(natsConnection* nc, const std::string& subjects, std::chrono::milliseconds budget,
+                                  const std::function<void(std::string_view, std::string_view)>& on_message,
+                                  std::size_t& count, std::string& error) {
+    return read_stored(
+        nc, subjects, js_DeliverLastPerSubject, budget, "latest values",
+        [&](std::string_view subject, std::string_view data, std::uint64_t) { on_message(subject, data); }, count,
+        error);
+}
+
 LastValuesResult read_recent_values(natsConnection* nc, const std::string& subjects, std::size_t per_subject,
                                     std::size_t max_subjects, std::chrono::milliseconds budget,
                                     const std::function<void(std::string_view, std::string_view)>& on_message,
                                     std::size_t& count, std::string& error) {
-    count = 0;
-    const auto deadline = std::chrono::steady_clock::now() + budget;
-    jsCtx* js = nullptr;
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = kJetStreamWaitMs;
-    natsStatus s = natsConnection_JetStream(&js, nc, &jo);
-    if (s != NATS_OK) {
-        error = "JetStream: " + status_text(s);
-        return LastValuesResult::failed;
-    }
     // Everything the stream holds on the subjects: at most its messages per subject each (the
     // publisher's --history), of which the last per_subject are kept.
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Config.DeliverPolicy = js_DeliverAll;
-    so.Config.AckPolicy = js_AckNone;
-    natsSubscription* sub = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    s = js_SubscribeSync(&sub, js, subjects.c_str(), &jo, &so, &jerr);
-    if (s == NATS_NOT_FOUND) {
-        jsCtx_Destroy(js);
-        return LastValuesResult::no_stream;
-    }
-    LastValuesResult result = LastValuesResult::loaded;
-    std::uint64_t expected = 0;
-    if (s == NATS_OK) {
-        jsConsumerInfo* ci = nullptr;
-        s = natsSubscription_GetConsumerInfo(&ci, sub, &jo, &jerr);
-        if (s == NATS_OK) {
-            expected = ci->Delivered.Consumer + ci->NumPending;
-            jsConsumerInfo_Destroy(ci);
-        }
-    }
     struct Stored {
         std::uint64_t stream_seq;
         std::string data;
     };
     std::unordered_map<std::string, std::deque<Stored>> by_subject;
-    while (s == NATS_OK && count < expected) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            error = "JetStream: " + std::to_string(count) + " of " + std::to_string(expected) +
-                    " stored messages read within the time budget";
-            result = LastValuesResult::failed;
-            break;
-        }
-        natsMsg* msg = nullptr;
-        s = natsSubscription_NextMsg(&msg, sub, left.count());
-        if (s != NATS_OK) break;
-        ++count;
-        jsMsgMetaData* meta = nullptr;
-        const bool have_meta = natsMsg_GetMetaData(&meta, msg) == NATS_OK;
-        const std::uint64_t stream_seq = have_meta ? meta->Sequence.Stream : count;
-        const bool caught_up = have_meta && meta->NumPending == 0;
-        if (meta) jsMsgMetaData_Destroy(meta);
-        const std::string subject = natsMsg_GetSubject(msg);
-        auto it = by_subject.find(subject);
-        if (it == by_subject.end() && by_subject.size() < max_subjects) it = by_subject.emplace(subject, std::deque<Stored>{}).first;
-        if (it != by_subject.end()) {
+    const auto result = read_stored(
+        nc, subjects, js_DeliverAll, budget, "stored messages",
+        [&](std::string_view subject, std::string_view data, std::uint64_t stream_seq) {
+            auto it = by_subject.find(std::string(subject));
+            if (it == by_subject.end() && by_subject.size() < max_subjects)
+                it = by_subject.emplace(std::string(subject), std::deque<Stored>{}).first;
+            if (it == by_subject.end()) return;
             auto& kept = it->second;
             if (kept.size() == per_subject) kept.pop_front();
-            kept.push_back({stream_seq, std::string(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)))});
-        }
-        natsMsg_Destroy(msg);
-        if (caught_up) break;
-    }
-    if (s != NATS_OK && result == LastValuesResult::loaded) {
-        error = "JetStream: " + status_text(s);
-        result = LastValuesResult::failed;
-    }
-    if (sub) {
-        natsSubscription_Unsubscribe(sub);  // deletes the ephemeral consumer
-        natsSubscription_Destroy(sub);
-    }
-    jsCtx_Destroy(js);
+            kept.push_back({stream_seq, std::string(data)});
+        },
+        count, error);
     // In the stream's order over all subjects, as they were published.
     std::vector<std::pair<std::uint64_t, std::pair<const std::string*, const std::string*>>> order;
     for (const auto& [subject, kept] : by_subject)
