@@ -11,27 +11,14 @@
 #include "protocol/messages.hpp"
 #include "protocol/socketio_events.hpp"
 
+#include "request_checks.hpp"
+
 namespace tp = tickgate::protocol;
 
 namespace {
 
-tp::Request ok(const std::string& text) {
-    auto r = tp::parse_request(text);
-    if (auto* e = std::get_if<tp::RequestError>(&r)) {
-        ADD_FAILURE() << text << " -> " << e->message;
-        return {};
-    }
-    return std::get<tp::Request>(r);
-}
-
-tp::RequestError err(const std::string& text) {
-    auto r = tp::parse_request(text);
-    if (!std::holds_alternative<tp::RequestError>(r)) {
-        ADD_FAILURE() << text << " was accepted";
-        return {};
-    }
-    return std::get<tp::RequestError>(r);
-}
+using request_checks::err;
+using request_checks::ok;
 
 std::string subscribe(const std::string& topics, const std::string& since) {
     return R"({"op":"subscribe","id":5,"topics":)" + topics + R"(,"since":)" + since + "}";
