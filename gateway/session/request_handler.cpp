@@ -143,7 +143,37 @@ bool queue_replay(Session& session, const Resume& r) {
     return true;
 }
 
-void subscribe(Session& session, const protocol::Request& request, Replies& replies) {
+/// Whether a since point is above what this worker has handed out of its topic, in the same epoch:
+/// the client saw it from another worker (or gateway) a moment ahead, and this worker's copy of that
+/// message may still be queued.
+bool worker_behind(Session& session, std::span<const protocol::SincePoint> since) {
+    const TopicHistory* history = session.worker().history();
+    if (!history || !history->enabled()) return false;
+    const auto& registry = session.worker().registry();
+    for (const auto& point : since) {
+        const auto id = registry.find(point.topic);
+        if (!id) continue;
+        const TopicState& topic = registry.topic(*id);
+        if (topic.epoch == point.epoch && point.seq > topic.last_seq) return true;
+    }
+    return false;
+}
+
+void subscribe(Session& session, const protocol::Request& request, Replies& replies, bool deferred = false) {
+    // A since ahead of this worker: decided once the batches queued here have run, so the replay
+    // ends where this worker's live messages go on (else live would bring again what the client
+    // had). Once only: a seq still ahead then is really above the topic's. Not for Socket.IO,
+    // whose connection state recovery follows what a session covers around each request.
+    if (!deferred && session.wire() == Wire::v1 && worker_behind(session, request.since)) {
+        boost::asio::post(session.worker().io(), [weak = session.weak_from_this(), request, form = replies.form()] {
+            const auto later = weak.lock();
+            if (!later || !later->is_open()) return;
+            auto replies = Replies::resume(*later, form);
+            subscribe(*later, request, replies, true);
+            later->flush();
+        });
+        return;
+    }
     const std::vector<std::string>& requested = request.topics;
     auto& registry = session.worker().registry();
     const auto max = session.config().max_subscriptions;

@@ -4,6 +4,7 @@
 // then hand the batch to the worker) is played here by publish().
 #include "tests/gateway/session_harness.hpp"
 
+#include <boost/asio/post.hpp>
 #include <rapidjson/document.h>
 
 #include "gateway/fanout/frame_encoder.hpp"
@@ -73,6 +74,12 @@ protected:
                R"(":{"epoch":")" + std::string(epoch) + R"(","seq":)" + std::to_string(seq) + "}}}";
     }
 
+    /// What is queued on the worker's loop (batches, a deferred subscribe), in order.
+    void run_queued() {
+        worker.io().restart();
+        worker.io().poll();
+    }
+
     TopicHistory history{HistoryLimits{4, 1u << 20, 0}};
     std::uint64_t offset_ = 0;
 };
@@ -137,12 +144,37 @@ TEST_F(Resume, AHistoryThatDoesNotReachBackGivesTheSnapshot) {
     texts = t->texts();
     EXPECT_THAT(texts[0], HasSubstr(R"("recovered":{"ticker.BTC-USD":true})"));
     EXPECT_EQ(seqs(texts, "ticker.BTC-USD"), (std::vector<std::uint64_t>{7, 8, 9, 10}));
-    // A seq the topic has not reached is not recovered either.
+    // A seq the topic has not reached is not recovered either, once what is queued on the worker
+    // has run (the subscribe waits for that: see the next test).
     auto u = open(Wire::v1);
     u->receive(since(R"(["ticker.BTC-USD"])", "ticker.BTC-USD", kEpochText, 11));
+    EXPECT_TRUE(u->texts().empty()) << "decided after the worker's queued batches";
+    run_queued();
     texts = u->texts();
+    ASSERT_FALSE(texts.empty());
     EXPECT_THAT(texts[0], HasSubstr(R"("recovered":{"ticker.BTC-USD":false})"));
     EXPECT_EQ(seqs(texts, "ticker.BTC-USD"), std::vector<std::uint64_t>{10});
+}
+
+TEST_F(Resume, ASinceAheadOfThisWorkerWaitsForItsQueuedBatchesThenChainsWithoutDuplicates) {
+    // The client had seq 4 from another worker; this worker's copies of 4 and 5 are still queued
+    // (the engine put them into the history first, as it does).
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) trade(seq);
+    auto s = open(Wire::v1);
+    boost::asio::post(worker.io(), [this] {
+        trade(4);
+        trade(5);
+    });
+    s->receive(since(R"(["trade.BTC-USD"])", "trade.BTC-USD", kEpochText, 4));
+    run_queued();
+    s->flush();
+    const auto texts = s->texts();
+    ASSERT_FALSE(texts.empty());
+    EXPECT_THAT(texts[0], HasSubstr(R"("recovered":{"trade.BTC-USD":true})"));
+    EXPECT_EQ(seqs(texts, "trade.BTC-USD"), std::vector<std::uint64_t>{5}) << "4 once (the client had it), 5 once";
+    trade(6);
+    s->flush();
+    EXPECT_EQ(seqs(s->texts(), "trade.BTC-USD"), std::vector<std::uint64_t>{6});
 }
 
 TEST_F(Resume, ASinceOnAnEntryAlreadyHeldStillReplays) {
