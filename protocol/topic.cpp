@@ -57,6 +57,37 @@ EntryKind classify_entry(std::string_view entry) noexcept {
     return EntryKind::invalid;
 }
 
+ThrottledEntry parse_throttled_entry(std::string_view entry) noexcept {
+    const auto at = entry.find('@');
+    if (at == std::string_view::npos) return {entry, 0, classify_entry(entry), {}};
+    ThrottledEntry out{entry.substr(0, at), 0, EntryKind::invalid, {}};
+    const auto suffix = entry.substr(at + 1);
+    for (const auto ms : kThrottleIntervalsMs) {
+        if (suffix == (ms == 100    ? std::string_view{"100ms"}
+                       : ms == 250  ? std::string_view{"250ms"}
+                       : ms == 500  ? std::string_view{"500ms"}
+                       : ms == 1000 ? std::string_view{"1000ms"}
+                                    : std::string_view{"5000ms"}))
+            out.interval_ms = ms;
+    }
+    if (out.interval_ms == 0) {
+        out.error = "interval must be one of @100ms, @250ms, @500ms, @1000ms, @5000ms";
+        return out;
+    }
+    const auto kind = classify_entry(out.base);
+    if (kind == EntryKind::invalid) return out;  // the base's own error applies
+    if (kind == EntryKind::room) {
+        out.error = "a room cannot be throttled: a client message is never superseded";
+        return out;
+    }
+    if (topic_channel(out.base) == "trade") {
+        out.error = "a trade topic cannot be throttled: a trade is never superseded";
+        return out;
+    }
+    out.kind = kind;
+    return out;
+}
+
 bool is_room_topic(std::string_view topic) noexcept {
     if (topic.size() > kMaxTopicLength) return false;
     const auto dot = topic.find('.');

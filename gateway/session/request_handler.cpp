@@ -6,6 +6,9 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "feeds/runtime/clock.hpp"
 #include "gateway/fanout/broadcast_engine.hpp"
@@ -174,7 +177,28 @@ void subscribe(Session& session, const protocol::Request& request, Replies& repl
         });
         return;
     }
-    const std::vector<std::string>& requested = request.topics;
+    // Interval suffixes (issue 18) are parsed but not served yet: each such entry is refused with
+    // its own reason (a bad interval, a trade, a room) or, when well formed, as not yet supported,
+    // instead of the generic "not a topic" the registry would give.
+    std::vector<std::string> requested;
+    std::vector<std::pair<std::string_view, std::vector<std::string>>> throttle_refusals;
+    for (const auto& entry : request.topics) {
+        if (entry.find('@') == std::string::npos) {
+            requested.push_back(entry);
+            continue;
+        }
+        const auto parsed = protocol::parse_throttled_entry(entry);
+        const std::string_view reason = !parsed.error.empty() ? parsed.error
+                                        : parsed.kind == protocol::EntryKind::invalid
+                                            ? std::string_view{kNotAnEntry}
+                                            : std::string_view{"interval suffixes are not supported by this gateway yet"};
+        auto it = std::find_if(throttle_refusals.begin(), throttle_refusals.end(),
+                               [&](const auto& r) { return r.first == reason; });
+        if (it == throttle_refusals.end()) it = throttle_refusals.insert(throttle_refusals.end(), {reason, {}});
+        it->second.push_back(entry);
+    }
+    for (const auto& [reason, entries] : throttle_refusals)
+        replies.error(protocol::ErrorCode::bad_request, std::string(reason), entries);
     auto& registry = session.worker().registry();
     const auto max = session.config().max_subscriptions;
     // Forbidden entries never reach the registry, so a client learns nothing (unknown_topic) about

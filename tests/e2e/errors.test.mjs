@@ -97,6 +97,33 @@ describe('bad requests (default limits)', () => {
     const unack = await c.next('unsubscribed');
     assert.deepEqual(unack, { type: 'unsubscribed', id: 22, topics: ['ticker.BTC-USD'] });
   });
+
+  test('interval suffixes are refused with their reason (issue 18, not served yet); the connection survives', T, async () => {
+    const c = await client('throttle');
+    c.send({
+      op: 'subscribe',
+      id: 31,
+      topics: ['ticker.BTC-USD@200ms', 'trade.BTC-USD@1000ms', 'trade.*@250ms', 'Ticker.X@1000ms', 'chat.lobby@500ms', 'ticker.*@1000ms',
+        'ticker.ETH-USD'],
+    });
+    const errors = [];
+    for (let i = 0; i < 5; i++) {
+      errors.push(await c.next((m) => m.type === 'error' && m.id === 31 && !errors.includes(m)));
+    }
+    const byTopics = Object.fromEntries(errors.map((e) => [e.topics.join(','), e]));
+    for (const e of errors) assert.equal(e.code, 'bad_request', JSON.stringify(e));
+    assert.match(byTopics['ticker.BTC-USD@200ms'].message, /@100ms, @250ms, @500ms, @1000ms, @5000ms/);
+    assert.match(byTopics['trade.BTC-USD@1000ms,trade.*@250ms'].message, /trade is never superseded/);
+    assert.match(byTopics['Ticker.X@1000ms'].message, /not a topic/);
+    assert.match(byTopics['chat.lobby@500ms'].message, /room cannot be throttled/);
+    // Well formed, but the gateway does not serve throttled streams yet: refused, not silently raw.
+    assert.match(byTopics['ticker.*@1000ms'].message, /not supported/);
+    const ack = await c.next('subscribed');
+    assert.deepEqual(withoutEpochs(ack), { type: 'subscribed', id: 31, topics: ['ticker.ETH-USD'] });
+    assert.ok(c.messages.indexOf(ack) > Math.max(...errors.map((e) => c.messages.indexOf(e))), 'ack after the errors');
+    await c.next((m) => m.topic === 'ticker.ETH-USD' && m.snapshot === true);
+    await sync(c, 32);
+  });
 });
 
 describe('limits (--max-subscriptions 3, --client-rate 5, --max-message-bytes 256)', () => {

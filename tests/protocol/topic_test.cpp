@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 namespace tp = tickgate::protocol;
 using tp::EntryKind;
@@ -100,4 +101,61 @@ TEST(Topic, Matching) {
 TEST(Topic, Channel) {
     EXPECT_EQ(tp::topic_channel("ticker.BTC-USD"), "ticker");
     EXPECT_EQ(tp::topic_channel("a.B-C"), "a");
+}
+
+// Issue 18: interval suffixes.
+TEST(Topic, ThrottleSuffixSplitsFromBase) {
+    const auto t = tp::parse_throttled_entry("ticker.BTC-USD@1000ms");
+    EXPECT_EQ(t.base, "ticker.BTC-USD");
+    EXPECT_EQ(t.interval_ms, 1000u);
+    EXPECT_EQ(t.kind, EntryKind::topic);
+    EXPECT_TRUE(t.error.empty());
+    for (auto [e, ms] : {std::pair{"ticker.*@250ms", 250u}, {"book.BTC-USD@500ms", 500u}, {"*.*@100ms", 100u},
+                         {"*.ETH-USD@5000ms", 5000u}}) {
+        const auto p = tp::parse_throttled_entry(e);
+        EXPECT_EQ(p.interval_ms, ms) << e;
+        EXPECT_NE(p.kind, EntryKind::invalid) << e;
+        EXPECT_TRUE(p.error.empty()) << e;
+    }
+    EXPECT_EQ(tp::parse_throttled_entry("ticker.*@250ms").kind, EntryKind::pattern);
+}
+
+TEST(Topic, ThrottleWithoutSuffixIsUnchanged) {
+    for (const char* e : {"ticker.BTC-USD", "chat.lobby", "trade.*", "*.*", "Ticker.X", "", "ticker."}) {
+        const auto p = tp::parse_throttled_entry(e);
+        EXPECT_EQ(p.base, e);
+        EXPECT_EQ(p.interval_ms, 0u);
+        EXPECT_EQ(p.kind, tp::classify_entry(e)) << e;
+        EXPECT_TRUE(p.error.empty()) << e;
+    }
+}
+
+TEST(Topic, ThrottleTopicLimitCountsBaseOnly) {
+    // 27-char base: valid; with the suffix the entry is longer than kMaxTopicLength.
+    const std::string base = "ticker.ABCDEFGHIJKL-MNOPQRS";
+    ASSERT_EQ(base.size(), tp::kMaxTopicLength);
+    EXPECT_EQ(tp::classify_entry(base + "@1000ms"), EntryKind::invalid);
+    EXPECT_EQ(tp::parse_throttled_entry(base + "@1000ms").kind, EntryKind::topic);
+    EXPECT_EQ(tp::parse_throttled_entry(base + "X@1000ms").kind, EntryKind::invalid);
+}
+
+TEST(Topic, ThrottleBadSuffixesAreRefusedWithReason) {
+    for (const char* e : {"ticker.BTC-USD@", "ticker.BTC-USD@200ms", "ticker.BTC-USD@1s", "ticker.BTC-USD@1000",
+                          "ticker.BTC-USD@1000MS", "ticker.BTC-USD@1000ms@1000ms", "ticker.*@0100ms"}) {
+        const auto p = tp::parse_throttled_entry(e);
+        EXPECT_EQ(p.kind, EntryKind::invalid) << e;
+        EXPECT_NE(p.error.find("@100ms, @250ms, @500ms, @1000ms, @5000ms"), std::string_view::npos) << e;
+    }
+    for (const char* e : {"trade.BTC-USD@1000ms", "trade.*@250ms"}) {
+        const auto p = tp::parse_throttled_entry(e);
+        EXPECT_EQ(p.kind, EntryKind::invalid) << e;
+        EXPECT_NE(p.error.find("trade is never superseded"), std::string_view::npos) << e;
+    }
+    const auto room = tp::parse_throttled_entry("chat.lobby@500ms");
+    EXPECT_EQ(room.kind, EntryKind::invalid);
+    EXPECT_NE(room.error.find("room cannot be throttled"), std::string_view::npos);
+    // A bad base keeps its own error (the caller's invalid-topic message); no suffix message.
+    const auto bad = tp::parse_throttled_entry("Ticker.X@1000ms");
+    EXPECT_EQ(bad.kind, EntryKind::invalid);
+    EXPECT_TRUE(bad.error.empty());
 }
