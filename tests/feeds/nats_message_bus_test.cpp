@@ -540,7 +540,8 @@ TEST(NatsMessageBus, WithAHistoryTheGatewayReadsTheLastMessagesOfEverySubjectFro
         ASSERT_FALSE(seqs.empty()) << topic;
         // The store's last 20 (of the 50 it keeps), then live: one unbroken run.
         EXPECT_EQ(seqs, one_to(seqs.back(), seqs.front())) << topic;
-        EXPECT_LE(seqs.front() + 19, a_last[topic]) << topic << ": 20 from before b listened";
+        // (How many of them were stored rather than live depends on how long b took to start.)
+        EXPECT_LE(seqs.front(), a_last[topic]) << topic << ": messages from before b listened";
         EXPECT_GT(seqs.front(), 1u) << topic << ": no more than --history of them";
     }
     // The room's messages from before it listened, once each, in order.

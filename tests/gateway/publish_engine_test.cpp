@@ -221,7 +221,11 @@ TEST_F(PublishEngineTest, TheEngineSequencesEachRoomAndDeliversThroughTheWorkers
             other_sent.push_back(o);
         }
     }
-    ASSERT_TRUE(eventually([&] { return of(*lobby, "chat.lobby").size() == 3 && of(*everyone, "chat.other").size() == 2; }));
+    // Each subscriber on its own worker: wait for every delivery, not just the first to arrive.
+    ASSERT_TRUE(eventually([&] {
+        return of(*lobby, "chat.lobby").size() == 3 && of(*everyone, "chat.other").size() == 2 &&
+               of(*everyone, "chat.lobby").size() == 3;
+    }));
     const auto lobby_got = of(*lobby, "chat.lobby");
     for (std::size_t i = 0; i < 3; ++i) {
         // The ts is the engine's: compare the rest exactly, the data byte for byte.
