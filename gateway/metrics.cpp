@@ -56,6 +56,8 @@ struct Metrics::Families {
     pm::Counter& slow_consumers;
     pm::Counter& heartbeat_timeouts;
     pm::Counter& skipped_behind;
+    pm::Counter& throttled_messages;
+    pm::Gauge& throttled_streams;
     pm::Family<pm::Gauge>& connections_by_protocol;
     pm::Family<pm::Counter>& messages_by_protocol;
     pm::Counter& socketio_malformed;
@@ -149,6 +151,10 @@ struct Metrics::Families {
           heartbeat_timeouts(counter("tickgate_heartbeat_timeouts_total", "Clients closed after 3 silent heartbeats")),
           skipped_behind(counter("tickgate_updates_skipped_behind_total",
                                  "Updates a lagging worker skipped because a newer one of the topic was queued")),
+          throttled_messages(counter("tickgate_throttled_messages_total",
+                                     "Messages queued to clients by the ticks of throttled subscriptions (@interval)")),
+          throttled_streams(gauge("tickgate_throttled_streams",
+                                  "Throttled streams, one per (topic, interval) with a subscriber, summed over workers")),
           connections_by_protocol(pm::BuildGauge()
                                       .Name("tickgate_connections_by_protocol")
                                       .Help("Open sessions by wire protocol (v1, socketio)")
@@ -261,6 +267,8 @@ std::string Metrics::scrape() {
     std::int64_t sessions = 0, subscriptions = 0;
     std::uint64_t writes = 0, submits = 0;
     std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0, merged = 0, trades_dropped = 0;
+    std::uint64_t throttled = 0;
+    std::int64_t streams = 0;
     std::uint64_t published_dropped = 0;
     std::int64_t sio_sessions = 0;
     std::uint64_t sio_sent = 0, sio_malformed = 0;
@@ -282,6 +290,8 @@ std::string Metrics::scrape() {
         slow += s.slow_consumer_disconnects.get();
         heartbeats += s.heartbeat_timeouts.get();
         skipped += s.updates_skipped_behind.get();
+        throttled += s.throttled_messages.get();
+        streams += s.throttled_streams.get();
         sio_sessions += s.socketio_sessions.get();
         sio_sent += s.socketio_messages_sent.get();
         sio_malformed += s.socketio_malformed.get();
@@ -304,6 +314,8 @@ std::string Metrics::scrape() {
     set_total(f.slow_consumers, static_cast<double>(slow));
     set_total(f.heartbeat_timeouts, static_cast<double>(heartbeats));
     set_total(f.skipped_behind, static_cast<double>(skipped));
+    set_total(f.throttled_messages, static_cast<double>(throttled));
+    f.throttled_streams.Set(static_cast<double>(streams));
     f.connections_by_protocol.Add({{"protocol", "v1"}}).Set(static_cast<double>(sessions - sio_sessions));
     f.connections_by_protocol.Add({{"protocol", "socketio"}}).Set(static_cast<double>(sio_sessions));
     set_total(f.messages_by_protocol.Add({{"protocol", "v1"}}), static_cast<double>(sent - sio_sent));

@@ -31,6 +31,8 @@ struct alignas(64) WorkerStats {
     runtime::OwnedCounter slow_consumer_disconnects;
     runtime::OwnedCounter heartbeat_timeouts;
     runtime::OwnedCounter updates_skipped_behind;  // superseded before this worker could fan them out
+    runtime::OwnedCounter throttled_messages;      // queued by the ticks of throttled streams
+    runtime::OwnedGauge throttled_streams;         // (topic, interval) streams with a subscriber here
     std::array<runtime::OwnedCounter, kErrorCodeCount> client_errors;  // indexed by protocol::ErrorCode
     runtime::LatencyHistogram fanout_latency;
 

@@ -20,6 +20,8 @@ bool pattern_covers(std::string_view allowed, std::string_view entry) noexcept {
 
 bool Entitlement::allows(std::string_view entry) const noexcept {
     if (!patterns_) return true;
+    // A throttled entry (ticker.*@1000ms) asks for the same topics as its base.
+    entry = entry.substr(0, entry.find('@'));
     for (const auto& pattern : *patterns_)
         if (pattern_covers(pattern, entry)) return true;
     return false;

@@ -103,7 +103,8 @@ std::optional<RequestError> read_since(const Value& object, Request& req) {
             return bad_request("field 'since': '" + shown + "' is not an exact topic", req.id_json);
         bool covered = false;
         for (const auto& entry : req.topics)
-            if (classify_entry(entry) != EntryKind::invalid && entry_matches(entry, topic)) {
+            if (const auto t = parse_throttled_entry(entry);
+                t.kind != EntryKind::invalid && t.error.empty() && entry_matches(t.base, topic)) {
                 covered = true;
                 break;
             }

@@ -3,6 +3,7 @@
 // its hooks (the worker's four, and the operator API's three). Sessions (gateway/session/) implement
 // it; fan-out code never sees a transport.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -61,10 +62,19 @@ public:
     /// Closes the session with `code` (4000-4999) and `reason`, after what is queued.
     virtual void on_operator_close(std::uint16_t /*code*/, std::string_view /*reason*/) {}
 
-    /// How many held entries cover a topic, and where the subscriber sits in its list.
+    /// How many held entries cover a topic at each rate, and where the subscriber sits: in the
+    /// topic's list of the fastest rate it holds (0 raw; i, kThrottleIntervalsMs[i - 1]), or in that
+    /// throttled stream's list of those joined since its last tick.
     struct Coverage {
-        std::uint32_t entries = 0;
+        std::array<std::uint16_t, 6> entries{};  // by rate
+        std::uint8_t rate = 0;
+        bool joined = false;
         std::uint32_t index = 0;
+        std::uint32_t total() const noexcept {
+            std::uint32_t n = 0;
+            for (auto e : entries) n += e;
+            return n;
+        }
     };
     /// The registry's bookkeeping of this subscriber. Only SubscriptionRegistry writes it.
     struct Membership {

@@ -5,8 +5,17 @@
 //
 // A session appears at most once in a topic's subscriber list however many of its entries cover
 // the topic (an exact topic and a pattern), so it is delivered once; `coverage` counts the entries.
+//
+// Throttled entries (ticker.BTC-USD@1000ms, book.*@250ms) put a session in a topic's stream for
+// that interval instead of its raw list, at the fastest rate among the session's entries covering
+// the topic (raw beats any interval). A stream keeps the newest frame since its last tick (a book
+// view: its deltas merged per level), and the worker's tick, aligned to multiples of the interval
+// since the Unix epoch, hands that one frame to every subscriber of the stream: serialized once per
+// (topic, interval) per worker, however many clients hold it.
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,8 +28,31 @@
 #include "protocol/model/market_update.hpp"
 #include "protocol/model/order_book.hpp"
 #include "gateway/fanout/subscriber.hpp"
+#include "protocol/topic.hpp"
 
 namespace tickgate::gateway {
+
+/// Rates a topic is delivered at: 0 raw, i (1..kThrottleCount) every kThrottleIntervalsMs[i - 1].
+inline constexpr std::size_t kThrottleCount = std::size(protocol::kThrottleIntervalsMs);
+/// The rate of an entry's interval (0: none).
+std::uint8_t rate_of_interval(std::uint32_t interval_ms) noexcept;
+
+/// One (topic, interval) on one worker: its subscribers, and what its next tick sends.
+struct ThrottledStream {
+    std::vector<Subscriber*> subscribers;  // they hold sent_seq
+    // Subscribers since the last tick that hold another seq (a snapshot taken between ticks, or
+    // what a faster rate gave them): the tick sends them the same value, or a book view's delta
+    // chained from what each holds, and moves them to `subscribers`.
+    std::vector<std::pair<Subscriber*, std::uint64_t>> joined;
+    FramePtr newest;                  // the newest live frame since the last tick; null: nothing new
+    std::uint64_t newest_seq = 0;
+    std::uint64_t newest_offset = 0;
+    std::shared_ptr<BookDelta> merged;  // a book view's deltas since the last tick, when more than one
+    std::uint64_t sent_seq = 0;         // the seq of the stream's last message (a book delta's prev_seq)
+    bool due = false;                   // listed for its interval's next tick
+    bool empty() const noexcept { return subscribers.empty() && joined.empty(); }
+};
+using ThrottledStreams = std::array<ThrottledStream, kThrottleCount>;
 
 struct TopicState {
     std::string name;
@@ -32,7 +64,8 @@ struct TopicState {
     std::unique_ptr<protocol::OrderBook> book;
     std::uint64_t book_seq = 0;
     std::int64_t book_ts_ns = 0;
-    std::vector<Subscriber*> subscribers;
+    std::vector<Subscriber*> subscribers;  // at the raw rate
+    std::unique_ptr<ThrottledStreams> throttled;  // made when a session first throttles the topic
     // How far this worker has handed the topic out: where a resume's replay from the history
     // (fanout/topic_history.hpp) ends and the worker's next batches take over.
     std::uint64_t last_seq = 0;
@@ -52,10 +85,14 @@ public:
         std::vector<std::string> unknown;     // exact topics no feed has published
         std::vector<std::string> over_limit;  // valid, but the session holds max_entries already
         std::vector<std::uint32_t> newly_covered;  // topics the session now receives that it did not before
+        // Book views whose rate changed so that the session's next message would not chain from the
+        // seq it holds: they need a snapshot (their current state) to go on from.
+        std::vector<std::uint32_t> resync;
     };
     struct UnsubscribeOutcome {
         std::vector<std::string> removed;
         std::vector<std::string> malformed;
+        std::vector<std::uint32_t> resync;
     };
 
     /// Topic ids arrive densely and in order from the engine; a new id creates the topic and
@@ -77,6 +114,24 @@ public:
     /// Socket.IO connection state recovery: live Socket.IO events carry the message's offset as
     /// their last argument (the client recovers from the last one it received).
     void set_socketio_offsets(bool on) noexcept { socketio_offsets_ = on; }
+    /// A ticker this worker skips (it is behind): its latest value, and the throttled streams' newest.
+    void skip(std::uint32_t topic_id, const protocol::MarketUpdate& update, const FramePtr& frame,
+              std::uint64_t offset);
+
+    /// The tick of throttle rate `rate` (1..kThrottleCount): every stream of that interval with
+    /// something new since its last tick queues it on its subscribers (dirty, as deliver()).
+    /// Returns the messages queued.
+    std::size_t deliver_throttled(std::uint8_t rate, std::int64_t now_ns);
+    /// How many (session, topic) pairs are throttled at `rate` on this worker: the worker ticks
+    /// an interval only while some are.
+    std::size_t throttled_subscriptions(std::uint8_t rate) const noexcept { return throttled_count_[rate - 1]; }
+    /// Streams (topic, interval) with a subscriber on this worker.
+    std::size_t throttled_streams() const noexcept { return stream_count_; }
+    /// Called when an interval's first throttled subscription appears (the worker arms its tick).
+    void on_throttled(std::function<void()> f) { on_throttled_ = std::move(f); }
+    /// Calls f(Subscriber&) for every session covering the topic, at any rate.
+    template <typename F>
+    void for_each_subscriber(std::uint32_t topic_id, F&& f) const;
     /// Records how far the topic has been handed out on this worker (every message, delivered or
     /// skipped by a lagging worker) and its epoch.
     void note_position(std::uint32_t topic_id, std::uint64_t seq, std::uint64_t offset, std::uint64_t epoch) {
@@ -120,17 +175,41 @@ public:
     std::vector<std::string_view> topic_names() const;
 
 private:
-    /// A book view's first change (or its first after an epoch change), to its subscribers: the
-    /// view as a snapshot.
-    void deliver_first_snapshot(TopicState& topic, std::int64_t now_ns);
-    /// A ticker's first value after an epoch change, to its subscribers as a snapshot.
-    void deliver_ticker_snapshot(TopicState& topic, std::int64_t now_ns);
-    void cover(Subscriber& s, std::uint32_t topic_id, std::vector<std::uint32_t>* newly_covered);
-    void uncover(Subscriber& s, std::uint32_t topic_id);
-    void drop_entry(Subscriber& s, const std::string& entry);
+    /// A book view's first change (or its first after an epoch change), or a ticker's first value
+    /// after an epoch change: queues a snapshot-like message (`build(wire, out)`) on every subscriber at any
+    /// rate, and starts the topic's streams over from it.
+    template <typename Build>
+    void deliver_snapshot_to_all(TopicState& topic, std::uint32_t topic_id, std::int64_t now_ns, Build&& build);
+    /// Keeps the newest frame (a book view: merges its delta) in each throttled stream of the topic.
+    void stage_throttled(TopicState& topic, std::uint32_t topic_id, const FramePtr& frame, std::uint64_t seq,
+                         std::uint64_t offset);
+    void cover(Subscriber& s, std::uint32_t topic_id, std::uint8_t rate, std::vector<std::uint32_t>* newly_covered,
+               std::vector<std::uint32_t>* resync);
+    void uncover(Subscriber& s, std::uint32_t topic_id, std::uint8_t rate, std::vector<std::uint32_t>* resync);
+    /// Puts `s` in the list of `c.rate`, holding `held`; true when it then needs a snapshot.
+    bool place(Subscriber& s, std::uint32_t topic_id, Subscriber::Coverage& c, std::uint64_t held);
+    /// Takes `s` out of its list; returns the seq it holds.
+    std::uint64_t unplace(Subscriber& s, std::uint32_t topic_id, Subscriber::Coverage& c);
+    /// Whether an entry at `rate` covers the topic: a throttled pattern only covers tickers and books.
+    static bool throttleable(const TopicState& t) noexcept {
+        return t.kind == protocol::UpdateKind::ticker || t.kind == protocol::UpdateKind::book;
+    }
+    /// The seq a subscriber of the topic's raw list holds once its queue is sent.
+    static std::uint64_t current_seq(const TopicState& t) noexcept { return t.book ? t.book_seq : t.latest.seq; }
+    void drop_entry(Subscriber& s, const std::string& entry, std::vector<std::uint32_t>* resync);
+    void mark_dirty(Subscriber& s) {
+        if (!s.membership_.dirty) {
+            s.membership_.dirty = true;
+            dirty_.push_back(&s);
+        }
+    }
 
     std::vector<TopicState> topics_;
     bool socketio_offsets_ = false;
+    std::array<std::vector<std::uint32_t>, kThrottleCount> due_;  // topics with news, per interval
+    std::array<std::size_t, kThrottleCount> throttled_count_{};
+    std::size_t stream_count_ = 0;
+    std::function<void()> on_throttled_;
     std::vector<Subscriber*> dirty_;
     std::vector<Subscriber*> flushing_;  // dirty_ of the pass in progress (kept for its capacity)
     struct NameHash {
@@ -154,6 +233,17 @@ void SubscriptionRegistry::flush_dirty(F&& f) {
         f(*s);
     }
     flushing_.clear();
+}
+
+template <typename F>
+void SubscriptionRegistry::for_each_subscriber(std::uint32_t topic_id, F&& f) const {
+    const TopicState& t = topics_[topic_id];
+    for (Subscriber* s : t.subscribers) f(*s);
+    if (!t.throttled) return;
+    for (const ThrottledStream& st : *t.throttled) {
+        for (Subscriber* s : st.subscribers) f(*s);
+        for (const auto& [s, held] : st.joined) f(*s);
+    }
 }
 
 }  // namespace tickgate::gateway

@@ -20,7 +20,9 @@ constexpr std::int64_t kBehindNs = 250'000'000;
 }  // namespace
 
 Worker::Worker(unsigned index, const Config& config, const NewestSeqTable* newest)
-    : index_(index), config_(config), newest_(newest), sweep_timer_(io_) {}
+    : index_(index), config_(config), newest_(newest), sweep_timer_(io_), throttle_timer_(io_) {
+    registry_.on_throttled([this] { arm_throttle(); });
+}
 
 Worker::~Worker() { join(); }
 
@@ -67,7 +69,7 @@ void Worker::on_batch(const UpdateBatch& batch) {
         // skipped book delta would break every client's book, and a trade is never superseded.
         if (newest_ && item.update.kind == protocol::UpdateKind::ticker && t - item.update.ts_ns > kBehindNs &&
             newest_->superseded(item.topic_id, item.update.seq)) {
-            registry_.store_latest(item.topic_id, item.update);
+            registry_.skip(item.topic_id, item.update, item.frame, item.offset);
             stats_.updates_skipped_behind.add();
             continue;
         }
@@ -123,8 +125,9 @@ void Worker::post_announcement(std::shared_ptr<const StatusFrames> frames, std::
         } else if (const auto id = registry_.find(topic)) {
             // Held by owner: a session without room for it closes, and leaves the list meanwhile.
             std::vector<std::shared_ptr<Subscriber>> subscribers;
-            for (Subscriber* s : registry_.topic(*id).subscribers)
-                if (auto it = sessions_.find(s); it != sessions_.end()) subscribers.push_back(it->second);
+            registry_.for_each_subscriber(*id, [&](Subscriber& s) {
+                if (auto it = sessions_.find(&s); it != sessions_.end()) subscribers.push_back(it->second);
+            });
             for (auto& s : subscribers) queued += s->on_announcement(*frames);
         }
         done(queued);
@@ -167,6 +170,58 @@ void Worker::schedule_sweep() {
         on_sweep();
         schedule_sweep();
     });
+}
+
+void Worker::arm_throttle() {
+    stats_.throttled_streams.add(static_cast<std::int64_t>(registry_.throttled_streams()) - stats_.throttled_streams.get());
+    if (throttle_armed_) {
+        // A newly active interval may be due before the one the timer is set for.
+        for (std::uint8_t rate = 1; rate <= kThrottleCount; ++rate)
+            if (next_tick_ms_[rate - 1] == 0 && registry_.throttled_subscriptions(rate) > 0) {
+                throttle_timer_.cancel();  // its handler re-arms
+                break;
+            }
+        return;
+    }
+    const std::int64_t now_ns = runtime::realtime_ns();
+    const std::int64_t now_ms = now_ns / 1'000'000;
+    std::int64_t next_ms = 0;
+    for (std::uint8_t rate = 1; rate <= kThrottleCount; ++rate) {
+        std::int64_t& tick = next_tick_ms_[rate - 1];
+        if (registry_.throttled_subscriptions(rate) == 0) {
+            tick = 0;
+            continue;
+        }
+        const std::int64_t interval = protocol::kThrottleIntervalsMs[rate - 1];
+        if (tick == 0 || tick < now_ms - interval) tick = (now_ms / interval + 1) * interval;
+        if (next_ms == 0 || tick < next_ms) next_ms = tick;
+    }
+    if (next_ms == 0) return;  // nothing throttled here any more
+    throttle_armed_ = true;
+    // The wall clock decides the moment; the steady clock waits for it.
+    throttle_timer_.expires_after(std::chrono::nanoseconds(std::max<std::int64_t>(next_ms * 1'000'000 - now_ns, 0)));
+    throttle_timer_.async_wait([this](const boost::system::error_code& ec) {
+        throttle_armed_ = false;
+        if (ec && ec != boost::asio::error::operation_aborted) return;
+        if (!ec) on_throttle_timer();
+        arm_throttle();
+    });
+}
+
+void Worker::on_throttle_timer() {
+    const std::int64_t t = now_ns();
+    const std::int64_t now_ms = t / 1'000'000;
+    std::size_t queued = 0;
+    for (std::uint8_t rate = 1; rate <= kThrottleCount; ++rate) {
+        std::int64_t& tick = next_tick_ms_[rate - 1];
+        if (tick == 0 || tick > now_ms) continue;
+        queued += registry_.deliver_throttled(rate, t);
+        const std::int64_t interval = protocol::kThrottleIntervalsMs[rate - 1];
+        tick = (now_ms / interval + 1) * interval;
+    }
+    if (queued == 0) return;
+    stats_.throttled_messages.add(queued);
+    flush_dirty();
 }
 
 void Worker::on_sweep() {

@@ -106,6 +106,11 @@ private:
     void flush_dirty();
     void schedule_sweep();
     void on_sweep();
+    /// Throttled streams (fanout/subscription_registry.hpp): one timer for every interval, set for
+    /// the next multiple of an interval (since the Unix epoch) that has subscribers here, so every
+    /// worker ticks a (topic, interval) at the same wall-clock moment.
+    void arm_throttle();
+    void on_throttle_timer();
 
     const unsigned index_;
     const Config& config_;
@@ -114,6 +119,9 @@ private:
     RecoveryStore* recovery_store_ = nullptr;
     boost::asio::io_context io_{1};
     boost::asio::steady_timer sweep_timer_;
+    boost::asio::steady_timer throttle_timer_;
+    bool throttle_armed_ = false;
+    std::array<std::int64_t, kThrottleCount> next_tick_ms_{};  // per interval; 0: not ticking
     std::thread thread_;
     WorkerStats stats_;
     SubscriptionRegistry registry_;

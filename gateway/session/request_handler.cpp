@@ -34,11 +34,12 @@ struct Resume {
     std::vector<HistoryEntry> replay;
 };
 
-/// Whether `entries` (what the request added or held already) cover `topic`.
+/// Whether `entries` (what the request added or held already) cover `topic` at the raw rate. A
+/// topic only throttled is not replayed: its newest value, the snapshot, is all its stream owes.
 bool covered_by(std::span<const std::string> a, std::span<const std::string> b, std::string_view topic) {
     for (auto entries : {a, b})
         for (const auto& entry : entries)
-            if (protocol::entry_matches(entry, topic)) return true;
+            if (entry.find('@') == std::string::npos && protocol::entry_matches(entry, topic)) return true;
     return false;
 }
 
@@ -177,9 +178,9 @@ void subscribe(Session& session, const protocol::Request& request, Replies& repl
         });
         return;
     }
-    // Interval suffixes (issue 18) are parsed but not served yet: each such entry is refused with
-    // its own reason (a bad interval, a trade, a room) or, when well formed, as not yet supported,
-    // instead of the generic "not a topic" the registry would give.
+    // Entries with an interval suffix the registry cannot serve are refused here with their own
+    // reason (a bad interval, a trade, a room, a publishable channel), instead of the generic
+    // "not a topic" it would give.
     std::vector<std::string> requested;
     std::vector<std::pair<std::string_view, std::vector<std::string>>> throttle_refusals;
     for (const auto& entry : request.topics) {
@@ -188,10 +189,14 @@ void subscribe(Session& session, const protocol::Request& request, Replies& repl
             continue;
         }
         const auto parsed = protocol::parse_throttled_entry(entry);
-        const std::string_view reason = !parsed.error.empty() ? parsed.error
-                                        : parsed.kind == protocol::EntryKind::invalid
-                                            ? std::string_view{kNotAnEntry}
-                                            : std::string_view{"interval suffixes are not supported by this gateway yet"};
+        std::string_view reason = parsed.error;
+        if (reason.empty() && parsed.kind == protocol::EntryKind::invalid) reason = kNotAnEntry;
+        if (reason.empty() && session.config().publishable(protocol::topic_channel(parsed.base)))
+            reason = "a publishable channel cannot be throttled: a client message is never superseded";
+        if (reason.empty()) {
+            requested.push_back(entry);
+            continue;
+        }
         auto it = std::find_if(throttle_refusals.begin(), throttle_refusals.end(),
                                [&](const auto& r) { return r.first == reason; });
         if (it == throttle_refusals.end()) it = throttle_refusals.insert(throttle_refusals.end(), {reason, {}});
@@ -207,7 +212,7 @@ void subscribe(Session& session, const protocol::Request& request, Replies& repl
     const protocol::Entitlement* allowed = session.entitlement();
     if (allowed && !allowed->allows_everything()) {
         for (const auto& entry : requested) {
-            const bool valid = protocol::classify_entry(entry) != protocol::EntryKind::invalid;
+            const bool valid = protocol::parse_throttled_entry(entry).kind != protocol::EntryKind::invalid;
             (valid && !allowed->allows(entry) ? forbidden : permitted).push_back(entry);
         }
     }
@@ -245,6 +250,9 @@ void subscribe(Session& session, const protocol::Request& request, Replies& repl
         if (!queued || !r.topic_id) continue;
         queued = r.recovered ? queue_replay(session, r) : queue_snapshot(session, *r.topic_id);
     }
+    // A faster rate for a topic already covered: the client goes on from its current value.
+    for (std::uint32_t topic_id : outcome.resync)
+        if (queued) queued = queue_snapshot(session, topic_id);
     if (!queued) session.queue().mark_overflowed();
     if (session.queue().overflowed()) session.close(1008, "slow consumer", true);
 }
@@ -254,6 +262,12 @@ void unsubscribe(Session& session, const std::vector<std::string>& entries, Repl
     session.sync_subscription_gauge();
     if (!outcome.malformed.empty()) replies.error(protocol::ErrorCode::bad_request, kNotAnEntry, outcome.malformed);
     replies.topics_changed("unsubscribed", outcome.removed, true);
+    // A topic now delivered at a rate whose stream is ahead of what the client holds.
+    bool queued = true;
+    for (std::uint32_t topic_id : outcome.resync)
+        if (queued) queued = queue_snapshot(session, topic_id);
+    if (!queued) session.queue().mark_overflowed();
+    if (session.queue().overflowed()) session.close(1008, "slow consumer", true);
 }
 
 /// A client sees only the topics it may subscribe to.

@@ -57,6 +57,10 @@ bool SocketIoRecovery::plan_replay(const KeptSession& kept, std::uint64_t offset
     auto& registry = session_.worker().registry();
     const TopicHistory& history = *session_.worker().history();
     std::vector<std::uint32_t> topics;  // every topic the entries cover on this worker
+    // Throttled entries are restored with snapshots: their missed messages were never sent as such
+    // (the history holds the raw stream), and the newest value is all a throttled stream owes.
+    for (const std::string& entry : kept.entries)
+        if (entry.find('@') != std::string::npos) return false;
     for (const std::string& entry : kept.entries) {
         const auto kind = protocol::classify_entry(entry);
         if (kind == protocol::EntryKind::topic || kind == protocol::EntryKind::room) {
