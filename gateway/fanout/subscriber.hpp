@@ -66,7 +66,8 @@ public:
     /// topic's list of the fastest rate it holds (0 raw; i, kThrottleIntervalsMs[i - 1]), or in that
     /// throttled stream's list of those joined since its last tick.
     struct Coverage {
-        std::array<std::uint16_t, 6> entries{};  // by rate
+        // By rate. At most 4 entries cover a topic at one rate (the topic, channel.*, *.SYMBOL, *.*).
+        std::array<std::uint8_t, 6> entries{};
         std::uint8_t rate = 0;
         bool joined = false;
         std::uint32_t index = 0;
