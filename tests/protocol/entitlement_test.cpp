@@ -61,6 +61,14 @@ TEST(Entitlement, OnlyAllowsWhatOnePatternCovers) {
     EXPECT_FALSE(e.allows("ticker.ETH-USD"));
 }
 
+TEST(Entitlement, AThrottledEntryIsAllowedAsItsBase) {
+    const auto e = Entitlement::only({"ticker.BTC-USD", "book.*"});
+    EXPECT_TRUE(e.allows("ticker.BTC-USD@1000ms"));
+    EXPECT_TRUE(e.allows("book.*@250ms"));
+    EXPECT_FALSE(e.allows("ticker.*@1000ms")) << "the suffix does not widen what the base may see";
+    EXPECT_FALSE(e.allows("*.*@250ms"));
+}
+
 TEST(Entitlement, EmptyListAllowsNothing) {
     const auto e = Entitlement::only({});
     EXPECT_FALSE(e.allows("ticker.BTC-USD"));

@@ -40,6 +40,8 @@ TEST(ParseSince, ExactTopicsAndTopicsAPatternCovers) {
     EXPECT_EQ(r.since[1].seq, 0u);
     // *.* covers everything; a room is an exact topic too.
     EXPECT_EQ(ok(subscribe(R"(["*.*"])", R"({"chat.lobby":{"epoch":"ab","seq":3}})")).since.size(), 1u);
+    // A throttled entry covers what its base covers.
+    EXPECT_EQ(ok(subscribe(R"(["ticker.*@1000ms"])", R"({"ticker.BTC-USD":{"epoch":"ab","seq":3}})")).since.size(), 1u);
     // Without since, or with an empty one: nothing to resume.
     EXPECT_TRUE(ok(R"({"op":"subscribe","topics":["trade.*"]})").since.empty());
     EXPECT_TRUE(ok(subscribe(R"(["trade.*"])", "{}")).since.empty());
