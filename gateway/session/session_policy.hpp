@@ -8,14 +8,18 @@
 namespace tickgate::gateway {
 
 /// A token bucket of `rate` client messages per second, bursts of 2 × rate. A client that keeps
-/// sending into an empty bucket is not listening to its rate_limited errors: one more second's worth
-/// of refusals in a row and it is to be closed.
+/// sending into an empty bucket is not listening to its rate_limited errors, and is to be closed:
+/// after one second's worth of refusals in a row (a burst), or when, within a window of
+/// kRateWindowNs, it was refused more than one second's worth and more often than it was allowed
+/// (sustained: a refill token now and then must not clear the record, as it clears the burst's).
 class RateLimiter {
 public:
     enum class Verdict { allowed, refused, exceeded };
 
     RateLimiter(std::uint32_t rate, std::int64_t now_ns)
-        : rate_(rate), tokens_(2.0 * rate), refilled_ns_(now_ns) {}
+        : rate_(rate), tokens_(2.0 * rate), refilled_ns_(now_ns), window_start_ns_(now_ns) {}
+
+    static constexpr std::int64_t kRateWindowNs = 2'000'000'000;
 
     Verdict take(std::int64_t now_ns);
     std::uint32_t rate() const noexcept { return rate_; }
@@ -25,6 +29,9 @@ private:
     double tokens_;
     std::int64_t refilled_ns_;
     std::uint32_t strikes_ = 0;
+    std::int64_t window_start_ns_ = 0;
+    std::uint32_t window_allowed_ = 0;
+    std::uint32_t window_refused_ = 0;
 };
 
 /// What a session's periodic check calls for, in order of precedence.

@@ -38,6 +38,27 @@ TEST(RateLimiter, AnAllowedMessageClearsTheRefusals) {
     for (int i = 0; i < 10; ++i) EXPECT_EQ(limiter.take(kSecond / 10), RateLimiter::Verdict::refused) << i;
 }
 
+// Issue 19, defect 1: a client at 10 × the rate got a refill token every tenth message, which
+// cleared its refusals, so it was never closed. Within a 2 s window it is refused far more often
+// than allowed: exceeded.
+TEST(RateLimiter, SustainedSendingAtTenTimesTheRateIsExceeded) {
+    RateLimiter limiter(50, 0);
+    std::int64_t t = 0;
+    int sent = 0;
+    RateLimiter::Verdict v = RateLimiter::Verdict::allowed;
+    for (; sent < 2000 && v != RateLimiter::Verdict::exceeded; ++sent, t += kSecond / 500) v = limiter.take(t);
+    EXPECT_EQ(v, RateLimiter::Verdict::exceeded);
+    EXPECT_LT(sent, 500) << "closed within the first second of abuse, after its burst";
+    EXPECT_GT(sent, 100) << "the burst of 2 x rate is still allowed";
+}
+
+TEST(RateLimiter, SendingJustOverTheRateIsRefusedButNotClosed) {
+    // 1.5 x the rate for 10 s: refused now and then, allowed more often than refused.
+    RateLimiter limiter(50, 0);
+    for (std::int64_t t = 0; t < 10 * kSecond; t += kSecond / 75)
+        ASSERT_NE(limiter.take(t), RateLimiter::Verdict::exceeded) << "at " << t / 1e9 << " s";
+}
+
 class Liveness : public ::testing::Test {
 protected:
     LivenessPolicy policy{20 * kSecond, 5 * kSecond, 3};
