@@ -109,7 +109,7 @@ private:
             // A client closing a kept-alive HTTP connection is the normal end, not an error.
             const bool quiet = ec == http::error::end_of_stream || ec == asio::error::eof ||
                                ec == asio::error::operation_aborted || timed_out_ || requests_ > 0;
-            if (ec == http::error::header_limit && access_enabled()) return reply_too_large();
+            if (ec == http::error::header_limit) return reply_too_large();
             if (!quiet) {
                 context_.admission.count(ConnectionResult::bad_handshake);
                 TG_LOG(debug, "connection %s: bad HTTP request: %s", peer_.c_str(), ec.message().c_str());
@@ -260,13 +260,17 @@ private:
 
     bool access_enabled() const noexcept { return context_.access && context_.access->enabled(); }
 
-    /// A request past the header limit, with access control on: a token too long for it, most
-    /// likely. 414 when the request line itself did not end within the limit (?token=), else 431.
+    /// A request past the 8 KiB header limit (RFC 9110 §5.4, RFC 9112 §3): 414 when the request
+    /// line itself did not end within it, else 431; with access control on, a token too long for
+    /// it, most likely, and the body says so.
     void reply_too_large() {
         context_.admission.count(ConnectionResult::bad_handshake);
         // Beast parses the request line first: no target means the limit was reached inside it.
         const bool long_target = parser_->get().target().empty();
-        const std::string body = "{\"error\":\"invalid_token\",\"message\":\"request too large (a token is at most 8192 bytes)\"}\n";
+        const std::string body =
+            access_enabled()
+                ? "{\"error\":\"invalid_token\",\"message\":\"request too large (a token is at most 8192 bytes)\"}\n"
+                : "{\"error\":\"bad_request\",\"message\":\"request line and header fields are at most 8192 bytes\"}\n";
         if (long_target) return reply(protocol::http_response(414, "URI Too Long", "application/json", body, false), false);
         reply(protocol::http_response(431, "Request Header Fields Too Large", "application/json", body, false), false);
     }

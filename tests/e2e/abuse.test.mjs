@@ -2,7 +2,8 @@
 // while the abuse goes on and after it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectReady, delay, startGateway } from './support/gateway.mjs';
+import { connectReady, delay, scrape, startGateway } from './support/gateway.mjs';
+import { upgrade } from './support/jwt.mjs';
 import { assertGapFree } from './support/checks.mjs';
 
 const T = { timeout: 30000 };
@@ -50,5 +51,28 @@ describe('hostile clients (--client-rate 50), with a witness', () => {
     assertGapFree(witness.updates(), 'the witness');
     const pong = await witness.request({ op: 'ping', id: 'after' }, 'pong');
     assert.equal(pong.id, 'after');
+  });
+
+  // Defect 3: 64 KiB of headers or a 16 KiB URL ended in a FIN and no response.
+  test('an oversized request gets 431 (header fields) or 414 (URI), counted as bad_handshake', T, async () => {
+    const from = witness.messages.length;
+    const badBefore = (await scrape(gw))['tickgate_connections_total{result="bad_handshake"}'] ?? 0;
+    const headers = {};
+    for (let i = 0; i < 64; ++i) headers[`X-Filler-${i}`] = 'x'.repeat(1000);
+    const big = await upgrade(gw.httpsUrl, '/ws', headers);
+    assert.equal(big.status, 431, big.body);
+    assert.equal(big.json?.error, 'bad_request', big.body);
+    assert.match(big.json?.message, /8192 bytes/);
+    const longUrl = await upgrade(gw.httpsUrl, `/ws?subscribe=${'x'.repeat(16 * 1024)}`);
+    assert.equal(longUrl.status, 414, longUrl.body);
+    const health = await upgrade(gw.httpsUrl, `/healthz?${'y'.repeat(16 * 1024)}`);
+    assert.equal(health.status, 414, 'not only upgrades: any request');
+    const badAfter = (await scrape(gw))['tickgate_connections_total{result="bad_handshake"}'];
+    assert.equal(badAfter - badBefore, 3, 'each one counted');
+    // A request within the limit still upgrades, and the witness saw every seq meanwhile.
+    assert.equal((await upgrade(gw.httpsUrl, '/ws', { 'X-Filler': 'x'.repeat(4000) })).status, 101);
+    await delay(300);
+    assert.ok(witness.updates(from).length > 0);
+    assertGapFree(witness.updates(), 'the witness');
   });
 });
