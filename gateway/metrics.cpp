@@ -58,6 +58,7 @@ struct Metrics::Families {
     pm::Counter& skipped_behind;
     pm::Counter& throttled_messages;
     pm::Gauge& throttled_streams;
+    pm::Counter& throttled_encodes;
     pm::Family<pm::Gauge>& connections_by_protocol;
     pm::Family<pm::Counter>& messages_by_protocol;
     pm::Counter& socketio_malformed;
@@ -155,6 +156,9 @@ struct Metrics::Families {
                                      "Messages queued to clients by the ticks of throttled subscriptions (@interval)")),
           throttled_streams(gauge("tickgate_throttled_streams",
                                   "Throttled streams, one per (topic, interval) with a subscriber, summed over workers")),
+          throttled_encodes(counter("tickgate_throttled_frames_encoded_total",
+                                    "Frames serialized by throttled streams' ticks (merged book deltas, Socket.IO "
+                                    "framings): once per stream and tick, not per subscriber")),
           connections_by_protocol(pm::BuildGauge()
                                       .Name("tickgate_connections_by_protocol")
                                       .Help("Open sessions by wire protocol (v1, socketio)")
@@ -268,6 +272,7 @@ std::string Metrics::scrape() {
     std::uint64_t writes = 0, submits = 0;
     std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0, merged = 0, trades_dropped = 0;
     std::uint64_t throttled = 0;
+    std::uint64_t throttled_encodes = 0;
     std::int64_t streams = 0;
     std::uint64_t published_dropped = 0;
     std::int64_t sio_sessions = 0;
@@ -292,6 +297,7 @@ std::string Metrics::scrape() {
         skipped += s.updates_skipped_behind.get();
         throttled += s.throttled_messages.get();
         streams += s.throttled_streams.get();
+        throttled_encodes += s.throttled_encodes.get();
         sio_sessions += s.socketio_sessions.get();
         sio_sent += s.socketio_messages_sent.get();
         sio_malformed += s.socketio_malformed.get();
@@ -316,6 +322,7 @@ std::string Metrics::scrape() {
     set_total(f.skipped_behind, static_cast<double>(skipped));
     set_total(f.throttled_messages, static_cast<double>(throttled));
     f.throttled_streams.Set(static_cast<double>(streams));
+    set_total(f.throttled_encodes, static_cast<double>(throttled_encodes));
     f.connections_by_protocol.Add({{"protocol", "v1"}}).Set(static_cast<double>(sessions - sio_sessions));
     f.connections_by_protocol.Add({{"protocol", "socketio"}}).Set(static_cast<double>(sio_sessions));
     set_total(f.messages_by_protocol.Add({{"protocol", "v1"}}), static_cast<double>(sent - sio_sent));

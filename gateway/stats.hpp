@@ -33,6 +33,7 @@ struct alignas(64) WorkerStats {
     runtime::OwnedCounter updates_skipped_behind;  // superseded before this worker could fan them out
     runtime::OwnedCounter throttled_messages;      // queued by the ticks of throttled streams
     runtime::OwnedGauge throttled_streams;         // (topic, interval) streams with a subscriber here
+    runtime::OwnedCounter throttled_encodes;       // frames those ticks serialized (not per subscriber)
     std::array<runtime::OwnedCounter, kErrorCodeCount> client_errors;  // indexed by protocol::ErrorCode
     runtime::LatencyHistogram fanout_latency;
 

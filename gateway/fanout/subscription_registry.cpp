@@ -160,12 +160,16 @@ std::size_t SubscriptionRegistry::deliver_throttled(std::uint8_t rate, std::int6
         if (!st.newest) continue;  // emptied, or started over from a snapshot, since it was listed
         // One frame for the stream: the newest as it went out raw, or the merged book delta.
         const FramePtr frame = st.merged ? frames::book_delta(st.merged, id) : st.newest;
+        throttled_encodes_ += st.merged != nullptr;
         const std::string_view channel = protocol::topic_channel(t.name);
         const std::uint64_t offset = socketio_offsets_ ? st.newest_offset : 0;
         FramePtr socketio;
         const auto for_wire = [&](Subscriber* s, const FramePtr& v1, FramePtr& sio) -> const FramePtr& {
             if (s->wire() != Wire::socketio) return v1;
-            if (!sio) sio = frames::socketio_live(*v1, channel, offset);
+            if (!sio) {
+                sio = frames::socketio_live(*v1, channel, offset);
+                ++throttled_encodes_;
+            }
             return sio;
         };
         for (Subscriber* s : st.subscribers) {
@@ -181,6 +185,7 @@ std::size_t SubscriptionRegistry::deliver_throttled(std::uint8_t rate, std::int6
                     auto own_delta = std::make_shared<BookDelta>(*frame->book);
                     own_delta->prev_seq = held;
                     const FramePtr own = frames::book_delta(std::move(own_delta), id);
+                    ++throttled_encodes_;
                     FramePtr own_socketio;
                     s->queue().push_live(for_wire(s, own, own_socketio), now_ns);
                 } else {

@@ -127,6 +127,9 @@ public:
     std::size_t throttled_subscriptions(std::uint8_t rate) const noexcept { return throttled_count_[rate - 1]; }
     /// Streams (topic, interval) with a subscriber on this worker.
     std::size_t throttled_streams() const noexcept { return stream_count_; }
+    /// Frames the ticks serialized so far (merged book deltas, Socket.IO framings): once per stream
+    /// and tick however many subscribe, plus one per joiner whose book needs its own chain link.
+    std::uint64_t throttled_encodes() const noexcept { return throttled_encodes_; }
     /// Called when an interval's first throttled subscription appears (the worker arms its tick).
     void on_throttled(std::function<void()> f) { on_throttled_ = std::move(f); }
     /// Calls f(Subscriber&) for every session covering the topic, at any rate.
@@ -209,6 +212,7 @@ private:
     std::array<std::vector<std::uint32_t>, kThrottleCount> due_;  // topics with news, per interval
     std::array<std::size_t, kThrottleCount> throttled_count_{};
     std::size_t stream_count_ = 0;
+    std::uint64_t throttled_encodes_ = 0;
     std::function<void()> on_throttled_;
     std::vector<Subscriber*> dirty_;
     std::vector<Subscriber*> flushing_;  // dirty_ of the pass in progress (kept for its capacity)

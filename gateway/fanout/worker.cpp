@@ -219,6 +219,7 @@ void Worker::on_throttle_timer() {
         const std::int64_t interval = protocol::kThrottleIntervalsMs[rate - 1];
         tick = (now_ms / interval + 1) * interval;
     }
+    stats_.throttled_encodes.add(registry_.throttled_encodes() - stats_.throttled_encodes.get());
     if (queued == 0) return;
     stats_.throttled_messages.add(queued);
     flush_dirty();

@@ -58,15 +58,25 @@ describe(`throttled subscriptions (${FLAGS.join(' ')}, 2 workers)`, () => {
   });
 
   // First, while no other client holds a stream: the count is per (topic, interval) and worker.
-  test('streams are shared: four clients on ticker.*@100ms are 3 streams per worker, not 12', T, async () => {
+  test('streams are shared: four clients on ticker.*@100ms and book50.*@100ms are 6 streams per worker, not 24, each serialized once per tick', T, async () => {
     const before = await scrape(gw);
+    const t0 = Date.now();
     const four = [];
     for (let i = 0; i < 4; ++i) four.push(await client(`shared${i}`));  // dealt round-robin: two per worker
-    for (const c of four) await c.request({ op: 'subscribe', id: 1, topics: ['ticker.*@100ms'] }, 'subscribed');
+    for (const c of four) await c.request({ op: 'subscribe', id: 1, topics: ['ticker.*@100ms', 'book50.*@100ms'] }, 'subscribed');
     await delay(600);
     const s = await scrape(gw);
-    assert.equal(s.tickgate_throttled_streams, 6, '3 tickers x 2 workers');
-    assert.ok(s.tickgate_throttled_messages_total - (before.tickgate_throttled_messages_total ?? 0) >= 4 * 3 * 3);
+    const elapsed = Date.now() - t0;
+    assert.equal(s.tickgate_throttled_streams, 12, '(3 tickers + 3 book50 views) x 2 workers');
+    const sent = s.tickgate_throttled_messages_total - (before.tickgate_throttled_messages_total ?? 0);
+    assert.ok(sent >= 4 * 6 * 3, `${sent} throttled messages`);
+    // A ticker goes out in the frame already made for raw subscribers; a book view's merged delta is
+    // made once per stream and tick (plus a chain link per client that joined between ticks), not
+    // once per client: at most 3 views x 2 workers per 100 ms tick, whatever the four clients.
+    const encoded = s.tickgate_throttled_frames_encoded_total - (before.tickgate_throttled_frames_encoded_total ?? 0);
+    const bound = 3 * 2 * (Math.ceil(elapsed / 100) + 1) + 4 * 3;
+    assert.ok(encoded > 0 && encoded <= bound, `${encoded} frames encoded in ${elapsed} ms (bound ${bound}; ${sent} sent)`);
+    for (const c of four) assertOnTicks(c.messages, 'book50.SOL-USD', 100, c.label);
     for (const c of four) assertOnTicks(c.messages, 'ticker.BTC-USD', 100, c.label);
     await Promise.all(four.map((c) => c.close()));
     await waitFor(async () => (await scrape(gw)).tickgate_throttled_streams === 0,

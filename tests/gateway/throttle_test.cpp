@@ -170,6 +170,7 @@ TEST_F(ThrottleTest, BookDeltasAreMergedPerTickAndChainForEverySubscriber) {
     registry.subscribe(late, list({"book.*@500ms"}), 10);  // its snapshot is at seq 3
     publish_book(0, book_delta(4, 3, {{9990, 0}}));
     EXPECT_EQ(registry.deliver_throttled(k500, 0), 2u);
+    EXPECT_EQ(registry.throttled_encodes(), 2u) << "the stream's delta, and the joiner's own link";
 
     const std::string e = drain(early);
     EXPECT_NE(e.find(R"("seq":4,"prev_seq":1)"), std::string::npos) << e;
@@ -183,7 +184,29 @@ TEST_F(ThrottleTest, BookDeltasAreMergedPerTickAndChainForEverySubscriber) {
     // After the tick both hold 4 and share the stream's next message.
     publish_book(0, book_delta(5, 4, {{10000, 9}}));
     EXPECT_EQ(registry.deliver_throttled(k500, 0), 2u);
+    EXPECT_EQ(registry.throttled_encodes(), 2u) << "a lone delta goes out as it was encoded for raw subscribers";
     EXPECT_EQ(drain(early), drain(late));
+}
+
+// The work of a tick is per stream: a thousand subscribers of one book stream cost one merged
+// delta per tick, as one subscriber does.
+TEST_F(ThrottleTest, ATickSerializesOncePerStreamWhateverTheSubscribers) {
+    add_book(0);
+    publish_book(0, book_delta(1, 0, {{10000, 5}}));
+    std::vector<std::unique_ptr<Subscriber>> many;
+    for (int i = 0; i < 1000; ++i) {
+        many.push_back(std::make_unique<Subscriber>(1 << 16));
+        registry.subscribe(*many.back(), list({"book.BTC-USD@250ms"}), 10);
+    }
+    const std::uint8_t k250 = rate_of_interval(250);
+    for (std::uint64_t tick = 1; tick <= 3; ++tick) {
+        publish_book(0, book_delta(2 * tick, 2 * tick - 1, {{10000, static_cast<std::int64_t>(6 + tick)}}));
+        publish_book(0, book_delta(2 * tick + 1, 2 * tick, {{9990, static_cast<std::int64_t>(tick)}}));
+        EXPECT_EQ(registry.deliver_throttled(k250, 0), 1000u);
+        EXPECT_EQ(registry.throttled_encodes(), tick) << "one frame per stream and tick";
+    }
+    const std::string first = drain(*many.front());
+    for (std::size_t i = 1; i < many.size(); ++i) ASSERT_EQ(drain(*many[i]), first) << "subscriber " << i;
 }
 
 TEST_F(ThrottleTest, ABookMovedToAStreamAheadOfWhatItHoldsGetsASnapshot) {
