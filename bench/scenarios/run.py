@@ -12,12 +12,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 
-SCENARIOS = ["fanout", "connections", "handshake", "slow", "saturation", "books", "bookcost"]
+SCENARIOS = ["fanout", "connections", "handshake", "slow", "saturation", "books", "bookcost", "throttle"]
 
 
 def parse_args():
@@ -75,6 +76,13 @@ def parse_args():
                    help="bookcost: ticker updates/s, in both arms (the ticker arm draws ticker.*=2); the default "
                         "matches the book arm's delivered rate (at 25 changes/s a symbol, ~86%% of them reach book.<SYM> "
                         "and all book50.<SYM>: ~47 msgs/s per client either way)")
+    g = p.add_argument_group("throttle (issue 18)")
+    g.add_argument("--throttle-symbols", type=int, default=20, help="throttle: simulator symbols (tickers)")
+    g.add_argument("--throttle-rate", type=float, default=100,
+                   help="throttle: ticker updates/s over all symbols (default 100: 5/s a symbol, so raw ticker.* is "
+                        "100 msgs/s a client, 100k msgs/s for 1,000: what one worker serves without conflating)")
+    g.add_argument("--throttle-clients", default="250,1000",
+                   help="throttle: client counts of the throttled arm (the largest also runs raw)")
     a = p.parse_args()
     # Flags given explicitly win over both sets of defaults.
     defaults = dict(duration=8, held=2000, held_duration=5, churn_duration=5, step_duration=4, rounds=1,
@@ -120,8 +128,10 @@ class Runner:
         return os.path.join(self.a.out, "raw", name)
 
     def measure(self, label, rate, connections, load_args, timeout, per_connection=None, symbols=None,
-                gateway_extra=(), topics=None):
-        """One gateway, one tickgate-load run against it: returns (load result, gateway record)."""
+                gateway_extra=(), topics=None, scrape_at=None):
+        """One gateway, one tickgate-load run against it: returns (load result, gateway record).
+        scrape_at: seconds into the run at which to read /metrics too (gauges of a loaded gateway;
+        the scrape at the end comes after the clients left), kept as the record's metrics_during."""
         a = self.a
         symbols = symbols or a.symbols
         gw = B.start_tickgate(self.tickgate, self.cert, self.key, self.raw(label + ".gateway.log"), rate, symbols,
@@ -132,6 +142,11 @@ class Runner:
             # The feed's own output over the run: under CPU contention the simulator can publish fewer
             # than --rate updates/s, which shows as delivered < offered without any seq gap.
             before, t0 = B.scrape_metrics(gw.metrics_url()).get("tickgate_feed_updates_total", 0), time.time()
+            during = {}
+            timer = threading.Timer(scrape_at, lambda: during.update(B.scrape_metrics(gw.metrics_url()))) \
+                if scrape_at else None
+            if timer:
+                timer.start()
             load = B.run_load(self.load, gw.url, [gw.pid], self.raw(label + ".load.json"),
                               ["--connections", connections, "--per-connection", per_connection or a.per_connection,
                                "--threads", a.load_threads, "--label", label, *load_args],
@@ -139,10 +154,15 @@ class Runner:
             metrics = B.scrape_metrics(gw.metrics_url()) if gw.alive() else {"error": "gateway exited during the run"}
             feed_rate = (metrics.get("tickgate_feed_updates_total", before) - before) / (time.time() - t0)
             alive = gw.alive()
+            if timer:
+                timer.cancel()
+                timer.join()
         finally:
             status = gw.stop()
         record = {"argv": gw.proc.args, "rss_idle_kib": rss_idle, "alive_at_end": alive, "exit_status": status,
                   "feed_rate_actual": feed_rate if alive else None, "metrics": metrics}
+        if scrape_at:
+            record["metrics_during"] = during
         return load, record
 
     def result(self, name, settings, **rest):
@@ -457,6 +477,125 @@ class Runner:
             checks.append(B.check("bookcost runs", "an arm had no successful run", "ok", False))
         data["checks"] = checks
         return data
+
+    def throttle(self):
+        """Issue 18: 1,000 clients on ticker.*@1000ms against raw ticker.*, one gateway worker, in
+        interleaved rounds: the gateway CPU saved. The throttled arm also runs with fewer clients on
+        the same (topic, interval) pairs: its streams stay one per pair, and its CPU per delivered
+        message stays what the sends cost. bench/throttle_bench isolates the per-pair work."""
+        a = self.a
+        counts = sorted(int(x) for x in a.throttle_clients.split(","))
+        most = counts[-1]
+        variants = {"raw": ("ticker.*", most)}
+        for n in counts:
+            variants[f"t1000-{n}"] = ("ticker.*@1000ms", n)
+        settings = {"clients": counts, "symbols": a.throttle_symbols, "rate": a.throttle_rate, "rounds": a.rounds,
+                    "duration_s": a.book_duration, "gateway_threads": a.gateway_threads, "load_threads": a.load_threads}
+        data = self.result("throttle", settings)
+        runs = []
+        names = list(variants)
+        for r in range(a.rounds):
+            for v in (names if r % 2 == 0 else names[::-1]):
+                entry, clients = variants[v]
+                label = f"throttle-{v}-{r + 1}"
+                before = B.loadavg()
+                load, gw = self.measure(label, a.throttle_rate, clients,
+                                        ["--topics", entry, "--duration", a.book_duration, "--warmup", 3,
+                                         "--connect-rate", 2000],
+                                        timeout=a.book_duration + clients / 500 + 60, per_connection=1,
+                                        symbols=a.throttle_symbols, scrape_at=clients / 2000 + 3 + a.book_duration / 2)
+                f = throttle_figures(load, gw, clients)
+                runs.append({"variant": v, "round": r + 1, "loadavg_before": before, "loadavg_after": B.loadavg(),
+                             "figures": f, "load": load, "gateway": gw})
+                if f["ok"]:
+                    B.log(f"  {label}: {f['delivered_per_s']:>9,.0f} msgs/s ({f['per_client_per_s']:.1f} a client), "
+                          f"gateway {100 * f['gateway_cpu_util']:.1f}% cpu, {f['cpu_us_per_message']:.2f} µs/msg, "
+                          f"p50 {f['p50_ms']:.1f} p99 {f['p99_ms']:.1f} ms; streams {f['throttled_streams']}, "
+                          f"gaps {f['gaps']}, duplicates {f['duplicates']}, reordered {f['reordered']}; "
+                          f"load avg {before[0]:.1f}")
+                else:
+                    B.log(f"  {label}: failed: {f['error']}")
+        data["runs"] = runs
+        med = {}
+        for v in variants:
+            ok = [x["figures"] for x in runs if x["variant"] == v and x["figures"]["ok"]]
+            med[v] = {"runs_ok": len(ok)}
+            for k in ("delivered_per_s", "per_client_per_s", "gateway_cpu_util", "cpu_us_per_message", "p50_ms",
+                      "p99_ms", "throttled_streams", "load_cpu_us_per_message"):
+                med[v][k] = B.median([f[k] for f in ok]) if ok else None
+            for k in ("gaps", "duplicates", "reordered", "disconnects"):
+                med[v][k] = sum(f[k] for f in ok)
+        data["medians"] = med
+        raw, t = med["raw"], med[f"t1000-{most}"]
+        checks = []
+        if not (raw["runs_ok"] and t["runs_ok"]):
+            checks.append(B.check("throttle runs", "an arm had no successful run", "ok", False))
+            data["checks"] = checks
+            return data
+        saved = 1 - t["gateway_cpu_util"] / raw["gateway_cpu_util"]
+        data["cpu_saved"] = saved
+        per_round = []
+        for r in range(1, a.rounds + 1):
+            f = {x["variant"]: x["figures"] for x in runs if x["round"] == r}
+            if f.get("raw", {}).get("ok") and f.get(f"t1000-{most}", {}).get("ok"):
+                per_round.append(1 - f[f"t1000-{most}"]["gateway_cpu_util"] / f["raw"]["gateway_cpu_util"])
+        data["cpu_saved_per_round"] = per_round
+        expected_raw = a.throttle_rate * most
+        checks += [
+            B.check(f"raw ticker.*: delivered (≥ 95% of {expected_raw:,.0f} offered)", round(raw["delivered_per_s"]),
+                    round(0.95 * expected_raw), raw["delivered_per_s"] >= 0.95 * expected_raw, "msg/s"),
+            B.check("raw ticker.*: seq gaps", raw["gaps"], 0, raw["gaps"] == 0),
+            B.check(f"gateway CPU saved by ticker.*@1000ms at {most} clients (medians)", round(100 * saved, 1),
+                    "reported", saved > 0, "%"),
+        ]
+        for n in counts:
+            m = med[f"t1000-{n}"]
+            if not m["runs_ok"]:
+                checks.append(B.check(f"t1000-{n}: runs", "none succeeded", "ok", False))
+                continue
+            checks += [
+                # A tick that finds no new update sends nothing, so a little under one a second.
+                B.check(f"t1000-{n}: messages a client per second (one per topic and second at most)",
+                        round(m["per_client_per_s"], 2), f"0.9–1.0 × {a.throttle_symbols}",
+                        0.9 * a.throttle_symbols <= m["per_client_per_s"] <= 1.01 * a.throttle_symbols, "msg/s"),
+                B.check(f"t1000-{n}: duplicates + reordered", m["duplicates"] + m["reordered"], 0,
+                        m["duplicates"] + m["reordered"] == 0),
+                B.check(f"t1000-{n}: receive - ts p99 (≤ interval + 5 ms)", round(m["p99_ms"], 1), 1005,
+                        m["p99_ms"] <= 1005, "ms"),
+                B.check(f"t1000-{n}: throttled streams (one per topic and interval, whatever the clients)",
+                        m["throttled_streams"], a.throttle_symbols, m["throttled_streams"] == a.throttle_symbols),
+            ]
+        data["checks"] = checks
+        B.log(f"  medians: raw {100 * raw['gateway_cpu_util']:.1f}% cpu at {raw['delivered_per_s']:,.0f} msgs/s; "
+              + "; ".join(f"{v} {100 * med[v]['gateway_cpu_util']:.1f}% cpu at {med[v]['delivered_per_s']:,.0f} msgs/s "
+                          f"({med[v]['cpu_us_per_message']:.2f} µs/msg)" for v in variants if v != "raw" and med[v]["runs_ok"])
+              + f"; saved {100 * saved:.1f}% (per round {', '.join(f'{100 * x:.1f}' for x in per_round)})")
+        return data
+
+
+def throttle_figures(load, gw, clients):
+    """The figures of one throttle run."""
+    if not load.get("ok"):
+        return {"ok": False, "error": load.get("error")}
+    seq, metrics = load["seq"]["normal"], gw.get("metrics", {})
+    return {
+        "ok": True,
+        "delivered_per_s": load["messages"]["per_s"],
+        "per_client_per_s": load["messages"]["per_s"] / clients,
+        "gateway_cpu_util": load["targets"][0]["cpu_util"],
+        "cpu_us_per_message": load["targets_total"]["cpu_us_per_message"],
+        "load_cpu_us_per_message": load["self"]["cpu_us_per_message"],
+        "p50_ms": load["latency"]["normal"]["p50_ms"],
+        "p99_ms": load["latency"]["normal"]["p99_ms"],
+        "gaps": seq["gaps"],
+        "duplicates": seq["duplicates"],
+        "reordered": seq["reordered"],
+        "disconnects": load["connections"]["disconnects"]["total"],
+        "throttled_streams": gw.get("metrics_during", {}).get("tickgate_throttled_streams"),
+        "throttled_messages": metrics.get("tickgate_throttled_messages_total"),
+        "frames_encoded": metrics.get("tickgate_throttled_frames_encoded_total"),
+        "feed_rate_actual": gw.get("feed_rate_actual"),
+    }
 
 
 def book_figures(load, gw):
