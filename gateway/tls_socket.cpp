@@ -150,8 +150,23 @@ TlsSocket::TlsSocket(TcpSocket socket, SSL_CTX* context, TlsRole role) : socket_
     else SSL_set_accept_state(ssl_);
 }
 
-TlsSocket::TlsSocket(TlsSocket&& other) noexcept : socket_(std::move(other.socket_)), ssl_(other.ssl_) {
+TlsSocket::TlsSocket(TlsSocket&& other) noexcept
+    : socket_(std::move(other.socket_)), ssl_(other.ssl_), fatal_(other.fatal_) {
     other.ssl_ = nullptr;
+}
+
+void TlsSocket::note_error(const error_code& ec) noexcept {
+    if (ec && !(SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN)) fatal_ = true;
+}
+
+void TlsSocket::send_close_notify() noexcept {
+    if (!ssl_ || fatal_ || !socket_.is_open() || !SSL_is_init_finished(ssl_)) return;
+    if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) return;
+    set_write_sink(nullptr);
+    ERR_clear_error();
+    // 0: ours is sent, the peer's not yet read (we do not wait for it); -1: the socket is full.
+    SSL_shutdown(ssl_);
+    ERR_clear_error();
 }
 
 void TlsSocket::set_write_sink(std::string* sink) noexcept {
@@ -171,7 +186,9 @@ Want TlsSocket::handshake_step(error_code& ec) {
     ERR_clear_error();
     const int ret = SSL_do_handshake(ssl_);
     if (ret == 1) return Want::nothing;
-    return classify(ssl_, ret, ec);
+    const Want want = classify(ssl_, ret, ec);
+    note_error(ec);
+    return want;
 }
 
 std::size_t TlsSocket::read_now(void* data, std::size_t size, Want& want, error_code& ec) {
@@ -183,6 +200,7 @@ std::size_t TlsSocket::read_now(void* data, std::size_t size, Want& want, error_
     const int ret = SSL_read_ex(ssl_, data, size, &n);
     if (ret == 1) return want = Want::nothing, n;
     want = classify(ssl_, ret, ec);
+    note_error(ec);
     return 0;
 }
 
@@ -199,6 +217,7 @@ std::size_t TlsSocket::write_now(const void* data, std::size_t size, Want& want,
         const int ret = SSL_write_ex(ssl_, static_cast<const char*>(data) + total, size - total, &n);
         if (ret != 1) {
             want = classify(ssl_, ret, ec);
+            note_error(ec);
             break;
         }
         total += n;

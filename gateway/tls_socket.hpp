@@ -65,6 +65,11 @@ public:
     /// to the socket), so a batch writer can send them; write_now() then always takes everything.
     /// Reads still come from the socket. `*sink` must outlive the setting.
     void set_write_sink(std::string* sink) noexcept;
+    /// Sends this side's close_notify (RFC 8446 §6.1: before closing the write side, unless an
+    /// error alert went out), straight to the socket, once and without waiting: a socket too full
+    /// to take the 24-byte alert now goes without it. Nothing after a fatal error, when OpenSSL
+    /// forbids it, nor before the handshake finished. Does not wait for the peer's close_notify.
+    void send_close_notify() noexcept;
 
     /// Calls `handler(error_code)` when the socket is ready for what `want` names.
     template <class Handler>
@@ -144,8 +149,13 @@ private:
         });
     }
 
+    /// Notes a failed call: after a fatal error (anything but the peer's own close_notify)
+    /// SSL_shutdown must not be called.
+    void note_error(const boost::system::error_code& ec) noexcept;
+
     TcpSocket socket_;
     SSL* ssl_ = nullptr;
+    bool fatal_ = false;
 };
 
 /// The same non-blocking calls on a plain socket, so a session can be written once for both.

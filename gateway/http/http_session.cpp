@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <type_traits>
 
 #include "gateway/admission.hpp"
 #include "gateway/auth/access_control.hpp"
@@ -363,6 +364,8 @@ private:
     void close_socket() {
         timer_.cancel();
         beast::error_code ec;
+        // Called once no write is in flight: the reply is out, or the connection failed.
+        if constexpr (std::is_same_v<Stream, TlsStream>) stream_.send_close_notify();
         socket_of(stream_).shutdown(TcpSocket::shutdown_both, ec);
         socket_of(stream_).close(ec);
     }

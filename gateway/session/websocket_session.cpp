@@ -217,6 +217,14 @@ private:
         socket_closed_ = true;
         close_timer_.cancel();
         error_code ignored;
+        // TLS: close_notify first, unless a send is still in flight (it would overtake those
+        // records); on the uring backend, records OpenSSL made since (an alert) go out before it.
+        if constexpr (kTls) {
+            if (!write_in_flight()) {
+                if (!records_.empty()) socket_of(stream_).send(asio::buffer(records_), 0, ignored);
+                stream_.send_close_notify();
+            }
+        }
         socket_of(stream_).shutdown(TcpSocket::shutdown_both, ignored);
         socket_of(stream_).close(ignored);
         // With a send in flight the slot goes when it completes: until then the ring's table, not
