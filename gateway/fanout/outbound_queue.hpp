@@ -61,6 +61,8 @@ public:
     /// For a push whose overflow the caller handles itself (a snapshot that does not fit).
     void mark_overflowed() noexcept { overflowed_ = true; }
     bool empty() const noexcept { return pieces_.empty() && conflated_.empty(); }
+    /// When the oldest byte still queued was queued (meaningful while not empty).
+    std::int64_t queued_since_ns() const noexcept { return queued_since_ns_; }
     std::size_t bytes() const noexcept { return ordered_bytes_ + conflated_bytes_; }
     std::size_t max_bytes() const noexcept { return max_bytes_; }
     /// Live updates replaced by a newer one of the same topic since the last call.

@@ -96,6 +96,11 @@ private:
     std::shared_ptr<PollingSession> shared_self();
     void answer_get();
     void on_closing() override;
+    /// With no GET held, what is queued waits for the client to fetch it: a client that never
+    /// does (while still posting pongs) is a slow consumer like a WebSocket that stopped reading.
+    std::int64_t backlog_waiting_since_ns() const noexcept override {
+        return !get_ && !queue().empty() ? queue().queued_since_ns() : 0;
+    }
     /// The last place the session is touched: it leaves the sid table and its worker.
     void finish();
 

@@ -164,7 +164,12 @@ void Session::on_sweep(std::int64_t now_ns) {
     const LivenessPolicy policy{static_cast<std::int64_t>(c.heartbeat_ms) * 1'000'000,
                                 static_cast<std::int64_t>(c.slow_timeout_ms) * 1'000'000,
                                 dialect_->silent_heartbeats()};
-    switch (policy.check(liveness_, now_ns, !is_probe())) {
+    LivenessState liveness = liveness_;
+    if (const std::int64_t since = backlog_waiting_since_ns(); since != 0 && !liveness.write_in_flight) {
+        liveness.write_in_flight = true;
+        liveness.inflight_queued_since_ns = since;
+    }
+    switch (policy.check(liveness, now_ns, !is_probe())) {
     case SweepAction::none: return;
     case SweepAction::close_heartbeat_timeout:
         stats().heartbeat_timeouts.add();

@@ -126,6 +126,9 @@ protected:
         liveness_.inflight_queued_since_ns = queued_since_ns;
     }
     void end_write() noexcept { liveness_.write_in_flight = false; }
+    /// When the oldest byte of a backlog that no write can take yet was queued, 0 if none: what
+    /// --slow-timeout-ms measures on a transport whose writes wait for the client (polling).
+    virtual std::int64_t backlog_waiting_since_ns() const noexcept { return 0; }
     bool write_in_flight() const noexcept { return liveness_.write_in_flight; }
     /// The transport closes the socket when this becomes true after a write.
     bool close_handshake_done() const noexcept { return state_ == State::closing && queue().empty() && peer_closed_; }

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
-import { startGateway, httpGet, scrape, waitFor, delay, seqGaps } from './support/gateway.mjs';
-import { withoutEpochs } from './support/checks.mjs';
+import { startGateway, connectReady, httpGet, scrape, waitFor, delay, seqGaps } from './support/gateway.mjs';
+import { assertGapFree, withoutEpochs } from './support/checks.mjs';
 
 let gw;
 // Two workers, so polling requests and upgrades cross from one worker's connections to the other's.
@@ -427,6 +427,48 @@ test('a polling client that stops fetching holds a bounded queue: past half of i
     }
     assert.equal((await req('GET', `&sid=${sid}`)).status, 200, 'the session goes on');
   } finally {
+    await own.stop();
+  }
+});
+
+test('a polling client that posts pongs but never fetches is closed as a slow consumer after --slow-timeout-ms; a witness loses nothing', async () => {
+  const own = await startGateway(['--symbols', '3', '--rate', '300', '--slow-timeout-ms', '1000']);
+  const req = (method, q, body) => new Promise((resolve, reject) => {
+    const r = https.request(`${own.httpsUrl}/socket.io/?EIO=4&transport=polling${q}`, { method, agent }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+    });
+    r.on('error', reject);
+    if (body !== undefined) r.write(body);
+    r.end();
+  });
+  const witness = await connectReady(own.wsUrl, { label: 'witness' });
+  try {
+    await witness.request({ op: 'subscribe', id: 1, topics: ['ticker.BTC-USD'] }, 'subscribed');
+    const before = (await scrape(own)).tickgate_slow_consumer_disconnects_total ?? 0;
+    const sid = JSON.parse((await req('GET', '')).body.slice(1)).sid;
+    await req('POST', `&sid=${sid}`, '40');
+    await req('GET', `&sid=${sid}`);
+    await req('POST', `&sid=${sid}`, '42["subscribe",["ticker.*"]]');
+    // Never another GET; a pong every 200 ms keeps it from looking silent.
+    const t0 = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - t0 < 6000) {
+      await delay(200);
+      status = (await req('POST', `&sid=${sid}`, '3')).status;
+    }
+    const after = (await scrape(own)).tickgate_slow_consumer_disconnects_total ?? 0;
+    assert.equal(status, 400, `the session was still served ${Date.now() - t0} ms later`);
+    assert.equal(after - before, 1, 'closed as a slow consumer');
+    // 1 s of backlog, a sweep, the 1 s grace for a GET to carry the close packet.
+    assert.ok(Date.now() - t0 < 4000, `closed after ${Date.now() - t0} ms`);
+    await delay(300);
+    const live = witness.messages.filter((m) => m.topic === 'ticker.BTC-USD' && m.snapshot === false);
+    assert.ok(live.length > 100, `witness got ${live.length} updates`);
+    assertGapFree(live, 'witness');
+  } finally {
+    await witness.close();
     await own.stop();
   }
 });
