@@ -117,8 +117,12 @@ describe(`throttled subscriptions (${FLAGS.join(' ')}, 2 workers)`, () => {
 
   test('*.*@250ms delivers tickers and books (verified), never trades; trade and room entries are refused', T, async () => {
     const c = await client('all');
+    const listed = (await c.request({ op: 'list', id: 9 }, 'topics')).topics;
     const ack = await c.request({ op: 'subscribe', id: 1, topics: ['*.*@250ms'] }, 'subscribed');
     assert.deepEqual(ack.topics, ['*.*@250ms']);
+    // list names the topics, as before: intervals belong to subscriptions, not to topics.
+    assert.deepEqual((await c.request({ op: 'list', id: 10 }, 'topics')).topics, listed);
+    assert.ok(listed.includes('trade.BTC-USD') && !listed.some((t) => t.includes('@')), `${listed}`);
     assert.ok(!Object.keys(ack.epochs).some((t) => t.startsWith('trade.')), `no trade topic covered: ${Object.keys(ack.epochs)}`);
     await delay(2000);
     const topics = new Set(c.messages.filter((m) => m.topic).map((m) => m.topic));
