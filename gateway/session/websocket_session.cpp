@@ -147,8 +147,11 @@ private:
             if (buffer->capacity() > kKeepWriteCapacity) std::string().swap(*buffer);
         }
         if (state_ == State::closing && queue().empty()) {
-            // Our close frame is out. RFC 6455: the server closes TCP once both close frames are exchanged.
-            if (peer_closed_) close_socket();
+            // Our close frame is out. RFC 6455: the server closes TCP once both close frames are
+            // exchanged; after a framing or UTF-8 error (Fail the WebSocket Connection, §7.1.7) it
+            // reads nothing more, so it closes at once rather than wait out the grace.
+            if (peer_closed_) return close_socket();
+            if (reader_.error() != protocol::FrameError::none) half_close();
             return;
         }
         flush();
@@ -212,19 +215,34 @@ private:
         });
     }
 
+    /// Ends our side only, and reads on: closing a socket with the client's bytes still unread
+    /// would send a reset, which can make the client drop our close frame before reading it. The
+    /// client's FIN (or the close grace) then closes it.
+    void half_close() {
+        if (socket_closed_) return;
+        error_code ignored;
+        send_close_notify();
+        socket_of(stream_).shutdown(TcpSocket::shutdown_send, ignored);
+    }
+
+    /// TLS: close_notify, unless a send is still in flight (it would overtake those records); on
+    /// the uring backend, records OpenSSL made since (an alert) go out before it.
+    void send_close_notify() {
+        if constexpr (kTls) {
+            if (write_in_flight()) return;
+            error_code ignored;
+            if (!records_.empty()) socket_of(stream_).send(asio::buffer(records_), 0, ignored);
+            records_.clear();
+            stream_.send_close_notify();
+        }
+    }
+
     void close_socket() {
         if (socket_closed_) return;
         socket_closed_ = true;
         close_timer_.cancel();
         error_code ignored;
-        // TLS: close_notify first, unless a send is still in flight (it would overtake those
-        // records); on the uring backend, records OpenSSL made since (an alert) go out before it.
-        if constexpr (kTls) {
-            if (!write_in_flight()) {
-                if (!records_.empty()) socket_of(stream_).send(asio::buffer(records_), 0, ignored);
-                stream_.send_close_notify();
-            }
-        }
+        send_close_notify();
         socket_of(stream_).shutdown(TcpSocket::shutdown_both, ignored);
         socket_of(stream_).close(ignored);
         // With a send in flight the slot goes when it completes: until then the ring's table, not

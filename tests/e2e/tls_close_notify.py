@@ -10,122 +10,19 @@ a close the client starts, closes the gateway starts (1009, 1008, 1001 on drain)
 with Connection: close, and a 431. Usage: tls_close_notify.py --gateway PATH/tickgate
 """
 import argparse
-import base64
 import os
-import re
 import signal
-import socket
 import ssl
 import struct
-import subprocess
 import sys
-import tempfile
-import time
 
-CLIENT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-CLIENT.check_hostname = False
-CLIENT.verify_mode = ssl.CERT_NONE
-# Python sets OP_IGNORE_UNEXPECTED_EOF by default, which reads a bare FIN as a clean end: clear it.
-CLIENT.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+from raw_websocket import (Gateway as RawGateway, assert_close_notify, connect, frame, read_exact,  # noqa: E402
+                           read_frame, read_until_close, upgrade)
 
 
-class Gateway:
-    def __init__(self, binary, backend, extra=()):
-        self.state = tempfile.mkdtemp(prefix="tickgate-close-notify-")
-        self.log = open(os.path.join(self.state, "gateway.log"), "w+")
-        self.proc = subprocess.Popen(
-            [binary, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--threads", "1",
-             "--state-dir", self.state, "--symbols", "3", "--rate", "50", "--io-backend", backend, *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            self.log.seek(0)
-            m = re.search(r"listening on wss://127\.0\.0\.1:(\d+)/ws", self.log.read())
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("the gateway did not start: " + self.output())
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read()[-3000:]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-def connect(port):
-    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
-    return CLIENT.wrap_socket(raw, suppress_ragged_eofs=False)
-
-
-def read_exact(s, n):
-    out = b""
-    while len(out) < n:
-        chunk = s.recv(n - len(out))
-        if not chunk:
-            raise AssertionError(f"connection ended after {len(out)} of {n} bytes")
-        out += chunk
-    return out
-
-
-def upgrade(port):
-    s = connect(port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += read_exact(s, 1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return s
-
-
-def frame(opcode, payload):
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([0x80 | opcode])
-    head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n) if n < 65536 else \
-        bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def read_frame(s):
-    b0, b1 = read_exact(s, 2)
-    n = b1 & 0x7F
-    if n == 126:
-        n = struct.unpack("!H", read_exact(s, 2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", read_exact(s, 8))[0]
-    return b0 & 0x0F, read_exact(s, n)
-
-
-def read_until_close(s):
-    """The code of the server's close frame, skipping the data frames before it."""
-    while True:
-        opcode, payload = read_frame(s)
-        if opcode == 8:
-            return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-
-
-def assert_close_notify(s, what):
-    """The next read must be the end of a TLS stream closed with close_notify."""
-    try:
-        rest = s.recv(4096)
-    except ssl.SSLError as e:
-        raise AssertionError(f"{what}: TCP closed without close_notify ({e})") from None
-    assert rest == b"", f"{what}: {len(rest)} more bytes after the close, expected the end of the stream"
+def Gateway(binary, backend, extra=()):
+    return RawGateway(binary, ["--symbols", "3", "--rate", "50", "--io-backend", backend, *extra])
 
 
 def case_client_close(gw):
