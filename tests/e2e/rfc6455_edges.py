@@ -14,33 +14,14 @@ import json
 import os
 import struct
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from raw_websocket import (BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, Gateway,  # noqa: E402
-                           assert_close_notify, close_payload, frame, read_frame, read_until, read_until_close,
-                           upgrade)
+from raw_websocket import (BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, Gateway, Witness,  # noqa: E402
+                           assert_close_notify, close_payload, frame, ping_op, read_frame, read_until,
+                           read_until_close, served, upgrade)
 
 MAX_MESSAGE = 100_000  # --max-message-bytes: room for a 64-bit-length message below it
-
-
-def ping_op(n, pad=0):
-    return json.dumps({"op": "ping", "id": n}).encode() + b" " * pad
-
-
-def is_pong_reply(n):
-    def want(op, payload):
-        if op != TEXT:
-            return False
-        m = json.loads(payload)
-        return m.get("type") == "pong" and m.get("id") == n
-    return want
-
-
-def served(s, n):
-    """The v1 reply to ping op `n` arrives: the connection is fine."""
-    read_until(s, is_pong_reply(n))
 
 
 def closed_with(s, code, what):
@@ -302,43 +283,6 @@ def _(port):
         if op == CLOSE:
             break
     assert_close_notify(s, "frames after close")
-
-
-class Witness(threading.Thread):
-    """A client on ticker.BTC-USD read all along (it answers the server's pings, as any client
-    does), so its seqs can be checked after every case."""
-
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.s = upgrade(port)
-        self.s.sendall(frame(TEXT, b'{"op":"subscribe","id":1,"topics":["ticker.BTC-USD"]}'))
-        self.seqs, self.error, self.stopping = [], None, False
-        self.s.settimeout(0.5)
-
-    def run(self):
-        while not self.stopping:
-            try:
-                op, payload = read_frame(self.s)
-            except TimeoutError:
-                continue
-            except (OSError, AssertionError) as e:
-                self.error = e
-                return
-            if op == PING:
-                self.s.sendall(frame(PONG, payload))
-            elif op == TEXT:
-                m = json.loads(payload)
-                if m.get("topic") == "ticker.BTC-USD" and not m.get("snapshot"):
-                    self.seqs.append(m["seq"])
-
-    def check(self, seconds):
-        self.stopping = True
-        self.join(5)
-        assert self.error is None, f"the witness's connection failed: {self.error}"
-        assert len(self.seqs) >= 10 * seconds * 0.5 / 3, f"witness got {len(self.seqs)} messages in {seconds:.0f} s"
-        gaps = [(a, b) for a, b in zip(self.seqs, self.seqs[1:]) if b != a + 1]
-        assert not gaps, f"witness seq gaps: {gaps[:5]}"
-        return len(self.seqs)
 
 
 def main():

@@ -4,6 +4,7 @@ UTF-8, close codes of every range. And the real gateway, started on a free loopb
 
 Debian's python3 and the standard library only."""
 import base64
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 
 CLIENT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -36,15 +38,35 @@ class Gateway:
         deadline = time.time() + 15
         while time.time() < deadline:
             self.log.seek(0)
-            m = re.search(r"listening on wss://127\.0\.0\.1:(\d+)/ws", self.log.read())
-            if m:
+            text = self.log.read()
+            m = re.search(r"listening on wss://127\.0\.0\.1:(\d+)/ws", text)
+            metrics = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", text)
+            if m and metrics:
                 self.port = int(m.group(1))
+                self.metrics_port = int(metrics.group(1))
                 return
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("the gateway did not start: " + self.output())
+
+    def metrics(self):
+        """/metrics as {name{labels}: value}."""
+        with socket.create_connection(("127.0.0.1", self.metrics_port), timeout=5) as c:
+            c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := c.recv(65536):
+                data += chunk
+        out = {}
+        for line in data.split(b"\r\n\r\n", 1)[1].decode().splitlines():
+            name, _, value = line.rpartition(" ")
+            if name and not line.startswith("#"):
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    pass  # a chunk-size line of a chunked body
+        return out
 
     def output(self):
         self.log.seek(0)
@@ -63,6 +85,9 @@ class Gateway:
 
 def connect(port, timeout=5):
     raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    # Without it Nagle holds the upgrade request behind the handshake's last flight until the
+    # server's delayed ACK: 40 ms a connection.
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return CLIENT.wrap_socket(raw, suppress_ragged_eofs=False)
 
 
@@ -145,3 +170,58 @@ def assert_close_notify(s, what):
     except ssl.SSLError as e:
         raise AssertionError(f"{what}: TCP closed without close_notify ({e})") from None
     assert rest == b"", f"{what}: {len(rest)} more bytes after the close, expected the end of the stream"
+
+
+def ping_op(n, pad=0):
+    return json.dumps({"op": "ping", "id": n}).encode() + b" " * pad
+
+
+def is_pong_reply(n):
+    def want(op, payload):
+        if op != TEXT:
+            return False
+        m = json.loads(payload)
+        return m.get("type") == "pong" and m.get("id") == n
+    return want
+
+
+def served(s, n):
+    """The v1 reply to ping op `n` arrives: the connection is fine."""
+    read_until(s, is_pong_reply(n))
+
+
+class Witness(threading.Thread):
+    """A client on ticker.BTC-USD read all along (it answers the server's pings, as any client
+    does), so its seqs can be checked after every case."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.s = upgrade(port)
+        self.s.sendall(frame(TEXT, b'{"op":"subscribe","id":1,"topics":["ticker.BTC-USD"]}'))
+        self.seqs, self.error, self.stopping = [], None, False
+        self.s.settimeout(0.5)
+
+    def run(self):
+        while not self.stopping:
+            try:
+                op, payload = read_frame(self.s)
+            except TimeoutError:
+                continue
+            except (OSError, AssertionError) as e:
+                self.error = e
+                return
+            if op == PING:
+                self.s.sendall(frame(PONG, payload))
+            elif op == TEXT:
+                m = json.loads(payload)
+                if m.get("topic") == "ticker.BTC-USD" and not m.get("snapshot"):
+                    self.seqs.append(m["seq"])
+
+    def check(self, seconds):
+        self.stopping = True
+        self.join(5)
+        assert self.error is None, f"the witness's connection failed: {self.error}"
+        assert len(self.seqs) >= 10 * seconds * 0.5 / 3, f"witness got {len(self.seqs)} messages in {seconds:.0f} s"
+        gaps = [(a, b) for a, b in zip(self.seqs, self.seqs[1:]) if b != a + 1]
+        assert not gaps, f"witness seq gaps: {gaps[:5]}"
+        return len(self.seqs)

@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""Hostile clients against the real gateway (issue 19), each while a witness subscribed to
+ticker.BTC-USD is read all along and must see every seq, during the case and after it:
+
+- plain HTTP on the TLS port: refused, the gateway serves on;
+- slowloris at the TLS stage (half a ClientHello, then silence) and at the HTTP stage (TLS done,
+  the upgrade request a byte every 200 ms): closed at --handshake-timeout-ms, counted;
+- a 10,000-ping burst on one connection: every ping answered (or the connection closed by the
+  rules), the gateway responsive;
+- 2,000 upgraded connections reset with RST at once: all gone from tickgate_connections within
+  seconds, nothing else disturbed.
+
+Prints a table (family, case, result); exits 1 if any case failed.
+Usage: hostile_clients.py --gateway PATH/tickgate
+"""
+import argparse
+import json
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+from raw_websocket import (PING, PONG, TEXT, Gateway, Witness, connect, frame, ping_op, read_frame,  # noqa: E402
+                           served, upgrade)
+
+HANDSHAKE_TIMEOUT_MS = 1500
+
+
+def connections(gw):
+    return gw.metrics().get("tickgate_connections", -1)
+
+
+def wait_until(what, fn, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fn():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def case_plain_http(gw):
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as s:
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.settimeout(5)
+        got = b""
+        try:
+            while chunk := s.recv(4096):
+                got += chunk
+        except ConnectionResetError:
+            pass
+        # A TLS server answers bytes that are no ClientHello with an alert (or nothing), then closes.
+        assert not got.startswith(b"HTTP/"), "plain HTTP must not be served on the TLS port"
+    served_again(gw)
+
+
+def case_slowloris_tls(gw):
+    before = gw.metrics().get('tickgate_connections_total{result="timeout"}', 0)
+    t0 = time.time()
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+        s.sendall(bytes.fromhex("160301"))  # the start of a TLS record, never finished
+        s.settimeout(HANDSHAKE_TIMEOUT_MS / 1000 * 3)
+        try:
+            assert s.recv(4096) == b"", "expected the server to close"
+        except ConnectionResetError:
+            pass
+    elapsed = time.time() - t0
+    assert HANDSHAKE_TIMEOUT_MS / 1000 * 0.8 <= elapsed <= HANDSHAKE_TIMEOUT_MS / 1000 * 2.5, f"closed after {elapsed:.2f} s"
+    wait_until("counted as a timeout",
+               lambda: gw.metrics().get('tickgate_connections_total{result="timeout"}', 0) == before + 1, 3)
+
+
+def case_slowloris_http(gw):
+    before = gw.metrics().get('tickgate_connections_total{result="timeout"}', 0)
+    s = connect(gw.port, timeout=10)
+    request = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    t0 = time.time()
+    closed = False
+    for b in request * 4:
+        try:
+            s.sendall(bytes([b]))
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            closed = True
+            break
+        time.sleep(0.2)
+        if time.time() - t0 > HANDSHAKE_TIMEOUT_MS / 1000 * 3:
+            break
+    if not closed:
+        s.settimeout(2)
+        try:
+            closed = s.recv(4096) == b""
+        except (ConnectionResetError, ssl.SSLError):
+            closed = True
+        except TimeoutError:
+            closed = False
+    elapsed = time.time() - t0
+    assert closed, f"still open after {elapsed:.1f} s of a byte every 200 ms"
+    assert elapsed <= HANDSHAKE_TIMEOUT_MS / 1000 * 2.5, f"closed after {elapsed:.2f} s"
+    wait_until("counted as a timeout",
+               lambda: gw.metrics().get('tickgate_connections_total{result="timeout"}', 0) == before + 1, 3)
+
+
+def case_ping_burst(gw):
+    s = upgrade(gw.port)
+    burst = b"".join(frame(PING, struct.pack("!I", i)) for i in range(10_000))
+    s.sendall(burst)
+    s.sendall(frame(TEXT, ping_op(77)))
+    pongs, closed_code = 0, None
+    s.settimeout(10)
+    while True:
+        op, payload = read_frame(s)
+        if op == PONG:
+            assert payload == struct.pack("!I", pongs), f"pong {pongs} carries {payload!r}"
+            pongs += 1
+        elif op == TEXT and json.loads(payload).get("type") == "pong" and json.loads(payload).get("id") == 77:
+            break
+        elif op == 0x8:
+            closed_code = struct.unpack("!H", payload[:2])[0]
+            break
+    assert pongs == 10_000 or closed_code == 1008, f"{pongs} pongs, close {closed_code}"
+    served_again(gw)
+
+
+def case_reset_burst(gw):
+    base = connections(gw)
+    held = []
+    for _ in range(2000):
+        held.append(upgrade(gw.port))
+    wait_until("2,000 connections open", lambda: connections(gw) >= base + 2000)
+    for s in held:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # SO_LINGER 0: RST, no FIN, no close_notify
+    t0 = time.time()
+    wait_until("the 2,000 reset connections gone", lambda: connections(gw) <= base, 10)
+    served_again(gw)
+    return time.time() - t0
+
+
+def served_again(gw):
+    s = upgrade(gw.port)
+    s.sendall(frame(TEXT, ping_op(99)))
+    served(s, 99)
+    s.close()
+
+
+CASES = [
+    ("hostile", "plain HTTP on the TLS port: refused, others served", case_plain_http),
+    ("hostile", f"slowloris at the TLS stage: closed at --handshake-timeout-ms ({HANDSHAKE_TIMEOUT_MS}), counted",
+     case_slowloris_tls),
+    ("hostile", "slowloris at the HTTP stage (a byte every 200 ms): closed at the handshake timeout, counted",
+     case_slowloris_http),
+    ("hostile", "10,000 pings in one burst: every one answered in order (or 1008), others served", case_ping_burst),
+    ("hostile", "2,000 upgraded connections reset (RST) at once: all released, others served", case_reset_burst),
+]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--gateway", required=True)
+    a = p.parse_args()
+    gw = Gateway(a.gateway, ["--symbols", "3", "--rate", "30", "--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS),
+                             "--max-connections-per-ip", "5000", "--max-connections", "5000"])
+    rows, failures = [], 0
+    try:
+        witness = Witness(gw.port)
+        witness.start()
+        started = time.time()
+        for family, name, fn in CASES:
+            t0 = time.time()
+            try:
+                fn(gw)
+                rows.append((family, name, f"ok ({time.time() - t0:.1f} s)"))
+            except (AssertionError, OSError, ValueError) as e:
+                failures += 1
+                rows.append((family, name, f"FAIL: {e!r}"))
+        time.sleep(0.5)
+        try:
+            n = witness.check(time.time() - started)
+            rows.append(("witness", f"ticker.BTC-USD gap-free during and after every case ({n} messages)", "ok"))
+        except AssertionError as e:
+            failures += 1
+            rows.append(("witness", "ticker.BTC-USD gap-free throughout", f"FAIL: {e}"))
+        alive = gw.proc.poll() is None
+        rows.append(("gateway", "still running after every case", "ok" if alive else "FAIL"))
+        failures += not alive
+    finally:
+        status = gw.stop()
+    if status != 0:
+        failures += 1
+        rows.append(("gateway", f"exit status {status}", "FAIL: " + gw.output()))
+    for family, name, result in rows:
+        print(f"| {family} | {name} | {result} |")
+    print(f"{failures} failed of {len(rows)}" if failures else f"all {len(rows)} passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
