@@ -23,8 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from raw_websocket import (PING, PONG, TEXT, Gateway, Witness, connect, frame, ping_op, read_frame,  # noqa: E402
-                           served, upgrade)
+from raw_websocket import PING, PONG, TEXT, connect, frame, ping_op, read_frame, run_cases, served, upgrade  # noqa: E402
 
 HANDSHAKE_TIMEOUT_MS = 1500
 
@@ -161,40 +160,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--gateway", required=True)
     a = p.parse_args()
-    gw = Gateway(a.gateway, ["--symbols", "3", "--rate", "30", "--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS),
-                             "--max-connections-per-ip", "5000", "--max-connections", "5000"])
-    rows, failures = [], 0
-    try:
-        witness = Witness(gw.port)
-        witness.start()
-        started = time.time()
-        for family, name, fn in CASES:
-            t0 = time.time()
-            try:
-                fn(gw)
-                rows.append((family, name, f"ok ({time.time() - t0:.1f} s)"))
-            except (AssertionError, OSError, ValueError) as e:
-                failures += 1
-                rows.append((family, name, f"FAIL: {e!r}"))
-        time.sleep(0.5)
-        try:
-            n = witness.check(time.time() - started)
-            rows.append(("witness", f"ticker.BTC-USD gap-free during and after every case ({n} messages)", "ok"))
-        except AssertionError as e:
-            failures += 1
-            rows.append(("witness", "ticker.BTC-USD gap-free throughout", f"FAIL: {e}"))
-        alive = gw.proc.poll() is None
-        rows.append(("gateway", "still running after every case", "ok" if alive else "FAIL"))
-        failures += not alive
-    finally:
-        status = gw.stop()
-    if status != 0:
-        failures += 1
-        rows.append(("gateway", f"exit status {status}", "FAIL: " + gw.output()))
-    for family, name, result in rows:
-        print(f"| {family} | {name} | {result} |")
-    print(f"{failures} failed of {len(rows)}" if failures else f"all {len(rows)} passed")
-    return 1 if failures else 0
+    return run_cases(a.gateway, ["--symbols", "3", "--rate", "30", "--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS),
+                      "--max-connections-per-ip", "5000", "--max-connections", "5000"], CASES)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ import json
 import os
 import struct
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from raw_websocket import (BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, Gateway, Witness,  # noqa: E402
-                           assert_close_notify, close_payload, frame, ping_op, read_frame, read_until,
-                           read_until_close, served, upgrade)
+from raw_websocket import (BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, assert_close_notify,  # noqa: E402
+                           close_payload, frame, ping_op, read_frame, read_until, read_until_close, run_cases,
+                           served, upgrade)
 
 MAX_MESSAGE = 100_000  # --max-message-bytes: room for a 64-bit-length message below it
 
@@ -289,38 +288,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--gateway", required=True)
     a = p.parse_args()
-    gw = Gateway(a.gateway, ["--symbols", "3", "--rate", "30", "--max-message-bytes", str(MAX_MESSAGE),
-                             "--client-rate", "1000"])
-    rows, failures = [], 0
-    try:
-        witness = Witness(gw.port)
-        witness.start()
-        started = time.time()
-        for family, name, fn in CASES:
-            try:
-                fn(gw.port)
-                rows.append((family, name, "ok"))
-            except (AssertionError, OSError, ValueError) as e:
-                failures += 1
-                rows.append((family, name, f"FAIL: {e}"))
-        try:
-            n = witness.check(time.time() - started)
-            rows.append(("witness", f"ticker.BTC-USD gap-free throughout ({n} messages)", "ok"))
-        except AssertionError as e:
-            failures += 1
-            rows.append(("witness", "ticker.BTC-USD gap-free throughout", f"FAIL: {e}"))
-        alive = gw.proc.poll() is None
-        rows.append(("gateway", "still running after every case", "ok" if alive else "FAIL"))
-        failures += not alive
-    finally:
-        status = gw.stop()
-    if status != 0:
-        failures += 1
-        rows.append(("gateway", f"exit status {status}", "FAIL: " + gw.output()))
-    for family, name, result in rows:
-        print(f"| {family} | {name} | {result} |")
-    print(f"{failures} failed of {len(rows)}" if failures else f"all {len(rows)} passed")
-    return 1 if failures else 0
+    return run_cases(a.gateway, ["--symbols", "3", "--rate", "30", "--max-message-bytes", str(MAX_MESSAGE),
+                      "--client-rate", "1000"], [(f, n, lambda gw, fn=fn: fn(gw.port)) for f, n, fn in CASES])
 
 
 if __name__ == "__main__":

@@ -218,6 +218,20 @@ test('a default client subscribed before the upgrade gets consecutive updates th
 
 // Raw long-polling requests: what a misbehaving or vanished client does.
 const agent = new https.Agent({ rejectUnauthorized: false, keepAlive: false });
+
+/** One Engine.IO polling request of `gw` (q: the query after transport=polling): {status, body}. */
+function pollingRequest(gw, method, q, body) {
+  return new Promise((resolve, reject) => {
+    const r = https.request(`${gw.httpsUrl}/socket.io/?EIO=4&transport=polling${q}`, { method, agent }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+    });
+    r.on('error', reject);
+    if (body !== undefined) r.write(body);
+    r.end();
+  });
+}
 function poll(method, query, { body, headers = {}, timeoutMs = 5000 } = {}) {
   const url = new URL(`/socket.io/?EIO=4&transport=polling${query}`, gw.httpsUrl);
   return new Promise((resolve, reject) => {
@@ -396,16 +410,7 @@ test('over polling the server pings; a client that never pongs is closed, one th
 
 test('a polling client that stops fetching holds a bounded queue: past half of it, updates are conflated', async () => {
   const own = await startGateway(['--symbols', '6', '--rate', '3000', '--max-queue-bytes', '8192']);
-  const req = (method, q, body) => new Promise((resolve, reject) => {
-    const r = https.request(`${own.httpsUrl}/socket.io/?EIO=4&transport=polling${q}`, { method, agent }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body: text }));
-    });
-    r.on('error', reject);
-    if (body !== undefined) r.write(body);
-    r.end();
-  });
+  const req = (method, q, body) => pollingRequest(own, method, q, body);
   try {
     const sid = JSON.parse((await req('GET', '')).body.slice(1)).sid;
     await req('POST', `&sid=${sid}`, '40');
@@ -433,16 +438,7 @@ test('a polling client that stops fetching holds a bounded queue: past half of i
 
 test('a polling client that posts pongs but never fetches is closed as a slow consumer after --slow-timeout-ms; a witness loses nothing', async () => {
   const own = await startGateway(['--symbols', '3', '--rate', '300', '--slow-timeout-ms', '1000']);
-  const req = (method, q, body) => new Promise((resolve, reject) => {
-    const r = https.request(`${own.httpsUrl}/socket.io/?EIO=4&transport=polling${q}`, { method, agent }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body: text }));
-    });
-    r.on('error', reject);
-    if (body !== undefined) r.write(body);
-    r.end();
-  });
+  const req = (method, q, body) => pollingRequest(own, method, q, body);
   const witness = await connectReady(own.wsUrl, { label: 'witness' });
   try {
     await witness.request({ op: 'subscribe', id: 1, topics: ['ticker.BTC-USD'] }, 'subscribed');

@@ -225,3 +225,42 @@ class Witness(threading.Thread):
         gaps = [(a, b) for a, b in zip(self.seqs, self.seqs[1:]) if b != a + 1]
         assert not gaps, f"witness seq gaps: {gaps[:5]}"
         return len(self.seqs)
+
+
+def run_cases(binary, args, cases):
+    """Starts the gateway with `args`, a witness on it, then runs every (family, name, fn(gw)) case;
+    prints the table (family, case, result) with the witness's and the gateway's own rows.
+    Returns the exit status: 1 if any row failed."""
+    gw = Gateway(binary, args)
+    rows, failures = [], 0
+    try:
+        witness = Witness(gw.port)
+        witness.start()
+        started = time.time()
+        for family, name, fn in cases:
+            t0 = time.time()
+            try:
+                fn(gw)
+                rows.append((family, name, f"ok ({time.time() - t0:.1f} s)"))
+            except (AssertionError, OSError, ValueError) as e:
+                failures += 1
+                rows.append((family, name, f"FAIL: {e!r}"))
+        time.sleep(0.5)  # what the last case might have disturbed reaches the witness
+        try:
+            n = witness.check(time.time() - started)
+            rows.append(("witness", f"ticker.BTC-USD gap-free during and after every case ({n} messages)", "ok"))
+        except AssertionError as e:
+            failures += 1
+            rows.append(("witness", "ticker.BTC-USD gap-free throughout", f"FAIL: {e}"))
+        alive = gw.proc.poll() is None
+        rows.append(("gateway", "still running after every case", "ok" if alive else "FAIL"))
+        failures += not alive
+    finally:
+        status = gw.stop()
+    if status != 0:
+        failures += 1
+        rows.append(("gateway", f"exit status {status}", "FAIL: " + gw.output()))
+    for family, name, result in rows:
+        print(f"| {family} | {name} | {result} |")
+    print(f"{failures} failed of {len(rows)}" if failures else f"all {len(rows)} passed")
+    return 1 if failures else 0
