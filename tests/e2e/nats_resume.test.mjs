@@ -44,6 +44,7 @@ describe('two gateways on one publisher with --history: a client resumes on B af
     const topics = ['trade.BTC-USD', 'ticker.BTC-USD'];
     const ca = await connectReady(a.wsUrl, { label: 'on A' });
     stops.push(() => ca.close());
+    await ca.waitForTopics(topics);
     const ackA = await ca.request({ op: 'subscribe', id: 1, topics }, 'subscribed');
     assert.deepEqual(ackA.topics, topics);
     await waitFor(() => liveSeqs(ca, 'trade.BTC-USD').length >= 20, { timeoutMs: 10000, what: '20 trades on A' });

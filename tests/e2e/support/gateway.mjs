@@ -205,6 +205,20 @@ export class Client {
       && (obj.id === undefined || m.id === obj.id), timeoutMs);
   }
 
+  /**
+   * Asks `list` until every one of `topics` is known. A gateway fed over NATS learns a topic from
+   * its first record, so subscribing right after start-up can race the feed (unknown_topic).
+   */
+  async waitForTopics(topics, timeoutMs = 10000) {
+    const deadline = Date.now() + timeoutMs;
+    for (let id = 900000; ; ++id) {
+      const known = (await this.request({ op: 'list', id }, 'topics')).topics;
+      if (topics.every((t) => known.includes(t))) return;
+      if (Date.now() > deadline) throw new Error(`${this.label}: topics ${topics} not all known after ${timeoutMs} ms: ${known}`);
+      await delay(50);
+    }
+  }
+
   /** Messages received since index `from` (default: all) that are updates (have topic and seq). */
   updates(from = 0) {
     return this.messages.slice(from).filter(isUpdate);
