@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of tests/fuzz with clang in build-fuzz/ and runs each for SECONDS
+# Builds the libFuzzer targets of tests/fuzz (protocol/ decoders; the gateway's upgrade request,
+# JWT verification and operator API bodies) with clang in build-fuzz/ and runs each for SECONDS
 # (default 20), starting from the seeds in tests/fuzz/corpus/<target>/. Exits non-zero when a
 # target crashes, leaks, trips a sanitizer or fails one of its checks; the input that did it is
 # saved as build-fuzz/artifacts/<target>-crash-* (replay: build-fuzz/<target> <that file>).
@@ -9,7 +10,8 @@ set -euo pipefail
 seconds="${1:-20}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$root/build-fuzz"
-targets=(engineio_fuzz socketio_fuzz frame_reader_fuzz request_fuzz bus_update_fuzz bus_v2_fuzz bus_publish_fuzz book_fuzz)
+targets=(engineio_fuzz socketio_fuzz frame_reader_fuzz request_fuzz bus_update_fuzz bus_v2_fuzz bus_publish_fuzz book_fuzz
+         upgrade_fuzz jwt_fuzz admin_body_fuzz)
 
 generator=()
 if command -v ninja >/dev/null; then generator=(-G Ninja); fi
