@@ -90,6 +90,7 @@ struct Metrics::Families {
     std::map<std::string, runtime::HistogramFold> upstream_folded;
     // The operator API (--admin-listen).
     pm::Family<pm::Counter>& admin_requests;
+    pm::Family<pm::Counter>& reloads;
 
     explicit Families()
         : connections(gauge("tickgate_connections", "Open client sessions (WebSocket, and Socket.IO long-polling sessions)")),
@@ -251,7 +252,11 @@ struct Metrics::Families {
           admin_requests(pm::BuildCounter()
                              .Name("tickgate_admin_requests_total")
                              .Help("Operator API calls by endpoint (broadcast, disconnect, connections, publish, other) and HTTP status")
-                             .Register(registry)) {}
+                             .Register(registry)),
+          reloads(pm::BuildCounter()
+                      .Name("tickgate_reloads_total")
+                      .Help("SIGHUP reloads by what (certificate, jwt_keys, admin_key) and result (ok; failed: the old one kept, the log says why)")
+                      .Register(registry)) {}
 
     pm::Gauge& gauge(const char* name, const char* help) {
         return pm::BuildGauge().Name(name).Help(help).Register(registry).Add({});
@@ -403,6 +408,11 @@ std::string Metrics::scrape() {
             set_total(f.admin_requests.Add({{"endpoint", std::string(admin::endpoint_name(c.endpoint))},
                                             {"status", std::to_string(c.status)}}),
                       static_cast<double>(c.calls));
+    for (const auto what : {Reloadable::certificate, Reloadable::jwt_keys, Reloadable::admin_key}) {
+        const std::string name(reloadable_name(what));
+        set_total(f.reloads.Add({{"what", name}, {"result", "ok"}}), static_cast<double>(server_.reloads().ok(what)));
+        set_total(f.reloads.Add({{"what", name}, {"result", "failed"}}), static_cast<double>(server_.reloads().failed(what)));
+    }
     const auto& channel = server_.channel();
     f.ring_depth.Set(static_cast<double>(channel.depth()));
     f.ring_capacity.Set(static_cast<double>(channel.capacity()));

@@ -280,9 +280,9 @@ int Server::run() {
     std::function<void()> wait_reload = [&] {
         reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            tls_.reload();
-            access_.reload();
-            if (admin_key_) admin_key_->reload();
+            reloads_.count(Reloadable::certificate, tls_.reload());
+            reloads_.count(Reloadable::jwt_keys, access_.reload());
+            if (admin_key_) reloads_.count(Reloadable::admin_key, admin_key_->reload());
             wait_reload();
         });
     };

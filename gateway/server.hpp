@@ -12,6 +12,7 @@
 #include "gateway/config.hpp"
 #include "gateway/connection_context.hpp"
 #include "gateway/health.hpp"
+#include "gateway/reloads.hpp"
 #include "gateway/session/polling_directory.hpp"
 #include "gateway/tls_context_store.hpp"
 
@@ -65,6 +66,8 @@ public:
     std::vector<const feeds::FeedAdapter*> feed_adapters() const;
     /// The operator API's calls, or null when --admin-listen is not set.
     const admin::AdminApi* admin_api() const noexcept { return admin_api_.get(); }
+    /// What SIGHUP reloaded, and what it refused.
+    const ReloadCounts& reloads() const noexcept { return reloads_; }
 
 private:
     bool start(std::string& error);
@@ -80,6 +83,7 @@ private:
     int start_exit_code_ = 1;
     bool uring_ = false;
     TlsContextStore tls_{config_};
+    ReloadCounts reloads_;
     Admission admission_;
     Health health_;
     PollingDirectory polling_;

@@ -23,18 +23,18 @@ bool TlsContextStore::load(std::string& error) {
     return true;
 }
 
-void TlsContextStore::reload() {
-    if (config_.no_tls) return;
+ReloadResult TlsContextStore::reload() {
+    if (config_.no_tls) return ReloadResult::not_configured;
     std::string error;
     // A generated certificate is regenerated here when it has expired.
     if (config_.cert_file.empty() && !ensure_self_signed_certificate(config_.state_dir, cert_path_, key_path_, error)) {
         TG_LOG(error, "SIGHUP: %s; keeping the current certificate", error.c_str());
-        return;
+        return ReloadResult::failed;
     }
     auto context = make_tls_context(cert_path_, key_path_, error);
     if (!context) {
         TG_LOG(error, "SIGHUP: %s; keeping the current certificate", error.c_str());
-        return;
+        return ReloadResult::failed;
     }
     {
         std::lock_guard lock(mutex_);
@@ -42,6 +42,7 @@ void TlsContextStore::reload() {
     }
     TG_LOG(info, "SIGHUP: reloaded certificate %s and key %s; open connections keep theirs", cert_path_.c_str(),
            key_path_.c_str());
+    return ReloadResult::ok;
 }
 
 std::shared_ptr<boost::asio::ssl::context> TlsContextStore::current() const {

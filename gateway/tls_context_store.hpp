@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gateway/config.hpp"
+#include "gateway/reloads.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -22,7 +23,7 @@ public:
     /// missing or expired). Nothing to do with --no-tls. False with a one-line error.
     bool load(std::string& error);
     /// SIGHUP: loads the files again; on any error keeps the current context and logs why.
-    void reload();
+    ReloadResult reload();
     /// Null with --no-tls. Any thread.
     std::shared_ptr<boost::asio::ssl::context> current() const;
 

@@ -64,12 +64,12 @@ bool AdminKey::load(std::string& error) {
     return true;
 }
 
-void AdminKey::reload() {
+ReloadResult AdminKey::reload() {
     std::string error;
     Digest digest;
     if (!read(digest, error)) {
         TG_LOG(error, "SIGHUP: %s; keeping the current admin key", error.c_str());
-        return;
+        return ReloadResult::failed;
     }
     {
         std::lock_guard lock(mutex_);
@@ -77,6 +77,7 @@ void AdminKey::reload() {
         loaded_ = true;
     }
     TG_LOG(info, "SIGHUP: reloaded the admin key from %s", path_.c_str());
+    return ReloadResult::ok;
 }
 
 bool AdminKey::matches(std::string_view presented) const {

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/reloads.hpp"
+
 namespace tickgate::gateway::admin {
 
 /// Shorter keys can be guessed; `openssl rand -hex 32` makes a good one.
@@ -21,7 +23,7 @@ public:
     /// kMinKeyBytes bytes (trailing whitespace, a final newline say, is not part of the key).
     bool load(std::string& error);
     /// SIGHUP: reads the file again; a bad file keeps the current key, and says why in the log.
-    void reload();
+    ReloadResult reload();
     /// Any thread: whether `presented` is the key.
     bool matches(std::string_view presented) const;
 

@@ -35,17 +35,18 @@ bool AccessControl::load(std::string& error) {
     return true;
 }
 
-void AccessControl::reload() {
-    if (!enabled()) return;
+ReloadResult AccessControl::reload() {
+    if (!enabled()) return ReloadResult::not_configured;
     std::string error;
     auto verifier = TokenVerifier::load(settings_, error);
     if (!verifier) {
         TG_LOG(error, "SIGHUP: JWT keys not reloaded, the old ones stay: %s", error.c_str());
-        return;
+        return ReloadResult::failed;
     }
     TG_LOG(info, "SIGHUP: JWT keys reloaded: %s", verifier->describe().c_str());
     std::lock_guard lock(keys_mutex_);
     verifier_ = std::move(verifier);
+    return ReloadResult::ok;
 }
 
 std::variant<TokenClaims, TokenError> AccessControl::verify(std::string_view token) const {

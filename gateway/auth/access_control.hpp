@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "gateway/auth/token_verifier.hpp"
+#include "gateway/reloads.hpp"
 #include "protocol/entitlement.hpp"
 
 namespace tickgate::gateway {
@@ -58,7 +59,7 @@ public:
     /// Loads the keys at start-up: false with `error` when they cannot be used.
     bool load(std::string& error);
     /// SIGHUP: new keys from the same files; on an error the old keys stay, and it is logged.
-    void reload();
+    ReloadResult reload();
 
     /// Against the wall clock. Never logs the token.
     std::variant<TokenClaims, TokenError> verify(std::string_view token) const;
