@@ -101,7 +101,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("history-snapshot", po::value(&c.history_snapshot)->default_value(c.history_snapshot), "trade channels and rooms: the last K messages of the history sent as the snapshot on subscribe (default 0; needs --history)")
         ("socketio-recovery-ms", po::value(&c.socketio_recovery_ms)->default_value(c.socketio_recovery_ms), "Socket.IO connection state recovery: how long a dropped session's subscriptions are kept for the client to recover them (default 0: off; needs --history)");
     d.add_options()
-        ("admin-listen", po::value(&admin.listen), "HOST:PORT for the operator API (/api/broadcast, /api/disconnect, /api/connections; default: off)")
+        ("admin-listen", po::value(&admin.listen), "HOST:PORT for the operator API (/api/broadcast, /api/disconnect, /api/connections, /api/publish; default: off)")
         ("admin-key-file", po::value(&c.admin_key_file), "the operator API's bearer key (at least 16 bytes; trailing whitespace is not part of it); required with --admin-listen")
         ("admin-tls", po::value(&admin.tls)->default_value(admin.tls), "auto | on | off: the operator API over TLS with the gateway's certificate (auto: unless --admin-listen is a loopback address)");
     // clang-format on

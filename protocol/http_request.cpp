@@ -52,4 +52,9 @@ std::string query_param(std::string_view query, std::string_view name) {
     return {};
 }
 
+int request_too_large_status(bool target_parsed, std::string_view unparsed, std::size_t limit) {
+    if (target_parsed) return 431;
+    return unparsed.substr(0, limit).find("\r\n") == std::string_view::npos ? 414 : 431;
+}
+
 }  // namespace tickgate::protocol

@@ -6,6 +6,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "protocol/utf8.hpp"
+
 namespace tickgate::gateway::admin {
 namespace {
 
@@ -30,10 +32,12 @@ public:
     bool Uint64(std::uint64_t) { return false; }
     bool Double(double) { return false; }
     bool String(const char* s, rapidjson::SizeType n, bool) {
+        if (!unicode(s, n)) return false;
         if (depth_ == 1) text_.assign(s, n);
         return scalar(Kind::string, [&] { return writer_.String(s, n); });
     }
     bool Key(const char* s, rapidjson::SizeType n, bool) {
+        if (!unicode(s, n)) return false;
         if (depth_ > 1) return writer_.Key(s, n);
         key_.assign(s, n);
         for (const auto& [k, v] : object_.members)
@@ -49,6 +53,14 @@ public:
     const std::string& problem() const noexcept { return problem_; }
 
 private:
+    // kParseValidateEncodingFlag checks the body's bytes, not what its escapes decode to: RapidJSON
+    // 1.1.0 turns a lone surrogate ("\udc00") into three bytes that are not UTF-8, which would
+    // reach clients in a text frame (admin_body_fuzz found it).
+    bool unicode(const char* s, rapidjson::SizeType n) {
+        if (protocol::is_valid_utf8(std::string_view(s, n))) return true;
+        return fail("a string escapes an unpaired surrogate (\\uD800-\\uDFFF): not Unicode text");
+    }
+
     bool fail(std::string why) {
         problem_ = std::move(why);
         return false;

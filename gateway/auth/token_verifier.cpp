@@ -15,6 +15,7 @@
 
 #include "protocol/base64.hpp"
 #include "protocol/topic.hpp"
+#include "protocol/utf8.hpp"
 
 namespace tickgate::gateway::auth {
 
@@ -126,6 +127,14 @@ bool audience_matches(const rapidjson::Value& aud, const std::string& want) {
     return false;
 }
 
+// A NumericDate (RFC 7519 section 2) may be any JSON number, and casting one beyond int64_t's range is
+// undefined. Dates are clamped to +-9e9 s (the year 2255), so that expires_at_ns() cannot overflow
+// either: a later exp means "not within this process's life", a later nbf "not yet".
+std::int64_t numeric_date(const rapidjson::Value& v) {
+    constexpr double limit = 9e9;
+    return static_cast<std::int64_t>(std::clamp(v.GetDouble(), -limit, limit));
+}
+
 std::variant<TokenClaims, TokenError> read_claims(const rapidjson::Document& body, const std::string& audience,
                                                   const std::string& issuer, std::int64_t now_s) {
     if (!body.IsObject()) return TokenError::malformed;
@@ -136,14 +145,16 @@ std::variant<TokenClaims, TokenError> read_claims(const rapidjson::Document& bod
     if (!sub->value.IsString() || sub->value.GetStringLength() == 0 || !exp->value.IsNumber())
         return TokenError::malformed;
     claims.sub.assign(sub->value.GetString(), sub->value.GetStringLength());
+    // A lone surrogate escape decodes to bytes that are not UTF-8, and sub goes into chat's "from".
+    if (!protocol::is_valid_utf8(claims.sub)) return TokenError::malformed;
     if (claims.sub == "admin" || claims.sub.starts_with("anon:")) return TokenError::reserved_subject;
-    claims.exp = static_cast<std::int64_t>(exp->value.GetDouble());
+    claims.exp = numeric_date(exp->value);
     if (claims.exp + kLeewaySeconds <= now_s) return TokenError::expired;
     for (const char* name : {"nbf", "iat"}) {
         const auto t = body.FindMember(name);
         if (t == body.MemberEnd()) continue;
         if (!t->value.IsNumber()) return TokenError::malformed;
-        if (static_cast<std::int64_t>(t->value.GetDouble()) > now_s + kLeewaySeconds) return TokenError::not_yet_valid;
+        if (numeric_date(t->value) > now_s + kLeewaySeconds) return TokenError::not_yet_valid;
     }
     if (!audience.empty()) {
         const auto aud = body.FindMember("aud");

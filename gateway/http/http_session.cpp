@@ -43,6 +43,9 @@ namespace {
 using protocol::query_param;
 using protocol::websocket_accept_key;
 
+// Request line and header fields together (RFC 9112 section 2.3 leaves the bound to the server).
+constexpr std::size_t kHeaderLimit = 8 * 1024;
+
 std::string error_body(std::string_view message) { return "{\"error\":\"" + std::string(message) + "\"}\n"; }
 
 template <class Stream>
@@ -98,7 +101,7 @@ private:
 
     void do_read() {
         parser_.emplace();
-        parser_->header_limit(8 * 1024);
+        parser_->header_limit(kHeaderLimit);
         // Bodies are long-polling POSTs, at most maxPayload (--max-message-bytes) each.
         parser_->body_limit(std::max<std::uint64_t>(64 * 1024, context_.config.max_message_bytes));
         http::async_read(stream_, buffer_, *parser_,
@@ -266,8 +269,11 @@ private:
     /// it, most likely, and the body says so.
     void reply_too_large() {
         context_.admission.count(ConnectionResult::bad_handshake);
-        // Beast parses the request line first: no target means the limit was reached inside it.
-        const bool long_target = parser_->get().target().empty();
+        const auto unparsed = buffer_.data();
+        const bool long_target =
+            protocol::request_too_large_status(
+                !parser_->get().target().empty(),
+                std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size()), kHeaderLimit) == 414;
         const std::string body =
             access_enabled()
                 ? "{\"error\":\"invalid_token\",\"message\":\"request too large (a token is at most 8192 bytes)\"}\n"

@@ -45,7 +45,7 @@ function call(base, method, p, { body, key = KEY, agent, raw } = {}) {
       res.on('end', () => {
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, headers: res.headers, body: text, json, localPort: req.socket?.localPort });
+        resolve({ status: res.statusCode, statusMessage: res.statusMessage, headers: res.headers, body: text, json, localPort: req.socket?.localPort });
       });
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${p} timed out`)));
@@ -96,6 +96,14 @@ describe('refused at start', () => {
       r = await runToExit(['--admin-key-file', empty]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /--admin-key-file and --admin-tls need --admin-listen/);
+      // An address other than loopback needs TLS (--admin-tls auto): with --no-tls there is no
+      // certificate for it, and the gateway says so before it binds anything there.
+      const key = path.join(dir.dir, 'good.key');
+      writeFileSync(key, KEY);
+      r = await runToExit(['--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--state-dir', dir.dir, '--no-tls',
+        '--admin-listen', '0.0.0.0:0', '--admin-key-file', key]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /--admin-listen 0\.0\.0\.0 is not a loopback address, so the admin API needs TLS, and --no-tls loads no certificate/);
     } finally {
       dir.cleanup();
     }
@@ -453,6 +461,7 @@ describe('POST /api/publish (--publish-channels chat)', () => {
       const r = await call(api, 'POST', '/api/publish', { body });
       assert.equal(r.status, status, `${JSON.stringify(body).slice(0, 60)}: ${r.body}`);
       assert.equal(r.json.error, error);
+      assert.equal(r.statusMessage, { 400: 'Bad Request', 403: 'Forbidden' }[status], 'the status line says it too');
       assert.match(r.json.message, message);
     }
     assert.equal((await call(api, 'POST', '/api/publish', { body: { topic: 'chat.other', data: null } })).status, 200);
@@ -473,6 +482,7 @@ describe('POST /api/publish (--publish-channels chat)', () => {
       ok++;
     }
     assert.equal(r.status, 429, r.body);
+    assert.equal(r.statusMessage, 'Too Many Requests');
     assert.equal(r.json.error, 'rate_limited');
     assert.ok(ok >= 1 && ok <= 15, `${ok} accepted before the 429`);
     const m = await scrape(gw);

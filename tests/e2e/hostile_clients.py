@@ -8,7 +8,11 @@ ticker.BTC-USD is read all along and must see every seq, during the case and aft
 - a 10,000-ping burst on one connection: every ping answered (or the connection closed by the
   rules), the gateway responsive;
 - 2,000 upgraded connections reset with RST at once: all gone from tickgate_connections within
-  seconds, nothing else disturbed.
+  seconds, nothing else disturbed;
+- a TLS 1.1 client (and a TLS 1.0 one): refused with the protocol_version alert;
+- a burst of 1,000 requests in one write: the first ones answered in order (--client-rate's
+  burst), the next refused with rate_limited, then a close with 1008; the sustained flood is
+  abuse.test.mjs's (10 x --client-rate for seconds, closed with 1008).
 
 Prints a table (family, case, result); exits 1 if any case failed.
 Usage: hostile_clients.py --gateway PATH/tickgate
@@ -21,6 +25,7 @@ import ssl
 import struct
 import sys
 import time
+import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 from raw_websocket import PING, PONG, TEXT, connect, frame, ping_op, read_frame, run_cases, served, upgrade  # noqa: E402
@@ -142,6 +147,53 @@ def case_reset_burst(gw):
     return time.time() - t0
 
 
+def case_old_tls(gw):
+    for version in (ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # else this OpenSSL would not even offer it
+        with warnings.catch_warnings():  # the point is to use what ssl deprecates
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ctx.maximum_version = version
+        raw = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        try:
+            ctx.wrap_socket(raw).close()
+            raise AssertionError(f"{version.name} was negotiated")
+        except ssl.SSLError as e:
+            assert "PROTOCOL_VERSION" in str(e).upper().replace(" ", "_"), f"{version.name}: {e}"
+        finally:
+            raw.close()
+    served_again(gw)
+
+
+def case_request_burst(gw):
+    s = upgrade(gw.port)
+    n = 1000
+    s.sendall(b"".join(frame(TEXT, ping_op(i)) for i in range(n)))
+    s.settimeout(10)
+    answered, refused, close_code = [], [], None
+    while close_code is None:
+        op, payload = read_frame(s)
+        if op == TEXT:
+            m = json.loads(payload)
+            if m.get("type") == "pong":
+                answered.append(m["id"])
+            elif m.get("type") == "error":
+                assert m.get("code") == "rate_limited", m
+                refused.append(m.get("id"))
+        elif op == 0x8:
+            close_code = struct.unpack("!H", payload[:2])[0]
+    s.close()
+    assert close_code == 1008, f"closed with {close_code}"
+    assert 1 <= len(answered) <= 200, f"{len(answered)} answered: the burst allowance"
+    assert answered == list(range(len(answered))), "the allowed ones are the first, in order"
+    # A refusal of --client-rate carries no id: the gateway does not parse what it refuses.
+    assert refused and all(r is None for r in refused), f"refusals {refused[:3]}"
+    assert len(answered) + len(refused) <= n, f"{len(answered)} + {len(refused)} answers to {n} requests"
+    served_again(gw)
+
+
 def served_again(gw):
     s = upgrade(gw.port)
     s.sendall(frame(TEXT, ping_op(99)))
@@ -157,6 +209,9 @@ CASES = [
      case_slowloris_http),
     ("hostile", "10,000 pings in one burst: every one answered in order (or 1008), others served", case_ping_burst),
     ("hostile", "2,000 upgraded connections reset (RST) at once: all released, others served", case_reset_burst),
+    ("hostile", "TLS 1.1 and TLS 1.0 clients: refused with protocol_version, others served", case_old_tls),
+    ("hostile", "1,000 requests in one write: the burst answered, the rest rate_limited, then 1008",
+     case_request_burst),
 ]
 
 

@@ -12,14 +12,3 @@
             std::abort();                                                                  \
         }                                                                                  \
     } while (0)
-
-// TICKGATE_FUZZ_KNOWN_BUGS=1: also check what a known, reported bug breaks (each target says
-// which). Off by default, so CI stays green until the code is fixed; on, the target reproduces
-// the bug from its committed input.
-inline bool fuzz_known_bugs() {
-    static const bool on = [] {
-        const char* v = std::getenv("TICKGATE_FUZZ_KNOWN_BUGS");
-        return v != nullptr && v[0] == '1';
-    }();
-    return on;
-}

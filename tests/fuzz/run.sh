@@ -21,20 +21,31 @@ cmake --build "$build" -j2
 # halt_on_error: a UBSan report is a crash. The suppressions excuse one known RapidJSON 1.1.0 case.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/tests/fuzz/ubsan.supp"
 mkdir -p "$build/artifacts"
-failed=()
-for target in "${targets[@]}"; do
+# One target per core at a time: each is one process, so two cores halve the wall time.
+run_target() {
+  local target=$1
   # New inputs go to a scratch directory, so the committed seeds stay small and unchanged.
-  work="$build/corpus/$target"
+  local work="$build/corpus/$target"
   mkdir -p "$work"
-  echo "== $target: ${seconds}s"
-  if ! "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-        -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
-        "$work" "$root/tests/fuzz/corpus/$target" 2>"$build/$target.log"; then
-    failed+=("$target")
+  if "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+       -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
+       "$work" "$root/tests/fuzz/corpus/$target" 2>"$build/$target.log"; then
+    echo "== $target: ${seconds}s, $(grep -E '^stat::number_of_executed_runs' "$build/$target.log" | tail -n 1)"
+  else
+    echo "== $target: FAILED"
     tail -n 60 "$build/$target.log"
+    touch "$build/$target.failed"
   fi
-  grep -E '^stat::number_of_executed_runs|^Done|^#[0-9]+.*DONE' "$build/$target.log" | tail -n 2 || true
+}
+rm -f "$build"/*.failed
+parallel=$(nproc)
+for target in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= parallel)); do wait -n || true; done
+  run_target "$target" &
 done
+wait
+failed=()
+for target in "${targets[@]}"; do [[ -e "$build/$target.failed" ]] && failed+=("$target"); done
 
 if ((${#failed[@]})); then
   echo "fuzz: FAILED: ${failed[*]} (inputs in $build/artifacts/)" >&2

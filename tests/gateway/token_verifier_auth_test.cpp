@@ -211,6 +211,31 @@ TEST_F(TokenVerifierTest, TimeClaimsHaveThirtySecondsOfLeeway) {
     EXPECT_EQ(error_of(at(body("\"iat\":" + std::to_string(kNow + 3600)))), TokenError::not_yet_valid);
 }
 
+// jwt_fuzz found these: the casts to int64_t were undefined, and "nbf":1e300 was accepted.
+TEST_F(TokenVerifierTest, TimeClaimsBeyondAnyRangeAreClampedNotCast) {
+    auto v = with_secret();
+    auto at = [&](std::string_view b) { return v->verify(hs256(kHs256Header, b, kSecret), kNow); };
+    EXPECT_EQ(error_of(at(body("\"nbf\":1e300"))), TokenError::not_yet_valid);
+    EXPECT_EQ(error_of(at(body("\"iat\":1e300"))), TokenError::not_yet_valid);
+    EXPECT_EQ(error_of(at(R"({"sub":"alice","exp":-1e300})")), TokenError::expired);
+    EXPECT_TRUE(std::holds_alternative<TokenClaims>(at(body("\"nbf\":-1e300"))));
+    for (const char* exp : {"1e300", "1e12", "9223372036854775807"}) {
+        const auto r = at(std::string(R"({"sub":"alice","exp":)") + exp + "}");
+        ASSERT_TRUE(std::holds_alternative<TokenClaims>(r)) << exp;
+        const auto& claims = std::get<TokenClaims>(r);
+        EXPECT_GT(claims.exp, kNow + 100LL * 365 * 86400) << exp;  // "never" within this process's life
+        EXPECT_LE(claims.exp, 9'000'000'000LL) << exp;             // so exp * 1e9 (ns) cannot overflow
+    }
+}
+
+// A lone surrogate escape decodes to bytes that are not UTF-8; sub would carry them into chat's
+// "from". (libjwt's JSON parser refuses the body already; read_claims checks again.)
+TEST_F(TokenVerifierTest, ASubThatIsNotUnicodeIsRefused) {
+    auto v = with_secret();
+    const std::string b = R"({"sub":"al\udc00ice","exp":)" + std::to_string(kNow + 60) + "}";
+    EXPECT_FALSE(std::holds_alternative<TokenClaims>(v->verify(hs256(kHs256Header, b, kSecret), kNow)));
+}
+
 TEST_F(TokenVerifierTest, SubAndExpAreRequired) {
     auto v = with_secret();
     EXPECT_EQ(error_of(v->verify(hs256(kHs256Header, R"({"sub":"alice"})", kSecret), kNow)), TokenError::missing_claim);

@@ -83,5 +83,17 @@ TEST(QueryParam, TheFirstOfARepeatedParameterWins) {
     EXPECT_EQ(query_param("subscribe&subscribe=ticker.ETH-USD", "subscribe"), "");
 }
 
+// upgrade_fuzz found that the parser's target alone gave 414 to a short line that had come in a
+// read of its own; the unconsumed bytes decide now.
+TEST(RequestTooLarge, AnEndedRequestLineIs431HoweverItWasRead) {
+    constexpr std::size_t limit = 64;
+    EXPECT_EQ(request_too_large_status(true, "", limit), 431);
+    EXPECT_EQ(request_too_large_status(false, "GET /ws HTTP/1.1\r\nX: " + std::string(100, 'x'), limit), 431);
+    EXPECT_EQ(request_too_large_status(false, "GET /" + std::string(100, 'q') + " HTTP/1.1\r\n", limit), 414);
+    EXPECT_EQ(request_too_large_status(false, std::string(limit - 2, 'q') + "\r\n", limit), 431);
+    EXPECT_EQ(request_too_large_status(false, std::string(limit - 1, 'q') + "\r\n", limit), 414);
+    EXPECT_EQ(request_too_large_status(false, "", limit), 414);
+}
+
 }  // namespace
 }  // namespace tickgate::protocol
