@@ -52,6 +52,8 @@ public:
     virtual void on_drain() {}
     /// The worker's periodic check (heartbeats, backlog age).
     virtual void on_sweep(std::int64_t /*now_ns*/) {}
+    /// The worker did not run for `ns` (its liveness sweep came that late): not the client's silence.
+    virtual void on_worker_paused(std::int64_t /*ns*/) {}
 
     // The operator API's calls (gateway/admin/), on the worker's thread.
     /// An announcement: queue this wire's frame and send it. False when it was not queued (not a

@@ -162,9 +162,12 @@ void Worker::detach(Subscriber& session) {
     session_count_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
+std::chrono::milliseconds Worker::sweep_interval() const {
+    return std::chrono::milliseconds(std::clamp<std::uint32_t>(config_.heartbeat_ms / 4, 5, 100));
+}
+
 void Worker::schedule_sweep() {
-    const auto interval = std::chrono::milliseconds(std::clamp<std::uint32_t>(config_.heartbeat_ms / 4, 5, 100));
-    sweep_timer_.expires_after(interval);
+    sweep_timer_.expires_after(sweep_interval());
     sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec) return;
         on_sweep();
@@ -227,10 +230,22 @@ void Worker::on_throttle_timer() {
 
 void Worker::on_sweep() {
     const auto t = now_ns();
+    // A sweep far later than it was due means this worker did not run meanwhile (SIGSTOP, a
+    // stalled host): its clients could neither be pinged nor heard, so that time is not their
+    // silence, and a heartbeat timeout now would close them for the worker's own. Each session is
+    // credited the lag before it is judged; this pass then pings them all.
+    const std::int64_t due_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(sweep_interval()).count();
+    const std::int64_t lag_ns = last_sweep_ns_ == 0 ? 0 : t - last_sweep_ns_ - due_ns;
+    last_sweep_ns_ = t;
+    const bool paused = lag_ns > due_ns + 200'000'000;
+    if (paused) TG_LOG(debug, "worker %u: the liveness sweep ran %lld ms late", index_, static_cast<long long>(lag_ns / 1'000'000));
     std::vector<std::shared_ptr<Subscriber>> all;
     all.reserve(sessions_.size());
     for (auto& [raw, session] : sessions_) all.push_back(session);
-    for (auto& session : all) session->on_sweep(t);
+    for (auto& session : all) {
+        if (paused) session->on_worker_paused(lag_ns);
+        session->on_sweep(t);
+    }
 }
 
 }  // namespace tickgate::gateway

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -106,6 +107,7 @@ private:
     void flush_dirty();
     void schedule_sweep();
     void on_sweep();
+    std::chrono::milliseconds sweep_interval() const;
     /// Throttled streams (fanout/subscription_registry.hpp): one timer for every interval, set for
     /// the next multiple of an interval (since the Unix epoch) that has subscribers here, so every
     /// worker ticks a (topic, interval) at the same wall-clock moment.
@@ -119,6 +121,7 @@ private:
     RecoveryStore* recovery_store_ = nullptr;
     boost::asio::io_context io_{1};
     boost::asio::steady_timer sweep_timer_;
+    std::int64_t last_sweep_ns_ = 0;
     boost::asio::steady_timer throttle_timer_;
     bool throttle_armed_ = false;
     std::array<std::int64_t, kThrottleCount> next_tick_ms_{};  // per interval; 0: not ticking

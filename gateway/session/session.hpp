@@ -58,6 +58,7 @@ public:
     void on_status(const StatusFrames& status) override;
     void on_drain() override { close(1001, "going away", false); }
     void on_sweep(std::int64_t now_ns) override;
+    void on_worker_paused(std::int64_t ns) override { liveness_.last_activity_ns += ns; }
     // Subscriber: the operator API's calls (gateway/admin/).
     bool on_announcement(const StatusFrames& frames) override;
     bool describe(SessionInfo& out) const override;
