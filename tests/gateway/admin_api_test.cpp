@@ -457,7 +457,15 @@ protected:
                                                    std::vector<Worker*>{&workers[0], &workers[1]}, newest);
         engine->start();
     }
-    ~AdminPublishTest() override { engine->stop(); }
+    ~AdminPublishTest() override {
+        engine->stop();
+        // The workers stop before `engine` goes (as the Server does): worker 0 may still run a
+        // handler of the stopped engine, which reads its Loop.
+        for (auto& w : workers) {
+            w.stop();
+            w.join();
+        }
+    }
 
     std::shared_ptr<CapturingSession> subscriber(unsigned w, Wire wire, std::string_view entry) {
         auto s = open(w, wire);
