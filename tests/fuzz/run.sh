@@ -30,7 +30,7 @@ run_target() {
   if "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
        -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
        "$work" "$root/tests/fuzz/corpus/$target" 2>"$build/$target.log"; then
-    echo "== $target: ${seconds}s, $(grep -E '^stat::number_of_executed_runs' "$build/$target.log" | tail -n 1)"
+    echo "== $target: ${seconds}s, $(grep -E '^stat::number_of_executed_units' "$build/$target.log" | tail -n 1)"
   else
     echo "== $target: FAILED"
     tail -n 60 "$build/$target.log"
