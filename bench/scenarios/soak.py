@@ -382,11 +382,14 @@ def run_soak(a, tickgate, load, out, log=B.log, at_end=None):
         t_idle = time.time()
         while gw.alive() and time.time() < t_idle + 20 and (fd_count(gw.pid) or 0) > idle0["fds"]:
             time.sleep(0.5)
-        m1 = B.scrape_metrics(murl) if gw.alive() else {}
+        # The descriptors first, then the scrape: the metrics server's socket for that request
+        # would be counted otherwise (CI saw one "socket" more, not in /proc/net/tcp, once).
         kinds = fd_kinds(gw.pid)
-        data["idle_after"] = {"fds": fd_count(gw.pid), "rss_kib": rss_kib(gw.pid),
+        idle_fds, tcp = fd_count(gw.pid), socket_details(gw.pid)
+        m1 = B.scrape_metrics(murl) if gw.alive() else {}
+        data["idle_after"] = {"fds": idle_fds, "rss_kib": rss_kib(gw.pid),
                               "connections": m1.get("tickgate_connections"), "kinds": kinds,
-                              "waited_s": round(time.time() - t_idle, 1), "tcp": socket_details(gw.pid),
+                              "waited_s": round(time.time() - t_idle, 1), "tcp": tcp,
                               "kinds_added": {k: v - idle0["kinds"].get(k, 0) for k, v in kinds.items()
                                               if v > idle0["kinds"].get(k, 0)}}
         data["metrics_end"] = {k: v for k, v in m1.items() if "{" not in k}
