@@ -34,6 +34,23 @@ async function crowd(gw, n, stops, topics = ['ticker.*']) {
 
 const live = (c) => c.updates().filter((m) => !m.snapshot).length;
 
+// The publisher of the NATS cases: five tickers at 100 updates/s, over bus v2.
+const PUBLISHER_FLAGS = ['--bus-version', '2', '--symbols', '5', '--rate', '100'];
+
+/**
+ * A nats-server, a publisher on it, a two-worker gateway fed by it (`--stale-ms staleMs`) and a
+ * crowd of its clients, each stopped by `stops`.
+ */
+async function natsFedCrowd(stops, staleMs) {
+  const nats = await startNats();
+  stops.push(() => nats.stop());
+  const pub = await startPublisher(nats.url, PUBLISHER_FLAGS);
+  stops.push(() => pub.stop());
+  const gw = await startGateway(['--feed', nats.url, '--stale-ms', String(staleMs)], { threads: 2 });
+  stops.push(() => gw.stop());
+  return { nats, pub, gw, clients: await crowd(gw, CLIENTS, stops) };
+}
+
 /** Waits until every client has `more` live updates beyond `counts` (per client, default 0). */
 async function everyoneGets(clients, more, what, counts = clients.map(() => 0), timeoutMs = 20000) {
   try {
@@ -88,21 +105,17 @@ function faultTest(name, fn) {
 describe(`fault injection under load: ${CLIENTS} clients of a NATS-fed gateway`, () => {
 
   faultTest('nats-server SIGKILL and restart: everyone told stale then ok, nobody dropped, nothing repeated', async (stops) => {
-    let nats = await startNats();
-    const { port, storeDir } = nats;
-    stops.push(() => nats.stop());
-    const pub = await startPublisher(nats.url, ['--bus-version', '2', '--symbols', '5', '--rate', '100']);
-    stops.push(() => pub.stop());
-    const gw = await startGateway(['--feed', nats.url, '--stale-ms', '500'], { threads: 2 });
-    stops.push(() => gw.stop());
-    const clients = await crowd(gw, CLIENTS, stops);
+    const { nats, gw, clients } = await natsFedCrowd(stops, 500);
     await everyoneGets(clients, 20, 'before the kill');
 
+    // Killed without removing its store: the restarted server takes the same port and JetStream
+    // directory (and leaves the directory to the first one's stop).
     await nats.stop({ signal: 'SIGKILL', cleanup: false });
     await Promise.all(clients.map((c) => c.next((m) => m.type === 'status' && m.state === 'stale', 5000)));
     assert.equal((await httpGet(`${gw.httpsUrl}/healthz`)).status, 503, 'not healthy without its feed');
     await delay(1000);
-    nats = await startNats({ port, storeDir });
+    const restarted = await startNats({ port: nats.port, storeDir: nats.storeDir });
+    stops.push(() => restarted.stop());
     await Promise.all(clients.map((c) => c.next((m) => m.type === 'status' && m.state === 'ok', 20000)));
     await everyoneGets(clients, 20, 'after the restart', counts(clients));
     assert.equal((await httpGet(`${gw.httpsUrl}/healthz`)).status, 200);
@@ -110,19 +123,12 @@ describe(`fault injection under load: ${CLIENTS} clients of a NATS-fed gateway`,
   });
 
   faultTest('the publisher SIGKILLed and replaced: its successor continues every seq, nobody sees a gap', async (stops) => {
-    const nats = await startNats();
-    stops.push(() => nats.stop());
-    const flags = ['--bus-version', '2', '--symbols', '5', '--rate', '100'];
-    const first = await startPublisher(nats.url, flags);
-    stops.push(() => first.stop());
-    const gw = await startGateway(['--feed', nats.url, '--stale-ms', '5000'], { threads: 2 });
-    stops.push(() => gw.stop());
-    const clients = await crowd(gw, CLIENTS, stops);
+    const { nats, pub: first, clients } = await natsFedCrowd(stops, 5000);
     await everyoneGets(clients, 20, 'before the kill');
 
     await first.stop('SIGKILL');
     await delay(500);
-    const second = await startPublisher(nats.url, flags);
+    const second = await startPublisher(nats.url, PUBLISHER_FLAGS);
     stops.push(() => second.stop());
     assert.match(second.stderr, /seq continues for/, 'the new publisher took its seqs from JetStream');
     await everyoneGets(clients, 30, 'from the new publisher', counts(clients));
@@ -130,13 +136,7 @@ describe(`fault injection under load: ${CLIENTS} clients of a NATS-fed gateway`,
   });
 
   faultTest('a feed stalled past --stale-ms (publisher SIGSTOPped 1.5 s): stale, then ok, no gap, nobody dropped', async (stops) => {
-    const nats = await startNats();
-    stops.push(() => nats.stop());
-    const pub = await startPublisher(nats.url, ['--bus-version', '2', '--symbols', '5', '--rate', '100']);
-    stops.push(() => pub.stop());
-    const gw = await startGateway(['--feed', nats.url, '--stale-ms', '500'], { threads: 2 });
-    stops.push(() => gw.stop());
-    const clients = await crowd(gw, CLIENTS, stops);
+    const { pub, gw, clients } = await natsFedCrowd(stops, 500);
     await everyoneGets(clients, 20, 'before the stall');
 
     pub.proc.kill('SIGSTOP');
