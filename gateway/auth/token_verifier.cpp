@@ -83,6 +83,21 @@ std::pair<std::string, std::string> split_kid(const std::string& spec) {
 /// The JOSE header's alg and kid. libjwt 1.10 only reports a token's alg once it has verified it
 /// with a key, and the key must be chosen by alg and kid first, so this reads the header itself:
 /// base64url, then JSON.
+// JWS compact serialization (RFC 7515 section 7.1): three base64url parts joined by two dots, and
+// nothing else. libjwt reads a C string, so a NUL in the token (a ?token=...%00... or a JSON
+// "\u0000") would end it early there: a signed token followed by a NUL and any bytes verified as
+// the signed token alone (found by jwt_fuzz's long run), each variant a new cache entry.
+bool is_compact_serialization(std::string_view token) {
+    int dots = 0;
+    for (const char c : token) {
+        if (c == '.')
+            ++dots;
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return dots == 2;
+}
+
 bool read_header(std::string_view token, std::string& alg, std::string& kid) {
     const auto dot = token.find('.');
     if (dot == std::string_view::npos) return false;
@@ -256,6 +271,7 @@ std::string TokenVerifier::describe() const {
 
 std::variant<TokenClaims, TokenError> TokenVerifier::verify(std::string_view token, std::int64_t now_s) const {
     if (token.size() > kMaxTokenBytes) return TokenError::too_large;
+    if (!is_compact_serialization(token)) return TokenError::malformed;
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
     std::string key(reinterpret_cast<const char*>(digest), sizeof digest);

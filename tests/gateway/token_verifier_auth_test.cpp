@@ -287,6 +287,21 @@ TEST_F(TokenVerifierTest, GarbageIsMalformed) {
     EXPECT_EQ(error_of(v->verify("e30.e30.", kNow)), TokenError::malformed);  // {} header: no alg
 }
 
+TEST_F(TokenVerifierTest, OnlyTheCompactSerializationIsAToken) {
+    auto v = with_secret();
+    const auto token = hs256(kHs256Header, body(), kSecret);
+    ASSERT_TRUE(std::holds_alternative<TokenClaims>(v->verify(token, kNow)));
+    // libjwt reads a C string: a NUL must not end the token early (jwt_fuzz found this one).
+    EXPECT_EQ(error_of(v->verify(token + std::string("\0.", 2), kNow)), TokenError::malformed);
+    EXPECT_EQ(error_of(v->verify(token + std::string(1, '\0') + "anything", kNow)), TokenError::malformed);
+    EXPECT_EQ(error_of(v->verify(token + ".", kNow)), TokenError::malformed);      // a fourth part
+    EXPECT_EQ(error_of(v->verify(token + "=", kNow)), TokenError::malformed);      // padding
+    EXPECT_EQ(error_of(v->verify(" " + token, kNow)), TokenError::malformed);
+    std::string std_alphabet = token;                                                // '+' for '-'
+    std_alphabet[std_alphabet.rfind('.') + 1] = '+';
+    EXPECT_EQ(error_of(v->verify(std_alphabet, kNow)), TokenError::malformed);
+}
+
 TEST_F(TokenVerifierTest, AVerifiedTokenStillExpires) {
     auto v = with_public_key();
     const auto token = es256(ec, body("", kNow + 60));
