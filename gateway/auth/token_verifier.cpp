@@ -80,9 +80,6 @@ std::pair<std::string, std::string> split_kid(const std::string& spec) {
     return {name.substr(0, name.find('.')), spec};
 }
 
-/// The JOSE header's alg and kid. libjwt 1.10 only reports a token's alg once it has verified it
-/// with a key, and the key must be chosen by alg and kid first, so this reads the header itself:
-/// base64url, then JSON.
 // JWS compact serialization (RFC 7515 section 7.1): three base64url parts joined by two dots, and
 // nothing else. libjwt reads a C string, so a NUL in the token (a ?token=...%00... or a JSON
 // "\u0000") would end it early there: a signed token followed by a NUL and any bytes verified as
@@ -98,6 +95,9 @@ bool is_compact_serialization(std::string_view token) {
     return dots == 2;
 }
 
+/// The JOSE header's alg and kid. libjwt 1.10 only reports a token's alg once it has verified it
+/// with a key, and the key must be chosen by alg and kid first, so this reads the header itself:
+/// base64url, then JSON.
 bool read_header(std::string_view token, std::string& alg, std::string& kid) {
     const auto dot = token.find('.');
     if (dot == std::string_view::npos) return false;

@@ -297,7 +297,7 @@ TEST_F(TokenVerifierTest, OnlyTheCompactSerializationIsAToken) {
     EXPECT_EQ(error_of(v->verify(token + ".", kNow)), TokenError::malformed);      // a fourth part
     EXPECT_EQ(error_of(v->verify(token + "=", kNow)), TokenError::malformed);      // padding
     EXPECT_EQ(error_of(v->verify(" " + token, kNow)), TokenError::malformed);
-    std::string std_alphabet = token;                                                // '+' for '-'
+    std::string std_alphabet = token;  // base64's '+', which base64url does not have
     std_alphabet[std_alphabet.rfind('.') + 1] = '+';
     EXPECT_EQ(error_of(v->verify(std_alphabet, kNow)), TokenError::malformed);
 }
