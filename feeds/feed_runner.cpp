@@ -1,5 +1,9 @@
 #include "feeds/feed_runner.hpp"
 
+#include <pthread.h>
+
+#include <string>
+
 namespace tickgate::feeds {
 
 FeedRunner::FeedRunner(std::size_t ring_capacity) : channel_(ring_capacity) {}
@@ -24,8 +28,12 @@ bool FeedRunner::create(const std::vector<std::string>& specs, const SimulatorOp
 }
 
 void FeedRunner::start() {
-    for (auto& adapter : adapters_)
-        threads_.emplace_back([a = adapter.get(), ch = &channel_](std::stop_token stop) { a->run(stop, *ch); });
+    for (std::size_t i = 0; i < adapters_.size(); ++i)
+        threads_.emplace_back([a = adapters_[i].get(), ch = &channel_, i](std::stop_token stop) {
+            // Named for top -H, perf and gdb, as the workers are.
+            pthread_setname_np(pthread_self(), ("feed-" + std::to_string(i)).c_str());
+            a->run(stop, *ch);
+        });
 }
 
 void FeedRunner::request_stop() noexcept {

@@ -44,6 +44,7 @@ struct Config {
     std::uint32_t client_rate = 50;                 // client messages/s per connection, bursts of 2x
     std::uint32_t max_queue_bytes = 1u << 20;       // per session; conflate past half, close past all
     std::uint32_t slow_timeout_ms = 5000;           // backlog older than this: close 1008
+    std::uint32_t behind_skip_ms = 250;             // worker lag past which superseded tickers are skipped; 0: never
     std::uint32_t heartbeat_ms = 20000;             // server ping interval; 3 silent intervals: close
     std::uint32_t handshake_timeout_ms = 5000;      // TCP accept to WebSocket open
     std::uint32_t stale_ms = 5000;                  // a feed with no update for this long is stale

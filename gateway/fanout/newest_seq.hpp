@@ -1,8 +1,9 @@
 #pragma once
-// The newest seq the broadcast engine has handed to the workers, per topic id. A worker that has
-// fallen behind (more than 250 ms of lag) checks it before fanning out an update: when a newer update of the same topic is
-// already queued for it, the older one is skipped for live delivery (clients see a seq gap, as with
-// per-client conflation), so an overloaded gateway stays current instead of building up lag.
+// The newest seq the broadcast engine has handed to the workers, per ticker topic id. A worker
+// that has fallen behind (more than --behind-skip-ms of lag, 250 by default) checks it before
+// fanning out a ticker: when a newer one of the same topic is already queued for it, the older one
+// is skipped for live delivery (clients see a seq gap, as with per-client conflation), so an
+// overloaded gateway stays current instead of building up lag.
 // Written by the broadcast engine only (on worker 0); read by every worker.
 
 #include <atomic>

@@ -1,9 +1,12 @@
 #include "gateway/fanout/worker.hpp"
 
+#include <pthread.h>
+
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 
 #include "gateway/fanout/frame_encoder.hpp"
 #include "gateway/fanout/newest_seq.hpp"
@@ -15,12 +18,16 @@ namespace tickgate::gateway {
 namespace {
 // Batches a busy worker may gather before it must flush (see on_batch).
 constexpr unsigned kMaxBatchesPerFlush = 16;
-// Lag (feed ts to fan-out) past which a worker skips updates already superseded by a newer one.
-constexpr std::int64_t kBehindNs = 250'000'000;
 }  // namespace
 
 Worker::Worker(unsigned index, const Config& config, const NewestSeqTable* newest)
-    : index_(index), config_(config), newest_(newest), sweep_timer_(io_), throttle_timer_(io_) {
+    : index_(index),
+      config_(config),
+      // Lag (feed ts to fan-out) past which this worker skips updates already superseded.
+      behind_ns_(config.behind_skip_ms ? static_cast<std::int64_t>(config.behind_skip_ms) * 1'000'000 : 0),
+      newest_(config.behind_skip_ms ? newest : nullptr),
+      sweep_timer_(io_),
+      throttle_timer_(io_) {
     registry_.on_throttled([this] { arm_throttle(); });
 }
 
@@ -36,6 +43,9 @@ void Worker::drop_uring() noexcept { uring_.reset(); }
 void Worker::start() {
     schedule_sweep();
     thread_ = std::thread([this] {
+        // Named for top -H, perf and gdb (and the e2e test that freezes one worker).
+        const std::string name = "worker-" + std::to_string(index_);
+        pthread_setname_np(pthread_self(), name.c_str());
         // A worker's handlers report their errors through error codes; an exception here is a bug
         // we want to see rather than a silently dead thread.
         io_.run();
@@ -64,10 +74,11 @@ void Worker::on_batch(const UpdateBatch& batch) {
         registry_.ensure_topic(item.topic_id, item.update);
         registry_.note_position(item.topic_id, item.update.seq, item.offset, item.epoch);
         if (!item.frame) continue;  // a topic announced ahead of its first message
-        // Only a worker that is really behind skips: a short scheduling hiccup must not cost a fast
-        // client a gap, a quarter second of lag is worth recovering from at once. Only tickers: a
-        // skipped book delta would break every client's book, and a trade is never superseded.
-        if (newest_ && item.update.kind == protocol::UpdateKind::ticker && t - item.update.ts_ns > kBehindNs &&
+        // Only a worker that is really behind skips (--behind-skip-ms, a quarter second by default):
+        // a short scheduling hiccup must not cost a fast client a gap, a long one is worth
+        // recovering from at once. Only tickers: a skipped book delta would break every client's
+        // book, and a trade is never superseded.
+        if (newest_ && item.update.kind == protocol::UpdateKind::ticker && t - item.update.ts_ns > behind_ns_ &&
             newest_->superseded(item.topic_id, item.update.seq)) {
             registry_.skip(item.topic_id, item.update, item.frame, item.offset);
             stats_.updates_skipped_behind.add();

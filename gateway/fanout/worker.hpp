@@ -32,7 +32,8 @@ class UringWriter;
 
 class Worker {
 public:
-    /// `newest` (may be null) lets the worker skip updates already superseded when it is behind.
+    /// `newest` (may be null) lets the worker skip updates already superseded when it is more than
+    /// config.behind_skip_ms behind (never when that is 0).
     Worker(unsigned index, const Config& config, const NewestSeqTable* newest = nullptr);
     ~Worker();
     Worker(const Worker&) = delete;
@@ -116,6 +117,7 @@ private:
 
     const unsigned index_;
     const Config& config_;
+    const std::int64_t behind_ns_;
     const NewestSeqTable* newest_;
     const TopicHistory* history_ = nullptr;
     RecoveryStore* recovery_store_ = nullptr;

@@ -42,7 +42,8 @@ TEST(Cli, HelpListsEveryOptionWithItsDefaultAndExitsZero) {
           "--state-dir", "--no-tls", "--feed", "--symbols", "--rate", "--seed", "--book-rate", "--trade-rate",
           "--max-connections",
           "--max-connections-per-ip", "--max-subscriptions", "--max-topics", "--max-message-bytes", "--client-rate",
-          "--max-queue-bytes", "--slow-timeout-ms", "--heartbeat-ms", "--handshake-timeout-ms", "--stale-ms",
+          "--max-queue-bytes", "--slow-timeout-ms", "--behind-skip-ms", "--heartbeat-ms", "--handshake-timeout-ms",
+          "--stale-ms",
           "--allowed-origins", "--log-level", "--nats-subjects", "--nats-live-subject", "--nats-reader"})
         EXPECT_NE(r.out.find(std::string(option) + " "), std::string::npos) << option << " missing from --help:\n" << r.out;
     const auto line_of = [&](const std::string& option) {

@@ -48,6 +48,7 @@ TEST(Config, DefaultsMatchTheDocumentedContract) {
     EXPECT_EQ(c.client_rate, 50u);
     EXPECT_EQ(c.max_queue_bytes, 1u << 20);
     EXPECT_EQ(c.slow_timeout_ms, 5000u);
+    EXPECT_EQ(c.behind_skip_ms, 250u);
     EXPECT_EQ(c.heartbeat_ms, 20000u);
     EXPECT_EQ(c.handshake_timeout_ms, 5000u);
     EXPECT_EQ(c.stale_ms, 5000u);

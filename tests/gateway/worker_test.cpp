@@ -113,6 +113,29 @@ TEST_F(WorkerTest, ABehindWorkerSkipsOnlyTheSupersededUpdatesOfABatch) {
     EXPECT_EQ(worker.stats().updates_skipped_behind.get(), 1u);
 }
 
+TEST_F(WorkerTest, TheBehindThresholdIsTheOperatorsAndZeroNeverSkips) {
+    // Two seconds of lag: behind by the default quarter second, not by --behind-skip-ms 5000, and
+    // never with 0.
+    for (const std::uint32_t behind_skip_ms : {5000u, 0u}) {
+        Config c;
+        c.behind_skip_ms = behind_skip_ms;
+        Worker w(0, c, &newest);
+        auto s = std::make_shared<RecordingSession>(w, "127.0.0.1:2");
+        w.attach(s);
+        w.registry().subscribe(*s, std::vector<std::string>{"ticker.*"}, 10);
+        newest.publish(0, 3);
+        const auto old_ts = realtime_ns() - kLongAgoNs;
+        auto batch = std::make_shared<UpdateBatch>();
+        batch->items = {item(0, "ticker.BTC-USD", 1, old_ts), item(0, "ticker.BTC-USD", 2, old_ts)};
+        w.post_batch(batch);
+        w.io().poll();
+        std::string out;
+        s->queue().take(out);
+        EXPECT_EQ(out, "[0:1][0:2]") << "--behind-skip-ms " << behind_skip_ms;
+        EXPECT_EQ(w.stats().updates_skipped_behind.get(), 0u) << "--behind-skip-ms " << behind_skip_ms;
+    }
+}
+
 TEST_F(WorkerTest, ClosesASessionWhoseQueueOverflowsAsASlowConsumer) {
     Config small;
     small.max_queue_bytes = 16;
