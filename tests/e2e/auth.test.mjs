@@ -82,6 +82,24 @@ describe('ES256 keys with aud and iss', () => {
     assert.equal((await upgrade(gw.httpsUrl, `/ws?token=${good()}`)).status, 101, 'a good token still upgrades');
   });
 
+  // libjwt reads a C string: before the gateway checked the compact serialization, a good token
+  // followed by a NUL and anything verified as the good token (jwt_fuzz found it, 2026-12-04).
+  test('a good token with a NUL and more after it is not a token: 401 in the query, 4001 in a message', T, async () => {
+    for (const tail of ['\u0000junk', '\u0000', '\u0000.x.y']) {
+      const token = good() + tail;
+      const q = await upgrade(gw.httpsUrl, `/ws?token=${encodeURIComponent(token)}`);
+      assert.equal(q.status, 401, `${JSON.stringify(tail)} (query): ${q.body}`);
+      assert.equal(q.json?.error, 'invalid_token');
+      assert.match(q.json?.message, /not a well-formed JWT/);
+      const c = await open();
+      c.send({ op: 'auth', id: 3, token });  // JSON.stringify writes the NUL as \u0000
+      const err = await c.next('error');
+      assert.equal(err.code, 'invalid_token', JSON.stringify(err));
+      assert.deepEqual(await c.waitClosed(3000), { code: 4001, reason: 'invalid token' });
+    }
+    assert.equal((await upgrade(gw.httpsUrl, `/ws?token=${good()}`)).status, 101, 'the same token without the tail upgrades');
+  });
+
   test('a token over 8 KiB: 414 in the query, 431 in a header, 1009 in a message', T, async () => {
     const huge = good({ pad: 'x'.repeat(64 * 1024) });
     const q = await upgrade(gw.httpsUrl, `/ws?token=${huge}`);

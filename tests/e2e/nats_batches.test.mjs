@@ -231,7 +231,7 @@ describe('nats-server restarted under a batching publisher', () => {
     await waitFor(() => c.updates().length >= 300, { timeoutMs: 10000, what: '300 updates before the restart' });
     await nats.stop({ signal: 'SIGKILL', cleanup: false });
     await c.next((m) => m.type === 'status' && m.state === 'stale', 5000);
-    nats = await startNats({ port, storeDir });
+    nats = await startNats({ port, storeDir, ownStore: true });
     await c.next((m) => m.type === 'status' && m.state === 'ok', 15000);
     const before = c.updates().length;
     await waitFor(() => c.updates().length >= before + 300, { timeoutMs: 15000, what: '300 updates after' });

@@ -217,7 +217,7 @@ describe('books and trades across NATS', () => {
     // nats-server restarts on its port and store; publisher and gateway reconnect by themselves.
     await nats.stop({ cleanup: false });
     await delay(500);
-    nats = await startNats({ port, storeDir: first.storeDir });
+    nats = await startNats({ port, storeDir: first.storeDir, ownStore: true });
     const before = deltas();
     await waitFor(() => deltas() >= before + 50, { timeoutMs: 20000, what: 'deltas after nats-server restarted' });
     checkBooks(c);

@@ -44,7 +44,7 @@ describe('nats-server killed and restarted mid-stream', () => {
     assert.equal(pubDown.tickgate_feed_nats_connected, 0);
 
     // Same port, same store: the stream and its latest values survive the restart.
-    nats = await startNats({ port, storeDir });
+    nats = await startNats({ port, storeDir, ownStore: true });
     await c.next((m) => m.type === 'status' && m.state === 'ok', 15000);
     const up = await waitFor(async () => {
       const s = await scrape(gw);
@@ -105,7 +105,7 @@ describe('stale at once: a NATS drop, not a silence, makes the feed stale', () =
     assert.equal((await scrape(gw))[`tickgate_feed_fresh${feed}`], 0);
 
     // NATS back, the gateway reconnected, but no update: still stale, and no "ok" sent.
-    nats = await startNats({ port, storeDir });
+    nats = await startNats({ port, storeDir, ownStore: true });
     await waitFor(async () => (await scrape(gw))[`tickgate_upstream_reconnects_total${feed}`] >= 1,
       { timeoutMs: 15000, what: 'the gateway to reconnect' });
     await waitFor(() => /latest values from JetStream/g.test(gw.stderr.split('NATS reconnected').at(-1)),

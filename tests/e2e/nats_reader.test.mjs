@@ -61,7 +61,7 @@ describe('the NATS reader in a burst and after it', () => {
 
     await nats.stop({ signal: 'SIGKILL', cleanup: false });
     await c.next((msg) => msg.type === 'status' && msg.state === 'stale', 5000);
-    nats = await startNats({ port, storeDir });
+    nats = await startNats({ port, storeDir, ownStore: true });
     await c.next((msg) => msg.type === 'status' && msg.state === 'ok', 15000);
     const before = c.updates().length;
     await waitFor(() => c.updates().length >= before + 500, { timeoutMs: 10000, what: '500 updates after' });

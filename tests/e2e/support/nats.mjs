@@ -1,7 +1,7 @@
 // Helpers for the NATS tests: a nats-server of their own (loopback, a free port, JetStream in a
 // temporary store), the tickgate-feed publisher, and a raw NATS publisher for foreign messages.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import assert from 'node:assert/strict';
@@ -28,20 +28,23 @@ export function freePort() {
 /**
  * Starts nats-server with JetStream on 127.0.0.1 (`port`, or a free one) storing in `storeDir`
  * (or a new temporary directory, removed by stop({ cleanup: true })). Resolves once it accepts.
+ * A server restarted on the store of one stopped with { cleanup: false } passes ownStore: true, so
+ * its own stop() removes the directory the first one left.
  */
-export async function startNats({ port, storeDir } = {}) {
+export async function startNats({ port, storeDir, ownStore = false } = {}) {
   // A free port found here can be taken by another test before nats-server binds it: try again.
   for (let attempt = 1; ; ++attempt) {
     try {
-      return await startNatsOnce({ port: port ?? await freePort(), storeDir });
+      return await startNatsOnce({ port: port ?? await freePort(), storeDir, ownStore });
     } catch (err) {
       if (port !== undefined || attempt === 3) throw err;
     }
   }
 }
 
-async function startNatsOnce({ port, storeDir }) {
-  const store = storeDir ? { dir: storeDir, cleanup: () => {} } : tempDir('tickgate-nats-');
+async function startNatsOnce({ port, storeDir, ownStore }) {
+  const store = !storeDir ? tempDir('tickgate-nats-')
+    : { dir: storeDir, cleanup: ownStore ? () => rmSync(storeDir, { recursive: true, force: true }) : () => {} };
   const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store.dir],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
