@@ -2,8 +2,17 @@
 // documented error codes and close codes; nobody else on the gateway loses anything meanwhile.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, connectReady, delay, startGateway, waitFor } from './support/gateway.mjs';
+import { connect, connectReady, delay, scrape, startGateway, waitFor } from './support/gateway.mjs';
 import { assertGapFree, withoutEpochs } from './support/checks.mjs';
+
+// A topic exists once its first update went through, and these tests subscribe to exact tickers:
+// a subscribe before the simulator's first update would get unknown_topic (seen in CI on
+// 2026-12-05, where node_errors passed only on its retry).
+async function startWithAllTickers(flags) {
+  const gw = await startGateway(flags);
+  await waitFor(async () => (await scrape(gw)).tickgate_topics >= 5, { timeoutMs: 10000, what: 'the 5 tickers published' });
+  return gw;
+}
 
 const T = { timeout: 15000 };
 
@@ -15,7 +24,7 @@ async function sync(c, id) {
 describe('bad requests (default limits)', () => {
   let gw;
   const clients = [];
-  before(async () => { gw = await startGateway(['--symbols', '5']); });
+  before(async () => { gw = await startWithAllTickers(['--symbols', '5']); });
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
     await gw?.stop();
@@ -130,7 +139,7 @@ describe('limits (--max-subscriptions 3, --client-rate 5, --max-message-bytes 25
   let observer;
   const clients = [];
   before(async () => {
-    gw = await startGateway(['--symbols', '5', '--max-subscriptions', '3', '--client-rate', '5',
+    gw = await startWithAllTickers(['--symbols', '5', '--max-subscriptions', '3', '--client-rate', '5',
       '--max-message-bytes', '256']);
     observer = await connectReady(gw.wsUrl, { label: 'observer' });
     // A pattern: just after start an exact topic may not be published yet (unknown_topic), which
