@@ -69,6 +69,9 @@ struct Metrics::Families {
     pm::Counter& engine_waits;
     pm::Histogram& fanout_latency;
     runtime::HistogramFold fanout_folded;
+    pm::Family<pm::Histogram>& stage_family;
+    std::array<pm::Histogram*, kLatencyStageCount> stage_latency{};
+    std::array<runtime::HistogramFold, kLatencyStageCount> stage_folded;
     // Feeds fed over the network (nats://), labelled by feed.
     pm::Family<pm::Gauge>& upstream_connected;
     pm::Family<pm::Counter>& upstream_messages;
@@ -181,6 +184,13 @@ struct Metrics::Families {
                              .Help("Feed timestamp to completion of the write carrying it (oldest update per write)")
                              .Register(registry)
                              .Add({}, runtime::latency_bucket_boundaries())),
+          stage_family(pm::BuildHistogram()
+                           .Name("tickgate_latency_stage_seconds")
+                           .Help("The fan-out latency's parts: ring (feed ts to the engine taking the update, "
+                                 "per update), handoff (engine to worker, per batch and worker), queue (worker to "
+                                 "the session's write starting, per write) and write (its start to the kernel "
+                                 "having every byte, per write)")
+                           .Register(registry)),
           upstream_connected(pm::BuildGauge()
                                  .Name("tickgate_upstream_connected")
                                  .Help("1 while the feed's upstream (NATS) connection is up")
@@ -256,7 +266,11 @@ struct Metrics::Families {
           reloads(pm::BuildCounter()
                       .Name("tickgate_reloads_total")
                       .Help("SIGHUP reloads by what (certificate, jwt_keys, admin_key) and result (ok; failed: the old one kept, the log says why)")
-                      .Register(registry)) {}
+                      .Register(registry)) {
+        static constexpr std::array<const char*, kLatencyStageCount> kStageNames = {"ring", "handoff", "queue", "write"};
+        for (std::size_t i = 0; i < kLatencyStageCount; ++i)
+            stage_latency[i] = &stage_family.Add({{"stage", kStageNames[i]}}, runtime::latency_bucket_boundaries());
+    }
 
     pm::Gauge& gauge(const char* name, const char* help) {
         return pm::BuildGauge().Name(name).Help(help).Register(registry).Add({});
@@ -285,6 +299,8 @@ std::string Metrics::scrape() {
     std::array<std::uint64_t, kErrorCodeCount> errors{};
     runtime::LatencyHistogram::Buckets buckets{};
     std::uint64_t sum_ns = 0;
+    std::array<runtime::LatencyHistogram::Buckets, kLatencyStageCount> stage_buckets{};
+    std::array<std::uint64_t, kLatencyStageCount> stage_sum_ns{};
     for (const auto& w : server_.workers()) {
         const WorkerStats& s = w->stats();
         sessions += s.sessions.get();
@@ -310,6 +326,11 @@ std::string Metrics::scrape() {
         const auto b = s.fanout_latency.buckets();
         for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += b[i];
         sum_ns += s.fanout_latency.sum_ns();
+        for (std::size_t k = 0; k < kLatencyStageCount; ++k) {
+            const auto sb = s.stage_latency[k].buckets();
+            for (std::size_t i = 0; i < sb.size(); ++i) stage_buckets[k][i] += sb[i];
+            stage_sum_ns[k] += s.stage_latency[k].sum_ns();
+        }
     }
     f.connections.Set(static_cast<double>(sessions));
     f.subscriptions.Set(static_cast<double>(subscriptions));
@@ -338,6 +359,8 @@ std::string Metrics::scrape() {
         set_total(f.client_errors.Add({{"code", std::string(name)}}), static_cast<double>(errors[i]));
     }
     f.fanout_folded.fold(f.fanout_latency, buckets, sum_ns);
+    for (std::size_t k = 0; k < kLatencyStageCount; ++k)
+        f.stage_folded[k].fold(*f.stage_latency[k], stage_buckets[k], stage_sum_ns[k]);
 
     for (int r = 0; r < static_cast<int>(ConnectionResult::count); ++r) {
         const auto result = static_cast<ConnectionResult>(r);

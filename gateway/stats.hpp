@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 
 #include "feeds/runtime/counters.hpp"
 #include "protocol/errors.hpp"
@@ -13,6 +14,18 @@
 namespace tickgate::gateway {
 
 using protocol::kErrorCodeCount;
+
+/// The parts of a message's way through the gateway, timed separately so that a tail can be found
+/// where it is made (tickgate_latency_stage_seconds{stage}). Together they are the fan-out latency
+/// of the oldest message of a write.
+enum class LatencyStage : std::uint8_t {
+    ring,     // feed ts -> the engine takes the update from the ring (worker 0, the engine's thread)
+    handoff,  // the engine hands a batch out -> the worker starts on it
+    queue,    // the worker queues the batch's bytes for a session -> that session's write starts
+    write,    // the write starts -> every byte of it is with the kernel
+    count_,
+};
+inline constexpr std::size_t kLatencyStageCount = static_cast<std::size_t>(LatencyStage::count_);
 
 struct alignas(64) WorkerStats {
     runtime::OwnedGauge sessions;
@@ -36,7 +49,9 @@ struct alignas(64) WorkerStats {
     runtime::OwnedCounter throttled_encodes;       // frames those ticks serialized (not per subscriber)
     std::array<runtime::OwnedCounter, kErrorCodeCount> client_errors;  // indexed by protocol::ErrorCode
     runtime::LatencyHistogram fanout_latency;
+    std::array<runtime::LatencyHistogram, kLatencyStageCount> stage_latency;
 
+    runtime::LatencyHistogram& stage(LatencyStage s) noexcept { return stage_latency[static_cast<std::size_t>(s)]; }
     void client_error(protocol::ErrorCode code) noexcept { client_errors[static_cast<std::size_t>(code)].add(); }
 };
 

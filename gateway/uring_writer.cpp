@@ -5,6 +5,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <liburing.h>
 
+#include "feeds/runtime/clock.hpp"
 #include "feeds/runtime/counters.hpp"
 
 #include <sys/eventfd.h>
@@ -79,6 +80,24 @@ struct UringWriter::Impl {
         if (submits) submits->add();
         sends += queued;
         queued = 0;
+        stamp_completions();
+    }
+
+    /// Notes when each completion in the ring that has no time yet became visible: most sends
+    /// complete inside the submit that carried them, but are taken only at the end of the pass
+    /// (taking them mid-pass would run sessions' handlers inside the registry's walk), and a
+    /// write's latency is the kernel's, not the pass's.
+    void stamp_completions() {
+        const unsigned ready = io_uring_cq_ready(&ring);
+        if (ready <= stamped) return;
+        const std::int64_t now = runtime::realtime_ns();
+        unsigned head = 0, i = 0;
+        io_uring_cqe* cqe = nullptr;
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            if (i++ < stamped) continue;
+            if (cqe->user_data < pending.size()) pending[cqe->user_data].completed_ns = now;
+        }
+        stamped = i;
     }
 
     /// Delivers every completion the ring holds; returns how many.
@@ -93,6 +112,7 @@ struct UringWriter::Impl {
             done.clear();
             for (unsigned i = 0; i < n; ++i) done.emplace_back(cqes[i]->user_data, cqes[i]->res);
             io_uring_cq_advance(&ring, n);
+            stamped = stamped > n ? stamped - n : 0;
             total += n;
             for (const auto& [data, res] : done) complete(static_cast<std::size_t>(data), res);
         }
@@ -117,15 +137,16 @@ struct UringWriter::Impl {
         }
         if (res == 0) res = -ECONNRESET;  // a zero-byte send for a non-empty buffer: not progress
         auto sink = std::move(p.sink);
-        sink->on_sent(res < 0 ? res : static_cast<int>(p.size));
+        sink->on_sent(res < 0 ? res : static_cast<int>(p.size), p.completed_ns ? p.completed_ns : runtime::realtime_ns());
     }
 
     void prep(std::size_t slot, bool poll_first) {
-        const Pending& p = pending[slot];
+        Pending& p = pending[slot];
+        p.completed_ns = 0;
         io_uring_sqe* sqe = next_sqe();
         if (!sqe) {
             auto sink = std::move(pending[slot].sink);
-            return asio::post(io, [sink = std::move(sink)] { sink->on_sent(-EAGAIN); });
+            return asio::post(io, [sink = std::move(sink)] { sink->on_sent(-EAGAIN, runtime::realtime_ns()); });
         }
         io_uring_prep_send(sqe, static_cast<int>(slot), p.data + p.done, p.size - p.done, MSG_NOSIGNAL);
         sqe->flags |= IOSQE_FIXED_FILE;
@@ -159,11 +180,13 @@ struct UringWriter::Impl {
         std::shared_ptr<UringSink> sink;  // null: no send in flight on the slot
         const char* data = nullptr;
         std::size_t size = 0, done = 0;
+        std::int64_t completed_ns = 0;  // when its completion was first seen (0: not yet)
     };
     std::vector<Pending> pending;  // per slot
     std::vector<int> free_slots;
     std::vector<std::pair<std::uint64_t, int>> done;
     unsigned queued = 0;
+    unsigned stamped = 0;  // completions from the ring's head on that have their time
     bool submit_posted = false;
     bool reaping = false;
     std::uint64_t submissions = 0, sends = 0, resubmits = 0;

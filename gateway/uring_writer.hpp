@@ -33,7 +33,9 @@ class UringSink {
 public:
     virtual ~UringSink() = default;
     /// Every byte asked for went out (`result` is their count), or -errno: the connection is done.
-    virtual void on_sent(int result) = 0;
+    /// `done_ns`: when the kernel reported it (realtime), which may be earlier than this call:
+    /// completions are taken at the end of the worker's pass.
+    virtual void on_sent(int result, std::int64_t done_ns) = 0;
 };
 
 class UringWriter {

@@ -112,11 +112,13 @@ class Server:
         return self.proc.returncode
 
 
-def start_tickgate(tickgate, cert, key, log_path, rate, symbols, max_connections=10000, extra=(), topics=None):
+def start_tickgate(tickgate, cert, key, log_path, rate, symbols, max_connections=10000, extra=(), topics=None,
+                   cpus=None):
     """topics: how many topics to wait for (default `symbols`, one ticker each; a simulator with
-    books and trades publishes four per symbol: ticker, book, book50, trade)."""
+    books and trades publishes four per symbol: ticker, book, book50, trade). cpus: a taskset CPU
+    list every thread of the gateway is kept on (None: wherever the scheduler puts them)."""
     state = tempfile.mkdtemp(prefix="tickgate-bench-")
-    argv = [tickgate, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--cert", cert, "--key", key,
+    argv = [*pinned(cpus), tickgate, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--cert", cert, "--key", key,
             "--state-dir", state, "--symbols", str(symbols), "--rate", str(rate),
             # tickgate-load spreads clients over 127.0.0.2.. at 500 per address, under the default
             # per-IP limit of 1,000; the total limit must cover the scenario plus its topic query.
@@ -177,9 +179,68 @@ def scrape_metrics(url):
     return out
 
 
-def run_load(load, url, pids, out_json, args, timeout, log_path=None):
-    """Runs tickgate-load (quiet) and returns its JSON result; the timeout bounds every run."""
-    argv = [load, "--url", url, "--out", out_json, "--quiet", *[f"--pid={p}" for p in pids], *map(str, args)]
+def histogram_buckets(url, name):
+    """One histogram of tickgate's /metrics: {labels other than le, as written ("" for none):
+    {le: cumulative count}}; {} when the scrape fails."""
+    try:
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for m in re.finditer(r'^' + re.escape(name) + r'_bucket\{([^}]*)\} (\S+)$', text, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        le = labels.pop("le")
+        series = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        out.setdefault(series, {})[float("inf") if le == "+Inf" else float(le)] = float(m.group(2))
+    return out
+
+
+def bucket_quantile(b0, b1, q):
+    """The upper bound of the bucket holding quantile q of the observations between two scrapes
+    (None when there were none; inf when it is past the last bound)."""
+    les = sorted(b1)
+    total = b1[les[-1]] - b0.get(les[-1], 0) if les else 0
+    if total <= 0:
+        return None
+    for le in les:
+        if b1[le] - b0.get(le, 0) >= q * total:
+            return le
+    return les[-1]
+
+
+def latency_split_buckets(url):
+    """The gateway's latency split as histogram_buckets gives it: tickgate_latency_stage_seconds by
+    stage, and the whole of it (tickgate_fanout_latency_seconds) as "fanout"."""
+    out = histogram_buckets(url, "tickgate_latency_stage_seconds")
+    whole = histogram_buckets(url, "tickgate_fanout_latency_seconds").get("")
+    if whole:
+        out["fanout"] = whole
+    return out
+
+
+def latency_split(b0, b1):
+    """Two latency_split_buckets scrapes: per stage (and "fanout", the whole), the observations
+    between them and the bucket bounds (ms) of their p50, p99 and p99.9."""
+    out = {}
+    for series, buckets in b1.items():
+        stage = series.split('"')[1] if '"' in series else series
+        before = b0.get(series, {})
+        ms = lambda q: (lambda v: None if v is None else v * 1e3)(bucket_quantile(before, buckets, q))
+        out[stage] = {"count": buckets[max(buckets)] - before.get(max(buckets), 0),
+                      "p50_le_ms": ms(0.5), "p99_le_ms": ms(0.99), "p999_le_ms": ms(0.999)}
+    return out
+
+
+def pinned(cpus):
+    """The command prefix that keeps a process and all its threads on `cpus` (taskset execs the
+    program, so the pid stays the program's)."""
+    return ["taskset", "-c", str(cpus)] if cpus is not None else []
+
+
+def run_load(load, url, pids, out_json, args, timeout, log_path=None, cpus=None):
+    """Runs tickgate-load (quiet) and returns its JSON result; the timeout bounds every run.
+    cpus: as start_tickgate's."""
+    argv = [*pinned(cpus), load, "--url", url, "--out", out_json, "--quiet", *[f"--pid={p}" for p in pids], *map(str, args)]
     stderr = open(log_path, "w") if log_path else subprocess.DEVNULL
     try:
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=stderr, timeout=timeout, text=True,

@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
@@ -248,23 +247,7 @@ def thread_switches(pid, name=None):
 
 def upstream_buckets(gw):
     """{le: cumulative count} of tickgate_upstream_latency_seconds (publisher ts to ring insert)."""
-    out = {}
-    text = urllib.request.urlopen(gw.metrics_url(), timeout=5).read().decode()
-    for m in re.finditer(r'^tickgate_upstream_latency_seconds_bucket\{[^}]*le="([^"]+)"\} (\S+)$', text, re.M):
-        out[float(m.group(1))] = float(m.group(2))
-    return out
-
-
-def bucket_quantile(b0, b1, q):
-    """The upper bound of the bucket holding quantile q of the observations between two scrapes."""
-    les = sorted(b1)
-    total = b1[les[-1]] - b0.get(les[-1], 0)
-    if total <= 0:
-        return None
-    for le in les:
-        if b1[le] - b0.get(le, 0) >= q * total:
-            return le
-    return les[-1]
+    return B.histogram_buckets(gw.metrics_url(), "tickgate_upstream_latency_seconds").get("", {})
 
 
 def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publisher=None):
@@ -323,8 +306,8 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
             "nats_feed_wakeups_per_update": round((sw1[i][0][0] - sw0[i][0][0]) / d, 3) if d and lat1[i] else None,
             "gateway_wakeups_per_update": round((sw1[i][1][0] - sw0[i][1][0]) / d, 3) if d else None,
             "gateway_involuntary_switches_per_update": round((sw1[i][1][1] - sw0[i][1][1]) / d, 3) if d else None,
-            "upstream_latency_p50_le_ms": (lambda v: v and v * 1e3)(bucket_quantile(lat0[i], lat1[i], 0.5)) if lat1[i] else None,
-            "upstream_latency_p99_le_ms": (lambda v: v and v * 1e3)(bucket_quantile(lat0[i], lat1[i], 0.99)) if lat1[i] else None,
+            "upstream_latency_p50_le_ms": (lambda v: v and v * 1e3)(B.bucket_quantile(lat0[i], lat1[i], 0.5)) if lat1[i] else None,
+            "upstream_latency_p99_le_ms": (lambda v: v and v * 1e3)(B.bucket_quantile(lat0[i], lat1[i], 0.99)) if lat1[i] else None,
             "batched": B.scrape_metrics(g.metrics_url()).get("tickgate_upstream_batched") if lat1[i] else None,
             "delivered_per_s": load.get("messages", {}).get("per_s") if load.get("ok") else None,
             "latency_ms": load.get("latency", {}).get("normal") if load.get("ok") else None,

@@ -363,6 +363,8 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
         b->items.reserve(n);
     }
     const auto now = realtime_ns();
+    // The engine runs on worker 0's thread, so worker 0's stats are its to write.
+    runtime::LatencyHistogram& ring_latency = workers_.front()->stats().stage(LatencyStage::ring);
     for (std::size_t i = 0; i < n; ++i) {
         const protocol::MarketUpdate& u = updates[i];
         if (u.feed >= feeds_.size()) continue;
@@ -371,10 +373,10 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
             // What came before it goes out first, so that a worker sees the old epoch's last
             // messages, then the change (its status), then the new epoch's.
             if (!batches[0]->items.empty()) {
-                for (std::size_t w = 0; w < workers_.size(); ++w) {
-                    workers_[w]->post_batch(std::move(batches[w]));
-                    batches[w] = std::make_shared<UpdateBatch>();
-                    batches[w]->items.reserve(n - i);
+                post_batches(batches);
+                for (auto& b : batches) {
+                    b = std::make_shared<UpdateBatch>();
+                    b->items.reserve(n - i);
                 }
             }
             on_epoch(u.feed, u.seq);
@@ -382,6 +384,7 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
         }
         feed.last_update_ns.store(now, std::memory_order_relaxed);
         feed.updates.add();
+        ring_latency.observe_ns(now - u.ts_ns);
         const TopicEntry* entry = entry_for(u, batches);
         if (!entry) continue;
         if (entry->role == TopicRole::book_source) {
@@ -393,7 +396,15 @@ void BroadcastEngine::publish(const protocol::MarketUpdate* updates, std::size_t
         if (u.kind == protocol::UpdateKind::ticker) newest_.publish(entry->id, u.seq);
     }
     if (batches[0]->items.empty()) return;
-    for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->post_batch(std::move(batches[w]));
+    post_batches(batches);
+}
+
+void BroadcastEngine::post_batches(Batches& batches) {
+    const std::int64_t now = realtime_ns();
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+        batches[w]->handed_out_ns = now;
+        workers_[w]->post_batch(std::move(batches[w]));
+    }
 }
 
 std::string_view published_result_name(PublishedResult r) noexcept {
@@ -512,7 +523,7 @@ void BroadcastEngine::deliver_room(const TopicEntry& room, const protocol::Publi
     header.seq = m.seq;
     header.ts_ns = m.ts_ns;
     hand_out(batches, room.id, epoch_of(room), header, frames::published_message(m, room.id), m.seq - 1);
-    for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->post_batch(std::move(batches[w]));
+    post_batches(batches);
     count(PublishedResult::delivered);
 }
 

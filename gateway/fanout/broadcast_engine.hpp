@@ -162,6 +162,8 @@ private:
     /// before it (see TopicHistory::append).
     void hand_out(Batches& batches, std::uint32_t topic_id, std::uint64_t epoch, const protocol::MarketUpdate& u,
                   std::shared_ptr<Frame> frame, std::uint64_t prev_seq);
+    /// Posts each worker its batch (moved from), stamped with the hand-out time.
+    void post_batches(Batches& batches);
     std::uint64_t feed_epoch(std::uint8_t feed) const noexcept;
     /// A feed's seq space changed (an UpdateKind::epoch record in the ring).
     void on_epoch(std::uint8_t feed, std::uint64_t epoch);

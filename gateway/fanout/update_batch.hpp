@@ -19,6 +19,7 @@ struct BatchItem {
 
 struct UpdateBatch {
     std::vector<BatchItem> items;
+    std::int64_t handed_out_ns = 0;  // when the engine posted it (LatencyStage::handoff)
 };
 
 }  // namespace tickgate::gateway

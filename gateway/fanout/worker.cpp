@@ -70,6 +70,7 @@ void Worker::post_batch(std::shared_ptr<const UpdateBatch> batch) {
 
 void Worker::on_batch(const UpdateBatch& batch) {
     const auto t = now_ns();
+    if (batch.handed_out_ns != 0) stats_.stage(LatencyStage::handoff).observe_ns(t - batch.handed_out_ns);
     for (const BatchItem& item : batch.items) {
         registry_.ensure_topic(item.topic_id, item.update);
         registry_.note_position(item.topic_id, item.update.seq, item.offset, item.epoch);

@@ -46,6 +46,20 @@ const Config& Session::config() const noexcept { return worker_.config(); }
 WorkerStats& Session::stats() noexcept { return worker_.stats(); }
 std::int64_t Session::now() const { return worker_.now_ns(); }
 
+void Session::begin_write(std::int64_t queued_since_ns) noexcept {
+    write_started_ns_ = now();
+    liveness_.write_in_flight = true;
+    liveness_.inflight_queued_since_ns = queued_since_ns;
+    if (queued_since_ns != 0) stats().stage(LatencyStage::queue).observe_ns(write_started_ns_ - queued_since_ns);
+}
+
+std::int64_t Session::end_write(std::int64_t ended_ns) noexcept {
+    const std::int64_t t = ended_ns ? ended_ns : now();
+    liveness_.write_in_flight = false;
+    stats().stage(LatencyStage::write).observe_ns(t - write_started_ns_);
+    return t;
+}
+
 void Session::on_open(std::string_view arg) { dialect_->on_open(arg); }
 
 void Session::on_text(std::string_view text) {

@@ -122,11 +122,10 @@ protected:
     void on_peer_close(std::uint16_t code);
     void note_activity() noexcept { liveness_.last_activity_ns = now(); }
     /// The one record of a write in flight: the transport marks its start and end.
-    void begin_write(std::int64_t queued_since_ns) noexcept {
-        liveness_.write_in_flight = true;
-        liveness_.inflight_queued_since_ns = queued_since_ns;
-    }
-    void end_write() noexcept { liveness_.write_in_flight = false; }
+    void begin_write(std::int64_t queued_since_ns) noexcept;
+    /// ended_ns: when the kernel took its last byte, if the transport knows (0: now). Returns it,
+    /// for the transport's own latency figures.
+    std::int64_t end_write(std::int64_t ended_ns = 0) noexcept;
     /// When the oldest byte of a backlog that no write can take yet was queued, 0 if none: what
     /// --slow-timeout-ms measures on a transport whose writes wait for the client (polling).
     virtual std::int64_t backlog_waiting_since_ns() const noexcept { return 0; }
@@ -166,6 +165,7 @@ private:
     std::optional<auth::Identity> identity_;
     BroadcastEngine* publisher_ = nullptr;
     std::int64_t opened_ns_ = 0;
+    std::int64_t write_started_ns_ = 0;
     bool expiring_sent_ = false;
 };
 

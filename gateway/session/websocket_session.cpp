@@ -75,9 +75,9 @@ public:
     }
 
     /// The uring backend's answer: every byte of outgoing_ is out, or the connection failed.
-    void on_sent(int result) override {
-        if (result < 0) return on_write(error_code(-result, boost::system::system_category()));
-        on_write({});
+    void on_sent(int result, std::int64_t done_ns) override {
+        if (result < 0) return on_write(error_code(-result, boost::system::system_category()), done_ns);
+        on_write({}, done_ns);
     }
 
 private:
@@ -132,8 +132,9 @@ private:
         on_write(ec);
     }
 
-    void on_write(error_code ec) {
-        end_write();
+    /// done_ns: when the kernel took the last byte, when known (the uring backend), else now.
+    void on_write(error_code ec, std::int64_t done_ns = 0) {
+        const std::int64_t ended_ns = end_write(done_ns);
         if (socket_closed_) return release_slot();
         if (ec) return close_socket();
         auto& stats = this->stats();
@@ -141,7 +142,7 @@ private:
         if (wire() == Wire::socketio) stats.socketio_messages_sent.add(inflight_messages_);
         stats.bytes_sent.add(inflight_bytes_);
         stats.writes.add();
-        if (inflight_oldest_ts_ != 0) stats.fanout_latency.observe_ns(now() - inflight_oldest_ts_);
+        if (inflight_oldest_ts_ != 0) stats.fanout_latency.observe_ns(ended_ns - inflight_oldest_ts_);
         for (std::string* buffer : {&write_buffer_, &outgoing_}) {
             buffer->clear();
             if (buffer->capacity() > kKeepWriteCapacity) std::string().swap(*buffer);

@@ -14,7 +14,7 @@ describe('metrics match what the clients saw (sim, --symbols 5)', () => {
   });
 
   test('connections, subscriptions, errors, topics, messages, feed updates, fan-out latency', { timeout: 20000 }, async () => {
-    gw = await startGateway(['--symbols', '5', '--heartbeat-ms', '60000']);
+    gw = await startGateway(['--symbols', '5', '--heartbeat-ms', '60000'], { threads: 2 });
     const zero = await scrape(gw);
     assert.equal(zero.tickgate_connections, 0);
     assert.equal(zero.tickgate_messages_sent_total, 0);
@@ -77,6 +77,20 @@ describe('metrics match what the clients saw (sim, --symbols 5)', () => {
       `messages_sent_total ${quiet.tickgate_messages_sent_total} not wildly more than ${received} received`);
     assert.equal(quiet.tickgate_subscriptions, 0, 'no entries held after unsubscribing');
     assert.ok(quiet.tickgate_bytes_sent_total >= c1.raw.concat(c2.raw).reduce((n, t) => n + t.length, 0));
+    // The fan-out latency's parts, each counted where it happens: every update the engine took
+    // from the ring, every batch a worker started, every write (its queueing and its own time).
+    const stage = (name, what) => quiet[`tickgate_latency_stage_seconds_${what}{stage="${name}"}`];
+    const updates = quiet['tickgate_feed_updates_total{feed="sim"}'];
+    assert.ok(Math.abs(stage('ring', 'count') - updates) <= 5, `ring: ${stage('ring', 'count')} samples, ${updates} feed updates`);
+    assert.ok(stage('handoff', 'count') >= 2 && stage('handoff', 'count') <= 2 * stage('ring', 'count'),
+      `handoff: one per batch and worker (${stage('handoff', 'count')}), at most one per update and worker (${stage('ring', 'count')} updates, 2 workers)`);
+    assert.equal(stage('write', 'count'), quiet.tickgate_writes_total, 'write: one sample per write');
+    assert.equal(stage('queue', 'count'), quiet.tickgate_writes_total, 'queue: one sample per write');
+    for (const name of ['ring', 'handoff', 'queue', 'write']) {
+      // A fast client on an idle loopback: no part takes 50 ms on average (the clocks are sane).
+      const mean = stage(name, 'sum') / stage(name, 'count');
+      assert.ok(mean >= 0 && mean < 0.05, `${name}: mean ${mean} s`);
+    }
 
     await c1.close();
     const one = await waitFor(async () => {

@@ -1,7 +1,10 @@
 // The io_uring batch writer on real loopback TCP: short sends, peers that go away mid-batch, a
 // session closing while its send is in flight, and thousands of sessions closing in a burst.
-// Every wait is bounded by a deadline on the io_context; nothing sleeps.
+// Every wait is bounded by a deadline on the io_context; only the timing test sleeps, standing
+// for the rest of a worker's pass.
 #include "gateway/uring_writer.hpp"
+
+#include "feeds/runtime/clock.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tickgate::gateway {
@@ -39,8 +43,10 @@ std::string pattern(std::size_t size, unsigned seed) {
 
 struct Sink final : UringSink {
     std::vector<int> results;
+    std::vector<std::int64_t> done_at;
     std::function<void(int)> then;
-    void on_sent(int result) override {
+    void on_sent(int result, std::int64_t done_ns) override {
+        done_at.push_back(done_ns);
         results.push_back(result);
         if (then) then(result);
     }
@@ -172,6 +178,47 @@ TEST_F(UringWriterTest, APassGoesToTheKernelInFewSubmissionsAndEachStreamStaysIn
     // Far fewer kernel calls than sends: the point of the batch.
     EXPECT_LT(writer->submissions() - before, static_cast<std::uint64_t>(kSessions * kRounds / 10));
     EXPECT_EQ(writer->sends(), static_cast<std::uint64_t>(kSessions * kRounds));
+}
+
+TEST_F(UringWriterTest, ASendIsTimedAtTheSubmitThatCarriedItNotWhenThePassEndsAndTakesItsCompletion) {
+    // 64 sessions: the first 32 go to the kernel as the 32nd is prepared (kSubmitEvery), then the
+    // pass goes on for 30 ms before the last 32 and the submit that takes every completion.
+    constexpr int kSessions = 64;
+    std::vector<std::unique_ptr<Pair>> pairs;
+    std::vector<int> slots;
+    std::vector<std::shared_ptr<Sink>> sinks;
+    const std::string data = pattern(300, 7);
+    for (int i = 0; i < kSessions; ++i) {
+        pairs.push_back(connect());
+        slots.push_back(writer->attach(pairs.back()->fd));
+        ASSERT_GE(slots.back(), 0);
+        sinks.push_back(std::make_shared<Sink>());
+        pairs.back()->read();
+    }
+    const std::int64_t start_ns = runtime::realtime_ns();
+    for (int i = 0; i < kSessions / 2; ++i) writer->send(slots[i], data.data(), data.size(), sinks[i]);
+    ASSERT_EQ(writer->submissions(), 1u);
+    std::this_thread::sleep_for(30ms);
+    const std::int64_t late_ns = runtime::realtime_ns();
+    for (int i = kSessions / 2; i < kSessions; ++i) writer->send(slots[i], data.data(), data.size(), sinks[i]);
+    writer->submit();
+    ASSERT_TRUE(run_until([&] {
+        for (const auto& s : sinks)
+            if (s->results.empty()) return false;
+        return true;
+    }));
+    for (int i = 0; i < kSessions; ++i) {
+        ASSERT_EQ(sinks[i]->results, std::vector<int>{300}) << "session " << i;
+        const std::int64_t t = sinks[i]->done_at.front();
+        if (i < kSessions / 2) {
+            EXPECT_GE(t, start_ns) << "session " << i;
+            EXPECT_LT(t, late_ns) << "session " << i << ": timed when the pass took its completion, "
+                                  << (t - start_ns) / 1000 << " us after its submit";
+        } else {
+            EXPECT_GE(t, late_ns) << "session " << i;
+        }
+    }
+    for (int slot : slots) writer->release(slot);
 }
 
 TEST_F(UringWriterTest, APeerThatClosesMidBatchFailsAloneAndTheOthersGetEveryByte) {
