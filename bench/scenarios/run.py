@@ -278,7 +278,7 @@ class Runner:
         data["rss_marginal_kib_per_connection"] = (rss_end - gw["rss_idle_kib"]) / open_ if open_ else None
         data["checks"] = [
             B.check("connections held at the end", open_, a.held, open_ == a.held),
-            B.check("gateway RSS per connection", round(per_conn, 1), 48, per_conn <= 48, "KiB"),
+            B.check("gateway RSS per connection", round(per_conn, 1), 20, per_conn <= 20, "KiB"),
         ]
         return data
 

@@ -5,6 +5,11 @@
 namespace tickgate::gateway {
 namespace {
 
+// What an emptied queue keeps between writes: a few pieces, and the control bytes of an ack or a
+// pong (a snapshot burst is given back).
+constexpr std::size_t kKeepPieces = 8;
+constexpr std::size_t kKeepControlBytes = 256;
+
 // A merged delta is encoded only when it is sent; until then its size is estimated from its levels
 // (a level is ["price","size"], about 25 bytes; the rest of the object about 150 plus the topic twice).
 std::size_t estimated_bytes(const BookDelta& d) noexcept {
@@ -109,8 +114,16 @@ OutboundQueue::Taken OutboundQueue::take(std::string& out) {
 }
 
 void OutboundQueue::clear() {
-    pieces_.clear();
-    control_.clear();
+    // What a burst grew them to (the snapshots of a subscribe, a backlog) is given back: an idle
+    // session keeps what an ordinary write needs, not ~4 KiB of its first write's control bytes.
+    if (pieces_.capacity() > kKeepPieces)
+        std::vector<Piece>().swap(pieces_);
+    else
+        pieces_.clear();
+    if (control_.capacity() > kKeepControlBytes)
+        std::string().swap(control_);
+    else
+        control_.clear();
     ordered_bytes_ = 0;
     conflated_.clear();
     conflated_bytes_ = 0;

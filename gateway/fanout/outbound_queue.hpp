@@ -65,6 +65,10 @@ public:
     std::int64_t queued_since_ns() const noexcept { return queued_since_ns_; }
     std::size_t bytes() const noexcept { return ordered_bytes_ + conflated_bytes_; }
     std::size_t max_bytes() const noexcept { return max_bytes_; }
+    /// Heap bytes its buffers hold (what an idle session pays for its queue beyond the object).
+    std::size_t buffer_capacity_bytes() const noexcept {
+        return control_.capacity() + pieces_.capacity() * sizeof(Piece);
+    }
     /// Live updates replaced by a newer one of the same topic since the last call.
     std::uint64_t take_conflated_count() noexcept { return std::exchange(conflated_count_, 0); }
     /// Book deltas merged into another pending one, and trades dropped, since the last call.

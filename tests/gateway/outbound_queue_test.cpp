@@ -124,6 +124,24 @@ TEST(OutboundQueue, ForgottenTopicIsNotSent) {
     EXPECT_EQ(out, std::string(10, 'x'));
 }
 
+TEST(OutboundQueue, AnEmptiedQueueGivesBackWhatASnapshotBurstGrewItTo) {
+    // A subscribe to 10 topics queues an ack and 10 snapshots (~330 bytes each) as control bytes;
+    // once they are written an idle session keeps an ordinary write's worth, not the burst's.
+    OutboundQueue q(1 << 20);
+    std::string out;
+    for (int i = 0; i < 11; ++i) q.push_control_built([](std::string& o) { o.append(330, 's'); }, 1);
+    EXPECT_GT(q.buffer_capacity_bytes(), 11u * 330);
+    q.take(out);
+    EXPECT_EQ(out.size(), 11u * 330);
+    EXPECT_LE(q.buffer_capacity_bytes(), 256u + 8 * 32) << "the burst's buffers were kept";
+    // A pong afterwards is queued and taken as before, and its small buffer is kept for the next.
+    q.push_control_built([](std::string& o) { o.append(100, 'p'); }, 2);
+    out.clear();
+    q.take(out);
+    EXPECT_EQ(out, std::string(100, 'p'));
+    EXPECT_GE(q.buffer_capacity_bytes(), 100u);
+}
+
 TEST(OutboundQueue, TakeSwapsBuffersSoCapacityIsReused) {
     OutboundQueue q(1 << 20);
     std::string out;
