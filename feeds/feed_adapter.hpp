@@ -1,6 +1,7 @@
 #pragma once
 // The interface every feed implements, and the factory that turns a --feed SPEC into one.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -70,8 +71,18 @@ public:
     virtual void forward_announcement(const protocol::Announcement& announcement) = 0;
 };
 
+/// Where a feed driven from its consumer's thread puts its updates (see FeedAdapter::produce_due).
+class UpdateSink {
+public:
+    virtual void put(const protocol::MarketUpdate& u) = 0;
+
+protected:
+    ~UpdateSink() = default;
+};
+
 class FeedAdapter {
 public:
+    using Clock = std::chrono::steady_clock;
     virtual ~FeedAdapter() = default;
     /// Stable name used in logs, metrics labels and status messages ("sim", "replay:ticks.jsonl").
     virtual const std::string& name() const = 0;
@@ -79,6 +90,13 @@ public:
     /// loop). Every update it publishes has `feed` set to the adapter's feed index, a topic, `seq`
     /// rising by 1 per topic and `ts` set to when it was produced.
     virtual void run(std::stop_token stop, UpdateChannel& out) = 0;
+    /// A paced local feed that its consumer may drive from its own thread instead of run() on a
+    /// thread of the feed's: tickgate-feed's publish loop, which then wakes once per event rather
+    /// than the feed's thread and then its own (a thread hop, and a wake-up, per update).
+    virtual bool can_run_on_consumer_thread() const noexcept { return false; }
+    /// Only where can_run_on_consumer_thread(), and never beside run(): puts every update due by
+    /// `now` into `sink` and returns when the next one is due. The first call starts the pacing.
+    virtual Clock::time_point produce_due(Clock::time_point /*now*/, UpdateSink& /*sink*/) { return Clock::time_point::max(); }
     /// A feed fed over the network reports its upstream (for /metrics); local feeds have none.
     virtual const UpstreamStats* upstream_stats() const noexcept { return nullptr; }
     /// Updates a paced feed never produced because its thread ran too late to catch up (a busy

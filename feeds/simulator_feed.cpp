@@ -595,77 +595,103 @@ void SimulatorFeed::emit_levels(Symbol& s, std::int64_t ts, std::size_t count, b
 // ---- Pacing --------------------------------------------------------------------------------------
 
 void SimulatorFeed::run(std::stop_token stop, UpdateChannel& out) {
-    using Clock = std::chrono::steady_clock;
-    using Seconds = std::chrono::duration<double>;
     use_precise_timer_slack();
     // Slots left over from next_event() calls go out first, so the sequence stays whole.
     for (; pending_head_ < pending_count_; ++pending_head_)
         if (!out.publish(pending_[pending_head_], stop)) return;
-
-    // Event k of a schedule of rate r is due at start + offset + k / r, where the offsets keep the
-    // schedules where their ideal times (events / rate, see next_stream) put them relative to each
-    // other. When publishing stalls (a full ring, a descheduled thread) for more than a tenth of a
-    // second, the schedules restart from now instead of catching up in one large burst; the events
-    // skipped are counted, so a short delivery shows up in tickgate_feed_updates_dropped_late_total
-    // rather than as a mystery. The sequence itself does not change: a restart only moves when the
-    // next events go out. (With tickers alone this is exactly the pacing of the ticker-only feed.)
-    double total_rate = 0;
-    for (const Schedule& sc : schedules_) total_rate += sc.rate;
-    const auto backlog_cap = static_cast<std::uint64_t>(std::max(1.0, total_rate / 10));
     // Up to this rate a sleep fits between two events, so they go out one per wake-up; a late
     // wake-up (a busy machine) is caught up at 0.6 intervals apart rather than as a burst. Above
     // it, each wake-up publishes every event that is due.
-    const bool one_per_wake = total_rate <= 20'000;
-    const auto min_gap = std::chrono::duration_cast<Clock::duration>(Seconds(0.6 / total_rate));
-    const auto begin_epoch = [this] {
-        double first = std::numeric_limits<double>::infinity();
-        for (const Schedule& sc : schedules_)
-            if (sc.rate > 0) first = std::min(first, static_cast<double>(sc.events) / sc.rate);
-        for (Schedule& sc : schedules_) {
-            if (!(sc.rate > 0)) continue;
-            sc.epoch_base = sc.events;
-            sc.epoch_offset = static_cast<double>(sc.events) / sc.rate - first;
-        }
-    };
-    std::array<std::uint64_t, 3> due{};  // per schedule: events due since the epoch began
-    const auto count_due = [&](double elapsed) {
-        std::uint64_t backlog = 0;
-        for (std::size_t st = 0; st < schedules_.size(); ++st) {
-            const Schedule& sc = schedules_[st];
-            if (!(sc.rate > 0)) continue;
-            const double t = elapsed - sc.epoch_offset;
-            due[st] = t < 0 ? 0 : static_cast<std::uint64_t>(t * sc.rate) + 1;  // time has come
-            const std::uint64_t done = sc.events - sc.epoch_base;
-            if (due[st] > done) backlog += due[st] - done;
-        }
-        return backlog;
-    };
-    auto start = Clock::now();
-    begin_epoch();
-    std::uint64_t published = 0;
+    const bool one_per_wake = pacing_rate() <= 20'000;
     while (!stop.stop_requested()) {
-        const auto now = Clock::now();
-        if (const std::uint64_t backlog = count_due(Seconds(now - start).count()); backlog > backlog_cap) {
-            dropped_late_.fetch_add(backlog - 1, std::memory_order_relaxed);
-            start = now;
-            begin_epoch();
-            count_due(0);
-        }
-        for (std::uint64_t n = 0; !one_per_wake || n < 1; ++n) {
-            const Stream st = next_stream();
-            if (schedules_[st].events - schedules_[st].epoch_base >= due[st]) break;
-            pending_head_ = pending_count_ = 0;
-            produce_event();
-            for (; pending_head_ < pending_count_; ++pending_head_)
-                if (!out.publish(pending_[pending_head_], stop)) return;
-            if ((++published & 1023) == 0 && stop.stop_requested()) return;
-        }
-        const Schedule& sc = schedules_[next_stream()];
-        auto next = start + std::chrono::duration_cast<Clock::duration>(Seconds(
-                                static_cast<double>(sc.events - sc.epoch_base) / sc.rate + sc.epoch_offset));
-        if (one_per_wake) next = std::max(next, now + min_gap);
+        Clock::time_point next;
+        if (!produce_paced(Clock::now(), !one_per_wake, next, stop,
+                         [&](const protocol::MarketUpdate& u) { return out.publish(u, stop); }))
+            return;
         if (!sleep_until_or_stop(stop, next)) return;
     }
+}
+
+SimulatorFeed::Clock::time_point SimulatorFeed::produce_due(Clock::time_point now, UpdateSink& sink) {
+    // The consumer's thread: it never waits (the sink takes every update), and a wake-up there
+    // is the consumer's own, so every event due goes out in it.
+    for (; pending_head_ < pending_count_; ++pending_head_) sink.put(pending_[pending_head_]);
+    Clock::time_point next;
+    produce_paced(now, true, next, std::stop_token{}, [&](const protocol::MarketUpdate& u) {
+        sink.put(u);
+        return true;
+    });
+    return next;
+}
+
+double SimulatorFeed::pacing_rate() const noexcept {
+    double total_rate = 0;
+    for (const Schedule& sc : schedules_) total_rate += sc.rate;
+    return total_rate;
+}
+
+void SimulatorFeed::begin_pacing_epoch() noexcept {
+    double first = std::numeric_limits<double>::infinity();
+    for (const Schedule& sc : schedules_)
+        if (sc.rate > 0) first = std::min(first, static_cast<double>(sc.events) / sc.rate);
+    for (Schedule& sc : schedules_) {
+        if (!(sc.rate > 0)) continue;
+        sc.epoch_base = sc.events;
+        sc.epoch_offset = static_cast<double>(sc.events) / sc.rate - first;
+    }
+}
+
+std::uint64_t SimulatorFeed::count_due(double elapsed) noexcept {
+    std::uint64_t backlog = 0;
+    for (std::size_t st = 0; st < schedules_.size(); ++st) {
+        Schedule& sc = schedules_[st];
+        if (!(sc.rate > 0)) continue;
+        const double t = elapsed - sc.epoch_offset;
+        sc.due = t < 0 ? 0 : static_cast<std::uint64_t>(t * sc.rate) + 1;  // time has come
+        const std::uint64_t done = sc.events - sc.epoch_base;
+        if (sc.due > done) backlog += sc.due - done;
+    }
+    return backlog;
+}
+
+// Event k of a schedule of rate r is due at start + offset + k / r, where the offsets keep the
+// schedules where their ideal times (events / rate, see next_stream) put them relative to each
+// other. When publishing stalls (a full ring, a descheduled thread) for more than a tenth of a
+// second, the schedules restart from now instead of catching up in one large burst; the events
+// skipped are counted, so a short delivery shows up in tickgate_feed_updates_dropped_late_total
+// rather than as a mystery. The sequence itself does not change: a restart only moves when the
+// next events go out. (With tickers alone this is exactly the pacing of the ticker-only feed.)
+template <class Put>
+bool SimulatorFeed::produce_paced(Clock::time_point now, bool all_due, Clock::time_point& next,
+                                const std::stop_token& stop, Put&& put) {
+    using Seconds = std::chrono::duration<double>;
+    const double total_rate = pacing_rate();
+    if (!pacing_started_) {
+        pacing_started_ = true;
+        pacing_start_ = now;
+        begin_pacing_epoch();
+    }
+    const auto backlog_cap = static_cast<std::uint64_t>(std::max(1.0, total_rate / 10));
+    if (const std::uint64_t backlog = count_due(Seconds(now - pacing_start_).count()); backlog > backlog_cap) {
+        dropped_late_.fetch_add(backlog - 1, std::memory_order_relaxed);
+        pacing_start_ = now;
+        begin_pacing_epoch();
+        count_due(0);
+    }
+    for (std::uint64_t n = 0; all_due || n < 1; ++n) {
+        const Stream st = next_stream();
+        if (schedules_[st].events - schedules_[st].epoch_base >= schedules_[st].due) break;
+        pending_head_ = pending_count_ = 0;
+        produce_event();
+        for (; pending_head_ < pending_count_; ++pending_head_)
+            if (!put(pending_[pending_head_])) return false;
+        if ((++pacing_published_ & 1023) == 0 && stop.stop_requested()) return false;
+    }
+    const Schedule& sc = schedules_[next_stream()];
+    next = pacing_start_ + std::chrono::duration_cast<Clock::duration>(Seconds(
+                               static_cast<double>(sc.events - sc.epoch_base) / sc.rate + sc.epoch_offset));
+    if (!all_due) next = std::max(next, now + std::chrono::duration_cast<Clock::duration>(Seconds(0.6 / total_rate)));
+    return true;
 }
 
 }  // namespace tickgate::feeds

@@ -41,6 +41,10 @@ public:
     /// ones. All slots of one event (a book change of many fragments, an order's trades and the
     /// book change they cause) go out back to back. Runs until stop is requested.
     void run(std::stop_token stop, UpdateChannel& out) override;
+    /// The same pacing, driven from the consumer's thread (see FeedAdapter::produce_due): every
+    /// event due by `now`, however many, and when the next one is due.
+    bool can_run_on_consumer_thread() const noexcept override { return true; }
+    Clock::time_point produce_due(Clock::time_point now, UpdateSink& sink) override;
     std::uint64_t updates_dropped_late() const noexcept override {
         return dropped_late_.load(std::memory_order_relaxed);
     }
@@ -127,10 +131,12 @@ private:
         double rate = 0;           // events per second; 0: off
         std::uint64_t events = 0;  // produced since the start (a multi-fill order counts each fill)
         std::size_t next_symbol = 0;
-        // Pacing (run()): events produced since the current pacing epoch began, and this
-        // schedule's first due time in the epoch, in seconds after its start.
+        // Pacing (produce_paced): events produced since the current pacing epoch began, this
+        // schedule's first due time in the epoch, in seconds after its start, and the events
+        // of the epoch whose time has come.
         std::uint64_t epoch_base = 0;
         double epoch_offset = 0;
+        std::uint64_t due = 0;
     };
 
     void add_symbol(std::string pair, std::int64_t price, int price_decimals, int size_decimals);
@@ -138,6 +144,17 @@ private:
     void step(Symbol& s);
 
     Stream next_stream() const noexcept;
+    /// Events per second over the three schedules.
+    double pacing_rate() const noexcept;
+    /// A pacing epoch starts now: the schedules keep their relative offsets (see produce_paced).
+    void begin_pacing_epoch() noexcept;
+    /// Sets each schedule's due count at `elapsed` seconds into the epoch; returns the backlog.
+    std::uint64_t count_due(double elapsed) noexcept;
+    /// Puts the next event due by `now` (every one with all_due) through put(update) -> bool,
+    /// and sets `next` to when the one after is due. False when put refused or stop came.
+    template <class Put>
+    bool produce_paced(Clock::time_point now, bool all_due, Clock::time_point& next, const std::stop_token& stop,
+                       Put&& put);
     /// Appends the next event's slots to the buffer (which must be empty) and counts the event.
     void produce_event();
     void produce_legacy_ticker(Symbol& s, std::int64_t ts);
@@ -189,6 +206,9 @@ private:
     std::array<protocol::MarketUpdate, kMaxSlotsPerEvent> pending_{};
     std::size_t pending_head_ = 0, pending_count_ = 0;
 
+    bool pacing_started_ = false;
+    Clock::time_point pacing_start_{};   // the current pacing epoch's start
+    std::uint64_t pacing_published_ = 0;  // events produced by the pacing (for its stop checks)
     std::atomic<std::uint64_t> dropped_late_{0};
 };
 

@@ -20,6 +20,7 @@
 #include "feeds/feed_runner.hpp"
 #include "feeds/nats_bus.hpp"
 #include "feeds/nats_event_loop.hpp"
+#include "feeds/pacing.hpp"
 #include "feeds/runtime/clock.hpp"
 #include "feeds/runtime/log.hpp"
 #include "feeds/runtime/metrics_server.hpp"
@@ -308,7 +309,9 @@ void Publisher::on_publish_request(natsConnection*, natsSubscription*, natsMsg* 
         std::lock_guard lock(p->requests_mutex_);
         p->requests_.push_back(msg);
     }
-    // The publish thread may be waiting on its ring for up to 50 ms: a request does not wait that.
+    // The publish thread may be waiting on its ring, or for its feed's next event, for up to
+    // 50 ms: a request does not wait that.
+    p->requests_cv_.notify_one();
     p->parts_->feeds.channel().wake_consumer();
 }
 
@@ -565,31 +568,89 @@ void Publisher::publish_live_batch(bool keepalive) {
     last_live_ = std::chrono::steady_clock::now();
 }
 
+void Publisher::housekeeping() {
+    if (reattach_.exchange(false, std::memory_order_acq_rel)) {
+        // After a reconnect: a server restarted without its store has lost the stream.
+        std::string error;
+        bool created = false;
+        if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error,
+                                             config_.history)) {
+            nats_errors_.add();
+            TG_LOG(warn, "%s", error.c_str());
+        } else if (created) {
+            TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
+        }
+    }
+    answer_publish_requests();
+    if (std::chrono::steady_clock::now() - last_keyframes_ >= kKeyframeInterval) {
+        feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
+        publish_keyframes();
+        publish_live_batch();
+        last_keyframes_ = std::chrono::steady_clock::now();
+    }
+}
+
+feeds::FeedAdapter* Publisher::feed_on_publish_thread() const {
+    const auto& adapters = parts_->feeds.adapters();
+    // A flush window would make the feed produce its updates late, at the window's end, with the
+    // ts of then: the wait would vanish from every latency measured from ts. The ring keeps it.
+    if (config_.feed_thread != "auto" || config_.flush_window_us != 0 || adapters.size() != 1 ||
+        !adapters.front()->can_run_on_consumer_thread())
+        return nullptr;
+    return adapters.front().get();
+}
+
+void Publisher::publish_paced_feed(const std::stop_token& stop, feeds::FeedAdapter& feed) {
+    using Clock = std::chrono::steady_clock;
+    // The feed's own thread would ask the same: its deadlines are µs apart at 10,000/s.
+    feeds::use_precise_timer_slack();
+    // A local class has the member function's access: publish_one is private.
+    struct Sink final : feeds::UpdateSink {
+        explicit Sink(Publisher& p) : publisher(p) {}
+        void put(const protocol::MarketUpdate& u) override {
+            protocol::MarketUpdate update = u;
+            publisher.publish_one(update);
+            ++taken;
+        }
+        Publisher& publisher;
+        std::size_t taken = 0;
+    } sink(*this);
+    auto next_due = Clock::now();
+    while (!stop.stop_requested()) {
+        housekeeping();
+        auto now = Clock::now();
+        if (now >= next_due) {
+            // What is due goes out in one write, as what one consume() took from the ring.
+            feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
+            sink.taken = 0;
+            next_due = feed.produce_due(now, sink);
+            if (sink.taken > 0) {
+                publish_live_batch();
+                writes.flush();
+                writes_.add();
+            }
+            now = Clock::now();
+        } else if (!config_.live_subject.empty() && now - last_live_ >= kLiveKeepalive) {
+            feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
+            publish_live_batch(true);
+        }
+        auto wake = std::min({next_due, last_keyframes_ + kKeyframeInterval, now + std::chrono::milliseconds(50)});
+        if (!config_.live_subject.empty()) wake = std::min(wake, last_live_ + kLiveKeepalive);
+        if (now < wake) {
+            // A publish request or the stop ends the wait early (on_publish_request notifies).
+            std::unique_lock lock(requests_mutex_);
+            requests_cv_.wait_until(lock, stop, wake, [this] { return !requests_.empty(); });
+        }
+    }
+}
+
 void Publisher::publish_loop(const std::stop_token& stop) {
     std::array<protocol::MarketUpdate, kBatchMax> batch;
     const auto window = std::chrono::microseconds(config_.flush_window_us);
     // When the last write went out: a burst is updates coming less than a window after it.
     auto last_flush = std::chrono::steady_clock::time_point{};
     while (!stop.stop_requested()) {
-        if (reattach_.exchange(false, std::memory_order_acq_rel)) {
-            // After a reconnect: a server restarted without its store has lost the stream.
-            std::string error;
-            bool created = false;
-            if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error,
-                                                 config_.history)) {
-                nats_errors_.add();
-                TG_LOG(warn, "%s", error.c_str());
-            } else if (created) {
-                TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
-            }
-        }
-        answer_publish_requests();
-        if (std::chrono::steady_clock::now() - last_keyframes_ >= kKeyframeInterval) {
-            feeds::NatsEventLoop::WriteBatch writes(parts_->loop);
-            publish_keyframes();
-            publish_live_batch();
-            last_keyframes_ = std::chrono::steady_clock::now();
-        }
+        housekeeping();
         std::size_t n = parts_->feeds.channel().consume(batch, std::chrono::milliseconds(50));
         if (n == 0) {
             if (!config_.live_subject.empty() && std::chrono::steady_clock::now() - last_live_ >= kLiveKeepalive) {
@@ -656,8 +717,13 @@ int Publisher::run() {
             asio::post(signals_io, [&] { signals_io.stop(); });
             return;
         }
-        parts_->feeds.start();
-        publish_loop(stop);
+        if (feeds::FeedAdapter* feed = feed_on_publish_thread()) {
+            TG_LOG(info, "the feed runs on the publish thread (--feed-thread own: a thread of its own)");
+            publish_paced_feed(stop, *feed);
+        } else {
+            parts_->feeds.start();
+            publish_loop(stop);
+        }
     });
     signals_io.run();
 

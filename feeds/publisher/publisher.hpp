@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <string_view>
 #include <cstdint>
 #include <memory>
@@ -28,6 +29,7 @@
 #include "feeds/runtime/counters.hpp"
 
 namespace tickgate::feeds {
+class FeedAdapter;
 class NatsLink;
 }  // namespace tickgate::feeds
 
@@ -73,7 +75,15 @@ private:
     bool start(std::string& error);
     /// Waits for NATS, ensures the stream and restores seqs. False on stop or a JetStream failure.
     bool attach(const std::stop_token& stop, std::string& error);
+    /// Reconnect checks, publish requests and keyframes: what every pass of the publish thread does.
+    void housekeeping();
+    /// Drains the ring the feed threads fill, and publishes.
     void publish_loop(const std::stop_token& stop);
+    /// The feed the publish thread drives itself (--feed-thread auto), or null.
+    feeds::FeedAdapter* feed_on_publish_thread() const;
+    /// Runs `feed`'s pacing on the publish thread and publishes what it produces: one wake-up per
+    /// event, no ring between.
+    void publish_paced_feed(const std::stop_token& stop, feeds::FeedAdapter& feed);
     TopicState& topic_state(std::string_view topic);
     /// Seq, ts, the per-topic message (buffered), and the record in the live batch if any.
     void publish_one(protocol::MarketUpdate& u);
@@ -120,6 +130,7 @@ private:
     // and the connection's write batching).
     std::mutex requests_mutex_;
     std::vector<__natsMsg*> requests_;
+    std::condition_variable_any requests_cv_;  // a request came (publish_paced_feed waits on it)
     std::vector<__natsMsg*> answering_;  // publish thread: the requests being answered
     // Written by the publish thread only, folded into the registry on scrape.
     std::string live_;                 // the live batch being filled (v2 header, then subject groups)

@@ -31,6 +31,7 @@ std::optional<std::string> validate(PublisherConfig& c) {
     if ((c.sim.book_rate != 0 || c.sim.trade_rate != 0) && c.bus_version != 2)
         return "--book-rate and --trade-rate need --bus-version 2";
     if (c.flush_window_us > 100000) return "--flush-window-us must be at most 100000 (0.1 s)";
+    if (c.feed_thread != "auto" && c.feed_thread != "own") return "--feed-thread must be auto or own";
     if (c.history < 1 || c.history > 1000000) return "--history must be 1 to 1000000";
     // A batch names each update's subject in a byte: <prefix>.<topic> must fit in 255.
     if (c.live_batches && c.subject_prefix.size() + 1 + protocol::kMaxTopicLength > protocol::kBusMaxGroupSubject)
@@ -60,6 +61,7 @@ ParseOutcome parse_command_line(int argc, const char* const argv[]) {
         ("bus-version", po::value(&c.bus_version)->default_value(c.bus_version), "bus encoding to publish: 1, or 2 (typed records; every gateway must read v2 first)")
         ("live-batches", po::bool_switch(&c.live_batches), "also publish updates in batches on PREFIX-live (needs --bus-version 2; gateways read it instead of the per-topic subjects)")
         ("flush-window-us", po::value(&c.flush_window_us)->default_value(c.flush_window_us), "in a burst, send updates together at most once per this many µs (0: at once)")
+        ("feed-thread", po::value(&c.feed_thread)->default_value(c.feed_thread), "auto: a lone simulator without a flush window runs on the publish thread (one wake-up per event, no ring); own: every feed on a thread of its own")
         ("history", po::value(&c.history)->default_value(c.history), "messages JetStream keeps per subject: 1, the latest values; more, the history gateways with --history backfill from (an existing stream is updated)")
         ("metrics-listen", po::value(&metrics_listen)->default_value("127.0.0.1:9465"), "HOST:PORT for Prometheus /metrics");
     // clang-format on

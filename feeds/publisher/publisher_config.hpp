@@ -27,6 +27,10 @@ struct PublisherConfig {
     // In a burst, updates wait up to this long to go out together (one write, one batch); a
     // publisher that was quiet for longer writes at once. 0: every ring batch at once.
     unsigned flush_window_us = 0;
+    // "auto": one simulator alone, without a flush window, runs on the publish thread, which then
+    // wakes once per event (not the feed's thread and then its own); "own": every feed on a
+    // thread of its own, through the ring.
+    std::string feed_thread = "auto";
     // Messages JetStream keeps per subject (--history): 1, the latest values; more, also the
     // history gateways started with --history backfill from (and resume across gateways relies on).
     unsigned history = 1;

@@ -17,7 +17,7 @@ describe('tickgate-feed command line', () => {
   test('--help lists every option with its default, --version prints it; both exit 0', () => {
     const h = run(['--help']);
     assert.equal(h.code, 0, h.err);
-    for (const o of ['--nats', '--subject-prefix', '--bus-version', '--live-batches', '--flush-window-us', '--metrics-listen',
+    for (const o of ['--nats', '--subject-prefix', '--bus-version', '--live-batches', '--flush-window-us', '--feed-thread', '--metrics-listen',
       '--feed', '--symbols', '--rate', '--seed', '--config', '--log-level', '--version'])
       assert.match(h.out, new RegExp(`${o} `), `${o} in --help`);
     assert.match(h.out, /127\.0\.0\.1:9465/);
@@ -42,6 +42,7 @@ describe('tickgate-feed command line', () => {
       [['--live-batches'], '--live-batches needs --bus-version 2'],
       [['--bus-version', '2', '--live-batches', '--subject-prefix', 'p'.repeat(228)], 'at most 227 characters'],
       [['--flush-window-us', '200000'], '--flush-window-us must be at most 100000'],
+      [['--feed-thread', 'shared'], '--feed-thread must be auto or own'],
       [['--symbols', '0'], 'symbols'],
       // Books and trades are bus v2 record types: v1 cannot carry them.
       [['--book-rate', '1000'], '--book-rate and --trade-rate need --bus-version 2'],

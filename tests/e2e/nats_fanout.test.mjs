@@ -2,6 +2,7 @@
 // updates with the same seqs everywhere, snapshots from JetStream, seq continuing across a
 // publisher restart. Each test has its own nats-server on a free loopback port and its own store.
 import { after, describe, test } from 'node:test';
+import { readdirSync, readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { connectReady, startGateway, waitFor } from './support/gateway.mjs';
 import { liveByTopic, orderProblems, scrapeUrl, startNats, startPublisher } from './support/nats.mjs';
@@ -145,5 +146,67 @@ describe('a publisher restart', () => {
       assert.equal(next.seq, lastSeq.get(t) + 1, `${t}: ${lastSeq.get(t)} then ${next.seq}`);
     }
     for (const [t, entries] of liveByTopic(c)) assert.deepEqual(orderProblems(entries), [], `${t} in order`);
+  });
+});
+
+describe('where the publisher\'s simulator runs', () => {
+  const stops = [];
+  after(async () => { for (const s of stops.reverse()) await s(); });
+
+  // Threads of a process by name, from /proc.
+  const threadNames = (pid) => readdirSync(`/proc/${pid}/task`)
+    .map((tid) => { try { return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(); } catch { return ''; } });
+
+  // One publisher (its own nats-server) and one gateway; per seq of ticker.BTC-USD, the update
+  // without its ts (the same seed makes the same prices, whenever they are made).
+  async function published(flags) {
+    const nats = await startNats();
+    stops.push(() => nats.stop());
+    const pub = await startPublisher(nats.url, ['--symbols', '3', '--rate', '300', '--seed', '7', ...flags]);
+    stops.push(() => pub.stop());
+    const gw = await startGateway(['--feed', nats.url]);
+    stops.push(() => gw.stop());
+    const c = await connectReady(gw.wsUrl, { label: flags.join(' ') || 'auto' });
+    stops.push(() => c.close());
+    // A pattern: an exact topic before the gateway's first update of it would be unknown_topic.
+    c.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
+    await c.next('subscribed');
+    await waitFor(() => (liveByTopic(c).get('ticker.BTC-USD') ?? []).some((e) => e.seq >= 150),
+      { timeoutMs: 20000, what: 'ticker.BTC-USD up to seq 150' });
+    const threads = threadNames(pub.proc.pid);
+    const entries = liveByTopic(c).get('ticker.BTC-USD');
+    assert.deepEqual(orderProblems(entries), []);
+    const bySeq = new Map(entries.map((e) => {
+      const { ts, ...rest } = JSON.parse(e.text);
+      assert.ok(ts > 0);
+      return [e.seq, JSON.stringify(rest)];
+    }));
+    const stopped = await pub.stop();
+    assert.equal(stopped.code, 0, pub.stderr);
+    return { bySeq, threads, stderr: pub.stderr, first: entries[0].seq };
+  }
+
+  test('on the publish thread by default, on a thread of its own with --feed-thread own, the same updates either way',
+    { timeout: 90000 }, async () => {
+      const inline = await published([]);
+      assert.match(inline.stderr, /the feed runs on the publish thread/);
+      assert.ok(!inline.threads.includes('feed-0'), `no feed thread: ${inline.threads}`);
+      const own = await published(['--feed-thread', 'own']);
+      assert.doesNotMatch(own.stderr, /the feed runs on the publish thread/);
+      assert.ok(own.threads.includes('feed-0'), `a feed thread: ${own.threads}`);
+      // Every seq both saw, in the client's window (it joined after the first updates).
+      let compared = 0;
+      for (let seq = Math.max(inline.first, own.first); seq <= 150; ++seq) {
+        assert.ok(inline.bySeq.has(seq) && own.bySeq.has(seq), `seq ${seq} reached both clients`);
+        assert.equal(inline.bySeq.get(seq), own.bySeq.get(seq), `seq ${seq}`);
+        ++compared;
+      }
+      assert.ok(compared >= 50, `compared ${compared} updates`);
+    });
+
+  test('a flush window keeps the ring: the feed makes its updates on time, not at the window\'s end', { timeout: 60000 }, async () => {
+    const windowed = await published(['--flush-window-us', '2000']);
+    assert.doesNotMatch(windowed.stderr, /the feed runs on the publish thread/);
+    assert.ok(windowed.threads.includes('feed-0'), `a feed thread: ${windowed.threads}`);
   });
 });

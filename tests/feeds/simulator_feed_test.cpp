@@ -769,5 +769,68 @@ TEST(SimulatorBooks, NextEventAllocatesNothing) {
     EXPECT_GT(sum, 0u);
 }
 
+
+// tickgate-feed drives the simulator from its publish thread (produce_due): the pacing of run(),
+// read off the `now` it is given, so these need no clock.
+struct CollectingSink final : UpdateSink {
+    void put(const protocol::MarketUpdate& u) override { got.push_back(u); }
+    std::vector<protocol::MarketUpdate> got;
+};
+
+TEST(SimulatorOnTheConsumersThread, PutsEveryEventDueByNowAndSaysWhenTheNextIsDue) {
+    SimulatorFeed sim(SimulatorOptions{.symbols = 4, .rate = 1000, .seed = 9}, 0);
+    CollectingSink sink;
+    const auto t0 = std::chrono::steady_clock::now();
+    // Event k of 1,000/s is due k ms after the first call.
+    EXPECT_EQ(sim.produce_due(t0, sink), t0 + 1ms);
+    EXPECT_EQ(sink.got.size(), 1u) << "the first event is due at once";
+    EXPECT_EQ(sim.produce_due(t0 + 500us, sink), t0 + 1ms);
+    EXPECT_EQ(sink.got.size(), 1u) << "nothing is due before 1 ms";
+    // A late call (the thread was busy) catches up in one go, not one event per call.
+    EXPECT_EQ(sim.produce_due(t0 + 10500us, sink), t0 + 11ms);
+    EXPECT_EQ(sink.got.size(), 11u);
+    EXPECT_EQ(sim.updates_dropped_late(), 0u);
+    SimulatorFeed same(SimulatorOptions{.symbols = 4, .rate = 1000, .seed = 9}, 0);
+    for (std::size_t i = 0; i < sink.got.size(); ++i) ASSERT_TRUE(same_but_ts(sink.got[i], same.next_event())) << i;
+}
+
+TEST(SimulatorOnTheConsumersThread, AStallPastATenthOfASecondRestartsThePacingAndCountsWhatItSkipped) {
+    SimulatorFeed sim(SimulatorOptions{.symbols = 4, .rate = 1000, .seed = 9}, 0);
+    CollectingSink sink;
+    const auto t0 = std::chrono::steady_clock::now();
+    sim.produce_due(t0, sink);
+    // 500 events due at 500 ms, above the 100 a tenth of a second allows: the schedule restarts
+    // from then with one event, as run() does, rather than sending a burst of 500.
+    EXPECT_EQ(sim.produce_due(t0 + 500ms, sink), t0 + 501ms);
+    EXPECT_EQ(sink.got.size(), 2u);
+    EXPECT_EQ(sim.updates_dropped_late(), 499u);
+    EXPECT_EQ(sim.produce_due(t0 + 503ms, sink), t0 + 504ms);
+    EXPECT_EQ(sink.got.size(), 5u);
+    SimulatorFeed same(SimulatorOptions{.symbols = 4, .rate = 1000, .seed = 9}, 0);
+    for (std::size_t i = 0; i < sink.got.size(); ++i)
+        ASSERT_TRUE(same_but_ts(sink.got[i], same.next_event())) << "the sequence skips no event, only time: " << i;
+}
+
+TEST(SimulatorOnTheConsumersThread, AnEventsFragmentsComeTogetherInTheSequenceOfNextEvent) {
+    const SimulatorOptions opt{.symbols = 10, .rate = 1000, .seed = 3, .book_rate = 2000, .trade_rate = 500};
+    SimulatorFeed sim(opt, 0);
+    // Slots a test took one at a time go out first, so the sequence stays whole.
+    const protocol::MarketUpdate first = sim.next_event();
+    CollectingSink sink;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int ms = 0; ms <= 50; ++ms) {
+        const std::size_t before = sink.got.size();
+        sim.produce_due(t0 + std::chrono::milliseconds(ms), sink);
+        if (before < sink.got.size()) ASSERT_TRUE(sink.got.back().kind != protocol::UpdateKind::book ||
+                                                  (sink.got.back().book.flags & protocol::kBookLast))
+            << "a call ended inside a book change";
+    }
+    ASSERT_GT(sink.got.size(), 150u) << "3,500 events/s over 50 ms, books of several fragments";
+    SimulatorFeed same(opt, 0);
+    ASSERT_TRUE(same_but_ts(first, same.next_event()));
+    for (std::size_t i = 0; i < sink.got.size(); ++i) ASSERT_TRUE(same_but_ts(sink.got[i], same.next_event())) << i;
+    EXPECT_EQ(sim.buffered_slots(), 0u);
+}
+
 }  // namespace
 }  // namespace tickgate::feeds
