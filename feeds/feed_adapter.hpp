@@ -39,6 +39,12 @@ struct NatsOptions {
     // Where nats.c reads: "worker", on the event loop the gateway offers (worker 0's, where the
     // broadcast engine drains the ring), or "thread", on an event loop of the feed's own thread.
     std::string reader = "worker";
+    // While per-topic messages keep coming, the reader takes them at most once per this long, all
+    // at once (0: every readiness at once): fewer wake-ups per update, for at most this much
+    // latency (500 µs cut the thread reader's wake-ups from 0.71 to 0.19 per update at 10,000/s,
+    // bench/README.md, issue 12). A message after a quiet spell is read at once; batches are
+    // never held.
+    std::uint32_t read_coalesce_us = 500;
     // The gateway's --history (0: off). When on, a (re)connect reads the last `history` messages
     // per subject from JetStream, not only the last, and forwards the stored trades and client
     // messages too: the gateway's history then covers what happened before it listened.

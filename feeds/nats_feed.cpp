@@ -34,11 +34,6 @@ constexpr int kPendingMessages = 1 << 18;
 constexpr int kPendingBytes = 64 << 20;
 // A reload of latest values gives up after this long; the live stream goes on regardless.
 constexpr auto kReloadBudget = std::chrono::seconds(10);
-// While messages keep coming, the reader takes them at most once per this long, all at once:
-// measured at 10,000 updates/s (bench/README.md, issue 12) it cut the feed's wake-ups from 0.71 to
-// 0.19 per update and its CPU from 14 to 6 µs per update, for at most this much added latency; a
-// message after a quiet spell is read at once.
-constexpr auto kCoalesce = std::chrono::microseconds(500);
 // Hosted on worker 0: the ring room a message needs before it is taken. The most updates one
 // message can hold: nats-server's 1 MiB payload limit of ticker records is about 10,000, a
 // book record's fragments fewer per byte. Half a lane at most (the gateway's lanes hold 65,536),
@@ -199,7 +194,7 @@ void NatsFeed::run(std::stop_token stop, UpdateChannel& out) {
     Live* reading = nullptr;
     std::optional<NatsEventLoop> loop_storage;
     NatsEventLoop& loop =
-        loop_storage.emplace(io, kCoalesce, [&] { return reading && drain_live(*reading, out, stop); });
+        loop_storage.emplace(io, std::chrono::microseconds(options_.read_coalesce_us), [&] { return reading && drain_live(*reading, out, stop); });
     std::optional<Live> live_storage;
     Live& live = live_storage.emplace(io, loop);
     live.hosted = host_ != nullptr;
@@ -495,7 +490,7 @@ void NatsFeed::watch_batch_silence(Live& live) {
         live.sub = sub;
         live.batched = false;
         stats_.batched.store(false, std::memory_order_relaxed);
-        live.loop.set_coalesce(kCoalesce);
+        live.loop.set_coalesce(std::chrono::microseconds(options_.read_coalesce_us));
         TG_LOG(warn, "feed %s: no batch on %s for %lld ms: back to %s, reloading the latest values", name_.c_str(),
                live_subject_.c_str(), static_cast<long long>(kBatchSilence.count()), options_.subjects.c_str());
         // What came meanwhile on the per-topic subjects only is in the store.

@@ -72,6 +72,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
     d.add_options()
         ("nats-subjects", po::value(&c.nats.subjects)->default_value(c.nats.subjects), "NATS feeds: subjects to subscribe to")
         ("nats-reader", po::value(&c.nats.reader)->default_value(c.nats.reader), "NATS feeds: where nats.c reads: worker (worker 0's event loop, where the engine drains the ring: no thread hop per message) or thread (a thread of the feed's own)")
+        ("nats-read-coalesce-us", po::value(&c.nats.read_coalesce_us)->default_value(c.nats.read_coalesce_us), "NATS feeds: while per-topic messages keep coming, read them at most once per this many µs (0: at once): fewer wake-ups per update for at most this much latency")
         ("nats-live-subject", po::value(&c.nats.live_subject)->default_value(c.nats.live_subject), "NATS feeds: the publisher's batched live subject, read instead of the per-topic subjects while batches come (auto: PREFIX-live when --nats-subjects is PREFIX.>; none: per-topic only)")
         ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections), "connections in all; beyond: HTTP 503")
         ("max-connections-per-ip", po::value(&c.max_connections_per_ip)->default_value(c.max_connections_per_ip), "connections per client IP; beyond: HTTP 503")
@@ -140,6 +141,7 @@ std::optional<std::string> validate(const Config& c) {
     if (c.nats.live_subject.empty() || c.nats.live_subject.find_first_of("*> \t") != std::string::npos)
         return "--nats-live-subject must be auto, none or a subject without wildcards";
     if (c.nats.reader != "thread" && c.nats.reader != "worker") return "--nats-reader must be thread or worker";
+    if (c.nats.read_coalesce_us > 100000) return "--nats-read-coalesce-us must be at most 100000 (0.1 s)";
     if (c.cert_file.empty() != c.key_file.empty()) return "--cert and --key go together";
     if (!c.jwt.enabled() && (!c.anonymous_topics.empty() || c.max_connections_per_user || !c.jwt.audience.empty() ||
                              !c.jwt.issuer.empty()))

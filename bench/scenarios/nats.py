@@ -8,7 +8,7 @@ per gateway records (topic, seq, payload) of a few topics during the window; the
 
     bench/scenarios/nats.sh [--rate 2000] [--symbols 100] [--connections 20] [--duration 20] [--out DIR]
                             [--mode per-topic|batched] [--flush-window-us N]
-                            [--variants MODE:US[:READER[:FEED]][,...]] [--rounds N]
+                            [--variants MODE:US[:READER[:FEED[:COALESCE]]][,...]] [--rounds N]
 
 --variants runs each publisher variant in turn, then the single-process reference, --rounds times
 (interleaved, so drift on a shared machine hits every variant alike), and prints medians. READER is
@@ -16,6 +16,7 @@ the gateways' --nats-reader (worker, the default, or thread). With worker, nats.
 thread, so the per-thread "NATS ingest" figure no longer isolates ingest: compare the gateway's
 whole CPU per update (gateway_us) between readers instead. FEED is the publisher's --feed-thread
 (auto, the default: its simulator on the publish thread when there is no flush window; or own).
+COALESCE is the gateways' --nats-read-coalesce-us (default: theirs).
 """
 
 import argparse
@@ -60,9 +61,10 @@ def parse_args():
                         "read md-live")
     p.add_argument("--flush-window-us", type=int, default=0, help="the publisher's --flush-window-us")
     p.add_argument("--variants", default=None,
-                   help="comma-separated MODE:FLUSH_US[:READER[:FEED]] variants measured in turn, READER the gateways' "
-                        "--nats-reader, FEED the publisher's --feed-thread (default: --mode and --flush-window-us, "
-                        "reader worker, feed auto)")
+                   help="comma-separated MODE:FLUSH_US[:READER[:FEED[:COALESCE]]] variants measured in turn, READER "
+                        "the gateways' --nats-reader, FEED the publisher's --feed-thread, COALESCE the gateways' "
+                        "--nats-read-coalesce-us (default: --mode and --flush-window-us, reader worker, feed auto, "
+                        "the gateways' own coalescing)")
     p.add_argument("--rounds", type=int, default=1, help="times every variant and the reference are measured")
     p.add_argument("--check-topics", type=int, default=5,
                    help="topics whose (topic, seq, payload) both gateways' capture clients compare (0: off)")
@@ -72,13 +74,14 @@ def parse_args():
     for v in spec.split(","):
         mode, _, rest = v.partition(":")
         us, _, rest = rest.partition(":")
-        reader, _, feed_thread = rest.partition(":")
+        reader, _, rest = rest.partition(":")
+        feed_thread, _, coalesce = rest.partition(":")
         reader, feed_thread = reader or "worker", feed_thread or "auto"
         if (mode not in ("per-topic", "batched") or not us.isdigit() or reader not in ("thread", "worker")
-                or feed_thread not in ("auto", "own")):
-            p.error(f"--variants: {v!r} is not MODE:FLUSH_US[:READER[:FEED]] with MODE per-topic or batched, "
-                    "READER thread or worker, FEED auto or own")
-        a.variant_list.append((mode, int(us), reader, feed_thread))
+                or feed_thread not in ("auto", "own") or (coalesce and not coalesce.isdigit())):
+            p.error(f"--variants: {v!r} is not MODE:FLUSH_US[:READER[:FEED[:COALESCE]]] with MODE per-topic or "
+                    "batched, READER thread or worker, FEED auto or own, COALESCE µs")
+        a.variant_list.append((mode, int(us), reader, feed_thread, int(coalesce) if coalesce else None))
     return a
 
 
@@ -332,7 +335,7 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
     return out
 
 
-def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader, feed_thread, label):
+def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader, feed_thread, coalesce, label):
     """One publisher variant: nats-server, tickgate-feed, two gateways, measured under load."""
     servers = []
     try:
@@ -358,7 +361,8 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
             # The gateways' default --nats-live-subject auto reads md-live once batches come.
             gw = B.start_tickgate(tickgate, cert, key, os.path.join(raw, f"{label}-gateway{i}.log"), a.rate,
                                   a.symbols, max_connections=a.connections,
-                                  extra=("--feed", url, "--nats-reader", reader))
+                                  extra=("--feed", url, "--nats-reader", reader,
+                                         *(("--nats-read-coalesce-us", str(coalesce)) if coalesce is not None else ())))
             servers.append(gw)
             gateways.append(gw)
         B.log(f"{label}: publisher {a.rate:g}/s over {a.symbols} symbols ({mode}, flush window {flush_us} µs, "
@@ -368,7 +372,7 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
         topics = [f"ticker.{s}" for s in CHECK_SYMBOLS[:a.check_topics]]
         result = measure(a, load_bin, procs, gateways, raw, label, capture_topics=topics, publisher=pub)
         result["mode"], result["flush_window_us"], result["reader"] = mode, flush_us, reader
-        result["feed_thread"] = feed_thread
+        result["feed_thread"], result["read_coalesce_us"] = feed_thread, coalesce
         return result
     finally:
         for s in reversed(servers):
@@ -424,9 +428,10 @@ def main():
             "settings": settings, "rounds": []}
     for r in range(a.rounds):
         rnd = {"loadavg": B.loadavg(), "variants": []}
-        for mode, us, reader, feed_thread in a.variant_list:
+        for mode, us, reader, feed_thread, coalesce in a.variant_list:
             rnd["variants"].append(run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, us, reader,
-                                            feed_thread, f"r{r}-{mode}-{us}-{reader}-{feed_thread}"))
+                                            feed_thread, coalesce,
+                                            f"r{r}-{mode}-{us}-{reader}-{feed_thread}-{coalesce}"))
         rnd["single"] = run_single(a, tickgate, load_bin, cert, key, raw, f"r{r}-single")
         for v in rnd["variants"]:
             v["summary"] = summary(v, rnd["single"])
@@ -439,9 +444,9 @@ def main():
         return round(statistics.median(values), 3) if values else None
 
     medians = []
-    for i, (mode, us, reader, feed_thread) in enumerate(a.variant_list):
+    for i, (mode, us, reader, feed_thread, coalesce) in enumerate(a.variant_list):
         sums = [rnd["variants"][i]["summary"] for rnd in data["rounds"]]
-        medians.append({"variant": f"{mode}:{us}:{reader}:{feed_thread}", **{k: med([x[k] for x in sums]) for k in (
+        medians.append({"variant": f"{mode}:{us}:{reader}:{feed_thread}" + (f":{coalesce}" if coalesce is not None else ""), **{k: med([x[k] for x in sums]) for k in (
             "ingest_us", "wakeups", "gateway_us", "p50_ms", "p99_ms", "single_p99_ms", "p99_added_ms",
             "nats_server_cpu", "publisher_cpu", "published_per_s", "writes_per_s")},
             "identical_all": all(x["identical"] for x in sums)})
@@ -475,7 +480,8 @@ def main():
     for r, rnd in enumerate(data["rounds"]):
         print(f"round {r} (load average {rnd['loadavg']})")
         for v in rnd["variants"]:
-            print(f" {v['mode']}, flush window {v['flush_window_us']} µs, feed thread {v.get('feed_thread')}: "
+            print(f" {v['mode']}, flush window {v['flush_window_us']} µs, feed thread {v.get('feed_thread')}, "
+                  f"read coalescing {v.get('read_coalesce_us')}: "
                   f"publisher {v.get('publisher')}, "
                   f"identical {v.get('identical')}")
             for i, g in enumerate(v["gateways"]):

@@ -44,7 +44,8 @@ TEST(Cli, HelpListsEveryOptionWithItsDefaultAndExitsZero) {
           "--max-connections-per-ip", "--max-subscriptions", "--max-topics", "--max-message-bytes", "--client-rate",
           "--max-queue-bytes", "--slow-timeout-ms", "--behind-skip-ms", "--heartbeat-ms", "--handshake-timeout-ms",
           "--stale-ms",
-          "--allowed-origins", "--log-level", "--nats-subjects", "--nats-live-subject", "--nats-reader"})
+          "--allowed-origins", "--log-level", "--nats-subjects", "--nats-live-subject", "--nats-reader",
+          "--nats-read-coalesce-us"})
         EXPECT_NE(r.out.find(std::string(option) + " "), std::string::npos) << option << " missing from --help:\n" << r.out;
     const auto line_of = [&](const std::string& option) {
         const auto lines = lines_with(r.out, option + " ");
@@ -100,7 +101,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlag{"ReplayWithoutFile", {"--feed", "replay:"}, "replay"},
                       BadFlag{"ReplayBadSpeed", {"--feed", "replay:/tmp/x.jsonl,speed=fast"}, "speed"},
                       BadFlag{"NatsLiveSubjectPattern", {"--nats-live-subject", "md-live.>"}, "--nats-live-subject"},
-                      BadFlag{"NatsReader", {"--nats-reader", "fiber"}, "--nats-reader must be thread or worker"}),
+                      BadFlag{"NatsReader", {"--nats-reader", "fiber"}, "--nats-reader must be thread or worker"},
+                      BadFlag{"NatsReadCoalesce", {"--nats-read-coalesce-us", "100001"}, "--nats-read-coalesce-us must be at most 100000"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Cli, ConfigFileIsHonouredAndFlagsOverrideIt) {

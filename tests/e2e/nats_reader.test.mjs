@@ -5,7 +5,8 @@
 // the default) and on a thread of the feed's own.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectReady, scrape, startGateway, waitFor } from './support/gateway.mjs';
+import { spawnSync } from 'node:child_process';
+import { BIN, connectReady, scrape, startGateway, waitFor } from './support/gateway.mjs';
 import { busRecord, liveByTopic, orderProblems, rawPublish, startNats, startPublisher } from './support/nats.mjs';
 
 describe('the NATS reader in a burst and after it', () => {
@@ -68,5 +69,47 @@ describe('the NATS reader in a burst and after it', () => {
     for (const [topic, entries] of liveByTopic(c))
       assert.deepEqual(orderProblems(entries), [], `${topic}: no duplicate or backwards seq`);
     assert.equal((await scrape(gw))[`tickgate_upstream_decode_errors_total${feed}`], 0);
+  });
+});
+
+describe('--nats-read-coalesce-us', () => {
+  const stops = [];
+  after(async () => { for (const s of stops.reverse()) await s(); });
+
+  // Of the updates the gateway took from NATS while a publisher sends a steady 1,000/s (always a
+  // burst to the reader): the share taken within 10 ms of the publisher's ts.
+  async function shareWithin10ms(coalesceUs) {
+    const nats = await startNats();
+    stops.push(() => nats.stop());
+    const pub = await startPublisher(nats.url, ['--symbols', '3', '--rate', '1000']);
+    stops.push(() => pub.stop());
+    const gw = await startGateway(['--feed', nats.url, '--nats-read-coalesce-us', coalesceUs]);
+    stops.push(() => gw.stop());
+    const feed = `{feed="${nats.url}"}`;
+    const bucket = (m, le) => m[`tickgate_upstream_latency_seconds_bucket{feed="${nats.url}",le="${le}"}`];
+    await waitFor(async () => (await scrape(gw))[`tickgate_upstream_latency_seconds_count${feed}`] >= 500,
+      { timeoutMs: 15000, what: '500 updates through the reader' });
+    const before = await scrape(gw);
+    await waitFor(async () => (await scrape(gw))[`tickgate_upstream_latency_seconds_count${feed}`] >=
+      before[`tickgate_upstream_latency_seconds_count${feed}`] + 1500, { timeoutMs: 15000, what: '1,500 more' });
+    const m = await scrape(gw);
+    const n = bucket(m, '+Inf') - bucket(before, '+Inf');
+    const stopped = await gw.stop();
+    assert.equal(stopped.code, 0);
+    return (bucket(m, '0.01') - bucket(before, '0.01')) / n;
+  }
+
+  test('0 reads each message when it comes; 50,000 holds a steady stream for up to 50 ms', { timeout: 90000 }, async () => {
+    const atOnce = await shareWithin10ms(0);
+    assert.ok(atOnce >= 0.8, `read at once: ${(atOnce * 100).toFixed(1)} % within 10 ms`);
+    const held = await shareWithin10ms(50000);
+    // Read once per 50 ms, a message waits 25 ms on average: about a fifth within 10 ms.
+    assert.ok(held <= 0.5, `read once per 50 ms: ${(held * 100).toFixed(1)} % within 10 ms`);
+  });
+
+  test('out of range: exit 2 with one line', () => {
+    const r = spawnSync(BIN, ['--nats-read-coalesce-us', '200000'], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^tickgate: --nats-read-coalesce-us must be at most 100000 \(0\.1 s\)\n$/);
   });
 });
