@@ -254,7 +254,16 @@ def thread_switches(pid, name=None):
 
 def upstream_buckets(gw):
     """{le: cumulative count} of tickgate_upstream_latency_seconds (publisher ts to ring insert)."""
-    return B.histogram_buckets(gw.metrics_url(), "tickgate_upstream_latency_seconds").get("", {})
+    # One series per NATS feed (feed="nats://..."): a gateway here has one; {} for a simulator.
+    return next(iter(B.histogram_buckets(gw.metrics_url(), "tickgate_upstream_latency_seconds").values()), {})
+
+
+def machine_cpu():
+    """(busy, total) jiffies over every CPU, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]  # idle, iowait
+    return sum(v) - idle, sum(v)
 
 
 def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publisher=None):
@@ -280,6 +289,7 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
         c.start()
     pub0 = B.scrape_metrics(publisher.metrics_url()) if publisher else {}
     cpu0 = {n: cpu_s(s.pid) for n, s in procs.items()}
+    machine0 = machine_cpu()
     ingest0 = [thread_cpu_s(g.pid, "nats-feed") for g in gateways]
     sw0 = [(thread_switches(g.pid, "nats-feed"), thread_switches(g.pid)) for g in gateways]
     upd0 = [ingested(g) for g in gateways]
@@ -287,6 +297,7 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
     t0 = time.time()
     time.sleep(max(1.0, a.duration - 3))
     cpu1 = {n: cpu_s(s.pid) for n, s in procs.items()}
+    machine1 = machine_cpu()
     ingest1 = [thread_cpu_s(g.pid, "nats-feed") for g in gateways]
     sw1 = [(thread_switches(g.pid, "nats-feed"), thread_switches(g.pid)) for g in gateways]
     upd1 = [ingested(g) for g in gateways]
@@ -321,7 +332,10 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
             "seq": load.get("seq", {}).get("normal") if load.get("ok") else None,
             "load_ok": load.get("ok"), "load_error": load.get("error"),
         })
-    out = {"window_s": round(window, 2), "cpu": cpu, "gateways": gws}
+    # How busy the whole machine was (every process, the load generators and capture clients
+    # too), in cores: on 2 cores, queueing for a CPU is what a tail is made of past ~1.5.
+    busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * os.cpu_count()
+    out = {"window_s": round(window, 2), "cpu": cpu, "machine_busy_cores": round(busy, 2), "gateways": gws}
     if publisher:
         d = {k: pub1.get(k, 0) - pub0.get(k, 0) for k in ("tickgate_feed_published_total", "tickgate_feed_flushes_total",
                                                         "tickgate_feed_live_batches_total")}
@@ -406,6 +420,9 @@ def summary(run, single):
         "single_p99_ms": ref,
         "p99_added_ms": (max(p99) - ref) if ref is not None and all(x is not None for x in p99) else None,
         "p50_ms": max((g["latency_ms"] or {}).get("p50_ms", float("nan")) for g in gws),
+        "machine_busy_cores": run.get("machine_busy_cores"),
+        "single_machine_busy_cores": single.get("machine_busy_cores"),
+        "upstream_p99_le_ms": max((g.get("upstream_latency_p99_le_ms") or 0) for g in gws) or None,
         "nats_server_cpu": run["cpu"]["nats-server"]["cpu_util"],
         "publisher_cpu": run["cpu"]["publisher"]["cpu_util"],
         "published_per_s": run.get("publisher", {}).get("published_per_s"),
@@ -448,6 +465,7 @@ def main():
         sums = [rnd["variants"][i]["summary"] for rnd in data["rounds"]]
         medians.append({"variant": f"{mode}:{us}:{reader}:{feed_thread}" + (f":{coalesce}" if coalesce is not None else ""), **{k: med([x[k] for x in sums]) for k in (
             "ingest_us", "wakeups", "gateway_us", "p50_ms", "p99_ms", "single_p99_ms", "p99_added_ms",
+            "upstream_p99_le_ms", "machine_busy_cores", "single_machine_busy_cores",
             "nats_server_cpu", "publisher_cpu", "published_per_s", "writes_per_s")},
             "identical_all": all(x["identical"] for x in sums)})
     data["medians"] = medians
@@ -489,7 +507,9 @@ def main():
             for n in ("nats-server", "publisher"):
                 c = v["cpu"][n]
                 print(f"  {n:<22} CPU {c['cpu_util'] * 100:.1f}% ({c['cpu_s']} s over {v['window_s']} s)")
+            print(f"  {'the machine':<22} {v.get('machine_busy_cores')} cores busy")
         print(row(" single process", rnd["single"]["gateways"][0], rnd["single"]["cpu"]["gateway0"]))
+        print(f"  {'the machine':<22} {rnd['single'].get('machine_busy_cores')} cores busy")
     print(f"medians over {a.rounds} round(s):")
     for m in medians:
         print("  " + ", ".join(f"{k} {v}" for k, v in m.items()))
