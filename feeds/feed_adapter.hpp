@@ -101,7 +101,9 @@ public:
     /// than the feed's thread and then its own (a thread hop, and a wake-up, per update).
     virtual bool can_run_on_consumer_thread() const noexcept { return false; }
     /// Only where can_run_on_consumer_thread(), and never beside run(): puts every update due by
-    /// `now` into `sink` and returns when the next one is due. The first call starts the pacing.
+    /// `now` into `sink`, each with the ts of when it was due (a consumer busy elsewhere makes
+    /// them late: that counts in their latency), and returns when the next one is due. The first
+    /// call starts the pacing.
     virtual Clock::time_point produce_due(Clock::time_point /*now*/, UpdateSink& /*sink*/) { return Clock::time_point::max(); }
     /// A feed fed over the network reports its upstream (for /metrics); local feeds have none.
     virtual const UpstreamStats* upstream_stats() const noexcept { return nullptr; }

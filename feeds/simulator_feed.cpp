@@ -605,7 +605,7 @@ void SimulatorFeed::run(std::stop_token stop, UpdateChannel& out) {
     const bool one_per_wake = pacing_rate() <= 20'000;
     while (!stop.stop_requested()) {
         Clock::time_point next;
-        if (!produce_paced(Clock::now(), !one_per_wake, next, stop,
+        if (!produce_paced(Clock::now(), !one_per_wake, false, next, stop,
                          [&](const protocol::MarketUpdate& u) { return out.publish(u, stop); }))
             return;
         if (!sleep_until_or_stop(stop, next)) return;
@@ -614,10 +614,12 @@ void SimulatorFeed::run(std::stop_token stop, UpdateChannel& out) {
 
 SimulatorFeed::Clock::time_point SimulatorFeed::produce_due(Clock::time_point now, UpdateSink& sink) {
     // The consumer's thread: it never waits (the sink takes every update), and a wake-up there
-    // is the consumer's own, so every event due goes out in it.
+    // is the consumer's own, so every event due goes out in it. An event made late (the consumer
+    // was busy with other work) carries the ts of when it was due: the delay counts in every
+    // latency measured from ts, as it would have in the ring.
     for (; pending_head_ < pending_count_; ++pending_head_) sink.put(pending_[pending_head_]);
     Clock::time_point next;
-    produce_paced(now, true, next, std::stop_token{}, [&](const protocol::MarketUpdate& u) {
+    produce_paced(now, true, true, next, std::stop_token{}, [&](const protocol::MarketUpdate& u) {
         sink.put(u);
         return true;
     });
@@ -662,8 +664,8 @@ std::uint64_t SimulatorFeed::count_due(double elapsed) noexcept {
 // rather than as a mystery. The sequence itself does not change: a restart only moves when the
 // next events go out. (With tickers alone this is exactly the pacing of the ticker-only feed.)
 template <class Put>
-bool SimulatorFeed::produce_paced(Clock::time_point now, bool all_due, Clock::time_point& next,
-                                const std::stop_token& stop, Put&& put) {
+bool SimulatorFeed::produce_paced(Clock::time_point now, bool all_due, bool ts_when_due, Clock::time_point& next,
+                                  const std::stop_token& stop, Put&& put) {
     using Seconds = std::chrono::duration<double>;
     const double total_rate = pacing_rate();
     if (!pacing_started_) {
@@ -680,9 +682,17 @@ bool SimulatorFeed::produce_paced(Clock::time_point now, bool all_due, Clock::ti
     }
     for (std::uint64_t n = 0; all_due || n < 1; ++n) {
         const Stream st = next_stream();
-        if (schedules_[st].events - schedules_[st].epoch_base >= schedules_[st].due) break;
+        const Schedule& due_sc = schedules_[st];
+        if (due_sc.events - due_sc.epoch_base >= due_sc.due) break;
+        const auto due_at = pacing_start_ + std::chrono::duration_cast<Clock::duration>(Seconds(
+                                                static_cast<double>(due_sc.events - due_sc.epoch_base) / due_sc.rate +
+                                                due_sc.epoch_offset));
         pending_head_ = pending_count_ = 0;
         produce_event();
+        if (ts_when_due && now > due_at) {
+            const auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(now - due_at).count();
+            for (std::size_t i = 0; i < pending_count_; ++i) pending_[i].ts_ns -= late;
+        }
         for (; pending_head_ < pending_count_; ++pending_head_)
             if (!put(pending_[pending_head_])) return false;
         if ((++pacing_published_ & 1023) == 0 && stop.stop_requested()) return false;

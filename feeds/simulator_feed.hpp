@@ -42,7 +42,8 @@ public:
     /// book change they cause) go out back to back. Runs until stop is requested.
     void run(std::stop_token stop, UpdateChannel& out) override;
     /// The same pacing, driven from the consumer's thread (see FeedAdapter::produce_due): every
-    /// event due by `now`, however many, and when the next one is due.
+    /// event due by `now`, however many, each with the ts of when it was due, and when the next
+    /// one is due.
     bool can_run_on_consumer_thread() const noexcept override { return true; }
     Clock::time_point produce_due(Clock::time_point now, UpdateSink& sink) override;
     std::uint64_t updates_dropped_late() const noexcept override {
@@ -151,10 +152,11 @@ private:
     /// Sets each schedule's due count at `elapsed` seconds into the epoch; returns the backlog.
     std::uint64_t count_due(double elapsed) noexcept;
     /// Puts the next event due by `now` (every one with all_due) through put(update) -> bool,
-    /// and sets `next` to when the one after is due. False when put refused or stop came.
+    /// and sets `next` to when the one after is due. False when put refused or stop came. With
+    /// ts_when_due, an event made after its due time has that time as its ts, not now.
     template <class Put>
-    bool produce_paced(Clock::time_point now, bool all_due, Clock::time_point& next, const std::stop_token& stop,
-                       Put&& put);
+    bool produce_paced(Clock::time_point now, bool all_due, bool ts_when_due, Clock::time_point& next,
+                       const std::stop_token& stop, Put&& put);
     /// Appends the next event's slots to the buffer (which must be empty) and counts the event.
     void produce_event();
     void produce_legacy_ticker(Symbol& s, std::int64_t ts);

@@ -718,7 +718,7 @@ int Publisher::run() {
             return;
         }
         if (feeds::FeedAdapter* feed = feed_on_publish_thread()) {
-            TG_LOG(info, "the feed runs on the publish thread (--feed-thread own: a thread of its own)");
+            TG_LOG(info, "the feed runs on the publish thread (--feed-thread own would give it a thread of its own)");
             publish_paced_feed(stop, *feed);
         } else {
             parts_->feeds.start();

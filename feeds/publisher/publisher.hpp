@@ -1,6 +1,8 @@
 #pragma once
 // tickgate-feed: runs local feed adapters (simulator, replay) into an UpdateChannel, as the gateway
-// does, and publishes every update to NATS as a bus record on <prefix>.<channel>.<symbol>.
+// does, and publishes every update to NATS as a bus record on <prefix>.<channel>.<symbol>. A lone
+// simulator without a flush window runs on the publish thread itself instead (--feed-thread auto):
+// one wake-up per event and no ring between, which halves the publisher's CPU at 10,000/s.
 //
 // The publisher, not the adapter, assigns seq, so every gateway downstream emits the same seq for
 // the same update; ts is the adapter's (when the update was made), sent in the record, so every

@@ -792,6 +792,13 @@ TEST(SimulatorOnTheConsumersThread, PutsEveryEventDueByNowAndSaysWhenTheNextIsDu
     EXPECT_EQ(sim.updates_dropped_late(), 0u);
     SimulatorFeed same(SimulatorOptions{.symbols = 4, .rate = 1000, .seed = 9}, 0);
     for (std::size_t i = 0; i < sink.got.size(); ++i) ASSERT_TRUE(same_but_ts(sink.got[i], same.next_event())) << i;
+    // Made together, late, yet each carries when it was due: 1 ms apart, the first of them
+    // 9.5 ms before the call's time (the ts clock is read within microseconds of each other).
+    for (std::size_t i = 2; i < sink.got.size(); ++i) {
+        const std::int64_t gap = sink.got[i].ts_ns - sink.got[i - 1].ts_ns;
+        EXPECT_NEAR(static_cast<double>(gap), 1e6, 2e5) << "event " << i;
+    }
+    EXPECT_NEAR(static_cast<double>(sink.got.back().ts_ns - sink.got[1].ts_ns), 9e6, 3e5);
 }
 
 TEST(SimulatorOnTheConsumersThread, AStallPastATenthOfASecondRestartsThePacingAndCountsWhatItSkipped) {
