@@ -25,8 +25,10 @@ let profile;
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (scripts/setup.sh installs Debian's chromium)`);
   // Books and trades on: the ticker page must work beside them, and the book panel needs them
-  // (800 book changes/s over 8 symbols: BTC-USD's top 10 changes ~100 times a second).
-  gw = await startGateway(['--symbols', '8', '--rate', '400', '--book-rate', '800', '--trade-rate', '100']);
+  // (400 book changes/s over 8 symbols: BTC-USD's top 10 changes ~50 times a second). Twice that,
+  // the page fell behind when the machine was busy with other tests (Playwright reports every
+  // frame of a watched page to the test process too), and its clicks waited out their timeouts.
+  gw = await startGateway(['--symbols', '8', '--rate', '200', '--book-rate', '400', '--trade-rate', '50']);
   profile = tempDir('tickgate-chromium-');
   context = await chromium.launchPersistentContext(profile.dir, {
     executablePath: CHROMIUM, headless: true, ignoreHTTPSErrors: true, args: ARGS,
@@ -175,8 +177,8 @@ test('a page using socket.io-client receives ticker events, polling first, then 
  * message goes through a ReferenceBook (chain and checksum checked), and the book's checksum string
  * is kept per seq, so a page's ladder at seq N can be compared with what this client held at N.
  */
-async function referenceClient(symbols) {
-  const c = await connectReady(gw.wsUrl, { label: 'reference' });
+async function referenceClient(symbols, gateway = gw) {
+  const c = await connectReady(gateway.wsUrl, { label: 'reference' });
   const keeper = new BookKeeper();
   const states = new Map();  // book topic -> Map(seq -> checksum string)
   const trades = new Map();  // trade topic -> trades in arrival order
@@ -366,7 +368,12 @@ test('clicking a symbol opens its book ladder and trade tape, equal to an indepe
 
 test('a corrupted book message, then a lost one, make the page resync: "resync", then "book ok" again from a fresh snapshot',
   { timeout: 40000 }, async () => {
-  const ref = await referenceClient(['BTC-USD']);
+  // A gateway of its own, at a tenth of the shared one's rates: every frame of this page passes
+  // through Playwright's route (page -> test process -> page), and at the shared gateway's ~1,200
+  // frames/s a machine busy with other tests left the page's main thread so far behind that a click
+  // waited out its 30 s (reproduced beside two busy loops). BTC-USD still changes ~10 times a second.
+  const quiet = await startGateway(['--symbols', '8', '--rate', '40', '--book-rate', '80', '--trade-rate', '10']);
+  const ref = await referenceClient(['BTC-USD'], quiet);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -393,14 +400,16 @@ test('a corrupted book message, then a lost one, make the page resync: "resync",
   /** Arms `change`, waits for the page to go "resync" and back to "book ok"; returns the delta hit. */
   async function expectResync(change, note) {
     await recordBookStatus(page);
-    const hit = await new Promise((resolve) => {
+    let waited;
+    const hit = await new Promise((resolve, reject) => {
+      waited = setTimeout(() => reject(new Error('no book.BTC-USD delta passed the route within 10 s')), 10000);
       tamper = (m) => {
         const at = traffic.length;
         const out = change(m);
         if (out !== undefined) { tamper = null; resolve({ m, at }); }
         return out;
       };
-    });
+    }).finally(() => clearTimeout(waited));
     await page.waitForFunction(() => {
       const states = window.__bookStates;
       const bad = states.indexOf('resync');
@@ -431,7 +440,7 @@ test('a corrupted book message, then a lost one, make the page resync: "resync",
   }
 
   try {
-    await page.goto(gw.httpsUrl + '/');
+    await page.goto(quiet.httpsUrl + '/');
     await page.click('tr[data-topic="ticker.BTC-USD"]');
     await page.locator('#book-status').filter({ hasText: /^book ok/ }).waitFor({ timeout: 10000 });
     await assertLadderMatches(await readPanel(page), ref, 'book.BTC-USD');
@@ -455,6 +464,7 @@ test('a corrupted book message, then a lost one, make the page resync: "resync",
   } finally {
     await page.close();
     await ref.c.close();
+    await quiet.stop();
   }
 });
 
