@@ -544,9 +544,14 @@ for (const mode of ['default', 'websocket']) test(`the client reconnects after a
   const s = io(url, { rejectUnauthorized: false, ...(MODES[mode] ? { transports: MODES[mode] } : {}), reconnectionDelay: 100, reconnectionDelayMax: 300 });
   await once(s, 'welcome');
   await own.stop();
+  // Listening for the next welcome before the restart: the client retries every 100-300 ms, so it
+  // can connect and be welcomed before startGateway has read the new gateway's listening line
+  // (a listener added after that waited out its 10 s, once in a CI run).
+  const welcomedAgain = once(s, 'welcome', 15000);
+  welcomedAgain.catch(() => {});  // a failed start below is the error to report, not this
   const restarted = await startGateway(['--symbols', '3', '--rate', '300', '--listen', `127.0.0.1:${ownPort}`]);
   try {
-    await once(s, 'welcome', 10000);
+    await welcomedAgain;
     const tickers = collect(s, 'ticker');
     await emitAck(s, 'subscribe', ['ticker.*']);
     await waitFor(() => tickers.length >= 3, { what: 'updates after reconnect' });
