@@ -1,30 +1,13 @@
 #include "protocol/bus_announcement.hpp"
 
-#include <bit>
 #include <cstring>
 
 #include "protocol/bus_publish.hpp"
 #include "protocol/bus_update.hpp"
+#include "protocol/little_endian.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::protocol {
-namespace {
-
-void put64(std::string& out, std::uint64_t v) {
-    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-    char b[8];
-    std::memcpy(b, &v, 8);
-    out.append(b, 8);
-}
-
-std::uint64_t get64(const char* p) noexcept {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-    return v;
-}
-
-}  // namespace
 
 const char* announcement_error_name(AnnouncementError e) noexcept {
     switch (e) {
@@ -48,8 +31,8 @@ bool is_valid_event_name(std::string_view event) noexcept {
 void append_bus_announcement(const Announcement& a, std::uint64_t origin, std::string& out) {
     out += static_cast<char>(kBusMagic);
     out += static_cast<char>(kAnnouncementVersion);
-    put64(out, origin);
-    put64(out, static_cast<std::uint64_t>(a.ts_ns));
+    le::append64(out, origin);
+    le::append64(out, static_cast<std::uint64_t>(a.ts_ns));
     out += static_cast<char>(a.event.size() & 0xff);
     out += static_cast<char>(a.topic.size() & 0xff);
     out += a.event;
@@ -64,7 +47,7 @@ AnnouncementError decode_bus_announcement(std::string_view message, std::uint64_
     const std::size_t event_size = static_cast<std::uint8_t>(message[18]);
     const std::size_t topic_size = static_cast<std::uint8_t>(message[19]);
     if (message.size() - kAnnouncementHeaderSize < event_size + topic_size) return AnnouncementError::malformed;
-    const std::uint64_t from = get64(message.data() + 2);
+    const std::uint64_t from = le::load64(message.data() + 2);
     if (from == 0) return AnnouncementError::bad_origin;
     const std::string_view event = message.substr(kAnnouncementHeaderSize, event_size);
     const std::string_view topic = message.substr(kAnnouncementHeaderSize + event_size, topic_size);
@@ -77,7 +60,7 @@ AnnouncementError decode_bus_announcement(std::string_view message, std::uint64_
     out.event.assign(event);
     out.topic.assign(topic);
     out.data.assign(data);
-    out.ts_ns = static_cast<std::int64_t>(get64(message.data() + 10));
+    out.ts_ns = static_cast<std::int64_t>(le::load64(message.data() + 10));
     return AnnouncementError::none;
 }
 

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cstring>
 
 #include "protocol/bus_publish.hpp"
+#include "protocol/little_endian.hpp"
 #include "protocol/topic.hpp"
 
 namespace tickgate::protocol {
@@ -22,32 +22,15 @@ constexpr std::size_t kHeaderSize = 4;
 static_assert(kHeaderSize + 8 * (2 + kMantissas.size()) == kBusUpdateSize);
 static_assert(kTickerBodySize + 2 == kBusUpdateSize);
 
-// Little-endian on the wire whatever the host; on x86 and arm64 these compile to plain moves.
-void put64(std::byte* p, std::uint64_t v) noexcept {
-    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-    std::memcpy(p, &v, 8);
-}
-
-std::uint64_t get64(const char* p) noexcept {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-    return v;
-}
-
-}  // namespace
-
-namespace {
-
 void encode_ticker_body(const MarketUpdate& u, std::byte* out) noexcept {
     out[0] = std::byte{u.price_decimals};
     out[1] = std::byte{u.size_decimals};
     std::byte* p = out + 2;
-    put64(p, u.seq);
-    put64(p + 8, static_cast<std::uint64_t>(u.ts_ns));
+    le::store64(p, u.seq);
+    le::store64(p + 8, static_cast<std::uint64_t>(u.ts_ns));
     p += 16;
     for (auto member : kMantissas) {
-        put64(p, static_cast<std::uint64_t>(u.*member));
+        le::store64(p, static_cast<std::uint64_t>(u.*member));
         p += 8;
     }
 }
@@ -57,7 +40,7 @@ BusDecodeError check_ticker_body(const char* body) noexcept {
     // 18 places is the most an int64 mantissa can hold with a digit left of the point.
     if (static_cast<std::uint8_t>(body[0]) > 18 || static_cast<std::uint8_t>(body[1]) > 18)
         return BusDecodeError::bad_decimals;
-    if (get64(body + 2) == 0) return BusDecodeError::zero_seq;
+    if (le::load64(body + 2) == 0) return BusDecodeError::zero_seq;
     return BusDecodeError::none;
 }
 
@@ -68,7 +51,7 @@ BusDecodeError check_book_body(std::string_view body) noexcept {
         return BusDecodeError::bad_record;
     if (static_cast<std::uint8_t>(body[0]) > 18 || static_cast<std::uint8_t>(body[1]) > 18)
         return BusDecodeError::bad_decimals;
-    if (get64(body.data() + 2) == 0) return BusDecodeError::zero_seq;
+    if (le::load64(body.data() + 2) == 0) return BusDecodeError::zero_seq;
     // A flag this reader does not know changes what the record means: a new type, not a guess.
     if ((static_cast<std::uint8_t>(body[18]) & ~kBookRecordReset) != 0) return BusDecodeError::bad_record;
     const std::size_t n = static_cast<std::uint8_t>(body[19]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(body[20])) << 8);
@@ -76,7 +59,7 @@ BusDecodeError check_book_body(std::string_view body) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
         const char* l = body.data() + kBookRecordHeaderSize + i * kBookRecordLevelSize;
         if (static_cast<std::uint8_t>(l[0]) > 1) return BusDecodeError::bad_record;
-        if (static_cast<std::int64_t>(get64(l + 1)) <= 0 || static_cast<std::int64_t>(get64(l + 9)) < 0)
+        if (static_cast<std::int64_t>(le::load64(l + 1)) <= 0 || static_cast<std::int64_t>(le::load64(l + 9)) < 0)
             return BusDecodeError::bad_record;
     }
     return BusDecodeError::none;
@@ -86,8 +69,8 @@ BusDecodeError check_trade_body(std::string_view body) noexcept {
     if (body.size() != kTradeBodySize) return BusDecodeError::bad_record;
     if (static_cast<std::uint8_t>(body[0]) > 18 || static_cast<std::uint8_t>(body[1]) > 18)
         return BusDecodeError::bad_decimals;
-    if (get64(body.data() + 2) == 0) return BusDecodeError::zero_seq;
-    if (static_cast<std::int64_t>(get64(body.data() + 18)) <= 0 || static_cast<std::int64_t>(get64(body.data() + 26)) <= 0 ||
+    if (le::load64(body.data() + 2) == 0) return BusDecodeError::zero_seq;
+    if (static_cast<std::int64_t>(le::load64(body.data() + 18)) <= 0 || static_cast<std::int64_t>(le::load64(body.data() + 26)) <= 0 ||
         static_cast<std::uint8_t>(body[42]) > 1)
         return BusDecodeError::bad_record;
     return BusDecodeError::none;
@@ -98,7 +81,7 @@ BusDecodeError check_trade_body(std::string_view body) noexcept {
 // anything its encoder would have to repair.
 BusDecodeError check_client_message_body(std::string_view body) noexcept {
     if (body.size() < kClientMessageHeaderSize) return BusDecodeError::bad_record;
-    if (get64(body.data()) == 0) return BusDecodeError::zero_seq;
+    if (le::load64(body.data()) == 0) return BusDecodeError::zero_seq;
     const std::size_t from_size =
         static_cast<std::uint8_t>(body[16]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(body[17])) << 8);
     if (body.size() - kClientMessageHeaderSize < from_size) return BusDecodeError::bad_record;
@@ -213,7 +196,7 @@ BusDecodeError decode_bus_update(std::string_view data, MarketUpdate& out) noexc
 void encode_bus_v2_header(std::uint64_t epoch, std::byte* out) noexcept {
     out[0] = std::byte{kBusMagic};
     out[1] = std::byte{kBusVersion2};
-    put64(out + 2, epoch);
+    le::store64(out + 2, epoch);
 }
 
 void encode_ticker_record(const MarketUpdate& u, std::byte* out) noexcept {
@@ -227,16 +210,16 @@ void encode_book_record(const BusBookChange& c, std::span<const BusBookLevel> le
     std::byte* p = out + kBusRecordHeaderSize;
     p[0] = std::byte{c.price_decimals};
     p[1] = std::byte{c.size_decimals};
-    put64(p + 2, c.seq);
-    put64(p + 10, static_cast<std::uint64_t>(c.ts_ns));
+    le::store64(p + 2, c.seq);
+    le::store64(p + 10, static_cast<std::uint64_t>(c.ts_ns));
     p[18] = std::byte{static_cast<std::uint8_t>(c.reset ? kBookRecordReset : 0)};
     p[19] = std::byte{static_cast<std::uint8_t>(n & 0xff)};
     p[20] = std::byte{static_cast<std::uint8_t>(n >> 8)};
     p += kBookRecordHeaderSize;
     for (std::size_t i = 0; i < n; ++i, p += kBookRecordLevelSize) {
         p[0] = std::byte{static_cast<std::uint8_t>(levels[i].ask ? 1 : 0)};
-        put64(p + 1, static_cast<std::uint64_t>(levels[i].price));
-        put64(p + 9, static_cast<std::uint64_t>(levels[i].size));
+        le::store64(p + 1, static_cast<std::uint64_t>(levels[i].price));
+        le::store64(p + 9, static_cast<std::uint64_t>(levels[i].size));
     }
 }
 
@@ -245,11 +228,11 @@ void encode_trade_record(const MarketUpdate& u, std::byte* out) noexcept {
     std::byte* p = out + kBusRecordHeaderSize;
     p[0] = std::byte{u.price_decimals};
     p[1] = std::byte{u.size_decimals};
-    put64(p + 2, u.seq);
-    put64(p + 10, static_cast<std::uint64_t>(u.ts_ns));
-    put64(p + 18, static_cast<std::uint64_t>(u.trade.price));
-    put64(p + 26, static_cast<std::uint64_t>(u.trade.size));
-    put64(p + 34, u.trade.trade_id);
+    le::store64(p + 2, u.seq);
+    le::store64(p + 10, static_cast<std::uint64_t>(u.ts_ns));
+    le::store64(p + 18, static_cast<std::uint64_t>(u.trade.price));
+    le::store64(p + 26, static_cast<std::uint64_t>(u.trade.size));
+    le::store64(p + 34, u.trade.trade_id);
     p[42] = std::byte{static_cast<std::uint8_t>(u.trade.side == TradeSide::sell ? 1 : 0)};
 }
 
@@ -257,30 +240,30 @@ BusBookChange BusBookRecord::change() const noexcept {
     BusBookChange c;
     c.price_decimals = static_cast<std::uint8_t>(body_[0]);
     c.size_decimals = static_cast<std::uint8_t>(body_[1]);
-    c.seq = get64(body_.data() + 2);
-    c.ts_ns = static_cast<std::int64_t>(get64(body_.data() + 10));
+    c.seq = le::load64(body_.data() + 2);
+    c.ts_ns = static_cast<std::int64_t>(le::load64(body_.data() + 10));
     c.reset = (static_cast<std::uint8_t>(body_[18]) & kBookRecordReset) != 0;
     return c;
 }
 
-std::uint64_t BusBookRecord::seq() const noexcept { return get64(body_.data() + 2); }
+std::uint64_t BusBookRecord::seq() const noexcept { return le::load64(body_.data() + 2); }
 
 bool BusBookRecord::reset() const noexcept { return (static_cast<std::uint8_t>(body_[18]) & kBookRecordReset) != 0; }
 
 BusBookLevel BusBookRecord::level(std::size_t i) const noexcept {
     const char* l = body_.data() + kBookRecordHeaderSize + i * kBookRecordLevelSize;
-    return BusBookLevel{static_cast<std::int64_t>(get64(l + 1)), static_cast<std::int64_t>(get64(l + 9)), l[0] != 0};
+    return BusBookLevel{static_cast<std::int64_t>(le::load64(l + 1)), static_cast<std::int64_t>(le::load64(l + 9)), l[0] != 0};
 }
 
 void decode_trade_body(std::string_view body, MarketUpdate& out) noexcept {
     out.kind = UpdateKind::trade;
     out.price_decimals = static_cast<std::uint8_t>(body[0]);
     out.size_decimals = static_cast<std::uint8_t>(body[1]);
-    out.seq = get64(body.data() + 2);
-    out.ts_ns = static_cast<std::int64_t>(get64(body.data() + 10));
-    out.trade.price = static_cast<std::int64_t>(get64(body.data() + 18));
-    out.trade.size = static_cast<std::int64_t>(get64(body.data() + 26));
-    out.trade.trade_id = get64(body.data() + 34);
+    out.seq = le::load64(body.data() + 2);
+    out.ts_ns = static_cast<std::int64_t>(le::load64(body.data() + 10));
+    out.trade.price = static_cast<std::int64_t>(le::load64(body.data() + 18));
+    out.trade.size = static_cast<std::int64_t>(le::load64(body.data() + 26));
+    out.trade.trade_id = le::load64(body.data() + 34);
     out.trade.side = body[42] ? TradeSide::sell : TradeSide::buy;
 }
 
@@ -289,8 +272,8 @@ void encode_client_message_record(const PublishedMessage& m, std::byte* out) noe
     const std::size_t data_size = std::min(m.data.size(), kMaxPublishedData);
     put_record_header(BusRecordType::client_message, kClientMessageHeaderSize + from_size + data_size, out);
     std::byte* p = out + kBusRecordHeaderSize;
-    put64(p, m.seq);
-    put64(p + 8, static_cast<std::uint64_t>(m.ts_ns));
+    le::store64(p, m.seq);
+    le::store64(p + 8, static_cast<std::uint64_t>(m.ts_ns));
     p[16] = std::byte{static_cast<std::uint8_t>(from_size & 0xff)};
     p[17] = std::byte{static_cast<std::uint8_t>(from_size >> 8)};
     p += kClientMessageHeaderSize;
@@ -300,8 +283,8 @@ void encode_client_message_record(const PublishedMessage& m, std::byte* out) noe
 
 BusClientMessage decode_client_message_body(std::string_view body) noexcept {
     BusClientMessage m;
-    m.seq = get64(body.data());
-    m.ts_ns = static_cast<std::int64_t>(get64(body.data() + 8));
+    m.seq = le::load64(body.data());
+    m.ts_ns = static_cast<std::int64_t>(le::load64(body.data() + 8));
     const std::size_t from_size =
         static_cast<std::uint8_t>(body[16]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(body[17])) << 8);
     m.from = body.substr(kClientMessageHeaderSize, from_size);
@@ -337,7 +320,7 @@ BusDecodeError parse_bus_message(std::string_view data, BusMessage& out) noexcep
         m.records = data.substr(2);
     } else if (version == kBusVersion2) {
         if (data.size() < kBusV2HeaderSize) return BusDecodeError::wrong_size;
-        m.epoch = get64(data.data() + 2);
+        m.epoch = le::load64(data.data() + 2);
         m.records = data.substr(kBusV2HeaderSize);
         RecordCounts c;
         if (auto e = parse_v2_records(m.records, true, Allowed{}, c); e != BusDecodeError::none) return e;
@@ -364,11 +347,11 @@ void decode_checked_ticker_body(const char* body, MarketUpdate& out) noexcept {
     out.price_decimals = static_cast<std::uint8_t>(body[0]);
     out.size_decimals = static_cast<std::uint8_t>(body[1]);
     const char* p = body + 2;
-    out.seq = get64(p);
-    out.ts_ns = static_cast<std::int64_t>(get64(p + 8));
+    out.seq = le::load64(p);
+    out.ts_ns = static_cast<std::int64_t>(le::load64(p + 8));
     p += 16;
     for (auto member : kMantissas) {
-        out.*member = static_cast<std::int64_t>(get64(p));
+        out.*member = static_cast<std::int64_t>(le::load64(p));
         p += 8;
     }
 }

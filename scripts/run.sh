@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 build=${TICKGATE_BUILD_DIR:-build}
-[[ -f "$build/build.ninja" ]] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTICKGATE_TESTS=OFF -DTICKGATE_BENCH=OFF >/dev/null
+[[ -f "$build/build.ninja" ]] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON -DTICKGATE_TESTS=OFF -DTICKGATE_BENCH=OFF >/dev/null
 cmake --build "$build" --target tickgate -j"$(nproc)"
 
 # Which of the demo's defaults the user set, on the command line or in a --config file.

@@ -32,7 +32,7 @@ using namespace std::chrono_literals;
 const std::string kUnknown =
     "' (expected sim, replay:FILE[,speed=X][,loop] or nats://HOST:PORT[,HOST:PORT...])";
 
-std::string line(const std::string& topic, std::int64_t ts_ms) {
+std::string ticker_line(const std::string& topic, std::int64_t ts_ms) {
     return R"({"type":"ticker","topic":")" + topic + R"(","seq":1,"ts":)" + std::to_string(ts_ms * 1'000'000) +
            R"(,"bid":"100.50","bid_size":"1.5","ask":"101.00","ask_size":"2","last":"100.75","last_size":"0.25",)"
            R"("open_24h":"99","high_24h":"102","low_24h":"98","volume_24h":"1234.5"})";
@@ -40,7 +40,7 @@ std::string line(const std::string& topic, std::int64_t ts_ms) {
 
 using testing::TempFile;
 
-std::unique_ptr<FeedAdapter> make(const std::string& spec, std::string& error, std::uint16_t index = 3) {
+std::unique_ptr<FeedAdapter> build_feed(const std::string& spec, std::string& error, std::uint16_t index = 3) {
     return make_feed(spec, SimulatorOptions{}, index, error);
 }
 
@@ -119,10 +119,10 @@ TEST(FeedFactory, SimRefusesNoSymbolsAndRatesThatAreNotPositiveNumbers) {
 }
 
 TEST(FeedFactory, ReplayBuildsAReplayOfTheFileNamedWithoutItsOptions) {
-    TempFile f({line("ticker.BTC-USD", 0), line("ticker.ETH-USD", 1)});
+    TempFile f({ticker_line("ticker.BTC-USD", 0), ticker_line("ticker.ETH-USD", 1)});
     for (const std::string opts : {"", ",loop", ",speed=2", ",speed=0.5,loop", ",loop,speed=3"}) {
         std::string error;
-        auto feed = make("replay:" + f.path() + opts, error);
+        auto feed = build_feed("replay:" + f.path() + opts, error);
         ASSERT_TRUE(feed) << opts << ": " << error;
         auto* replay = dynamic_cast<ReplayFeed*>(feed.get());
         ASSERT_NE(replay, nullptr) << opts;
@@ -132,9 +132,9 @@ TEST(FeedFactory, ReplayBuildsAReplayOfTheFileNamedWithoutItsOptions) {
 }
 
 TEST(FeedFactory, ReplayWithoutLoopEndsAfterTheFileAndCarriesTheFeedIndex) {
-    TempFile f({line("ticker.BTC-USD", 0), line("ticker.ETH-USD", 1)});
+    TempFile f({ticker_line("ticker.BTC-USD", 0), ticker_line("ticker.ETH-USD", 1)});
     std::string error;
-    auto feed = make("replay:" + f.path(), error, 4);
+    auto feed = build_feed("replay:" + f.path(), error, 4);
     ASSERT_TRUE(feed) << error;
     const auto r = run_until(*feed, 100);
     EXPECT_TRUE(r.ended);
@@ -143,9 +143,9 @@ TEST(FeedFactory, ReplayWithoutLoopEndsAfterTheFileAndCarriesTheFeedIndex) {
 }
 
 TEST(FeedFactory, ReplayLoopOptionKeepsPlaying) {
-    TempFile f({line("ticker.BTC-USD", 0), line("ticker.ETH-USD", 1)});
+    TempFile f({ticker_line("ticker.BTC-USD", 0), ticker_line("ticker.ETH-USD", 1)});
     std::string error;
-    auto feed = make("replay:" + f.path() + ",loop", error);
+    auto feed = build_feed("replay:" + f.path() + ",loop", error);
     ASSERT_TRUE(feed) << error;
     const auto r = run_until(*feed, 6);
     EXPECT_EQ(r.updates.size(), 6u) << "three laps of a two-line file";
@@ -155,15 +155,15 @@ TEST(FeedFactory, ReplayLoopOptionKeepsPlaying) {
 TEST(FeedFactory, ReplaySpeedOptionReachesTheFeed) {
     // Recorded 10 s apart: at speed 1 the third update would come after 20 s, far past the 5 s
     // run_until allows; at speed 1000 it comes after 20 ms.
-    TempFile f({line("ticker.BTC-USD", 0), line("ticker.BTC-USD", 10'000), line("ticker.BTC-USD", 20'000)});
+    TempFile f({ticker_line("ticker.BTC-USD", 0), ticker_line("ticker.BTC-USD", 10'000), ticker_line("ticker.BTC-USD", 20'000)});
     std::string error;
-    auto feed = make("replay:" + f.path() + ",speed=1000", error);
+    auto feed = build_feed("replay:" + f.path() + ",speed=1000", error);
     ASSERT_TRUE(feed) << error;
     EXPECT_EQ(run_until(*feed, 3).updates.size(), 3u);
 }
 
 TEST(FeedFactory, MalformedReplaySpecsNameTheProblem) {
-    TempFile f({line("ticker.BTC-USD", 0)});
+    TempFile f({ticker_line("ticker.BTC-USD", 0)});
     const std::string file = "replay:" + f.path();
     const std::string no_file = "replay feed needs a file name: replay:FILE[,speed=X][,loop]";
     EXPECT_EQ(error_of("replay:"), no_file);
@@ -198,13 +198,13 @@ TEST(FeedFactory, UnreadableReplayFilesNameTheFileAndTheReason) {
 TEST(FeedFactory, NatsBuildsASubscriberNamedByItsServers) {
     std::string error;
     // No connection yet: the subscriber connects in run().
-    auto feed = make("nats://127.0.0.1:4222", error);
+    auto feed = build_feed("nats://127.0.0.1:4222", error);
     ASSERT_TRUE(feed) << error;
     ASSERT_NE(dynamic_cast<NatsFeed*>(feed.get()), nullptr);
     EXPECT_EQ(feed->name(), "nats://127.0.0.1:4222");
     EXPECT_NE(feed->upstream_stats(), nullptr);
 
-    feed = make("nats://a.example:4222,nats://b.example:4223", error);
+    feed = build_feed("nats://a.example:4222,nats://b.example:4223", error);
     ASSERT_TRUE(feed) << error;
     EXPECT_EQ(feed->name(), "nats://a.example:4222,b.example:4223") << "one scheme for the list";
 }

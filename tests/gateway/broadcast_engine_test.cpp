@@ -27,37 +27,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using session_test::eventually;
+using session_test::RecordingSession;
 
 using runtime::realtime_ns;
-
-// What a session would have written to its socket, kept for the test thread (flush() runs on the
-// worker's thread).
-PollingDirectory no_polling;
-
-class RecordingSession final : public Session {
-public:
-    RecordingSession(Worker& worker, std::string peer) : Session(worker, no_polling, std::move(peer), Wire::v1) {}
-    void flush() override {
-        std::string out;
-        queue().take(out);
-        std::lock_guard lock(mutex_);
-        sent_ += out;
-    }
-    void on_closing() override {}
-
-    /// Payloads of the text frames sent so far (pings and other control frames left out).
-    std::vector<std::string> texts() const {
-        std::lock_guard lock(mutex_);
-        std::vector<std::string> out;
-        for (auto& f : session_test::split_frames(sent_))
-            if (f.opcode == protocol::Opcode::text) out.push_back(std::move(f.payload));
-        return out;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::string sent_;
-};
 
 protocol::MarketUpdate update(std::string_view topic, std::uint64_t seq, std::uint16_t feed = 0) {
     protocol::MarketUpdate u;
@@ -81,13 +54,6 @@ std::string v1_status(std::string_view feed, std::string_view state, std::string
     std::string out;
     protocol::encode_status(feed, state, message, out);
     return out;
-}
-
-/// Waits (bounded) until `done` holds; returns whether it did.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-    for (const auto end = Clock::now() + timeout; Clock::now() < end; std::this_thread::sleep_for(1ms))
-        if (done()) return true;
-    return done();
 }
 
 // Two real workers on their own threads, a real channel and engine; no sockets: each worker has

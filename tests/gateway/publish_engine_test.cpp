@@ -29,38 +29,8 @@ namespace tickgate::gateway {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-PollingDirectory no_polling;
-
-class RecordingSession final : public Session {
-public:
-    RecordingSession(Worker& worker, Wire wire) : Session(worker, no_polling, "127.0.0.1:1", wire) {}
-    void flush() override {
-        std::string out;
-        queue().take(out);
-        std::lock_guard lock(mutex_);
-        sent_ += out;
-    }
-    void on_closing() override {}
-    std::vector<std::string> texts() const {
-        std::lock_guard lock(mutex_);
-        std::vector<std::string> out;
-        for (auto& f : session_test::split_frames(sent_))
-            if (f.opcode == protocol::Opcode::text) out.push_back(std::move(f.payload));
-        return out;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::string sent_;
-};
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-    for (const auto end = Clock::now() + timeout; Clock::now() < end; std::this_thread::sleep_for(1ms))
-        if (done()) return true;
-    return done();
-}
+using session_test::eventually;
+using session_test::RecordingSession;
 
 protocol::PublishedMessage message(std::string topic, std::string data, std::string from = "alice") {
     protocol::PublishedMessage m;

@@ -5,7 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "protocol/model/market_update.hpp"
@@ -75,6 +79,47 @@ public:
 private:
     void on_closing() override {}
 };
+
+/// For sessions that never poll.
+inline PollingDirectory no_polling;
+
+/// A session that a worker on its own thread writes to: what it would have written to its socket,
+/// kept for the test thread (flush() runs on the worker's thread).
+class RecordingSession final : public Session {
+public:
+    RecordingSession(Worker& worker, Wire wire, std::string peer = "127.0.0.1:1")
+        : Session(worker, no_polling, std::move(peer), wire) {}
+    RecordingSession(Worker& worker, std::string peer) : RecordingSession(worker, Wire::v1, std::move(peer)) {}
+    void flush() override {
+        std::string out;
+        queue().take(out);
+        std::lock_guard lock(mutex_);
+        sent_ += out;
+    }
+    void on_closing() override {}
+
+    /// Payloads of the text frames sent so far (pings and other control frames left out).
+    std::vector<std::string> texts() const {
+        std::lock_guard lock(mutex_);
+        std::vector<std::string> out;
+        for (auto& f : split_frames(sent_))
+            if (f.opcode == protocol::Opcode::text) out.push_back(std::move(f.payload));
+        return out;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::string sent_;
+};
+
+/// Waits (bounded) until `done` holds; returns whether it did.
+inline bool eventually(const std::function<bool()>& done,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    for (const auto end = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < end;
+         std::this_thread::sleep_for(std::chrono::milliseconds(1)))
+        if (done()) return true;
+    return done();
+}
 
 /// A worker (never started: tests run its handlers themselves) with topics and latest values.
 class SessionTest : public ::testing::Test {

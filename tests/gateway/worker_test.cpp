@@ -6,15 +6,16 @@
 #include "gateway/fanout/newest_seq.hpp"
 #include "gateway/session/polling_directory.hpp"
 #include "gateway/session/session.hpp"
+#include "tests/gateway/session_harness.hpp"
 
 namespace tickgate::gateway {
 namespace {
 
-PollingDirectory no_polling;
-
-class RecordingSession final : public Session {
+// Counts its flushes; writes nothing.
+class FlushCountingSession final : public Session {
 public:
-    RecordingSession(Worker& worker, std::string peer) : Session(worker, no_polling, std::move(peer), Wire::v1) {}
+    FlushCountingSession(Worker& worker, std::string peer)
+        : Session(worker, session_test::no_polling, std::move(peer), Wire::v1) {}
     void flush() override { ++flushes; }
     void on_closing() override {}
     int flushes = 0;
@@ -50,7 +51,7 @@ protected:
     Config config;
     NewestSeqTable newest{16};
     Worker worker{0, config, &newest};
-    std::shared_ptr<RecordingSession> session = std::make_shared<RecordingSession>(worker, "127.0.0.1:1");
+    std::shared_ptr<FlushCountingSession> session = std::make_shared<FlushCountingSession>(worker, "127.0.0.1:1");
 
     void SetUp() override {
         worker.attach(session);
@@ -120,7 +121,7 @@ TEST_F(WorkerTest, TheBehindThresholdIsTheOperatorsAndZeroNeverSkips) {
         Config c;
         c.behind_skip_ms = behind_skip_ms;
         Worker w(0, c, &newest);
-        auto s = std::make_shared<RecordingSession>(w, "127.0.0.1:2");
+        auto s = std::make_shared<FlushCountingSession>(w, "127.0.0.1:2");
         w.attach(s);
         w.registry().subscribe(*s, std::vector<std::string>{"ticker.*"}, 10);
         newest.publish(0, 3);
@@ -140,7 +141,7 @@ TEST_F(WorkerTest, ClosesASessionWhoseQueueOverflowsAsASlowConsumer) {
     Config small;
     small.max_queue_bytes = 16;
     Worker w(0, small, &newest);
-    auto s = std::make_shared<RecordingSession>(w, "127.0.0.1:2");
+    auto s = std::make_shared<FlushCountingSession>(w, "127.0.0.1:2");
     w.attach(s);
     w.registry().subscribe(*s, std::vector<std::string>{"ticker.*"}, 10);
     auto batch = std::make_shared<UpdateBatch>();
@@ -183,7 +184,7 @@ namespace {
 TEST_F(WorkerTest, ASessionThatEndsWhileADeferredFlushIsPendingLeavesTheDirtyList) {
     // Two batches queued: the first is gathered (flush deferred), then the session ends before
     // the second batch flushes. It must not be flushed after it is gone.
-    auto other = std::make_shared<RecordingSession>(worker, "127.0.0.1:3");
+    auto other = std::make_shared<FlushCountingSession>(worker, "127.0.0.1:3");
     worker.attach(other);
     worker.registry().subscribe(*other, std::vector<std::string>{"ticker.*"}, 10);
     const char* topics[] = {"ticker.BTC-USD", "ticker.ETH-USD"};
@@ -196,7 +197,7 @@ TEST_F(WorkerTest, ASessionThatEndsWhileADeferredFlushIsPendingLeavesTheDirtyLis
     worker.io().restart();
     worker.io().run_one();  // first batch: other is dirty, flush deferred
     ASSERT_TRUE(other->membership().dirty);
-    RecordingSession* raw = other.get();
+    FlushCountingSession* raw = other.get();
     worker.detach(*raw);
     EXPECT_FALSE(raw->membership().dirty);
     other.reset();  // freed now; ASan would catch a later flush of it

@@ -9,7 +9,7 @@ using tp::AnnouncementError;
 
 namespace {
 
-tp::Announcement sample(std::string topic = "") {
+tp::Announcement sample_announcement(std::string topic = "") {
     tp::Announcement a;
     a.event = "announcement";
     a.data = R"({"text":"maintenance at 18:00", "level": 2})";
@@ -28,7 +28,7 @@ std::string encode(const tp::Announcement& a, std::uint64_t origin) {
 
 TEST(BusAnnouncement, RoundTripsEveryFieldAndTheOrigin) {
     for (const std::string topic : {"", "ticker.BTC-USD", "chat.lobby"}) {
-        const auto in = sample(topic);
+        const auto in = sample_announcement(topic);
         const std::string bytes = encode(in, 0x1122334455667788ULL);
         ASSERT_EQ(bytes.size(), 20 + in.event.size() + topic.size() + in.data.size());
         EXPECT_EQ(bytes[0], 'T');
@@ -50,23 +50,23 @@ TEST(BusAnnouncement, DamagedOrForeignOnesAreRefusedAndLeaveTheOutputAlone) {
     tp::Announcement out;
     out.event = "kept";
     const auto refused = [&](const std::string& bytes) { return tp::decode_bus_announcement(bytes, origin, out); };
-    const std::string good = encode(sample(), 5);
+    const std::string good = encode(sample_announcement(), 5);
     EXPECT_EQ(refused(""), AnnouncementError::malformed);
     EXPECT_EQ(refused(good.substr(0, 19)), AnnouncementError::malformed);
     EXPECT_EQ(refused(R"({"event":"x"})"), AnnouncementError::malformed);
     std::string lengths = good;
     lengths[18] = static_cast<char>(200);
     EXPECT_EQ(refused(lengths), AnnouncementError::malformed);
-    EXPECT_EQ(refused(encode(sample(), 0)), AnnouncementError::bad_origin);
+    EXPECT_EQ(refused(encode(sample_announcement(), 0)), AnnouncementError::bad_origin);
     for (const std::string& event : {std::string(""), std::string("Announcement"), std::string("a-b"), std::string(28, 'a')}) {
-        auto a = sample();
+        auto a = sample_announcement();
         a.event = event;
         EXPECT_EQ(refused(encode(a, 5)), AnnouncementError::bad_event) << event;
     }
     for (const std::string topic : {"ticker.*", "chat", "chat.Lobby"})
-        EXPECT_EQ(refused(encode(sample(topic), 5)), AnnouncementError::bad_topic) << topic;
+        EXPECT_EQ(refused(encode(sample_announcement(topic), 5)), AnnouncementError::bad_topic) << topic;
     for (const std::string& data : {std::string(""), std::string("{"), std::string("1 2"), "\"" + std::string(tp::kMaxAnnouncementData, 'x') + "\""}) {
-        auto a = sample();
+        auto a = sample_announcement();
         a.data = data;
         EXPECT_EQ(refused(encode(a, 5)), AnnouncementError::bad_data) << data.substr(0, 20);
     }
