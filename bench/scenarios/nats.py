@@ -51,7 +51,10 @@ def parse_args():
     p.add_argument("--rate", type=float, default=2000, help="publisher updates/s over all symbols")
     p.add_argument("--symbols", type=int, default=100)
     p.add_argument("--connections", type=int, default=20,
-                   help="clients per gateway: few, so the gateway's CPU is mostly ingest, not fan-out")
+                   help="clients per gateway: few, so the gateway's CPU is mostly ingest, not fan-out (0: none, "
+                        "ingest alone; with --check-topics 0 not even the capture clients)")
+    p.add_argument("--gateway-threads", type=int, default=None,
+                   help="every gateway's --threads (default: theirs, one worker per core)")
     p.add_argument("--per-connection", type=int, default=10)
     p.add_argument("--duration", type=float, default=20, help="seconds measured")
     p.add_argument("--bus-version", type=int, default=1, choices=(1, 2),
@@ -278,7 +281,11 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
                                  "--duration", a.duration, "--warmup", 2, "--connect-rate", 0, "--threads", 1,
                                  "--label", f"{label}-{i}"], timeout=a.duration + 60)
 
-    threads = [threading.Thread(target=run, args=(i, gw)) for i, gw in enumerate(gateways)]
+    # --connections 0: no load generator, so what a gateway spends is ingest alone (the reader, the
+    # engine's encoding and both workers' keeping of every topic's latest value), with no fan-out.
+    threads = [threading.Thread(target=run, args=(i, gw)) for i, gw in enumerate(gateways)] if a.connections else []
+    if not threads:
+        results.update({i: {"ok": False, "error": "no clients (--connections 0)"} for i in range(len(gateways))})
     for t in threads:
         t.start()
     # Connections open at once; the load measures from ~2.5 s (warm-up) on: start a little later,
@@ -349,6 +356,10 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
     return out
 
 
+def gateway_threads(a):
+    return ("--threads", str(a.gateway_threads)) if a.gateway_threads else ()
+
+
 def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader, feed_thread, coalesce, label):
     """One publisher variant: nats-server, tickgate-feed, two gateways, measured under load."""
     servers = []
@@ -375,7 +386,7 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
             # The gateways' default --nats-live-subject auto reads md-live once batches come.
             gw = B.start_tickgate(tickgate, cert, key, os.path.join(raw, f"{label}-gateway{i}.log"), a.rate,
                                   a.symbols, max_connections=a.connections,
-                                  extra=("--feed", url, "--nats-reader", reader,
+                                  extra=(*gateway_threads(a), "--feed", url, "--nats-reader", reader,
                                          *(("--nats-read-coalesce-us", str(coalesce)) if coalesce is not None else ())))
             servers.append(gw)
             gateways.append(gw)
@@ -396,7 +407,7 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
 def run_single(a, tickgate, load_bin, cert, key, raw, label):
     B.log(f"{label}: one gateway with its own simulator at {a.rate:g}/s, {a.connections} clients")
     gw = B.start_tickgate(tickgate, cert, key, os.path.join(raw, f"{label}.log"), a.rate, a.symbols,
-                          max_connections=a.connections)
+                          max_connections=a.connections, extra=gateway_threads(a))
     try:
         return measure(a, load_bin, {"gateway0": gw}, [gw], raw, label)
     finally:
