@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "protocol/utf8.hpp"
 
@@ -199,6 +200,11 @@ bool FrameReader::finish_control(ClientMessage& msg) {
 }
 
 bool FrameReader::next(std::string_view& data, ClientMessage& msg) {
+    // What the last call returned has been handled by now. Its storage goes back to the allocator
+    // instead of staying reserved at the largest size this client ever sent. A control frame
+    // between two fragments leaves message_ alone: it then holds a message in progress.
+    if (std::exchange(returned_message_, false)) std::string().swap(message_);
+    if (std::exchange(returned_control_, false)) std::string().swap(control_);
     while (error_ == FrameError::none) {
         if (!have_header_ && !read_header(data)) return false;
         const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, data.size()));
@@ -209,16 +215,28 @@ bool FrameReader::next(std::string_view& data, ClientMessage& msg) {
         if (remaining_ != 0) return false;
         have_header_ = false;
 
-        if (is_control(frame_op_)) return finish_control(msg);
+        if (is_control(frame_op_)) {
+            returned_control_ = true;
+            return finish_control(msg);
+        }
         if (!frame_fin_) continue;
         in_fragmented_ = false;
         if (fragmented_op_ == Opcode::text && !is_valid_utf8(message_)) return fail(FrameError::invalid_utf8);
         msg = ClientMessage{};
         msg.kind = fragmented_op_ == Opcode::text ? ClientMessage::Kind::text : ClientMessage::Kind::binary;
         msg.payload = message_;
+        returned_message_ = true;
         return true;
     }
     return false;
+}
+
+std::size_t FrameReader::held_bytes() const noexcept {
+    const std::size_t inline_capacity = std::string().capacity();
+    std::size_t held = 0;
+    for (const std::string* s : {&frame_, &message_, &control_})
+        if (s->capacity() > inline_capacity) held += s->capacity() + 1;
+    return held;
 }
 
 bool take_server_frame(std::string_view& frames, ServerFrame& out) noexcept {

@@ -53,8 +53,13 @@ public:
     /// Consumes bytes from the front of `data` until one complete message is available (returns
     /// true, `msg` filled) or `data` is used up (returns false; bytes are kept internally as needed).
     /// After an error it returns false and consumes nothing; error() says why.
+    /// `msg` views the reader's own storage: it is valid until the next call, which first gives
+    /// that storage back, so an idle connection holds no payload buffer and one large message does
+    /// not pin its size for the rest of the connection.
     bool next(std::string_view& data, ClientMessage& msg);
     FrameError error() const noexcept { return error_; }
+    /// Heap bytes the reader holds (its buffers' capacity past the small-string storage).
+    std::size_t held_bytes() const noexcept;
 
 private:
     bool read_header(std::string_view& data);
@@ -71,6 +76,8 @@ private:
     std::string message_;     // unmasked payload of the data message so far (all its fragments)
     std::string control_;     // unmasked payload of the last control frame
     bool in_fragmented_ = false;  // a data message is in progress (its final fragment not yet read)
+    bool returned_message_ = false;  // the last call returned a data message (message_ is free after it)
+    bool returned_control_ = false;  // the last call returned a control frame (control_ is free after it)
     Opcode fragmented_op_ = Opcode::text;
 
     // The frame whose payload is being read.

@@ -322,6 +322,35 @@ TEST(FrameReader, PayloadDoesNotPointIntoTheInput) {
     EXPECT_EQ(m.payload, "ping!");
 }
 
+TEST(FrameReader, AnIdleReaderHoldsNoPayloadBufferAfterALargeMessage) {
+    // One 60 KB subscribe must not stay reserved for the rest of the connection: with 10,000
+    // clients that would be 600 MB held for nothing.
+    FrameReader r(65536);
+    const std::string big(60000, 'x');
+    const auto got = read_all(r, text(big) + build({0x9, std::string(100, 'p')}), 1 << 20);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].payload, big);
+    EXPECT_EQ(got[1].payload, std::string(100, 'p'));
+    EXPECT_EQ(r.held_bytes(), 0u) << "the reader kept the buffers of messages already handed over";
+
+    // Only what the caller has handled goes: a message in progress keeps its fragments across a
+    // control frame, and the payload handed over stays valid until the next call.
+    const std::string first = build({0x1, std::string(1000, 'a'), false}) + build({0x9, std::string(50, 'q')});
+    std::string_view data = first;
+    ClientMessage m;
+    ASSERT_TRUE(r.next(data, m));
+    EXPECT_EQ(m.kind, ClientMessage::Kind::ping);
+    EXPECT_EQ(m.payload, std::string(50, 'q'));
+    EXPECT_FALSE(r.next(data, m));
+    EXPECT_GE(r.held_bytes(), 1000u) << "the first fragment is still needed";
+    const std::string last = build({0x0, "zz", true});
+    data = last;
+    ASSERT_TRUE(r.next(data, m));
+    EXPECT_EQ(m.payload, std::string(1000, 'a') + "zz");
+    EXPECT_FALSE(r.next(data, m));
+    EXPECT_EQ(r.held_bytes(), 0u);
+}
+
 namespace tickgate::protocol {
 namespace {
 
