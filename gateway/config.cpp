@@ -82,7 +82,7 @@ po::options_description describe_options(Config& c, std::string& listen, std::st
         ("client-rate", po::value(&c.client_rate)->default_value(c.client_rate), "client messages per second per connection (bursts of 2x)")
         ("max-queue-bytes", po::value(&c.max_queue_bytes)->default_value(c.max_queue_bytes), "per-session send backlog: conflate past half, close 1008 past all")
         ("slow-timeout-ms", po::value(&c.slow_timeout_ms)->default_value(c.slow_timeout_ms), "close 1008 when the send backlog is older than this")
-        ("behind-skip-ms", po::value(&c.behind_skip_ms)->default_value(c.behind_skip_ms), "a worker this far behind its feed skips ticker updates already superseded, for everyone (0: never; never book deltas or trades)")
+        ("behind-skip-ms", po::value(&c.behind_skip_ms)->default_value(c.behind_skip_ms), "a worker this far behind its feed skips ticker updates already superseded, for everyone (0: never; never book deltas or trades); measured from the update's ts, the publisher's clock with NATS")
         ("heartbeat-ms", po::value(&c.heartbeat_ms)->default_value(c.heartbeat_ms), "ping interval; 3 silent intervals close the connection")
         ("handshake-timeout-ms", po::value(&c.handshake_timeout_ms)->default_value(c.handshake_timeout_ms), "TCP accept to WebSocket open")
         ("stale-ms", po::value(&c.stale_ms)->default_value(c.stale_ms), "a feed with no update for this long is stale")
