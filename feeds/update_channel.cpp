@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -215,6 +216,20 @@ bool UpdateChannel::wait_and_push(Lane& lane, const protocol::MarketUpdate& u, c
 }
 
 void UpdateChannel::notify_consumer() noexcept {
+    // A producer on the consumer's own thread (a NATS feed read on worker 0, where the engine
+    // drains): the eventfd would cost a write, a pass of epoll and a read to tell this thread
+    // what it already knows, and clearing the flag would cost the consumer a membarrier to set it
+    // again. So the flag stays up and the consumer is asked, through its own loop, to drain. This
+    // keeps the rule arm_wake() relies on: while the flag stays up, no producer on another thread
+    // has published since the last full arm, or one has and is about to write the eventfd (every
+    // such producer's flag load comes after that arm's barrier, so it sees the flag).
+    if (consumer_waiting_.load(std::memory_order_relaxed) == kEventfdSleeper &&
+        same_thread_consumer_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+        if (same_thread_woken_ || !same_thread_wake_) return;
+        same_thread_woken_ = true;
+        same_thread_wake_();
+        return;
+    }
     // Only the producer that clears the flag pays for the syscall; the others see 0 and move on.
     const std::uint32_t sleeper = consumer_waiting_.exchange(0, std::memory_order_seq_cst);
     if (sleeper == 0) return;
@@ -242,7 +257,25 @@ bool UpdateChannel::announce_sleep(std::uint32_t sleeper) noexcept {
     return false;
 }
 
-bool UpdateChannel::arm_wake() noexcept { return announce_sleep(kEventfdSleeper); }
+bool UpdateChannel::arm_wake() noexcept {
+    // Still armed from the last time: only producers on this thread have published since (they
+    // leave the flag up, see notify_consumer), and the caller has just found the lanes empty.
+    if (consumer_waiting_.load(std::memory_order_relaxed) == kEventfdSleeper) return true;
+    return announce_sleep(kEventfdSleeper);
+}
+
+void UpdateChannel::set_same_thread_wake(std::function<void()> wake) {
+    same_thread_wake_ = std::move(wake);
+    same_thread_woken_ = false;
+    same_thread_consumer_.store(same_thread_wake_ ? std::this_thread::get_id() : std::thread::id{},
+                                std::memory_order_release);
+}
+
+bool UpdateChannel::wake_pending() const noexcept {
+    if (same_thread_woken_) return true;
+    pollfd p{wake_fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+}
 
 std::size_t UpdateChannel::depth() const noexcept {
     std::size_t total = 0;

@@ -24,10 +24,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <stop_token>
+#include <thread>
 
 #include "feeds/spsc_ring.hpp"
 #include "protocol/model/market_update.hpp"
@@ -69,7 +71,10 @@ public:
 
     /// Consumer side, for a consumer that sleeps in its own event loop instead of in consume():
     /// takes what is queued now (the same fair drain), never waits.
-    std::size_t try_consume(std::span<protocol::MarketUpdate> out) noexcept { return drain(out); }
+    std::size_t try_consume(std::span<protocol::MarketUpdate> out) noexcept {
+        same_thread_woken_ = false;
+        return drain(out);
+    }
     /// That consumer, once try_consume() came back empty and before it goes back to its loop:
     /// false when updates arrived meanwhile (take them instead of sleeping); true when the next
     /// publish will make wake_fd() readable.
@@ -77,6 +82,15 @@ public:
     /// An eventfd (non-blocking) that a publish after arm_wake() makes readable. The consumer
     /// watches it with poll/epoll and reads it to reset it.
     int wake_fd() const noexcept { return wake_fd_; }
+    /// That consumer, on its own thread: a producer on this same thread (a feed read on the
+    /// consumer's event loop) that publishes after arm_wake() calls `wake` instead, once until the
+    /// next try_consume(), and leaves the consumer armed, so the next arm_wake() costs no barrier.
+    /// `wake` must only schedule the drain (it runs inside the producer's publish). An empty
+    /// function turns this off. See update_channel.cpp for why this is safe.
+    void set_same_thread_wake(std::function<void()> wake);
+    /// That consumer, on its own thread, while armed: whether a wake-up is already on its way
+    /// (the eventfd is readable, or `wake` was called), as against updates waiting unannounced.
+    bool wake_pending() const noexcept;
 
     /// Producer side: free slots in the calling thread's lane (claiming one on first use). A
     /// producer that runs on the consumer's own thread must never wait in publish() (nothing would
@@ -139,6 +153,11 @@ private:
     std::atomic<std::uint32_t> wake_epoch_{0};     // the futex word: bumped by every wake-up
     std::atomic<bool> wake_requested_{false};      // wake_consumer() was called: next wait returns 0
     const int wake_fd_;                            // eventfd of arm_wake()
+    // set_same_thread_wake(): the consumer's thread (read by producers to tell whether they run
+    // on it), and what only that thread touches.
+    std::atomic<std::thread::id> same_thread_consumer_{};
+    std::function<void()> same_thread_wake_;
+    bool same_thread_woken_ = false;  // `wake` was called since the last try_consume()
 };
 
 }  // namespace tickgate::feeds

@@ -82,6 +82,9 @@ void BroadcastEngine::start() {
     asio::io_context& io = workers_.front()->io();
     asio::dispatch(io, [this, &io] {
         loop_ = std::make_unique<Loop>(io, channel_.wake_fd());
+        // A NATS feed read on this worker publishes on this thread: it asks for a drain through
+        // the loop rather than through the eventfd (see UpdateChannel::set_same_thread_wake).
+        channel_.set_same_thread_wake([this, &io] { asio::post(io, [this] { drain(); }); });
         schedule_freshness_check();
         drain();
     });
@@ -97,6 +100,7 @@ void BroadcastEngine::stop() {
         if (loop_) {
             // Handlers already queued see `stopped`; the cancelled ones end with an error.
             loop_->stopped = true;
+            channel_.set_same_thread_wake({});
             loop_->wake.cancel();
             loop_->behind_retry.cancel();
             loop_->freshness.cancel();
@@ -111,6 +115,8 @@ void BroadcastEngine::stop() {
 }
 
 void BroadcastEngine::wait_for_updates() {
+    // Still waiting from an earlier arm: a same-thread wake drained without ending that wait.
+    if (loop_->waiting) return;
     loop_->waiting = true;
     loop_->wake.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
         loop_->waiting = false;
@@ -159,7 +165,7 @@ void BroadcastEngine::schedule_freshness_check() {
         // A safety net, not the wake-up path: updates still waiting while the engine sleeps, at two
         // checks in a row, would mean a lost wake-up (once is a wake-up on its way). Bound the
         // damage to two periods, and say so.
-        const bool stuck = loop_->waiting && channel_.depth() > 0;
+        const bool stuck = loop_->waiting && channel_.depth() > 0 && !channel_.wake_pending();
         if (stuck && loop_->seemed_stuck) {
             TG_LOG(warn, "broadcast engine: updates were waiting in the ring without a wake-up");
             loop_->wake.cancel();

@@ -179,6 +179,106 @@ TEST(UpdateChannel, ArmWakeRefusesWhileUpdatesWaitAndOnlyAnArmedSleepIsSignalled
     EXPECT_EQ(out[1].seq, 3u);
 }
 
+// A feed read on the consumer's own event loop (NATS on worker 0): its publishes ask the consumer
+// to drain through the callback, not the eventfd, and leave it armed, while a producer on any
+// other thread still wakes it through the eventfd.
+TEST(UpdateChannel, AProducerOnTheConsumersThreadWakesItThroughItsLoopAndOthersStillThroughTheEventfd) {
+    UpdateChannel ch(8);
+    std::stop_source stop;
+    int wakes = 0;
+    ch.set_same_thread_wake([&] { ++wakes; });
+    pollfd p{ch.wake_fd(), POLLIN, 0};
+    std::vector<protocol::MarketUpdate> out(8);
+    ASSERT_EQ(ch.try_consume(out), 0u);
+    ASSERT_TRUE(ch.arm_wake());
+    EXPECT_FALSE(ch.wake_pending());
+    ASSERT_TRUE(ch.publish(update(1), stop.get_token()));
+    ASSERT_TRUE(ch.publish(update(2), stop.get_token()));
+    EXPECT_EQ(wakes, 1) << "one drain asked for until the consumer takes";
+    EXPECT_EQ(::poll(&p, 1, 0), 0) << "the same thread's publish writes no eventfd";
+    EXPECT_TRUE(ch.wake_pending());
+    ASSERT_EQ(ch.try_consume(out), 2u);
+    EXPECT_EQ(ch.try_consume(out), 0u);
+    ASSERT_TRUE(ch.arm_wake());
+    ASSERT_TRUE(ch.publish(update(3), stop.get_token()));
+    EXPECT_EQ(wakes, 2) << "a publish after the consumer took asks again";
+    ASSERT_EQ(ch.try_consume(out), 1u);
+    ASSERT_TRUE(ch.arm_wake()) << "still armed: nothing is waiting";
+
+    // Armed through the same-thread path, the consumer must still hear every other producer.
+    std::jthread other([&](std::stop_token st) { ASSERT_TRUE(ch.publish(update(1, 1), st)); });
+    ASSERT_EQ(::poll(&p, 1, 2000), 1) << "another thread's publish wakes the consumer through the eventfd";
+    other.join();
+    EXPECT_EQ(wakes, 2) << "another thread never calls the consumer's own wake";
+    std::uint64_t count = 0;
+    ASSERT_EQ(::read(ch.wake_fd(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+    ASSERT_EQ(ch.try_consume(out), 1u);
+    EXPECT_EQ(out[0].feed, 1u);
+
+    ch.set_same_thread_wake({});
+    ASSERT_EQ(ch.try_consume(out), 0u);
+    ASSERT_TRUE(ch.arm_wake());
+    ASSERT_TRUE(ch.publish(update(4), stop.get_token()));
+    EXPECT_EQ(wakes, 2);
+    EXPECT_EQ(::poll(&p, 1, 0), 1) << "with the wake turned off, the eventfd again";
+}
+
+// The gateway's worker 0 under stress: a consumer that also publishes on its own thread (its own
+// wake only raises a flag it checks before sleeping) beside producers on other threads, in the
+// ping-pong of no_lost_wake_ups. A wake-up the same-thread path lost for the others (an arm that
+// skipped its barrier while another producer's update was unannounced) shows as a poll that times out.
+TEST(UpdateChannel, NoLostWakeUpsWithAProducerOnTheConsumersThread) {
+    constexpr int kOthers = 2, kRounds = 3000;
+    UpdateChannel ch(64);
+    bool drain_asked = false;
+    ch.set_same_thread_wake([&] { drain_asked = true; });
+    std::vector<std::atomic<int>> acked(kOthers + 1);
+    std::vector<std::jthread> producers;
+    for (int p = 1; p <= kOthers; ++p) {
+        producers.emplace_back([&, p](std::stop_token st) {
+            for (int n = 1; n <= kRounds && !st.stop_requested(); ++n) {
+                const auto pause = std::chrono::microseconds((n * 37 + p * 11) % 60);
+                for (const auto until = Clock::now() + pause; Clock::now() < until;) {
+                }
+                if (!ch.publish(update(n, static_cast<std::uint16_t>(p)), st)) return;
+                while (acked[p].load() < n && !st.stop_requested()) std::this_thread::yield();
+            }
+        });
+    }
+    std::stop_source stop;
+    std::vector<protocol::MarketUpdate> out(16);
+    std::vector<std::uint64_t> next(kOthers + 1, 1);
+    std::uint64_t own = 0;
+    int received = 0;
+    while (received < kOthers * kRounds + static_cast<int>(own)) {
+        if (const std::size_t n = ch.try_consume(out)) {
+            for (std::size_t i = 0; i < n; ++i) {
+                ASSERT_EQ(out[i].seq, next[out[i].feed]++);
+                acked[out[i].feed].store(static_cast<int>(out[i].seq));
+            }
+            received += static_cast<int>(n);
+            // Now and then the consumer's thread publishes too, between its drains.
+            if (received % 3 == 0) {
+                ASSERT_TRUE(ch.publish(update(++own, 0), stop.get_token()));
+            }
+            continue;
+        }
+        if (!ch.arm_wake()) continue;
+        if (drain_asked) {
+            drain_asked = false;
+            continue;
+        }
+        pollfd p{ch.wake_fd(), POLLIN, 0};
+        if (::poll(&p, 1, 1000) != 1) {
+            for (auto& t : producers) t.request_stop();
+            FAIL() << "the consumer slept through a publish after " << received << " updates";
+        }
+        std::uint64_t count = 0;
+        ASSERT_EQ(::read(ch.wake_fd(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+    }
+    EXPECT_GT(own, 0u);
+}
+
 // Every producer publishes seq 1..per_producer as fast as it can through small lanes (so they are
 // often full and the consumer often empty-handed); each producer's updates must arrive exactly once
 // and in its order, whatever the interleaving across producers.
