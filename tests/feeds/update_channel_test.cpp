@@ -105,23 +105,27 @@ std::size_t consume_via_eventfd(UpdateChannel& ch, std::span<protocol::MarketUpd
     return 0;
 }
 
+// One producer of the ping-pong: publishes seq 1..rounds as feed `p`, each after a pause that
+// varies from round to round, and waits for the consumer to acknowledge it before the next.
+void ping_pong_producer(UpdateChannel& ch, std::vector<std::atomic<int>>& acked, int p, int rounds,
+                        const std::stop_token& st) {
+    for (int n = 1; n <= rounds && !st.stop_requested(); ++n) {
+        const auto pause = std::chrono::microseconds((n * 37 + p * 11) % 60);
+        for (const auto until = Clock::now() + pause; Clock::now() < until;) {
+        }
+        if (!ch.publish(update(n, static_cast<std::uint16_t>(p)), st)) return;
+        while (acked[static_cast<std::size_t>(p)].load() < n && !st.stop_requested()) std::this_thread::yield();
+    }
+}
+
 void no_lost_wake_ups(int producer_count, int rounds,
                       UpdateChannel::WakeBarrier barrier = UpdateChannel::WakeBarrier::automatic,
                       Sleeper sleeper = Sleeper::futex) {
     UpdateChannel ch(64, barrier);
     std::vector<std::atomic<int>> acked(static_cast<std::size_t>(producer_count));
     std::vector<std::jthread> producers;
-    for (int p = 0; p < producer_count; ++p) {
-        producers.emplace_back([&, p](std::stop_token st) {
-            for (int n = 1; n <= rounds && !st.stop_requested(); ++n) {
-                const auto pause = std::chrono::microseconds((n * 37 + p * 11) % 60);
-                for (const auto until = Clock::now() + pause; Clock::now() < until;) {
-                }
-                if (!ch.publish(update(n, static_cast<std::uint16_t>(p)), st)) return;
-                while (acked[p].load() < n && !st.stop_requested()) std::this_thread::yield();
-            }
-        });
-    }
+    for (int p = 0; p < producer_count; ++p)
+        producers.emplace_back([&, p](std::stop_token st) { ping_pong_producer(ch, acked, p, rounds, st); });
     std::vector<protocol::MarketUpdate> out(16);
     std::vector<std::uint64_t> next(static_cast<std::size_t>(producer_count), 1);
     int received = 0;
@@ -234,17 +238,8 @@ TEST(UpdateChannel, NoLostWakeUpsWithAProducerOnTheConsumersThread) {
     ch.set_same_thread_wake([&] { drain_asked = true; });
     std::vector<std::atomic<int>> acked(kOthers + 1);
     std::vector<std::jthread> producers;
-    for (int p = 1; p <= kOthers; ++p) {
-        producers.emplace_back([&, p](std::stop_token st) {
-            for (int n = 1; n <= kRounds && !st.stop_requested(); ++n) {
-                const auto pause = std::chrono::microseconds((n * 37 + p * 11) % 60);
-                for (const auto until = Clock::now() + pause; Clock::now() < until;) {
-                }
-                if (!ch.publish(update(n, static_cast<std::uint16_t>(p)), st)) return;
-                while (acked[p].load() < n && !st.stop_requested()) std::this_thread::yield();
-            }
-        });
-    }
+    for (int p = 1; p <= kOthers; ++p)
+        producers.emplace_back([&, p](std::stop_token st) { ping_pong_producer(ch, acked, p, kRounds, st); });
     std::stop_source stop;
     std::vector<protocol::MarketUpdate> out(16);
     std::vector<std::uint64_t> next(kOthers + 1, 1);
