@@ -260,8 +260,12 @@ bool UpdateChannel::announce_sleep(std::uint32_t sleeper) noexcept {
 bool UpdateChannel::arm_wake() noexcept {
     // Still armed from the last time: only producers on this thread have published since (they
     // leave the flag up, see notify_consumer), and the caller has just found the lanes empty.
-    if (consumer_waiting_.load(std::memory_order_relaxed) == kEventfdSleeper) return true;
-    return announce_sleep(kEventfdSleeper);
+    const bool armed = consumer_waiting_.load(std::memory_order_relaxed) == kEventfdSleeper ||
+                       announce_sleep(kEventfdSleeper);
+    // The drain that `wake` asked for ends here, not at each try_consume(): cleared there, every
+    // read of a feed on this thread between two turns of a long drain would start one more.
+    if (armed) same_thread_woken_ = false;
+    return armed;
 }
 
 void UpdateChannel::set_same_thread_wake(std::function<void()> wake) {

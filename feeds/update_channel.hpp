@@ -71,25 +71,25 @@ public:
 
     /// Consumer side, for a consumer that sleeps in its own event loop instead of in consume():
     /// takes what is queued now (the same fair drain), never waits.
-    std::size_t try_consume(std::span<protocol::MarketUpdate> out) noexcept {
-        same_thread_woken_ = false;
-        return drain(out);
-    }
+    std::size_t try_consume(std::span<protocol::MarketUpdate> out) noexcept { return drain(out); }
     /// That consumer, once try_consume() came back empty and before it goes back to its loop:
     /// false when updates arrived meanwhile (take them instead of sleeping); true when the next
-    /// publish will make wake_fd() readable.
+    /// publish from another thread will make wake_fd() readable (or one already has: a wake-up
+    /// may find nothing) and the next from this thread calls the same-thread wake.
     bool arm_wake() noexcept;
     /// An eventfd (non-blocking) that a publish after arm_wake() makes readable. The consumer
     /// watches it with poll/epoll and reads it to reset it.
     int wake_fd() const noexcept { return wake_fd_; }
     /// That consumer, on its own thread: a producer on this same thread (a feed read on the
     /// consumer's event loop) that publishes after arm_wake() calls `wake` instead, once until the
-    /// next try_consume(), and leaves the consumer armed, so the next arm_wake() costs no barrier.
+    /// next arm_wake() that returns true (so a drain in progress, which will see what it publishes,
+    /// is never asked for twice), and leaves the consumer armed, so that arm_wake() costs no barrier.
     /// `wake` must only schedule the drain (it runs inside the producer's publish). An empty
     /// function turns this off. See update_channel.cpp for why this is safe.
     void set_same_thread_wake(std::function<void()> wake);
-    /// That consumer, on its own thread, while armed: whether a wake-up is already on its way
-    /// (the eventfd is readable, or `wake` was called), as against updates waiting unannounced.
+    /// That consumer, on its own thread, after arm_wake(): whether a wake-up is already on its way
+    /// or a drain under way (the eventfd is readable, or `wake` was called since the last arm), as
+    /// against updates waiting unannounced.
     bool wake_pending() const noexcept;
 
     /// Producer side: free slots in the calling thread's lane (claiming one on first use). A
@@ -157,7 +157,7 @@ private:
     // on it), and what only that thread touches.
     std::atomic<std::thread::id> same_thread_consumer_{};
     std::function<void()> same_thread_wake_;
-    bool same_thread_woken_ = false;  // `wake` was called since the last try_consume()
+    bool same_thread_woken_ = false;  // `wake` was called since the last arm_wake() that returned true
 };
 
 }  // namespace tickgate::feeds
