@@ -225,7 +225,8 @@ void UpdateChannel::notify_consumer() noexcept {
     // such producer's flag load comes after that arm's barrier, so it sees the flag).
     if (consumer_waiting_.load(std::memory_order_relaxed) == kEventfdSleeper &&
         same_thread_consumer_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
-        if (same_thread_woken_ || !same_thread_wake_) return;
+        // The id is set only while a wake is (set_same_thread_wake), so there is one to call.
+        if (same_thread_woken_) return;
         same_thread_woken_ = true;
         same_thread_wake_();
         return;
