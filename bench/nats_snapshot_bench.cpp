@@ -66,9 +66,9 @@ struct Bus {
         for (int i = 0; i < 200 && natsConnection_ConnectTo(&nc, url.c_str()) != NATS_OK; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         if (!nc) return;
-        bool created = false;
+        tf::StreamEnsured ensured;
         std::string error;
-        tf::ensure_last_value_stream(nc, tf::stream_name_for_prefix("md"), "md", created, error);
+        tf::ensure_last_value_stream(nc, tf::stream_name_for_prefix("md"), "md", {}, ensured, error);
         std::array<std::byte, tp::kBusUpdateSize> record;
         auto u = tickgate::bench::sample_update();
         for (int i = 0; i < topics; ++i) {

@@ -165,10 +165,12 @@ std::string publish_subject_for_prefix(std::string_view prefix) { return std::st
 
 std::string announce_subject_for_prefix(std::string_view prefix) { return std::string(prefix) + "-announce"; }
 
-bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::string_view prefix, bool& created,
-                              std::string& error, std::int64_t per_subject, bool* updated) {
-    created = false;
-    if (updated) *updated = false;
+const char* to_string(StreamStorage storage) { return storage == StreamStorage::memory ? "memory" : "file"; }
+
+bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::string_view prefix,
+                              const StreamSpec& spec, StreamEnsured& result, std::string& error) {
+    result = {};
+    const jsStorageType storage = spec.storage == StreamStorage::memory ? js_MemoryStorage : js_FileStorage;
     jsCtx* js = nullptr;
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -185,20 +187,21 @@ bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::
         cfg.Name = name.c_str();
         cfg.Subjects = subjects;
         cfg.SubjectsLen = 1;
-        cfg.Storage = js_FileStorage;
-        // One message per subject: a table of latest values; more (tickgate-feed --history): also
-        // the history a gateway backfills from at start.
-        cfg.MaxMsgsPerSubject = per_subject;
+        cfg.Storage = storage;
+        cfg.MaxMsgsPerSubject = spec.per_subject;
         s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
-        created = s == NATS_OK;
-    } else if (s == NATS_OK && si->Config && si->Config->MaxMsgsPerSubject != per_subject) {
-        // Kept as the flag says now: fewer drops the oldest of each subject at once, more keeps
-        // from here on.
-        si->Config->MaxMsgsPerSubject = per_subject;
-        jsStreamInfo* after = nullptr;
-        s = js_UpdateStream(&after, js, si->Config, nullptr, &jerr);
-        if (after) jsStreamInfo_Destroy(after);
-        if (s == NATS_OK && updated) *updated = true;
+        result.created = s == NATS_OK;
+    } else if (s == NATS_OK && si->Config) {
+        result.storage_kept = si->Config->Storage != storage;
+        if (si->Config->MaxMsgsPerSubject != spec.per_subject) {
+            // Kept as the flag says now: fewer drops the oldest of each subject at once, more keeps
+            // from here on.
+            si->Config->MaxMsgsPerSubject = spec.per_subject;
+            jsStreamInfo* after = nullptr;
+            s = js_UpdateStream(&after, js, si->Config, nullptr, &jerr);
+            if (after) jsStreamInfo_Destroy(after);
+            result.updated = s == NATS_OK;
+        }
     }
     if (si) jsStreamInfo_Destroy(si);
     if (js) jsCtx_Destroy(js);

@@ -78,13 +78,31 @@ std::string live_subject_for_prefix(std::string_view prefix);
 std::string publish_subject_for_prefix(std::string_view prefix);
 std::string announce_subject_for_prefix(std::string_view prefix);
 
-/// Creates stream `name` over "<prefix>.>" keeping `per_subject` messages per subject (1: a table
-/// of latest values; more: a history gateways backfill from), unless it exists; an existing one
-/// that keeps another number is updated to keep `per_subject` (`updated` set). Returns false and
-/// sets `error` when JetStream cannot be reached or refuses.
+/// Where JetStream keeps the stream. file: on disk, so its latest values, its history and the seqs
+/// a restarted publisher continues from outlive a nats-server restart. memory: lost with the
+/// server, but nats-server 2.9's file store writes (and, at one message per subject, deletes) a
+/// message per publish, and that is where most of the bus's p99 was made (bench/README.md).
+enum class StreamStorage { file, memory };
+
+const char* to_string(StreamStorage storage);
+
+struct StreamSpec {
+    std::int64_t per_subject = 1;  // 1: a table of latest values; more: a history gateways backfill from
+    StreamStorage storage = StreamStorage::file;
+};
+
+struct StreamEnsured {
+    bool created = false;
+    bool updated = false;  // an existing stream kept another number per subject: now spec's
+    // An existing stream has the other storage. JetStream cannot change it; it is kept as it is.
+    bool storage_kept = false;
+};
+
+/// Creates stream `name` over "<prefix>.>" as `spec` says, unless it exists; an existing one is
+/// brought to spec's per_subject (see StreamEnsured). Returns false and sets `error` when
+/// JetStream cannot be reached or refuses.
 bool ensure_last_value_stream(__natsConnection* nc, const std::string& name, std::string_view prefix,
-                              bool& created, std::string& error, std::int64_t per_subject = 1,
-                              bool* updated = nullptr);
+                              const StreamSpec& spec, StreamEnsured& result, std::string& error);
 
 enum class LastValuesResult { loaded, no_stream, failed };
 

@@ -8,7 +8,7 @@ per gateway records (topic, seq, payload) of a few topics during the window; the
 
     bench/scenarios/nats.sh [--rate 2000] [--symbols 100] [--connections 20] [--duration 20] [--out DIR]
                             [--mode per-topic|batched] [--flush-window-us N]
-                            [--variants MODE:US[:READER[:FEED[:COALESCE]]][,...]] [--rounds N]
+                            [--variants MODE:US[:READER[:FEED[:COALESCE[:STORAGE]]]][,...]] [--rounds N]
 
 --variants runs each publisher variant in turn, then the single-process reference, --rounds times
 (interleaved, so drift on a shared machine hits every variant alike), and prints medians. READER is
@@ -16,7 +16,8 @@ the gateways' --nats-reader (worker, the default, or thread). With worker, nats.
 thread, so the per-thread "NATS ingest" figure no longer isolates ingest: compare the gateway's
 whole CPU per update (gateway_us) between readers instead. FEED is the publisher's --feed-thread
 (auto, the default: its simulator on the publish thread when there is no flush window; or own).
-COALESCE is the gateways' --nats-read-coalesce-us (default: theirs).
+COALESCE is the gateways' --nats-read-coalesce-us (default: theirs). STORAGE is the publisher's
+--stream-storage (file, the default, or memory).
 """
 
 import argparse
@@ -64,10 +65,10 @@ def parse_args():
                         "read md-live")
     p.add_argument("--flush-window-us", type=int, default=0, help="the publisher's --flush-window-us")
     p.add_argument("--variants", default=None,
-                   help="comma-separated MODE:FLUSH_US[:READER[:FEED[:COALESCE]]] variants measured in turn, READER "
-                        "the gateways' --nats-reader, FEED the publisher's --feed-thread, COALESCE the gateways' "
-                        "--nats-read-coalesce-us (default: --mode and --flush-window-us, reader worker, feed auto, "
-                        "the gateways' own coalescing)")
+                   help="comma-separated MODE:FLUSH_US[:READER[:FEED[:COALESCE[:STORAGE]]]] variants measured in "
+                        "turn, READER the gateways' --nats-reader, FEED the publisher's --feed-thread, COALESCE the "
+                        "gateways' --nats-read-coalesce-us, STORAGE the publisher's --stream-storage (default: --mode "
+                        "and --flush-window-us, reader worker, feed auto, the gateways' own coalescing, file)")
     p.add_argument("--rounds", type=int, default=1, help="times every variant and the reference are measured")
     p.add_argument("--check-topics", type=int, default=5,
                    help="topics whose (topic, seq, payload) both gateways' capture clients compare (0: off)")
@@ -78,13 +79,16 @@ def parse_args():
         mode, _, rest = v.partition(":")
         us, _, rest = rest.partition(":")
         reader, _, rest = rest.partition(":")
-        feed_thread, _, coalesce = rest.partition(":")
-        reader, feed_thread = reader or "worker", feed_thread or "auto"
+        feed_thread, _, rest = rest.partition(":")
+        coalesce, _, storage = rest.partition(":")
+        reader, feed_thread, storage = reader or "worker", feed_thread or "auto", storage or "file"
         if (mode not in ("per-topic", "batched") or not us.isdigit() or reader not in ("thread", "worker")
-                or feed_thread not in ("auto", "own") or (coalesce and not coalesce.isdigit())):
-            p.error(f"--variants: {v!r} is not MODE:FLUSH_US[:READER[:FEED[:COALESCE]]] with MODE per-topic or "
-                    "batched, READER thread or worker, FEED auto or own, COALESCE µs")
-        a.variant_list.append((mode, int(us), reader, feed_thread, int(coalesce) if coalesce else None))
+                or feed_thread not in ("auto", "own") or (coalesce and not coalesce.isdigit())
+                or storage not in ("file", "memory")):
+            p.error(f"--variants: {v!r} is not MODE:FLUSH_US[:READER[:FEED[:COALESCE[:STORAGE]]]] with MODE "
+                    "per-topic or batched, READER thread or worker, FEED auto or own, COALESCE µs, STORAGE file "
+                    "or memory")
+        a.variant_list.append((mode, int(us), reader, feed_thread, int(coalesce) if coalesce else None, storage))
     return a
 
 
@@ -360,7 +364,8 @@ def gateway_threads(a):
     return ("--threads", str(a.gateway_threads)) if a.gateway_threads else ()
 
 
-def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader, feed_thread, coalesce, label):
+def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader, feed_thread, coalesce, storage,
+             label):
     """One publisher variant: nats-server, tickgate-feed, two gateways, measured under load."""
     servers = []
     try:
@@ -377,6 +382,8 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
             flags.append("--live-batches")
         if feed_thread != "auto":  # a publisher from before the flag has the "own" path only
             flags += ["--feed-thread", feed_thread]
+        if storage != "file":  # nor from before --stream-storage
+            flags += ["--stream-storage", storage]
         pub = B.Server("tickgate-feed", [feed, "--nats", url, "--metrics-listen", "127.0.0.1:0",
                                          "--symbols", str(a.symbols), "--rate", str(a.rate), *flags],
                        os.path.join(raw, f"{label}-publisher.log"), ready=r"(created JetStream stream|seq continues)")
@@ -391,13 +398,13 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
             servers.append(gw)
             gateways.append(gw)
         B.log(f"{label}: publisher {a.rate:g}/s over {a.symbols} symbols ({mode}, flush window {flush_us} µs, "
-              f"feed thread {feed_thread}) -> "
+              f"feed thread {feed_thread}, {storage} storage) -> "
               f"nats-server -> 2 gateways (reader {reader}), {a.connections} clients each, {a.duration:g} s")
         procs = {"nats-server": nats, "publisher": pub, "gateway0": gateways[0], "gateway1": gateways[1]}
         topics = [f"ticker.{s}" for s in CHECK_SYMBOLS[:a.check_topics]]
         result = measure(a, load_bin, procs, gateways, raw, label, capture_topics=topics, publisher=pub)
         result["mode"], result["flush_window_us"], result["reader"] = mode, flush_us, reader
-        result["feed_thread"], result["read_coalesce_us"] = feed_thread, coalesce
+        result["feed_thread"], result["read_coalesce_us"], result["stream_storage"] = feed_thread, coalesce, storage
         return result
     finally:
         for s in reversed(servers):
@@ -456,10 +463,10 @@ def main():
             "settings": settings, "rounds": []}
     for r in range(a.rounds):
         rnd = {"loadavg": B.loadavg(), "variants": []}
-        for mode, us, reader, feed_thread, coalesce in a.variant_list:
+        for mode, us, reader, feed_thread, coalesce, storage in a.variant_list:
             rnd["variants"].append(run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, us, reader,
-                                            feed_thread, coalesce,
-                                            f"r{r}-{mode}-{us}-{reader}-{feed_thread}-{coalesce}"))
+                                            feed_thread, coalesce, storage,
+                                            f"r{r}-{mode}-{us}-{reader}-{feed_thread}-{coalesce}-{storage}"))
         rnd["single"] = run_single(a, tickgate, load_bin, cert, key, raw, f"r{r}-single")
         for v in rnd["variants"]:
             v["summary"] = summary(v, rnd["single"])
@@ -472,9 +479,10 @@ def main():
         return round(statistics.median(values), 3) if values else None
 
     medians = []
-    for i, (mode, us, reader, feed_thread, coalesce) in enumerate(a.variant_list):
+    for i, (mode, us, reader, feed_thread, coalesce, storage) in enumerate(a.variant_list):
         sums = [rnd["variants"][i]["summary"] for rnd in data["rounds"]]
-        medians.append({"variant": f"{mode}:{us}:{reader}:{feed_thread}" + (f":{coalesce}" if coalesce is not None else ""), **{k: med([x[k] for x in sums]) for k in (
+        name = f"{mode}:{us}:{reader}:{feed_thread}:{'' if coalesce is None else coalesce}:{storage}"
+        medians.append({"variant": name, **{k: med([x[k] for x in sums]) for k in (
             "ingest_us", "wakeups", "gateway_us", "p50_ms", "p99_ms", "single_p99_ms", "p99_added_ms",
             "upstream_p99_le_ms", "machine_busy_cores", "single_machine_busy_cores",
             "nats_server_cpu", "publisher_cpu", "published_per_s", "writes_per_s")},
@@ -510,7 +518,7 @@ def main():
         print(f"round {r} (load average {rnd['loadavg']})")
         for v in rnd["variants"]:
             print(f" {v['mode']}, flush window {v['flush_window_us']} µs, feed thread {v.get('feed_thread')}, "
-                  f"read coalescing {v.get('read_coalesce_us')}: "
+                  f"read coalescing {v.get('read_coalesce_us')}, {v.get('stream_storage', 'file')} storage: "
                   f"publisher {v.get('publisher')}, "
                   f"identical {v.get('identical')}")
             for i, g in enumerate(v["gateways"]):

@@ -37,6 +37,10 @@ namespace pm = prometheus;
 
 namespace {
 
+feeds::StreamSpec stream_spec_of(const PublisherConfig& c) {
+    return {c.history, c.stream_storage == "memory" ? feeds::StreamStorage::memory : feeds::StreamStorage::file};
+}
+
 // The same ring size as the gateway's: a burst of tens of ms at millions of updates/s.
 constexpr std::size_t kRingCapacity = 1 << 16;
 constexpr std::size_t kBatchMax = 256;
@@ -197,18 +201,21 @@ bool Publisher::attach(const std::stop_token& stop, std::string& error) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     reattach_.store(false, std::memory_order_relaxed);
-    bool created = false, updated = false;
-    if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error,
-                                         config_.history, &updated))
+    feeds::StreamEnsured stream;
+    if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, stream_spec_of(config_), stream,
+                                         error))
         return false;
-    if (created) {
+    if (stream.created) {
         TG_LOG(info, "epoch %016llx (new: no stream to continue from)", static_cast<unsigned long long>(epoch_));
-        TG_LOG(info, "created JetStream stream %s over %s.> (%u messages per subject)", stream_.c_str(),
-               config_.subject_prefix.c_str(), config_.history);
+        TG_LOG(info, "created JetStream stream %s over %s.> (%u messages per subject, %s storage)", stream_.c_str(),
+               config_.subject_prefix.c_str(), config_.history, config_.stream_storage.c_str());
         return true;
     }
-    if (updated)
+    if (stream.updated)
         TG_LOG(info, "stream %s now keeps %u messages per subject (--history)", stream_.c_str(), config_.history);
+    if (stream.storage_kept)
+        TG_LOG(warn, "stream %s keeps the storage it was created with, not --stream-storage %s: JetStream cannot "
+               "change it (delete the stream to change it)", stream_.c_str(), config_.stream_storage.c_str());
     // Seq continues from the stream: one ephemeral consumer delivering the last message of every
     // subject, rather than a js_GetLastMsg request per topic (one round trip per topic).
     const auto t0 = std::chrono::steady_clock::now();
@@ -572,12 +579,12 @@ void Publisher::housekeeping() {
     if (reattach_.exchange(false, std::memory_order_acq_rel)) {
         // After a reconnect: a server restarted without its store has lost the stream.
         std::string error;
-        bool created = false;
-        if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, created, error,
-                                             config_.history)) {
+        feeds::StreamEnsured stream;
+        if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, stream_spec_of(config_), stream,
+                                             error)) {
             nats_errors_.add();
             TG_LOG(warn, "%s", error.c_str());
-        } else if (created) {
+        } else if (stream.created) {
             TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
         }
     }

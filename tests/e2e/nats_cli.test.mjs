@@ -43,6 +43,7 @@ describe('tickgate-feed command line', () => {
       [['--bus-version', '2', '--live-batches', '--subject-prefix', 'p'.repeat(228)], 'at most 227 characters'],
       [['--flush-window-us', '200000'], '--flush-window-us must be at most 100000'],
       [['--feed-thread', 'shared'], '--feed-thread must be auto or own'],
+      [['--stream-storage', 'disk'], '--stream-storage must be file or memory'],
       [['--symbols', '0'], 'symbols'],
       // Books and trades are bus v2 record types: v1 cannot carry them.
       [['--book-rate', '1000'], '--book-rate and --trade-rate need --bus-version 2'],

@@ -107,6 +107,56 @@ describe('a gateway started after the publisher', () => {
   });
 });
 
+describe('a publisher keeping the stream in memory (--stream-storage memory)', () => {
+  const stops = [];
+  after(async () => { for (const s of stops.reverse()) await s(); });
+
+  test('after a nats-server restart a new gateway still serves every topic from the stream', { timeout: 60000 }, async () => {
+    let nats = await startNats();
+    const { port, storeDir } = nats;
+    stops.push(() => nats.stop());
+    const pub = await startPublisher(nats.url, ['--symbols', '5', '--rate', '100', '--stream-storage', 'memory']);
+    stops.push(() => pub.stop());
+    assert.match(pub.stderr, /memory storage/);
+    const first = await startGateway(['--feed', nats.url]);
+    stops.push(() => first.stop());
+    const c = await connectReady(first.wsUrl, { label: 'through-restart' });
+    stops.push(() => c.close());
+    // A pattern: the topics the gateway has not heard of yet come as they appear.
+    c.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
+    await c.next('subscribed');
+    await waitFor(() => c.updates().length >= 50, { timeoutMs: 10000, what: '50 updates before the restart' });
+
+    // Same port and store: a memory stream is gone with the server all the same.
+    await nats.stop({ cleanup: false });
+    nats = await startNats({ port, storeDir, ownStore: true });
+    await waitFor(() => /was missing after reconnecting; created it again/.test(pub.stderr),
+      { timeoutMs: 15000, what: 'the publisher to make the stream again' });
+    const afterRestart = c.updates().length;
+    await waitFor(() => TOPICS.every((t) => c.updates().slice(afterRestart).some((u) => u.topic === t)),
+      { timeoutMs: 15000, what: 'an update of every topic after the restart' });
+    const lastSeen = new Map();
+    for (const u of c.updates()) lastSeen.set(u.topic, u.seq);
+    // The publisher stops: what a new gateway serves now can only come from the stream.
+    assert.equal((await pub.stop()).code, 0);
+
+    const late = await startGateway(['--feed', nats.url]);
+    stops.push(() => late.stop());
+    await waitFor(() => /latest values from JetStream/.test(late.stderr), { timeoutMs: 10000, what: 'the JetStream load' });
+    const d = await connectReady(late.wsUrl, { label: 'late' });
+    stops.push(() => d.close());
+    d.send({ op: 'subscribe', id: 1, topics: TOPICS });
+    await d.next('subscribed');
+    const snaps = [];
+    for (let i = 0; i < TOPICS.length; ++i) snaps.push(await d.next((m) => m.snapshot === true, 2000));
+    assert.deepEqual(snaps.map((s) => s.topic).sort(), [...TOPICS].sort());
+    for (const s of snaps)
+      assert.ok(s.seq >= lastSeen.get(s.topic), `${s.topic}: seq ${s.seq}, the first gateway saw ${lastSeen.get(s.topic)}`);
+    for (const [topic, entries] of liveByTopic(c))
+      assert.deepEqual(orderProblems(entries), [], `${topic}: no duplicate or backwards seq across the restart`);
+  });
+});
+
 describe('a publisher restart', () => {
   const stops = [];
   after(async () => { for (const s of stops.reverse()) await s(); });
