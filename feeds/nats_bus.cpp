@@ -165,8 +165,6 @@ std::string publish_subject_for_prefix(std::string_view prefix) { return std::st
 
 std::string announce_subject_for_prefix(std::string_view prefix) { return std::string(prefix) + "-announce"; }
 
-const char* to_string(StreamStorage storage) { return storage == StreamStorage::memory ? "memory" : "file"; }
-
 bool ensure_last_value_stream(natsConnection* nc, const std::string& name, std::string_view prefix,
                               const StreamSpec& spec, StreamEnsured& result, std::string& error) {
     result = {};

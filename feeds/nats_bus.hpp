@@ -84,8 +84,6 @@ std::string announce_subject_for_prefix(std::string_view prefix);
 /// message per publish, and that is where most of the bus's p99 was made (bench/README.md).
 enum class StreamStorage { file, memory };
 
-const char* to_string(StreamStorage storage);
-
 struct StreamSpec {
     std::int64_t per_subject = 1;  // 1: a table of latest values; more: a history gateways backfill from
     StreamStorage storage = StreamStorage::file;

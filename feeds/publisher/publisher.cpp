@@ -577,7 +577,8 @@ void Publisher::publish_live_batch(bool keepalive) {
 
 void Publisher::housekeeping() {
     if (reattach_.exchange(false, std::memory_order_acq_rel)) {
-        // After a reconnect: a server restarted without its store has lost the stream.
+        // After a reconnect: a server restarted without its store, or with the stream in memory
+        // (--stream-storage memory), has lost the stream.
         std::string error;
         feeds::StreamEnsured stream;
         if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, stream_spec_of(config_), stream,
