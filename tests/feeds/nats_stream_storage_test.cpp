@@ -67,7 +67,7 @@ std::set<std::string> stored_topics(natsConnection* nc) {
     return topics;
 }
 
-bool wait_until(const auto& pred, std::chrono::milliseconds timeout) {
+bool eventually(const auto& pred, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!pred()) {
         if (std::chrono::steady_clock::now() > deadline) return false;
@@ -121,7 +121,7 @@ TEST(NatsStreamStorage, APublisherAskingForMemoryOnAFileStreamWarnsAndKeepsPubli
         << second.log();
     Connection c(nats);
     EXPECT_EQ(storage_of(c.get()), "file");
-    EXPECT_TRUE(wait_until([&] { return stored_topics(c.get()).size() == 3; }, 10s)) << "still publishing";
+    EXPECT_TRUE(eventually([&] { return stored_topics(c.get()).size() == 3; }, 10s)) << "still publishing";
 }
 
 TEST(NatsStreamStorage, WithMemoryARestartedServerIsFilledAgainByTheRunningPublisher) {
@@ -133,7 +133,7 @@ TEST(NatsStreamStorage, WithMemoryARestartedServerIsFilledAgainByTheRunningPubli
     {
         Connection c(nats);
         EXPECT_EQ(storage_of(c.get()), "memory");
-        ASSERT_TRUE(wait_until([&] { return stored_topics(c.get()).size() == 4; }, 10s));
+        ASSERT_TRUE(eventually([&] { return stored_topics(c.get()).size() == 4; }, 10s));
     }
 
     nats.stop();
@@ -142,7 +142,7 @@ TEST(NatsStreamStorage, WithMemoryARestartedServerIsFilledAgainByTheRunningPubli
     Connection c(nats);
     ASSERT_NE(c.get(), nullptr);
     // Every topic comes back, from the publisher's next update of it, not from the store.
-    ASSERT_TRUE(wait_until([&] { return storage_of(c.get()) == "memory" && stored_topics(c.get()).size() == 4; }, 15s))
+    ASSERT_TRUE(eventually([&] { return storage_of(c.get()) == "memory" && stored_topics(c.get()).size() == 4; }, 15s))
         << publisher.log();
     // nats-server 2.9 forgets a memory stream altogether: the publisher made it again.
     EXPECT_NE(publisher.log().find("was missing after reconnecting; created it again"), std::string::npos)
