@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""Where a bus stall is: a NATS subscriber beside the gateways, standard library only.
+
+    bench/scenarios/nats_probe.py --port 4222 [--seconds 60] [--prefix md]
+
+Subscribes to <prefix>.> and, once a second, prints how late the v1 ticker records arrived
+(arrival minus their ts: the publisher's clock, the same machine) with their p50, p99 and max,
+beside the max round trip of its own 1-per-ms messages through the same nats-server on a subject
+JetStream does not store. Records arriving late while the probe's round trips stay short: the
+delay is in the publisher or in nats-server's handling of the publisher's connection, not in the
+server as a whole nor in any gateway. Stops by itself after --seconds.
+"""
+
+import argparse
+import socket
+import struct
+import time
+
+RECORD_SIZE = 100  # bus v1: magic, version, 98-byte ticker body (protocol/README.md)
+TS_OFFSET = 12     # 2 + the body's ts at 10, signed ns, little-endian
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--port", type=int, required=True, help="nats-server's port on 127.0.0.1")
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--prefix", default="md")
+    a = p.parse_args()
+    probe = f"_tickgate_probe.{int(time.time_ns())}".encode()
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    s.recv(4096)  # INFO
+    s.sendall(b'CONNECT {"verbose":false}\r\nSUB %s.> 1\r\nSUB %s 2\r\nPING\r\n' % (a.prefix.encode(), probe))
+    buf, late, rtt = b"", [], []
+    last_ping = 0
+    end = time.monotonic() + a.seconds
+    window = time.monotonic()
+    while time.monotonic() < end:
+        buf += s.recv(1 << 20)
+        now = time.time_ns()
+        if now - last_ping > 1_000_000:
+            stamp = str(now).encode()
+            s.sendall(b"PUB %s %d\r\n%s\r\n" % (probe, len(stamp), stamp))
+            last_ping = now
+        while True:
+            eol = buf.find(b"\r\n")
+            if eol < 0:
+                break
+            line = buf[:eol]
+            if line.startswith(b"MSG "):
+                fields = line.split()
+                n = int(fields[-1])
+                if len(buf) < eol + 2 + n + 2:
+                    break
+                body = buf[eol + 2:eol + 2 + n]
+                buf = buf[eol + 2 + n + 2:]
+                if fields[1] == probe:
+                    rtt.append((now - int(body)) / 1e6)
+                elif n == RECORD_SIZE and body[0] == 0x54 and body[1] == 1:
+                    late.append((now - struct.unpack_from("<q", body, TS_OFFSET)[0]) / 1e6)
+            else:
+                if line == b"PING":
+                    s.sendall(b"PONG\r\n")
+                buf = buf[eol + 2:]
+        if time.monotonic() - window >= 1.0:
+            late.sort()
+            if late:
+                print(f"{time.strftime('%H:%M:%S')} records {len(late)}: late p50 {late[len(late) // 2]:.2f} "
+                      f"p99 {late[int(len(late) * 0.99)]:.2f} max {late[-1]:.1f} ms; "
+                      f"probe round trips {len(rtt)}: max {max(rtt) if rtt else float('nan'):.1f} ms", flush=True)
+            late, rtt = [], []
+            window = time.monotonic()
+
+
+if __name__ == "__main__":
+    main()
