@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """Where a bus stall is: a NATS subscriber beside the gateways, standard library only.
 
-    bench/scenarios/nats_probe.py --port 4222 [--seconds 60] [--prefix md]
+    bench/scenarios/nats_probe.py --port 4222 [--seconds 60] [--prefix md] [--captured]
 
 Subscribes to <prefix>.> and, once a second, prints how late the v1 ticker records arrived
 (arrival minus their ts: the publisher's clock, the same machine) with their p50, p99 and max,
 beside the max round trip of its own 1-per-ms messages through the same nats-server on a subject
 JetStream does not store. Records arriving late while the probe's round trips stay short: the
 delay is in the publisher or in nats-server's handling of the publisher's connection, not in the
-server as a whole nor in any gateway. Stops by itself after --seconds.
+server as a whole nor in any gateway. --captured sends the probe's own messages on
+<prefix>.probe.<id> instead, which the stream captures (and gateways count as foreign messages),
+to time them through JetStream's path too. Stops by itself after --seconds.
 """
 
 import argparse
@@ -25,11 +27,18 @@ def main():
     p.add_argument("--port", type=int, required=True, help="nats-server's port on 127.0.0.1")
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--prefix", default="md")
+    p.add_argument("--captured", action="store_true",
+                   help="send the round-trip messages on <prefix>.probe.<id>, which the stream captures")
     a = p.parse_args()
     probe = f"_tickgate_probe.{int(time.time_ns())}".encode()
+    if a.captured:
+        # On a subject the stream captures (gateways count it as a foreign message): timed like
+        # the publisher's, through JetStream's path.
+        probe = f"{a.prefix}.probe.{int(time.time_ns())}".encode()
     s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
     s.recv(4096)  # INFO
-    s.sendall(b'CONNECT {"verbose":false}\r\nSUB %s.> 1\r\nSUB %s 2\r\nPING\r\n' % (a.prefix.encode(), probe))
+    subs = b"SUB %s.> 1\r\n" % a.prefix.encode() + (b"" if a.captured else b"SUB %s 2\r\n" % probe)
+    s.sendall(b'CONNECT {"verbose":false}\r\n' + subs + b"PING\r\n")
     buf, late, rtt = b"", [], []
     last_ping = 0
     end = time.monotonic() + a.seconds
