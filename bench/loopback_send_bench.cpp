@@ -165,17 +165,28 @@ void SendUring(benchmark::State& state) {
         const auto start = tickgate::bench::ThreadCpuClock::now();
         for (int i = 0; i < 100; ++i) {
             io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+            if (!sqe) {
+                state.SkipWithError("no free submission entry");
+                break;
+            }
             io_uring_prep_send(sqe, connections.tx[next], message.data(), message.size(), MSG_NOSIGNAL);
             next = next + 1 < connections.tx.size() ? next + 1 : 0;
         }
-        io_uring_submit_and_wait(&ring, 100);
-        unsigned head = 0, seen = 0;
-        io_uring_cqe* cqe = nullptr;
-        io_uring_for_each_cqe(&ring, head, cqe) {
-            if (cqe->res != static_cast<int>(message.size())) state.SkipWithError("short send");
-            ++seen;
+        if (const int r = io_uring_submit_and_wait(&ring, 100); r < 0) {
+            state.SkipWithError(("io_uring_submit_and_wait: " + std::string(std::strerror(-r))).c_str());
+            break;
         }
-        io_uring_cq_advance(&ring, seen);
+        // Every completion of the burst is reaped inside its own timing.
+        for (unsigned reaped = 0; reaped < 100;) {
+            io_uring_cqe* cqe = nullptr;
+            if (io_uring_wait_cqe(&ring, &cqe) < 0) {
+                state.SkipWithError("io_uring_wait_cqe");
+                break;
+            }
+            if (cqe->res != static_cast<int>(message.size())) state.SkipWithError("short send");
+            io_uring_cqe_seen(&ring, cqe);
+            ++reaped;
+        }
         state.SetIterationTime(std::chrono::duration<double>(tickgate::bench::ThreadCpuClock::now() - start).count() / 100);
         std::this_thread::sleep_for(std::chrono::microseconds(500));
     }

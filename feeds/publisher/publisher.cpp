@@ -44,6 +44,9 @@ feeds::StreamSpec stream_spec_of(const PublisherConfig& c) {
 // The same ring size as the gateway's: a burst of tens of ms at millions of updates/s.
 constexpr std::size_t kRingCapacity = 1 << 16;
 constexpr std::size_t kBatchMax = 256;
+// A failed check of the stream after a reconnect is tried again this often (each try may wait
+// for JetStream up to its timeout, on the publish thread).
+constexpr std::chrono::seconds kStreamRetry{2};
 // NATS errors are logged up to this many times, then only counted.
 constexpr std::uint64_t kLoggedErrors = 10;
 // How long reading the stream's latest values (to restore seqs) may take at start.
@@ -576,7 +579,8 @@ void Publisher::publish_live_batch(bool keepalive) {
 }
 
 void Publisher::housekeeping() {
-    if (reattach_.exchange(false, std::memory_order_acq_rel)) {
+    const bool reconnected = reattach_.exchange(false, std::memory_order_acq_rel);
+    if (reconnected || (stream_retry_at_ && std::chrono::steady_clock::now() >= *stream_retry_at_)) {
         // After a reconnect: a server restarted without its store, or with the stream in memory
         // (--stream-storage memory), has lost the stream.
         std::string error;
@@ -584,9 +588,12 @@ void Publisher::housekeeping() {
         if (!feeds::ensure_last_value_stream(link_->get(), stream_, config_.subject_prefix, stream_spec_of(config_), stream,
                                              error)) {
             nats_errors_.add();
-            TG_LOG(warn, "%s", error.c_str());
-        } else if (stream.created) {
-            TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
+            if (!stream_retry_at_) TG_LOG(warn, "%s; trying again every %lld s", error.c_str(),
+                                          static_cast<long long>(kStreamRetry.count()));
+            stream_retry_at_ = std::chrono::steady_clock::now() + kStreamRetry;
+        } else {
+            stream_retry_at_.reset();
+            if (stream.created) TG_LOG(warn, "stream %s was missing after reconnecting; created it again", stream_.c_str());
         }
     }
     answer_publish_requests();

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <unordered_map>
@@ -123,6 +124,9 @@ private:
     std::unique_ptr<Parts> parts_;
     std::unique_ptr<feeds::NatsLink> link_;
     std::atomic<bool> reattach_{false};  // set on reconnect: make sure the stream is still there
+    // The check after a reconnect failed (JetStream slow or refusing): tried again from this time
+    // on, publish thread only. Without it a missing stream stayed missing until the next reconnect.
+    std::optional<std::chrono::steady_clock::time_point> stream_retry_at_;
     std::unordered_map<std::string, TopicState, TopicHash, std::equal_to<>> topics_;  // publish thread only
     std::unordered_map<std::string, RoomState, TopicHash, std::equal_to<>> rooms_;    // publish thread only
     std::string publish_subject_;      // <prefix>-publish

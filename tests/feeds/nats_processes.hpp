@@ -95,6 +95,9 @@ public:
     }
 
     bool running() const { return pid_ > 0; }
+    void signal(int sig) const {
+        if (pid_ > 0) ::kill(pid_, sig);
+    }
 
     std::string log() const {
         std::ifstream f(log_path_);

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,8 +22,10 @@ using tickgate::feeds::ensure_last_value_stream;
 using tickgate::feeds::StreamEnsured;
 using tickgate::feeds::StreamSpec;
 using tickgate::feeds::StreamStorage;
+using tickgate::feeds::testing::ChildProcess;
 using tickgate::feeds::testing::FeedPublisher;
 using tickgate::feeds::testing::NatsServer;
+using tickgate::feeds::testing::temp_path;
 
 namespace {
 
@@ -29,8 +34,9 @@ const std::string kStream = tickgate::feeds::stream_name_for_prefix("md");
 // A plain nats.c connection, retried while the server comes up (or back).
 class Connection {
 public:
-    explicit Connection(const NatsServer& nats) {
-        const std::string url = "nats://" + nats.servers();
+    explicit Connection(const NatsServer& nats) : Connection(nats.servers()) {}
+    explicit Connection(const std::string& servers) {
+        const std::string url = "nats://" + servers;
         for (int i = 0; i < 300 && natsConnection_ConnectTo(&nc_, url.c_str()) != NATS_OK; ++i)
             std::this_thread::sleep_for(10ms);
     }
@@ -147,4 +153,48 @@ TEST(NatsStreamStorage, WithMemoryARestartedServerIsFilledAgainByTheRunningPubli
     // nats-server 2.9 forgets a memory stream altogether: the publisher made it again.
     EXPECT_NE(publisher.log().find("was missing after reconnecting; created it again"), std::string::npos)
         << publisher.log();
+}
+
+// A publisher whose check of the stream fails after a reconnect (the server came back without
+// JetStream) keeps trying: once JetStream is on again, with no reconnect to set it off, the
+// stream is made again. nats-server runs from a config file here, so JetStream can be switched on
+// by a reload (SIGHUP) rather than a restart.
+TEST(NatsStreamStorage, AStreamCheckThatFailsAfterAReconnectIsTriedAgainUntilItWorks) {
+    const int port = tickgate::feeds::testing::free_port();
+    const std::string servers = "127.0.0.1:" + std::to_string(port);
+    const std::string store = temp_path("reload-store"), conf = temp_path("nats.conf");
+    const auto write_conf = [&](bool jetstream) {
+        std::ofstream f(conf, std::ios::trunc);
+        f << "listen: " << servers << "\n";
+        if (jetstream) f << "jetstream { store_dir: \"" << store << "\" }\n";
+    };
+    ChildProcess nats, publisher;
+    write_conf(true);
+    nats.start({"/usr/sbin/nats-server", "-c", conf}, temp_path("nats-reload.log"));
+    ASSERT_FALSE(nats.wait_for_log("Server is ready", 10s).empty()) << nats.log();
+    publisher.start({TICKGATE_FEED_BINARY, "--nats", servers, "--metrics-listen", "127.0.0.1:0", "--symbols", "4",
+                     "--rate", "20", "--stream-storage", "memory"},
+                    temp_path("feed-reload.log"));
+    ASSERT_FALSE(publisher.wait_for_log("serving publish requests", 15s).empty()) << publisher.log();
+
+    nats.stop();
+    write_conf(false);
+    nats.start({"/usr/sbin/nats-server", "-c", conf}, temp_path("nats-reload.log"));
+    ASSERT_FALSE(nats.wait_for_log("Server is ready", 10s).empty()) << nats.log();
+    ASSERT_FALSE(publisher.wait_for_log("trying again every 2 s", 15s).empty()) << publisher.log();
+
+    write_conf(true);
+    nats.signal(SIGHUP);
+    ASSERT_FALSE(nats.wait_for_log("Reloaded server configuration", 10s).empty()) << nats.log();
+    Connection c(servers);
+    ASSERT_NE(c.get(), nullptr);
+    EXPECT_TRUE(eventually([&] { return storage_of(c.get()) == "memory" && stored_topics(c.get()).size() == 4; }, 15s))
+        << publisher.log();
+    EXPECT_NE(publisher.log().find("was missing after reconnecting; created it again"), std::string::npos)
+        << publisher.log();
+    EXPECT_EQ(publisher.log().find("NATS reconnected", publisher.log().find("trying again every 2 s")), std::string::npos)
+        << "no second reconnect set it off:\n" << publisher.log();
+    publisher.stop();
+    nats.stop();
+    std::filesystem::remove_all(store);
 }
