@@ -81,7 +81,7 @@ std::string announce_subject_for_prefix(std::string_view prefix);
 /// Where JetStream keeps the stream. file: on disk, so its latest values, its history and the seqs
 /// a restarted publisher continues from outlive a nats-server restart. memory: lost with the
 /// server, but nats-server 2.9's file store writes (and, at one message per subject, deletes) a
-/// message per publish, and that is where most of the bus's p99 was made (bench/README.md).
+/// message per publish, which lengthens the bus's p99 by milliseconds (bench/README.md).
 enum class StreamStorage { file, memory };
 
 struct StreamSpec {
