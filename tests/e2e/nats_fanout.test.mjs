@@ -5,7 +5,9 @@ import { after, describe, test } from 'node:test';
 import { readdirSync, readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { connectReady, startGateway, waitFor } from './support/gateway.mjs';
-import { liveByTopic, orderProblems, scrapeUrl, startNats, startPublisher } from './support/nats.mjs';
+import {
+  connectedGateway, liveByTopic, orderProblems, scrapeUrl, startNats, startPublisher, subscribedClient,
+} from './support/nats.mjs';
 
 const TOPICS = ['ticker.BTC-USD', 'ticker.ETH-USD', 'ticker.SOL-USD', 'ticker.XRP-USD', 'ticker.ADA-USD'];
 
@@ -118,13 +120,9 @@ describe('a publisher keeping the stream in memory (--stream-storage memory)', (
     const pub = await startPublisher(nats.url, ['--symbols', '5', '--rate', '100', '--stream-storage', 'memory']);
     stops.push(() => pub.stop());
     assert.match(pub.stderr, /memory storage/);
-    const first = await startGateway(['--feed', nats.url]);
-    stops.push(() => first.stop());
-    const c = await connectReady(first.wsUrl, { label: 'through-restart' });
-    stops.push(() => c.close());
-    // A pattern: the topics the gateway has not heard of yet come as they appear.
-    c.send({ op: 'subscribe', id: 1, topics: ['ticker.*'] });
-    await c.next('subscribed');
+    const first = await connectedGateway(nats, stops);
+    // A pattern (the default): the topics the gateway has not heard of yet come as they appear.
+    const c = await subscribedClient(first, 'through-restart', stops);
     await waitFor(() => c.updates().length >= 50, { timeoutMs: 10000, what: '50 updates before the restart' });
 
     // Same port and store: a memory stream is gone with the server all the same.
@@ -144,10 +142,7 @@ describe('a publisher keeping the stream in memory (--stream-storage memory)', (
     const late = await startGateway(['--feed', nats.url]);
     stops.push(() => late.stop());
     await waitFor(() => /latest values from JetStream/.test(late.stderr), { timeoutMs: 10000, what: 'the JetStream load' });
-    const d = await connectReady(late.wsUrl, { label: 'late' });
-    stops.push(() => d.close());
-    d.send({ op: 'subscribe', id: 1, topics: TOPICS });
-    await d.next('subscribed');
+    const d = await subscribedClient(late, 'late', stops, TOPICS);
     const snaps = [];
     for (let i = 0; i < TOPICS.length; ++i) snaps.push(await d.next((m) => m.snapshot === true, 2000));
     assert.deepEqual(snaps.map((s) => s.topic).sort(), [...TOPICS].sort());

@@ -82,6 +82,16 @@ bool eventually(const auto& pred, std::chrono::milliseconds timeout) {
     return true;
 }
 
+// The running publisher made the stream again after a reconnect, in memory, and it holds the
+// latest value of each of its `topics` topics again.
+template <class Publisher>
+void expect_made_again_in_memory(natsConnection* nc, const Publisher& publisher, std::size_t topics) {
+    EXPECT_TRUE(eventually([&] { return storage_of(nc) == "memory" && stored_topics(nc).size() == topics; }, 15s))
+        << publisher.log();
+    EXPECT_NE(publisher.log().find("was missing after reconnecting; created it again"), std::string::npos)
+        << publisher.log();
+}
+
 }  // namespace
 
 TEST(NatsStreamStorage, TheStreamIsMadeWithTheStorageAskedForAndAnExistingOneKeepsItsOwn) {
@@ -147,12 +157,9 @@ TEST(NatsStreamStorage, WithMemoryARestartedServerIsFilledAgainByTheRunningPubli
     ASSERT_TRUE(nats.wait_ready());
     Connection c(nats);
     ASSERT_NE(c.get(), nullptr);
-    // Every topic comes back, from the publisher's next update of it, not from the store.
-    ASSERT_TRUE(eventually([&] { return storage_of(c.get()) == "memory" && stored_topics(c.get()).size() == 4; }, 15s))
-        << publisher.log();
-    // nats-server 2.9 forgets a memory stream altogether: the publisher made it again.
-    EXPECT_NE(publisher.log().find("was missing after reconnecting; created it again"), std::string::npos)
-        << publisher.log();
+    // Every topic comes back, from the publisher's next update of it, not from the store;
+    // nats-server 2.9 forgets a memory stream altogether.
+    expect_made_again_in_memory(c.get(), publisher, 4);
 }
 
 // A publisher whose check of the stream fails after a reconnect (the server came back without
@@ -188,10 +195,7 @@ TEST(NatsStreamStorage, AStreamCheckThatFailsAfterAReconnectIsTriedAgainUntilItW
     ASSERT_FALSE(nats.wait_for_log("Reloaded server configuration", 10s).empty()) << nats.log();
     Connection c(servers);
     ASSERT_NE(c.get(), nullptr);
-    EXPECT_TRUE(eventually([&] { return storage_of(c.get()) == "memory" && stored_topics(c.get()).size() == 4; }, 15s))
-        << publisher.log();
-    EXPECT_NE(publisher.log().find("was missing after reconnecting; created it again"), std::string::npos)
-        << publisher.log();
+    expect_made_again_in_memory(c.get(), publisher, 4);
     EXPECT_EQ(publisher.log().find("NATS reconnected", publisher.log().find("trying again every 2 s")), std::string::npos)
         << "no second reconnect set it off:\n" << publisher.log();
     publisher.stop();
