@@ -113,7 +113,6 @@ NatsEventLoop::WriteBatch::~WriteBatch() {
 void NatsEventLoop::WriteBatch::flush() { loop_.flush_deferred(); }
 
 void NatsEventLoop::flush_deferred() {
-    natsConnection* nc = nullptr;
     std::uint64_t generation = 0;
     {
         std::lock_guard lock(mutex_);
@@ -126,13 +125,29 @@ void NatsEventLoop::flush_deferred() {
             asio::post(io_, [this, generation] { write_ready(generation); });
             return;
         }
-        nc = nc_;
     }
-    // Outside the lock: nats.c calls the write hook from in here (under its own lock, which
-    // makes this safe beside the loop thread's reads and writes).
-    natsConnection_ProcessWriteEvent(nc);
+    write_pending(generation);
     std::lock_guard lock(mutex_);
     if (write_wanted_ && generation == generation_) asio::post(io_, [this, generation] { write_ready(generation); });
+}
+
+bool NatsEventLoop::write_pending(std::uint64_t generation) {
+    // Two threads write (this one and the loop thread, which the ping timer's PINGs and the
+    // replies to the server's PINGs reach). Each checks that there is something left only under
+    // write_mutex_: nats.c's write of an empty buffer is a send() of 0 bytes, which returns 0, and
+    // nats.c takes a 0 for a closed connection. That reconnected the publisher every minute or two
+    // at 10,000 updates/s, each time ~150 ms of updates late (bench/README.md, issue 12).
+    std::lock_guard writing(write_mutex_);
+    natsConnection* nc;
+    {
+        std::lock_guard lock(mutex_);
+        if (!live_locked() || generation != socket_generation_ || !write_wanted_) return false;
+        nc = nc_;
+    }
+    // Outside mutex_: nats.c calls the write hook from in here (under its own lock, which makes
+    // this safe beside the loop thread's reads).
+    natsConnection_ProcessWriteEvent(nc);
+    return true;
 }
 
 void NatsEventLoop::adopt(natsConnection* nc, int fd, std::uint64_t generation) {
@@ -253,11 +268,7 @@ void NatsEventLoop::read_ready(std::uint64_t generation) {
 }
 
 void NatsEventLoop::write_ready(std::uint64_t generation) {
-    {
-        std::lock_guard lock(mutex_);
-        if (!live_locked() || generation != socket_generation_ || !write_wanted_) return;
-    }
-    natsConnection_ProcessWriteEvent(nc_);
+    if (!write_pending(generation)) return;
     std::lock_guard lock(mutex_);
     // Still wanted: the socket took part of it; wait until it takes more (a socket parked by
     // the read coalescing gets its write retried when it comes back).

@@ -76,6 +76,9 @@ private:
     void read_ready(std::uint64_t generation);
     void write_ready(std::uint64_t generation);
     void flush_deferred();
+    /// Any thread: nats.c's buffered output written once, if any is left (false: none, or the
+    /// socket is no longer the one of `generation`).
+    bool write_pending(std::uint64_t generation);
     /// Under mutex_: whether the adopted socket is still the one nats.c watches (it may be out of
     /// the reactor for a moment, see the read coalescing), and whether it is in the reactor too.
     bool live_locked() const noexcept { return watching_ && !closed_ && socket_generation_ == generation_; }
@@ -90,6 +93,8 @@ private:
     // Hooks see `generation_` under the mutex: a socket's events stop counting the moment nats.c
     // says it stops watching it, before the posted drop has run (nats.c may close it at once).
     std::mutex mutex_;
+    // Held across a write into nats.c (taken before nats.c's lock, and never inside a hook).
+    std::mutex write_mutex_;
     std::uint64_t generation_ = 0;
     bool watching_ = false;
     bool write_wanted_ = false;
