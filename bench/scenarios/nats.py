@@ -8,7 +8,7 @@ per gateway records (topic, seq, payload) of a few topics during the window; the
 
     bench/scenarios/nats.sh [--rate 2000] [--symbols 100] [--connections 20] [--duration 20] [--out DIR]
                             [--mode per-topic|batched] [--flush-window-us N]
-                            [--variants MODE:US[:READER[:FEED[:COALESCE[:STORAGE]]]][,...]] [--rounds N]
+                            [--variants MODE:US[:READER[:FEED[:COALESCE[:STORAGE]]]][,...]] [--rounds N] [--probe]
 
 --variants runs each publisher variant in turn, then the single-process reference, --rounds times
 (interleaved, so drift on a shared machine hits every variant alike), and prints medians. READER is
@@ -69,6 +69,9 @@ def parse_args():
                         "turn, READER the gateways' --nats-reader, FEED the publisher's --feed-thread, COALESCE the "
                         "gateways' --nats-read-coalesce-us, STORAGE the publisher's --stream-storage (default: --mode "
                         "and --flush-window-us, reader worker, feed auto, the gateways' own coalescing, file)")
+    p.add_argument("--probe", action="store_true",
+                   help="a bare NATS subscriber (nats_probe.py) beside the gateways over each NATS window: how "
+                        "late the records reach a client of nats-server that is not a gateway (bus v1 only)")
     p.add_argument("--rounds", type=int, default=1, help="times every variant and the reference are measured")
     p.add_argument("--check-topics", type=int, default=5,
                    help="topics whose (topic, seq, payload) both gateways' capture clients compare (0: off)")
@@ -273,7 +276,7 @@ def machine_cpu():
     return sum(v) - idle, sum(v)
 
 
-def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publisher=None):
+def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publisher=None, probe_port=None):
     """Loads every gateway at once (one tickgate-load each); samples CPU of `procs` ({name: Server})
     and each gateway's ingested updates over a window inside the load's measured one. With
     capture_topics, a capture client per gateway records those topics over the window."""
@@ -298,6 +301,12 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
     captures = [Capture(g.url, list(capture_topics)) for g in gateways] if capture_topics else []
     for c in captures:
         c.start()
+    probe, probe_json = None, os.path.join(raw, f"{label}-probe.json")
+    if probe_port:
+        probe = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "nats_probe.py"),
+                                  "--port", str(probe_port), "--seconds", str(max(1.0, a.duration - 3)),
+                                  "--json", probe_json],
+                                 stdout=open(os.path.join(raw, f"{label}-probe.log"), "w"), stderr=subprocess.STDOUT)
     pub0 = B.scrape_metrics(publisher.metrics_url()) if publisher else {}
     cpu0 = {n: cpu_s(s.pid) for n, s in procs.items()}
     machine0 = machine_cpu()
@@ -319,6 +328,15 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
         c.stop()
     for t in threads:
         t.join()
+    probe_result = None
+    if probe:
+        try:
+            probe.wait(timeout=30)
+            with open(probe_json) as f:
+                probe_result = json.load(f)
+        except (subprocess.TimeoutExpired, OSError, ValueError) as e:
+            probe.kill()
+            probe_result = {"error": str(e)}
     cpu = {n: {"cpu_s": round(cpu1[n] - cpu0[n], 3), "cpu_util": round((cpu1[n] - cpu0[n]) / window, 3)}
            for n in procs}
     gws = []
@@ -347,6 +365,8 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
     # too), in cores: on 2 cores, queueing for a CPU is what a tail is made of past ~1.5.
     busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * os.cpu_count()
     out = {"window_s": round(window, 2), "cpu": cpu, "machine_busy_cores": round(busy, 2), "gateways": gws}
+    if probe_result is not None:
+        out["probe"] = probe_result
     if publisher:
         d = {k: pub1.get(k, 0) - pub0.get(k, 0) for k in ("tickgate_feed_published_total", "tickgate_feed_flushes_total",
                                                         "tickgate_feed_live_batches_total")}
@@ -402,7 +422,8 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
               f"nats-server -> 2 gateways (reader {reader}), {a.connections} clients each, {a.duration:g} s")
         procs = {"nats-server": nats, "publisher": pub, "gateway0": gateways[0], "gateway1": gateways[1]}
         topics = [f"ticker.{s}" for s in CHECK_SYMBOLS[:a.check_topics]]
-        result = measure(a, load_bin, procs, gateways, raw, label, capture_topics=topics, publisher=pub)
+        result = measure(a, load_bin, procs, gateways, raw, label, capture_topics=topics, publisher=pub,
+                         probe_port=port if a.probe else None)
         result["mode"], result["flush_window_us"], result["reader"] = mode, flush_us, reader
         result["feed_thread"], result["read_coalesce_us"], result["stream_storage"] = feed_thread, coalesce, storage
         return result
@@ -447,6 +468,8 @@ def summary(run, single):
         "writes_per_s": run.get("publisher", {}).get("writes_per_s"),
         "batched": [g.get("batched") for g in gws],
         "identical": run.get("identical", {}).get("ok"),
+        # How late the records reached a bare subscriber of the same nats-server (--probe).
+        "probe_late_p99_ms": ((run.get("probe") or {}).get("late_ms") or {}).get("p99"),
         "gaps": [(g["seq"] or {}).get("gaps") for g in gws],
     }
 
@@ -485,7 +508,7 @@ def main():
         medians.append({"variant": name, **{k: med([x[k] for x in sums]) for k in (
             "ingest_us", "wakeups", "gateway_us", "p50_ms", "p99_ms", "single_p99_ms", "p99_added_ms",
             "upstream_p99_le_ms", "machine_busy_cores", "single_machine_busy_cores",
-            "nats_server_cpu", "publisher_cpu", "published_per_s", "writes_per_s")},
+            "nats_server_cpu", "publisher_cpu", "published_per_s", "writes_per_s", "probe_late_p99_ms")},
             "identical_all": all(x["identical"] for x in sums)})
     data["medians"] = medians
     checks = []
@@ -526,6 +549,8 @@ def main():
             for n in ("nats-server", "publisher"):
                 c = v["cpu"][n]
                 print(f"  {n:<22} CPU {c['cpu_util'] * 100:.1f}% ({c['cpu_s']} s over {v['window_s']} s)")
+            if v.get("probe"):
+                print(f"  {'bare subscriber':<22} {v['probe']}")
             print(f"  {'the machine':<22} {v.get('machine_busy_cores')} cores busy")
         print(row(" single process", rnd["single"]["gateways"][0], rnd["single"]["cpu"]["gateway0"]))
         print(f"  {'the machine':<22} {rnd['single'].get('machine_busy_cores')} cores busy")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Where a bus stall is: a NATS subscriber beside the gateways, standard library only.
 
-    bench/scenarios/nats_probe.py --port 4222 [--seconds 60] [--prefix md] [--captured]
+    bench/scenarios/nats_probe.py --port 4222 [--seconds 60] [--prefix md] [--captured] [--json PATH]
 
 Subscribes to <prefix>.> and, once a second, prints how late the bus v1 ticker records arrived
 (a v2 publisher's records are not read)
@@ -11,10 +11,12 @@ JetStream does not store. Records arriving late while the probe's round trips st
 delay is in the publisher or in nats-server's handling of the publisher's connection, not in the
 server as a whole nor in any gateway. --captured sends the probe's own messages on
 <prefix>.probe.<id> instead, which the stream captures (and gateways count as foreign messages),
-to time them through JetStream's path too. Stops by itself after --seconds.
+to time them through JetStream's path too. Stops by itself after --seconds. --json writes the
+whole run's quantiles at the end (nats.py --probe reads them).
 """
 
 import argparse
+import json
 import socket
 import struct
 import time
@@ -30,6 +32,7 @@ def main():
     p.add_argument("--prefix", default="md")
     p.add_argument("--captured", action="store_true",
                    help="send the round-trip messages on <prefix>.probe.<id>, which the stream captures")
+    p.add_argument("--json", help="write the whole run's quantiles here at the end")
     a = p.parse_args()
     probe = f"_tickgate_probe.{int(time.time_ns())}".encode()
     if a.captured:
@@ -41,6 +44,7 @@ def main():
     subs = b"SUB %s.> 1\r\n" % a.prefix.encode() + (b"" if a.captured else b"SUB %s 2\r\n" % probe)
     s.sendall(b'CONNECT {"verbose":false}\r\n' + subs + b"PING\r\n")
     buf, late, rtt = b"", [], []
+    all_late, all_rtt = [], []
     last_ping = 0
     end = time.monotonic() + a.seconds
     window = time.monotonic()
@@ -83,8 +87,22 @@ def main():
                 print(f"{time.strftime('%H:%M:%S')} records {len(late)}: late p50 {late[len(late) // 2]:.2f} "
                       f"p99 {late[int(len(late) * 0.99)]:.2f} max {late[-1]:.1f} ms; "
                       f"probe round trips {len(rtt)}: max {max(rtt) if rtt else float('nan'):.1f} ms", flush=True)
+            all_late += late
+            all_rtt += rtt
             late, rtt = [], []
             window = time.monotonic()
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"records": len(all_late), "late_ms": quantiles(all_late),
+                       "round_trips": len(all_rtt), "round_trip_ms": quantiles(all_rtt)}, f)
+
+
+def quantiles(values):
+    if not values:
+        return None
+    values = sorted(values)
+    return {"p50": round(values[len(values) // 2], 3), "p99": round(values[int(len(values) * 0.99)], 3),
+            "max": round(values[-1], 3)}
 
 
 if __name__ == "__main__":
