@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <string>
 
 #include "gateway/fanout/frame_encoder.hpp"
@@ -19,10 +18,6 @@ namespace tickgate::gateway {
 namespace {
 // Batches a busy worker may gather before it must flush (see on_batch).
 constexpr unsigned kMaxBatchesPerFlush = 16;
-// Batches a worker without sessions lets gather before it takes them (see post_batch): below the
-// engine's limit of batches pending per worker (broadcast_engine.cpp), which it would otherwise
-// take for a worker falling behind.
-constexpr std::size_t kMaxParkedBatches = 128;
 }  // namespace
 
 Worker::Worker(unsigned index, const Config& config, const NewestSeqTable* newest)
@@ -67,40 +62,10 @@ std::int64_t Worker::now_ns() const { return runtime::realtime_ns(); }
 
 void Worker::post_batch(std::shared_ptr<const UpdateBatch> batch) {
     pending_batches_.fetch_add(1, std::memory_order_relaxed);
-    bool parked, full;
-    {
-        std::lock_guard lock(inbox_mutex_);
-        inbox_.push_back(std::move(batch));
-        // Worker 0 runs the engine, so it is awake for its batches anyway.
-        parked = index_ != 0 && session_count_.load(std::memory_order_relaxed) == 0;
-        full = parked && inbox_.size() == kMaxParkedBatches;
-    }
-    // One handler per batch while awake, as a post of the batch itself would be: other handlers
-    // (a session's reads, a close) run between two batches.
-    if (!parked) boost::asio::post(io_, [this] { take_batches(1); });
-    else if (full) boost::asio::post(io_, [this] { take_inbox(); });
-}
-
-void Worker::take_inbox() { take_batches(std::numeric_limits<std::size_t>::max()); }
-
-void Worker::take_batches(std::size_t most) {
-    // A session closed by a flush inside on_batch reads the registry: the loop below goes on.
-    if (taking_inbox_) return;
-    taking_inbox_ = true;
-    for (std::size_t n = 0; n < most; ++n) {
-        std::shared_ptr<const UpdateBatch> batch;
-        {
-            std::lock_guard lock(inbox_mutex_);
-            // Taken already (a handler's batch, by an earlier take_inbox()): batches run in order
-            // whoever takes them.
-            if (inbox_.empty()) break;
-            batch = std::move(inbox_.front());
-            inbox_.pop_front();
-        }
+    boost::asio::post(io_, [this, batch = std::move(batch)] {
         on_batch(*batch);
         pending_batches_.fetch_sub(1, std::memory_order_relaxed);
-    }
-    taking_inbox_ = false;
+    });
 }
 
 void Worker::on_batch(const UpdateBatch& batch) {
@@ -200,12 +165,7 @@ void Worker::post_drain() {
 void Worker::attach(std::shared_ptr<Subscriber> session) {
     Subscriber* raw = session.get();
     sessions_.emplace(raw, std::move(session));
-    {
-        std::lock_guard lock(inbox_mutex_);
-        session_count_.store(sessions_.size(), std::memory_order_relaxed);
-    }
-    // What waited while the worker had no session: before the session's first request.
-    take_inbox();
+    session_count_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
 void Worker::detach(Subscriber& session) {
@@ -281,8 +241,6 @@ void Worker::on_throttle_timer() {
 }
 
 void Worker::on_sweep() {
-    // Parked batches are at most one sweep old however quiet the feed (the operator API's views).
-    take_inbox();
     const auto t = now_ns();
     // A sweep far later than it was due means this worker did not run meanwhile (SIGSTOP, a
     // stalled host): its clients could neither be pinged nor heard, so that time is not their
