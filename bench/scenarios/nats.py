@@ -303,10 +303,10 @@ def measure(a, load_bin, procs, gateways, raw, label, capture_topics=(), publish
         c.start()
     probe, probe_json = None, os.path.join(raw, f"{label}-probe.json")
     if probe_port:
-        probe = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "nats_probe.py"),
-                                  "--port", str(probe_port), "--seconds", str(max(1.0, a.duration - 3)),
-                                  "--json", probe_json],
-                                 stdout=open(os.path.join(raw, f"{label}-probe.log"), "w"), stderr=subprocess.STDOUT)
+        with open(os.path.join(raw, f"{label}-probe.log"), "w") as probe_log:  # the child keeps its own copy
+            probe = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "nats_probe.py"),
+                                      "--port", str(probe_port), "--seconds", str(max(1.0, a.duration - 3)),
+                                      "--json", probe_json], stdout=probe_log, stderr=subprocess.STDOUT)
     pub0 = B.scrape_metrics(publisher.metrics_url()) if publisher else {}
     cpu0 = {n: cpu_s(s.pid) for n, s in procs.items()}
     machine0 = machine_cpu()

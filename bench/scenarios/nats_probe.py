@@ -82,10 +82,10 @@ def main():
                     s.sendall(b"PONG\r\n")
                 buf = buf[eol + 2:]
         if time.monotonic() - window >= 1.0:
-            late.sort()
-            if late:
-                print(f"{time.strftime('%H:%M:%S')} records {len(late)}: late p50 {late[len(late) // 2]:.2f} "
-                      f"p99 {late[int(len(late) * 0.99)]:.2f} max {late[-1]:.1f} ms; "
+            q = quantiles(late)
+            if q:
+                print(f"{time.strftime('%H:%M:%S')} records {len(late)}: late p50 {q['p50']:.2f} "
+                      f"p99 {q['p99']:.2f} max {q['max']:.1f} ms; "
                       f"probe round trips {len(rtt)}: max {max(rtt) if rtt else float('nan'):.1f} ms", flush=True)
             all_late += late
             all_rtt += rtt
