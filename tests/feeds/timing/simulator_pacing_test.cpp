@@ -49,7 +49,10 @@ TEST(SimulatorFeedPacing, ThousandPerSecondIsEvenlySpaced) {
     for (std::size_t i = 1; i < got.size(); ++i) gaps.push_back(got[i].ts_ns - got[i - 1].ts_ns);
     std::sort(gaps.begin(), gaps.end());
     const std::int64_t median = gaps[gaps.size() / 2];
-    EXPECT_GT(median, 900'000);
+    // A late wake-up (a loaded machine: CI runs this beside the e2e suite) is caught up at 0.6
+    // intervals apart by design, so a busy run's median sits between 0.6 and 1 ms; a burst or an
+    // unpaced feed puts it near 0, and the short-gap count below catches bunching.
+    EXPECT_GT(median, 550'000);
     EXPECT_LT(median, 1'100'000);
     const auto short_gaps = std::count_if(gaps.begin(), gaps.end(), [](std::int64_t g) { return g < 500'000; });
     EXPECT_LT(short_gaps, static_cast<std::ptrdiff_t>(gaps.size() / 20)) << "updates came in bursts";
@@ -170,10 +173,11 @@ TEST(SimulatorFeedPacing, BookAndTradeRatesAreHonouredOverASecond) {
     EXPECT_GT(t.trades, 0.7 * 200 * seconds);
     EXPECT_LT(t.trades, 1.2 * 200 * seconds);
     EXPECT_GT(t.trade_changes, 0.5 * 200 * seconds) << "each order's book change";
-    // Each schedule evenly spaced on its own: about 1 ms apart.
-    EXPECT_GT(median_gap(t.ticker_ts), 800'000);
+    // Each schedule evenly spaced on its own: about 1 ms apart, down to 0.6 ms while a late
+    // wake-up is caught up (see ThousandPerSecondIsEvenlySpaced).
+    EXPECT_GT(median_gap(t.ticker_ts), 500'000);
     EXPECT_LT(median_gap(t.ticker_ts), 1'200'000);
-    EXPECT_GT(median_gap(t.book_ts), 800'000);
+    EXPECT_GT(median_gap(t.book_ts), 500'000);
     EXPECT_LT(median_gap(t.book_ts), 1'200'000);
 }
 
