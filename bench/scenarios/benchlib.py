@@ -89,10 +89,11 @@ class Server:
         m = re.search(r"metrics on (http://\S+)", open(self.log_path).read())
         return m.group(1) if m else None
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """Resident memory now, or with field="VmHWM" its peak so far."""
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 

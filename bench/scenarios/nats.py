@@ -8,7 +8,7 @@ per gateway records (topic, seq, payload) of a few topics during the window; the
 
     bench/scenarios/nats.sh [--rate 2000] [--symbols 100] [--connections 20] [--duration 20] [--out DIR]
                             [--mode per-topic|batched] [--flush-window-us N]
-                            [--variants MODE:US[:READER[:FEED[:COALESCE[:STORAGE]]]][,...]] [--rounds N] [--probe]
+                            [--variants MODE:US[:READER[:FEED[:COALESCE[:STORAGE[:GOGC]]]]]][,...]] [--rounds N] [--probe]
 
 --variants runs each publisher variant in turn, then the single-process reference, --rounds times
 (interleaved, so drift on a shared machine hits every variant alike), and prints medians. READER is
@@ -17,7 +17,9 @@ thread, so the per-thread "NATS ingest" figure no longer isolates ingest: compar
 whole CPU per update (gateway_us) between readers instead. FEED is the publisher's --feed-thread
 (auto, the default: its simulator on the publish thread when there is no flush window; or own).
 COALESCE is the gateways' --nats-read-coalesce-us (default: theirs). STORAGE is the publisher's
---stream-storage (file, the default, or memory).
+--stream-storage (file, the default, or memory). GOGC is nats-server's garbage-collector target
+(default 1000, what deploy/ sets; "go" leaves Go's own, 100): see bench/README.md, "nats-server's
+garbage collector".
 """
 
 import argparse
@@ -42,6 +44,9 @@ import benchlib as B  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The simulator's first symbols (feeds/simulator_feed.cpp): the capture clients' topics.
 CHECK_SYMBOLS = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD"]
+# nats-server's GOGC as deploy/ sets it: at Go's 100 its heap of a few MB is collected ~5 times a
+# second at 10,000 messages/s, and each cycle's marking takes CPU from the loop that forwards them.
+DEPLOY_GOGC = 1000
 
 
 def parse_args():
@@ -65,10 +70,11 @@ def parse_args():
                         "read md-live")
     p.add_argument("--flush-window-us", type=int, default=0, help="the publisher's --flush-window-us")
     p.add_argument("--variants", default=None,
-                   help="comma-separated MODE:FLUSH_US[:READER[:FEED[:COALESCE[:STORAGE]]]] variants measured in "
-                        "turn, READER the gateways' --nats-reader, FEED the publisher's --feed-thread, COALESCE the "
-                        "gateways' --nats-read-coalesce-us, STORAGE the publisher's --stream-storage (default: --mode "
-                        "and --flush-window-us, reader worker, feed auto, the gateways' own coalescing, file)")
+                   help="comma-separated MODE:FLUSH_US[:READER[:FEED[:COALESCE[:STORAGE[:GOGC]]]]] variants "
+                        "measured in turn, READER the gateways' --nats-reader, FEED the publisher's --feed-thread, "
+                        "COALESCE the gateways' --nats-read-coalesce-us, STORAGE the publisher's --stream-storage, "
+                        "GOGC nats-server's (default: --mode and --flush-window-us, reader worker, feed auto, the "
+                        "gateways' own coalescing, file, 1000; GOGC 'go' leaves Go's default)")
     p.add_argument("--probe", action="store_true",
                    help="a bare NATS subscriber (nats_probe.py) beside the gateways over each NATS window: how "
                         "late the records reach a client of nats-server that is not a gateway (bus v1 only)")
@@ -83,15 +89,18 @@ def parse_args():
         us, _, rest = rest.partition(":")
         reader, _, rest = rest.partition(":")
         feed_thread, _, rest = rest.partition(":")
-        coalesce, _, storage = rest.partition(":")
+        coalesce, _, rest = rest.partition(":")
+        storage, _, gogc = rest.partition(":")
         reader, feed_thread, storage = reader or "worker", feed_thread or "auto", storage or "file"
+        gogc = gogc or str(DEPLOY_GOGC)
         if (mode not in ("per-topic", "batched") or not us.isdigit() or reader not in ("thread", "worker")
                 or feed_thread not in ("auto", "own") or (coalesce and not coalesce.isdigit())
-                or storage not in ("file", "memory")):
-            p.error(f"--variants: {v!r} is not MODE:FLUSH_US[:READER[:FEED[:COALESCE[:STORAGE]]]] with MODE "
-                    "per-topic or batched, READER thread or worker, FEED auto or own, COALESCE µs, STORAGE file "
-                    "or memory")
-        a.variant_list.append((mode, int(us), reader, feed_thread, int(coalesce) if coalesce else None, storage))
+                or storage not in ("file", "memory") or not (gogc.isdigit() or gogc in ("go", "off"))):
+            p.error(f"--variants: {v!r} is not MODE:FLUSH_US[:READER[:FEED[:COALESCE[:STORAGE[:GOGC]]]]] with "
+                    "MODE per-topic or batched, READER thread or worker, FEED auto or own, COALESCE µs, STORAGE "
+                    "file or memory, GOGC a percentage, off or go")
+        a.variant_list.append(
+            (mode, int(us), reader, feed_thread, int(coalesce) if coalesce else None, storage, gogc))
     return a
 
 
@@ -385,7 +394,7 @@ def gateway_threads(a):
 
 
 def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader, feed_thread, coalesce, storage,
-             label):
+             gogc, label):
     """One publisher variant: nats-server, tickgate-feed, two gateways, measured under load."""
     servers = []
     try:
@@ -393,8 +402,12 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
         port = free_port()
         # Debian installs it in /usr/sbin, not on an ordinary user's PATH.
         nats_bin = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        env = {k: v for k, v in os.environ.items() if k != "GOGC"}
+        if gogc != "go":
+            env["GOGC"] = gogc
         nats = B.Server("nats-server", [nats_bin, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
-                        os.path.join(raw, f"{label}-nats-server.log"), ready=r"Listening for client connections on (\S+)")
+                        os.path.join(raw, f"{label}-nats-server.log"), ready=r"Listening for client connections on (\S+)",
+                        env=env)
         servers.append(nats)
         url = f"nats://127.0.0.1:{port}"
         flags = ["--bus-version", "2" if mode == "batched" else str(a.bus_version), "--flush-window-us", str(flush_us)]
@@ -418,7 +431,7 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
             servers.append(gw)
             gateways.append(gw)
         B.log(f"{label}: publisher {a.rate:g}/s over {a.symbols} symbols ({mode}, flush window {flush_us} µs, "
-              f"feed thread {feed_thread}, {storage} storage) -> "
+              f"feed thread {feed_thread}, {storage} storage, nats-server GOGC {gogc}) -> "
               f"nats-server -> 2 gateways (reader {reader}), {a.connections} clients each, {a.duration:g} s")
         procs = {"nats-server": nats, "publisher": pub, "gateway0": gateways[0], "gateway1": gateways[1]}
         topics = [f"ticker.{s}" for s in CHECK_SYMBOLS[:a.check_topics]]
@@ -426,6 +439,9 @@ def run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, flush_us, reader
                          probe_port=port if a.probe else None)
         result["mode"], result["flush_window_us"], result["reader"] = mode, flush_us, reader
         result["feed_thread"], result["read_coalesce_us"], result["stream_storage"] = feed_thread, coalesce, storage
+        result["nats_gogc"] = gogc
+        # The price of a larger GOGC: nats-server's peak resident memory over the run.
+        result["nats_server_peak_rss_mib"] = round(nats.rss_kib("VmHWM") / 1024, 1)
         return result
     finally:
         for s in reversed(servers):
@@ -463,6 +479,7 @@ def summary(run, single):
         "single_machine_busy_cores": single.get("machine_busy_cores"),
         "upstream_p99_le_ms": max((g.get("upstream_latency_p99_le_ms") or 0) for g in gws) or None,
         "nats_server_cpu": run["cpu"]["nats-server"]["cpu_util"],
+        "nats_server_peak_rss_mib": run.get("nats_server_peak_rss_mib"),
         "publisher_cpu": run["cpu"]["publisher"]["cpu_util"],
         "published_per_s": run.get("publisher", {}).get("published_per_s"),
         "writes_per_s": run.get("publisher", {}).get("writes_per_s"),
@@ -486,10 +503,10 @@ def main():
             "settings": settings, "rounds": []}
     for r in range(a.rounds):
         rnd = {"loadavg": B.loadavg(), "variants": []}
-        for mode, us, reader, feed_thread, coalesce, storage in a.variant_list:
+        for mode, us, reader, feed_thread, coalesce, storage, gogc in a.variant_list:
             rnd["variants"].append(run_nats(a, tickgate, feed, load_bin, cert, key, raw, mode, us, reader,
-                                            feed_thread, coalesce, storage,
-                                            f"r{r}-{mode}-{us}-{reader}-{feed_thread}-{coalesce}-{storage}"))
+                                            feed_thread, coalesce, storage, gogc,
+                                            f"r{r}-{mode}-{us}-{reader}-{feed_thread}-{coalesce}-{storage}-{gogc}"))
         rnd["single"] = run_single(a, tickgate, load_bin, cert, key, raw, f"r{r}-single")
         for v in rnd["variants"]:
             v["summary"] = summary(v, rnd["single"])
@@ -502,13 +519,13 @@ def main():
         return round(statistics.median(values), 3) if values else None
 
     medians = []
-    for i, (mode, us, reader, feed_thread, coalesce, storage) in enumerate(a.variant_list):
+    for i, (mode, us, reader, feed_thread, coalesce, storage, gogc) in enumerate(a.variant_list):
         sums = [rnd["variants"][i]["summary"] for rnd in data["rounds"]]
-        name = f"{mode}:{us}:{reader}:{feed_thread}:{'' if coalesce is None else coalesce}:{storage}"
+        name = f"{mode}:{us}:{reader}:{feed_thread}:{'' if coalesce is None else coalesce}:{storage}:{gogc}"
         medians.append({"variant": name, **{k: med([x[k] for x in sums]) for k in (
             "ingest_us", "wakeups", "gateway_us", "p50_ms", "p99_ms", "single_p99_ms", "p99_added_ms",
             "upstream_p99_le_ms", "machine_busy_cores", "single_machine_busy_cores",
-            "nats_server_cpu", "publisher_cpu", "published_per_s", "writes_per_s", "probe_late_p99_ms")},
+            "nats_server_cpu", "nats_server_peak_rss_mib", "publisher_cpu", "published_per_s", "writes_per_s", "probe_late_p99_ms")},
             "identical_all": all(x["identical"] for x in sums)})
     data["medians"] = medians
     checks = []
@@ -541,7 +558,8 @@ def main():
         print(f"round {r} (load average {rnd['loadavg']})")
         for v in rnd["variants"]:
             print(f" {v['mode']}, flush window {v['flush_window_us']} µs, feed thread {v.get('feed_thread')}, "
-                  f"read coalescing {v.get('read_coalesce_us')}, {v.get('stream_storage', 'file')} storage: "
+                  f"read coalescing {v.get('read_coalesce_us')}, {v.get('stream_storage', 'file')} storage, "
+                  f"nats-server GOGC {v.get('nats_gogc')}: "
                   f"publisher {v.get('publisher')}, "
                   f"identical {v.get('identical')}")
             for i, g in enumerate(v["gateways"]):

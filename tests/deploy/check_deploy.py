@@ -350,6 +350,38 @@ def check_nats_configs(tmp, kube_confs):
     run([nats, "-c", str(kp), "-t"], "nats-server -t (Kubernetes ConfigMap nats)", env=dict(os.environ, POD_NAME="nats-0"))
 
 
+def mib(quantity):
+    """A Kubernetes memory quantity or a Go GOMEMLIMIT value (Ki/Mi/Gi or KiB/MiB/GiB), in MiB."""
+    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi)B?", quantity)
+    return int(m.group(1)) * {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}[m.group(2)] if m else None
+
+
+def nats_go_envs():
+    """The Go runtime settings every shipped nats-server runs with, by where they are set."""
+    compose = load_yaml_docs(DEPLOY / "docker-compose.yml")[0]["services"]["nats"].get("environment", {})
+    sts = next(d for d in load_yaml_docs(DEPLOY / "kubernetes/nats.yaml") if d["kind"] == "StatefulSet")
+    container = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "nats")
+    kube = {e["name"]: e.get("value") for e in container.get("env", [])}
+    dropin = (DEPLOY / "systemd/nats-server.service.d/jetstream.conf").read_text()
+    systemd = dict(kv.split("=", 1) for line in re.findall(r"^Environment=(.*)$", dropin, re.M) for kv in line.split())
+    return {"compose": compose, "kubernetes": kube, "systemd": systemd}, container
+
+
+def check_nats_gc():
+    # bench/README.md, "nats-server's garbage collector": the bus's p99 was measured with this GOGC
+    # (nats.py's default), so every shipped nats-server must run with it, and with a GOMEMLIMIT
+    # below any memory limit its container has, so the larger heap collects before it is killed.
+    bench = (ROOT / "bench/scenarios/nats.py").read_text()
+    gogc = re.search(r"^DEPLOY_GOGC = (\d+)$", bench, re.M).group(1)
+    envs, container = nats_go_envs()
+    for where, env in envs.items():
+        check(str(env.get("GOGC")) == gogc, f"{where}: nats-server runs with GOGC={gogc}, as bench/scenarios/nats.py measures")
+        check(mib(str(env.get("GOMEMLIMIT", ""))) is not None, f"{where}: nats-server has a GOMEMLIMIT")
+    limit = mib(container.get("resources", {}).get("limits", {}).get("memory", ""))
+    soft = mib(str(envs["kubernetes"].get("GOMEMLIMIT", "")))
+    check(limit and soft and soft < limit, f"kubernetes: nats' GOMEMLIMIT ({soft} MiB) is below its memory limit ({limit} MiB)")
+
+
 def check_systemd(tmp, gateway, feed):
     sa = shutil.which("systemd-analyze")
     if not sa:
@@ -558,8 +590,10 @@ def wait_until(fn, timeout):
 def live_checks(args, tmp, kube_confs, used_names):
     procs = []
     try:
+        # With the Go settings the Kubernetes manifest gives it: a value Go cannot parse stops it here.
+        go_env = {k: v for k, v in nats_go_envs()[0]["kubernetes"].items() if k.startswith("GO")}
         nats = Proc("nats-server", [shutil.which("nats-server") or "/usr/sbin/nats-server", "-a", "127.0.0.1", "-p", "-1",
-                                    "-js", "-sd", str(tmp / "jetstream")], tmp)
+                                    "-js", "-sd", str(tmp / "jetstream")], tmp, env=dict(os.environ, **go_env))
         procs.append(nats)
         m = nats.wait_for(r"Listening for client connections on 127\.0\.0\.1:(\d+)")
         if not check(m, "nats-server with JetStream on an ephemeral loopback port"):
@@ -689,6 +723,7 @@ def main():
         check_grafana(dash)
         check_kubernetes(kube_confs)
         check_nats_configs(tmp, kube_confs)
+        check_nats_gc()
         check_systemd(tmp, args.gateway, args.feed)
         check_connection_limit(kube_confs)
         if not args.static_only:
