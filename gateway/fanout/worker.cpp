@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <string>
 
 #include "gateway/fanout/frame_encoder.hpp"
@@ -18,6 +19,10 @@ namespace tickgate::gateway {
 namespace {
 // Batches a busy worker may gather before it must flush (see on_batch).
 constexpr unsigned kMaxBatchesPerFlush = 16;
+// Batches a worker without sessions lets gather before it takes them (see post_batch): below the
+// engine's limit of batches pending per worker (broadcast_engine.cpp), which it would otherwise
+// take for a worker falling behind.
+constexpr std::size_t kMaxParkedBatches = 128;
 }  // namespace
 
 Worker::Worker(unsigned index, const Config& config, const NewestSeqTable* newest)
@@ -62,10 +67,41 @@ std::int64_t Worker::now_ns() const { return runtime::realtime_ns(); }
 
 void Worker::post_batch(std::shared_ptr<const UpdateBatch> batch) {
     pending_batches_.fetch_add(1, std::memory_order_relaxed);
-    boost::asio::post(io_, [this, batch = std::move(batch)] {
+    bool parked, full;
+    {
+        std::lock_guard lock(inbox_mutex_);
+        inbox_.push_back(std::move(batch));
+        // Worker 0 runs the engine, so it is awake for its batches anyway.
+        parked = index_ != 0 && session_count_.load(std::memory_order_relaxed) == 0;
+        full = parked && inbox_.size() == kMaxParkedBatches;
+    }
+    // One handler per batch while awake, as a post of the batch itself would be: other handlers
+    // (a session's reads, a close) run between two batches.
+    if (!parked) boost::asio::post(io_, [this] { take_batches(1); });
+    else if (full) boost::asio::post(io_, [this] { take_inbox(); });
+}
+
+void Worker::take_inbox() { take_batches(std::numeric_limits<std::size_t>::max()); }
+
+void Worker::take_batches(std::size_t most) {
+    // Batches run one at a time, in order, whoever takes them (a handler inside on_batch, such as
+    // a close's, must not start the next one in the middle).
+    if (taking_inbox_) return;
+    taking_inbox_ = true;
+    for (std::size_t n = 0; n < most; ++n) {
+        std::shared_ptr<const UpdateBatch> batch;
+        {
+            std::lock_guard lock(inbox_mutex_);
+            // Taken already (a handler's batch, by an earlier take_inbox()): batches run in order
+            // whoever takes them.
+            if (inbox_.empty()) break;
+            batch = std::move(inbox_.front());
+            inbox_.pop_front();
+        }
         on_batch(*batch);
         pending_batches_.fetch_sub(1, std::memory_order_relaxed);
-    });
+    }
+    taking_inbox_ = false;
 }
 
 void Worker::on_batch(const UpdateBatch& batch) {
@@ -165,7 +201,13 @@ void Worker::post_drain() {
 void Worker::attach(std::shared_ptr<Subscriber> session) {
     Subscriber* raw = session.get();
     sessions_.emplace(raw, std::move(session));
-    session_count_.store(sessions_.size(), std::memory_order_relaxed);
+    {
+        std::lock_guard lock(inbox_mutex_);
+        session_count_.store(sessions_.size(), std::memory_order_relaxed);
+    }
+    // What waited while the worker had no session: before the session's first request. With
+    // sessions already there every batch has its handler coming, and runs in it, as before.
+    if (sessions_.size() == 1) take_inbox();
 }
 
 void Worker::detach(Subscriber& session) {
@@ -241,6 +283,8 @@ void Worker::on_throttle_timer() {
 }
 
 void Worker::on_sweep() {
+    // Parked batches are at most one sweep old however quiet the feed.
+    if (sessions_.empty()) take_inbox();
     const auto t = now_ns();
     // A sweep far later than it was due means this worker did not run meanwhile (SIGSTOP, a
     // stalled host): its clients could neither be pinged nor heard, so that time is not their

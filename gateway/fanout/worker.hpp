@@ -10,9 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -86,6 +88,9 @@ public:
     RecoveryStore* recovery_store() const noexcept { return recovery_store_; }
 
     // This worker's thread only.
+    /// Without a side effect on purpose: a request's handling reads it several times and relies on
+    /// nothing changing in between. Batches a worker without sessions left waiting are taken at
+    /// the points post_batch lists, never here.
     SubscriptionRegistry& registry() noexcept { return registry_; }
     /// The worker keeps a session alive from attach() until detach(), its last call.
     void attach(std::shared_ptr<Subscriber> session);
@@ -105,6 +110,9 @@ public:
 
 private:
     void on_batch(const UpdateBatch& batch);
+    /// Runs every batch waiting in inbox_, in order (a no-op when called from inside one).
+    void take_inbox();
+    void take_batches(std::size_t most);
     void flush_dirty();
     void schedule_sweep();
     void on_sweep();
@@ -136,6 +144,14 @@ private:
     bool draining_ = false;
     std::array<char, 16 * 1024> read_scratch_;
     std::atomic<std::size_t> pending_batches_{0};
+    // Batches in hand-off order. A worker without sessions is not woken for them (on a 2-core VM a
+    // wake-up costs tens of µs, and with no client the batch only refreshes latest values): they
+    // wait until a session attaches, the sweep, or until kMaxParkedBatches have gathered. The count
+    // is stored under inbox_mutex_ by attach(), so a batch is either taken by attach() or wakes the
+    // worker; from then on every batch has its own handler, as if the inbox were not there.
+    std::mutex inbox_mutex_;
+    std::deque<std::shared_ptr<const UpdateBatch>> inbox_;
+    bool taking_inbox_ = false;  // this worker's thread only
     std::atomic<std::size_t> session_count_{0};
     // Last: destroyed first, while the io_context and the stats its sessions touch still exist.
     std::unique_ptr<UringWriter> uring_;

@@ -207,3 +207,87 @@ TEST_F(WorkerTest, ASessionThatEndsWhileADeferredFlushIsPendingLeavesTheDirtyLis
 
 }  // namespace
 }  // namespace tickgate::gateway
+
+namespace tickgate::gateway {
+namespace {
+
+// A worker other than the engine's with no session is not woken for batches: they wait, in order,
+// until a session attaches (or 128 have gathered), and that session sees them as if they had run.
+std::shared_ptr<UpdateBatch> batch_of(std::uint32_t id, std::string_view topic, std::uint64_t seq) {
+    auto batch = std::make_shared<UpdateBatch>();
+    batch->items.push_back(item(id, topic, seq));
+    return batch;
+}
+
+TEST(IdleWorker, BatchesWaitWithoutWakingItAndASessionThatAttachesSeesThemAll) {
+    Config config;
+    Worker worker{1, config};
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) worker.post_batch(batch_of(0, "ticker.BTC-USD", seq));
+    EXPECT_EQ(worker.io().poll(), 0u) << "a worker without sessions was woken for a batch";
+    EXPECT_EQ(worker.pending_batches(), 3u);
+
+    auto session = std::make_shared<FlushCountingSession>(worker, "127.0.0.1:4");
+    worker.attach(session);
+    EXPECT_EQ(worker.pending_batches(), 0u);
+    const auto id = worker.registry().find("ticker.BTC-USD");
+    ASSERT_TRUE(id.has_value());
+    EXPECT_EQ(worker.registry().topic(*id).latest.seq, 3u);  // what a snapshot now would carry
+    worker.registry().subscribe(*session, std::vector<std::string>{"ticker.BTC-USD"}, 10);
+
+    // With a session, every batch wakes the worker and is delivered.
+    worker.post_batch(batch_of(0, "ticker.BTC-USD", 4));
+    worker.io().restart();
+    EXPECT_EQ(worker.io().poll(), 1u);
+    std::string out;
+    session->queue().take(out);
+    EXPECT_EQ(out, "[0:4]");
+    worker.detach(*session);
+}
+
+TEST(IdleWorker, ReadingTheRegistryNeverRunsAWaitingBatch) {
+    // A request reads the registry several times (subscribe, the resume plan, the replay's end)
+    // and relies on nothing changing in between: a batch must run in its own handler, not inside
+    // a read. (Taking waiting batches in registry() cost resumed clients their missed messages.)
+    Config config;
+    Worker worker{1, config};
+    auto session = std::make_shared<FlushCountingSession>(worker, "127.0.0.1:4");
+    worker.attach(session);
+    worker.post_batch(batch_of(0, "ticker.BTC-USD", 1));
+    EXPECT_FALSE(worker.registry().find("ticker.BTC-USD").has_value()) << "a read ran the batch";
+    EXPECT_EQ(worker.pending_batches(), 1u);
+    EXPECT_EQ(worker.io().poll(), 1u);
+    EXPECT_TRUE(worker.registry().find("ticker.BTC-USD").has_value());
+
+    // A second session attaching does not run it early either: its handler is on its way.
+    worker.post_batch(batch_of(0, "ticker.BTC-USD", 2));
+    auto second = std::make_shared<FlushCountingSession>(worker, "127.0.0.1:5");
+    worker.attach(second);
+    EXPECT_EQ(worker.pending_batches(), 1u);
+    worker.io().restart();
+    EXPECT_EQ(worker.io().poll(), 1u);
+    EXPECT_EQ(worker.registry().topic(*worker.registry().find("ticker.BTC-USD")).latest.seq, 2u);
+    worker.detach(*second);
+    worker.detach(*session);
+}
+
+TEST(IdleWorker, AtMost128BatchesWaitBeforeItTakesThem) {
+    Config config;
+    Worker worker{1, config};
+    for (std::uint64_t seq = 1; seq < 128; ++seq) worker.post_batch(batch_of(0, "ticker.BTC-USD", seq));
+    EXPECT_EQ(worker.io().poll(), 0u);
+    worker.post_batch(batch_of(0, "ticker.BTC-USD", 128));
+    worker.io().restart();
+    EXPECT_EQ(worker.io().poll(), 1u);
+    EXPECT_EQ(worker.pending_batches(), 0u) << "the engine stops for a worker with 256 pending";
+}
+
+TEST(IdleWorker, TheEnginesWorkerIsNeverLeftWithBatches) {
+    Config config;
+    Worker worker{0, config};
+    worker.post_batch(batch_of(0, "ticker.BTC-USD", 1));
+    EXPECT_EQ(worker.io().poll(), 1u);
+    EXPECT_EQ(worker.pending_batches(), 0u);
+}
+
+}  // namespace
+}  // namespace tickgate::gateway
