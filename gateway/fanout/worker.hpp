@@ -58,6 +58,9 @@ public:
     void join();
 
     // Any thread.
+    /// Worker 0, or a worker with sessions: the batch runs in a handler of its own. Any other
+    /// worker keeps it waiting, in order, until a session attaches (before its first request),
+    /// the liveness sweep, or 128 have gathered.
     void post_batch(std::shared_ptr<const UpdateBatch> batch);
     /// A feed state change: sent to every session now, and to sessions that open while it holds.
     void post_status(std::string feed, bool stale, std::string json);
