@@ -44,7 +44,7 @@ import benchlib as B  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The simulator's first symbols (feeds/simulator_feed.cpp): the capture clients' topics.
 CHECK_SYMBOLS = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD"]
-# nats-server's GOGC as deploy/ sets it: at Go's 100 its heap of a few MB is collected ~5 times a
+# nats-server's GOGC as deploy/ sets it: at Go's 100 its heap of a few MB is collected 3-5 times a
 # second at 10,000 messages/s, and each cycle's marking takes CPU from the loop that forwards them.
 DEPLOY_GOGC = 1000
 

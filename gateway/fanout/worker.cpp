@@ -84,10 +84,8 @@ void Worker::post_batch(std::shared_ptr<const UpdateBatch> batch) {
 void Worker::take_inbox() { take_batches(std::numeric_limits<std::size_t>::max()); }
 
 void Worker::take_batches(std::size_t most) {
-    // Batches run one at a time, in order, whoever takes them (a handler inside on_batch, such as
-    // a close's, must not start the next one in the middle).
-    if (taking_inbox_) return;
-    taking_inbox_ = true;
+    // Only handlers, attach() and the sweep call this, never anything inside on_batch, so batches
+    // run one at a time and in order whoever takes them.
     for (std::size_t n = 0; n < most; ++n) {
         std::shared_ptr<const UpdateBatch> batch;
         {
@@ -101,7 +99,6 @@ void Worker::take_batches(std::size_t most) {
         on_batch(*batch);
         pending_batches_.fetch_sub(1, std::memory_order_relaxed);
     }
-    taking_inbox_ = false;
 }
 
 void Worker::on_batch(const UpdateBatch& batch) {

@@ -113,7 +113,7 @@ public:
 
 private:
     void on_batch(const UpdateBatch& batch);
-    /// Runs every batch waiting in inbox_, in order (a no-op when called from inside one).
+    /// Runs every batch waiting in inbox_, in order.
     void take_inbox();
     void take_batches(std::size_t most);
     void flush_dirty();
@@ -154,7 +154,6 @@ private:
     // worker; from then on every batch has its own handler, as if the inbox were not there.
     std::mutex inbox_mutex_;
     std::deque<std::shared_ptr<const UpdateBatch>> inbox_;
-    bool taking_inbox_ = false;  // this worker's thread only
     std::atomic<std::size_t> session_count_{0};
     // Last: destroyed first, while the io_context and the stats its sessions touch still exist.
     std::unique_ptr<UringWriter> uring_;

@@ -205,12 +205,6 @@ TEST_F(WorkerTest, ASessionThatEndsWhileADeferredFlushIsPendingLeavesTheDirtyLis
     EXPECT_EQ(session->flushes, 1);
 }
 
-}  // namespace
-}  // namespace tickgate::gateway
-
-namespace tickgate::gateway {
-namespace {
-
 // A worker other than the engine's with no session is not woken for batches: they wait, in order,
 // until a session attaches (or 128 have gathered), and that session sees them as if they had run.
 std::shared_ptr<UpdateBatch> batch_of(std::uint32_t id, std::string_view topic, std::uint64_t seq) {
