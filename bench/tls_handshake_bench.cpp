@@ -8,6 +8,12 @@
 //   RecordWrite/R/E:    one 300-byte SSL_write on an established connection, R = release buffers,
 //                       E = how the error queue is emptied before it (0 not at all, 1 ERR_clear_error,
 //                       2 ERR_clear_error only when ERR_peek_error finds something: the gateway's way)
+//   RecordWriteAcross/N: the gateway's SSL_write (error queue peeked) to N connections in turn
+//   RecordSeal/N:       the same record made by the gateway's sealer (gateway/tls_record_sealer.hpp,
+//                       the uring backend's way), N connections in turn: N = 100 is one update's
+//                       fan-out, where each connection's state is cold again by its turn
+//   SealerKeys:         deriving a sealer's key and IV from a traffic secret (once per connection
+//                       and per KeyUpdate)
 //   SslNew:             the per-connection SSL object alone
 #include <benchmark/benchmark.h>
 #include <boost/asio/ssl/context.hpp>
@@ -21,9 +27,11 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bench/thread_cpu_clock.hpp"
 #include "gateway/tls.hpp"
+#include "gateway/tls_record_sealer.hpp"
 
 namespace {
 
@@ -142,6 +150,56 @@ void RecordWrite(benchmark::State& state) {
     }
 }
 BENCHMARK(RecordWrite)->ArgsProduct({{1, 0}, {0, 1, 2}});
+
+void RecordWriteAcross(benchmark::State& state) {
+    SSL_CTX* ctx = server_context()->native_handle();
+    std::vector<std::unique_ptr<Pair>> pairs;
+    for (int i = 0; i < state.range(0); ++i) {
+        pairs.push_back(std::make_unique<Pair>(ctx));
+        handshake(*pairs.back(), true);
+        SSL_set0_wbio(pairs.back()->server, BIO_new(BIO_s_null()));
+    }
+    const std::string frame(300, 'x');
+    std::size_t next = 0;
+    for (auto _ : state) {
+        SSL* server = pairs[next]->server;
+        next = next + 1 == pairs.size() ? 0 : next + 1;
+        if (ERR_peek_error() != 0) ERR_clear_error();
+        if (SSL_write(server, frame.data(), static_cast<int>(frame.size())) != static_cast<int>(frame.size()))
+            return state.SkipWithError("SSL_write failed");
+    }
+}
+BENCHMARK(RecordWriteAcross)->Arg(1)->Arg(100);
+
+void RecordSeal(benchmark::State& state) {
+    using tickgate::gateway::RecordCipher;
+    using tickgate::gateway::TlsRecordSealer;
+    std::vector<TlsRecordSealer> sealers(static_cast<std::size_t>(state.range(0)));
+    for (std::size_t i = 0; i < sealers.size(); ++i) {
+        const std::string secret(48, static_cast<char>(i + 1));
+        if (!sealers[i].set_secret(RecordCipher::aes_256_gcm, secret, 0)) return state.SkipWithError("no key");
+    }
+    std::vector<std::string> sinks(sealers.size());
+    const std::string frame(300, 'x');
+    std::size_t next = 0;
+    for (auto _ : state) {
+        std::string& sink = sinks[next];
+        sink.clear();  // as the session's buffer after its send completed
+        if (!sealers[next].seal(tickgate::gateway::kContentApplicationData, frame.data(), frame.size(), sink))
+            return state.SkipWithError("seal failed");
+        next = next + 1 == sealers.size() ? 0 : next + 1;
+    }
+}
+BENCHMARK(RecordSeal)->Arg(1)->Arg(100);
+
+void SealerKeys(benchmark::State& state) {
+    tickgate::gateway::TlsRecordSealer sealer;
+    const std::string secret(48, 's');
+    for (auto _ : state)
+        if (!sealer.set_secret(tickgate::gateway::RecordCipher::aes_256_gcm, secret, 0))
+            return state.SkipWithError("no key");
+}
+BENCHMARK(SealerKeys)->Unit(benchmark::kMicrosecond);
 
 /// What SSL_new costs alone: paid once per accepted connection before any byte is read.
 void SslNew(benchmark::State& state) {

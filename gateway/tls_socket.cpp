@@ -1,5 +1,7 @@
 #include "gateway/tls_socket.hpp"
 
+#include "gateway/tls_record_sealer.hpp"
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <openssl/err.h>
@@ -7,8 +9,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 
 namespace tickgate::gateway {
 namespace asio = boost::asio;
@@ -52,15 +56,35 @@ Want classify(SSL* ssl, int ret, error_code& ec) {
     return Want::nothing;
 }
 
+}  // namespace
+
+namespace tls_detail {
+
 // A minimal socket BIO: send(MSG_NOSIGNAL)/recv on the descriptor. OpenSSL's own socket BIO
 // uses write()/read(), which go through the VFS layer (~6% of the gateway's CPU in the fan-out
 // profile: vfs_write, fdget_pos) and raise SIGPIPE when a client has gone.
 // With a write sink set (set_write_sink), writes append there instead: the records of a batched
 // (io_uring) write, produced in place with no second copy by a memory BIO pair.
+//
+// Sealing (server side, TLS 1.3, with a sink; tls_record_sealer.hpp says why): OpenSSL reports each
+// write traffic secret through the context's key-log callback, and each record it makes through
+// the connection's message callback, so the sealer knows the key and the next record's number.
+// From the first sealed write on, every record on the wire is the sealer's: when OpenSSL still
+// writes one (an alert, the KeyUpdate that answers the peer's), its bytes are dropped here and
+// its content, which the message callback hands over in clear, is sealed in its place.
 struct BioState {
     int fd;
+    std::uint32_t discard = 0;  // bytes of OpenSSL's current record still to drop
+    bool sealing = false;       // every record from now on is the sealer's
+    bool broken = false;        // a record could not be sealed: the stream cannot go on
     std::string* sink = nullptr;
+    TlsRecordSealer sealer;
 };
+}  // namespace tls_detail
+using tls_detail::BioState;
+
+namespace {
+
 BioState& bio_state(BIO* bio) { return *static_cast<BioState*>(BIO_get_data(bio)); }
 int bio_fd(BIO* bio) { return bio_state(bio).fd; }
 
@@ -68,7 +92,15 @@ bool retryable(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == E
 
 int bio_write(BIO* bio, const char* data, int size) {
     BIO_clear_retry_flags(bio);
-    if (std::string* sink = bio_state(bio).sink) {
+    BioState& state = bio_state(bio);
+    if (state.discard > 0) {
+        const auto dropped = std::min<std::uint32_t>(state.discard, static_cast<std::uint32_t>(size));
+        state.discard -= dropped;
+        if (dropped == static_cast<std::uint32_t>(size)) return size;
+        const int rest = bio_write(bio, data + dropped, size - static_cast<int>(dropped));
+        return rest < 0 ? static_cast<int>(dropped) : static_cast<int>(dropped) + rest;
+    }
+    if (std::string* sink = state.sink) {
         sink->append(data, static_cast<std::size_t>(size));
         return size;
     }
@@ -104,9 +136,14 @@ int bio_destroy(BIO* bio) {
     return 1;
 }
 
+int socket_bio_type() {
+    static const int type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR;
+    return type;
+}
+
 const BIO_METHOD* socket_bio_method() {
     static BIO_METHOD* method = [] {
-        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "tickgate socket");
+        BIO_METHOD* m = BIO_meth_new(socket_bio_type(), "tickgate socket");
         BIO_meth_set_write(m, bio_write);
         BIO_meth_set_read(m, bio_read);
         BIO_meth_set_ctrl(m, bio_ctrl);
@@ -114,6 +151,63 @@ const BIO_METHOD* socket_bio_method() {
         return m;
     }();
     return method;
+}
+
+/// The connection's state, when `ssl` is one of TlsSocket's (a context can also serve SSL objects
+/// on other BIOs: tls_handshake_bench's memory pairs).
+BioState* socket_state(const SSL* ssl) {
+    BIO* bio = SSL_get_wbio(ssl);
+    return bio && BIO_method_type(bio) == socket_bio_type() ? static_cast<BioState*>(BIO_get_data(bio)) : nullptr;
+}
+
+/// Puts a record the sealer made where OpenSSL's would have gone: the sink, else the socket (only
+/// SSL_shutdown's close_notify writes without a sink; like OpenSSL's, it goes if the socket takes it).
+void emit(BioState& state, std::uint8_t content_type, const void* data, std::size_t size) {
+    std::string local;
+    std::string& out = state.sink ? *state.sink : local;
+    if (!state.sealer.seal(content_type, data, size, out)) {
+        state.broken = true;
+        return;
+    }
+    if (!state.sink) (void)::send(state.fd, local.data(), local.size(), MSG_NOSIGNAL);
+}
+
+void on_record_message(int write_p, int, int content_type, const void* buf, std::size_t len, SSL* ssl, void*) {
+    if (!write_p) return;
+    BioState* state = socket_state(ssl);
+    if (!state) return;
+    const auto* bytes = static_cast<const unsigned char*>(buf);
+    if (content_type == SSL3_RT_HEADER) {
+        // Called once the record is made, before its bytes go to the BIO.
+        if (state->sealing) state->discard += SSL3_RT_HEADER_LENGTH + (std::uint32_t{bytes[3]} << 8 | bytes[4]);
+        else if (state->sealer.ready()) state->sealer.count_foreign_record();
+        return;
+    }
+    // Called once the message is written; sealed here, it follows OpenSSL's dropped record.
+    if (state->sealing && (content_type == SSL3_RT_ALERT || content_type == SSL3_RT_HANDSHAKE))
+        emit(*state, static_cast<std::uint8_t>(content_type), buf, len);
+}
+
+/// "SERVER_TRAFFIC_SECRET_<N> <client random> <secret>" (the NSS key-log format): the write
+/// secret of the first application keys, and of each after a KeyUpdate. Records under a new key
+/// start again at number 0 (RFC 8446 §5.3).
+void on_key_log(const SSL* ssl, const char* line) {
+    static constexpr std::string_view kLabel = "SERVER_TRAFFIC_SECRET_";
+    BioState* state = socket_state(ssl);
+    if (!state || std::strncmp(line, kLabel.data(), kLabel.size()) != 0) return;
+    const char* hex = std::strrchr(line, ' ');
+    if (!hex) return;
+    ++hex;
+    unsigned char secret[64];
+    std::size_t length = 0;
+    auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+    for (; hex[0] && hex[1] && length < sizeof secret; hex += 2)
+        secret[length++] = static_cast<unsigned char>(nibble(hex[0]) << 4 | nibble(hex[1]));
+    const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+    const RecordCipher aead = cipher ? record_cipher_of_suite(SSL_CIPHER_get_id(cipher)) : RecordCipher::none;
+    const bool ok = state->sealer.set_secret(aead, std::string_view(reinterpret_cast<char*>(secret), length), 0);
+    OPENSSL_cleanse(secret, sizeof secret);
+    if (!ok && state->sealing) state->broken = true;
 }
 
 }  // namespace
@@ -133,6 +227,8 @@ void prepare_tls_context(SSL_CTX* context) {
     // so a resumed one saves the client a certificate check, not latency, and a reconnect storm
     // after a restart is cheaper for the server without them.
     SSL_CTX_set_num_tickets(context, 0);
+    // Hands each write traffic secret to the connection's sealer; nothing is written anywhere.
+    SSL_CTX_set_keylog_callback(context, on_key_log);
 }
 
 void prepare_tls_client_context(SSL_CTX* context) {
@@ -152,16 +248,23 @@ TlsSocket::TlsSocket(TcpSocket socket, SSL_CTX* context, TlsRole role) : socket_
         ssl_ = nullptr;
         return;
     }
-    BIO_set_data(bio, new BioState{socket_.native_handle()});
+    bio_ = new BioState();
+    bio_->fd = socket_.native_handle();
+    BIO_set_data(bio, bio_);
     BIO_set_init(bio, 1);
     SSL_set_bio(ssl_, bio, bio);  // one reference, owned by the SSL object
-    if (role == TlsRole::client) SSL_set_connect_state(ssl_);
-    else SSL_set_accept_state(ssl_);
+    if (role == TlsRole::client) {
+        SSL_set_connect_state(ssl_);
+    } else {
+        SSL_set_accept_state(ssl_);
+        SSL_set_msg_callback(ssl_, on_record_message);
+    }
 }
 
 TlsSocket::TlsSocket(TlsSocket&& other) noexcept
-    : socket_(std::move(other.socket_)), ssl_(other.ssl_), fatal_(other.fatal_) {
+    : socket_(std::move(other.socket_)), ssl_(other.ssl_), bio_(other.bio_), fatal_(other.fatal_) {
     other.ssl_ = nullptr;
+    other.bio_ = nullptr;
 }
 
 void TlsSocket::note_error(const error_code& ec) noexcept {
@@ -179,7 +282,7 @@ void TlsSocket::send_close_notify() noexcept {
 }
 
 void TlsSocket::set_write_sink(std::string* sink) noexcept {
-    if (ssl_) bio_state(SSL_get_wbio(ssl_)).sink = sink;
+    if (bio_) bio_->sink = sink;
 }
 
 TlsSocket::~TlsSocket() {
@@ -213,10 +316,37 @@ std::size_t TlsSocket::read_now(void* data, std::size_t size, Want& want, error_
     return 0;
 }
 
+bool TlsSocket::sealing() const noexcept { return bio_ && bio_->sealing; }
+
+std::size_t TlsSocket::seal_now(const void* data, std::size_t size, error_code& ec) {
+    BioState& state = *bio_;
+    // RFC 8446 §4.6.3: a peer's KeyUpdate asking for ours is answered before our next data. OpenSSL
+    // would send it at its next SSL_write; here it is asked for, and sealed as it goes out.
+    if (!state.broken && SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
+        ensure_error_queue_empty();
+        if (SSL_key_update(ssl_, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(ssl_) != 1) state.broken = true;
+        ensure_error_queue_empty();
+    }
+    if (state.broken || !state.sink || !state.sealer.seal(kContentApplicationData, data, size, *state.sink)) {
+        fatal_ = true;
+        ec = error_code(EPROTO, boost::system::system_category());
+        return 0;
+    }
+    return size;
+}
+
 std::size_t TlsSocket::write_now(const void* data, std::size_t size, Want& want, error_code& ec) {
     want = Want::nothing;
     if (!ssl_) return ec = asio::error::no_memory, 0;
     if (!socket_.is_open()) return ec = asio::error::bad_descriptor, 0;
+    if (size == 0) return 0;
+    // Sealing starts at a sink write once OpenSSL has reported the key and owes nothing on the wire.
+    if (BioState& state = *bio_; state.sealing) return seal_now(data, size, ec);
+    else if (state.sink && state.sealer.ready() && !fatal_ && SSL_is_init_finished(ssl_) && !SSL_want_write(ssl_) &&
+             !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
+        state.sealing = true;
+        return seal_now(data, size, ec);
+    }
     std::size_t total = 0;
     // Partial-write mode hands back progress one record (16 KiB) at a time; keep going until the
     // socket is full or everything is out.

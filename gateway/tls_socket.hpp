@@ -28,6 +28,10 @@ typedef struct ssl_ctx_st SSL_CTX;
 
 namespace tickgate::gateway {
 
+namespace tls_detail {
+struct BioState;  // the connection's BIO: its descriptor, sink and sealer (tls_socket.cpp)
+}
+
 using TcpSocket = boost::asio::ip::tcp::socket;
 
 /// What a non-blocking operation needs before it can make progress.
@@ -61,10 +65,15 @@ public:
     /// Encrypts and sends as much of [data, size) as the socket takes. A write cut short by a full
     /// socket must be retried with the same bytes (OpenSSL already holds the record it started).
     std::size_t write_now(const void* data, std::size_t size, Want& want, boost::system::error_code& ec);
-    /// From now on OpenSSL appends its records to `*sink` instead of sending them (nullptr: back
-    /// to the socket), so a batch writer can send them; write_now() then always takes everything.
-    /// Reads still come from the socket. `*sink` must outlive the setting.
+    /// From now on records are appended to `*sink` instead of being sent (nullptr: back to the
+    /// socket), so a batch writer can send them; write_now() then always takes everything. Reads
+    /// still come from the socket. `*sink` must outlive the setting.
+    /// On a TLS 1.3 server connection the first write_now() into a sink also hands the write
+    /// side's records to a TlsRecordSealer (gateway/tls_record_sealer.hpp) for good: after that,
+    /// data can only be written into a sink.
     void set_write_sink(std::string* sink) noexcept;
+    /// True once this connection's records are made by its sealer rather than by SSL_write.
+    bool sealing() const noexcept;
     /// Sends this side's close_notify (RFC 8446 §6.1: before closing the write side, unless an
     /// error alert went out), straight to the socket, once and without waiting: a socket too full
     /// to take the 24-byte alert now goes without it. Nothing after a fatal error, when OpenSSL
@@ -149,12 +158,18 @@ private:
         });
     }
 
+    /// write_now() once sealing: [data, size) sealed into the sink, after the KeyUpdate OpenSSL owes.
+    std::size_t seal_now(const void* data, std::size_t size, boost::system::error_code& ec);
+
     /// Notes a failed call: after a fatal error (anything but the peer's own close_notify)
     /// SSL_shutdown must not be called.
     void note_error(const boost::system::error_code& ec) noexcept;
 
     TcpSocket socket_;
     SSL* ssl_ = nullptr;
+    // Owned by ssl_'s BIO; kept here so that a write does not touch the SSL object and the BIO,
+    // cold in cache when the fan-out comes round to this connection, to find it.
+    tls_detail::BioState* bio_ = nullptr;
     bool fatal_ = false;
 };
 
