@@ -1,11 +1,13 @@
 #include "gateway/tls_record_sealer.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
 #include <cstring>
+#include <new>
 
 namespace tickgate::gateway {
 namespace {
@@ -106,6 +108,11 @@ EVP_CIPHER_CTX* thread_context(RecordCipher cipher) noexcept {
 
 }  // namespace
 
+TlsRecordSealer::~TlsRecordSealer() {
+    OPENSSL_cleanse(key_.data(), key_.size());
+    OPENSSL_cleanse(iv_.data(), iv_.size());
+}
+
 RecordCipher record_cipher_of_suite(std::uint32_t id) noexcept {
     switch (id) {
     case TLS1_3_CK_AES_128_GCM_SHA256: return RecordCipher::aes_128_gcm;
@@ -117,8 +124,10 @@ RecordCipher record_cipher_of_suite(std::uint32_t id) noexcept {
 
 bool TlsRecordSealer::set_secret(RecordCipher cipher, std::string_view secret, std::uint64_t next_sequence) noexcept {
     cipher_ = RecordCipher::none;
-    if (cipher == RecordCipher::none) return false;
+    if (cipher == RecordCipher::none || !thread_context(cipher)) return false;
     const CipherSpec& spec = spec_of(cipher);
+    // A traffic secret is as long as the suite's hash.
+    if (secret.size() != (std::strcmp(spec.digest, "SHA384") == 0 ? 48u : 32u)) return false;
     if (!expand_label(spec, secret, "key", key_.data(), spec.key_length) ||
         !expand_label(spec, secret, "iv", iv_.data(), iv_.size()))
         return false;
@@ -138,7 +147,13 @@ bool TlsRecordSealer::seal(std::uint8_t content_type, const void* data, std::siz
         const std::size_t fragment = size < kMaxFragment ? size : kMaxFragment;
         const std::size_t length = fragment + 1 + 16;  // TLSInnerPlaintext's type byte, the tag
         const std::size_t at = out.size();
-        out.resize(at + 5 + length);
+        try {
+            out.resize(at + 5 + length);
+        } catch (const std::bad_alloc&) {
+            out.resize(start);
+            sequence_ = first_sequence;
+            return false;
+        }
         auto* record = reinterpret_cast<unsigned char*>(out.data() + at);
         // The outer header is also the AEAD's additional data (RFC 8446 §5.2).
         record[0] = kContentApplicationData;

@@ -35,6 +35,11 @@ inline constexpr std::uint8_t kContentApplicationData = 23;
 
 class TlsRecordSealer {
 public:
+    TlsRecordSealer() = default;
+    TlsRecordSealer(const TlsRecordSealer&) = default;
+    TlsRecordSealer& operator=(const TlsRecordSealer&) = default;
+    ~TlsRecordSealer();  // wipes the key
+
     /// Largest plaintext in one record (RFC 8446 §5.1: 2^14).
     static constexpr std::size_t kMaxFragment = 16384;
     /// What a record adds to its plaintext: the header, the content type byte and the tag.

@@ -69,14 +69,17 @@ namespace tls_detail {
 // Sealing (server side, TLS 1.3, with a sink; tls_record_sealer.hpp says why): OpenSSL reports each
 // write traffic secret through the context's key-log callback, and each record it makes through
 // the connection's message callback, so the sealer knows the key and the next record's number.
-// From the first sealed write on, every record on the wire is the sealer's: when OpenSSL still
-// writes one (an alert, the KeyUpdate that answers the peer's), its bytes are dropped here and
-// its content, which the message callback hands over in clear, is sealed in its place.
+// Sealing starts only once OpenSSL owes the wire nothing (every record it made went through the
+// BIO). From then on every record on the wire is the sealer's: when OpenSSL still writes one (an
+// alert, the KeyUpdate that answers the peer's), its bytes are dropped here and its content, which
+// the message callback hands over in clear, is sealed in its place.
 struct BioState {
     int fd;
-    std::uint32_t discard = 0;  // bytes of OpenSSL's current record still to drop
-    bool sealing = false;       // every record from now on is the sealer's
-    bool broken = false;        // a record could not be sealed: the stream cannot go on
+    std::uint32_t owed = 0;             // bytes of records OpenSSL made that the BIO has not taken
+    bool sealing = false;               // every record from now on is the sealer's
+    bool broken = false;                // a record could not be sealed: the stream cannot go on
+    bool rekey_pending = false;         // our KeyUpdate is out, OpenSSL has not reported the new key
+    bool key_update_requested = false;  // the peer asked for our KeyUpdate
     std::string* sink = nullptr;
     TlsRecordSealer sealer;
 };
@@ -93,18 +96,17 @@ bool retryable(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == E
 int bio_write(BIO* bio, const char* data, int size) {
     BIO_clear_retry_flags(bio);
     BioState& state = bio_state(bio);
-    if (state.discard > 0) {
-        const auto dropped = std::min<std::uint32_t>(state.discard, static_cast<std::uint32_t>(size));
-        state.discard -= dropped;
-        if (dropped == static_cast<std::uint32_t>(size)) return size;
-        const int rest = bio_write(bio, data + dropped, size - static_cast<int>(dropped));
-        return rest < 0 ? static_cast<int>(dropped) : static_cast<int>(dropped) + rest;
-    }
+    // Sealing: OpenSSL's record is under a key and number the wire has moved past; its content is
+    // sealed in its place by on_record_message.
+    if (state.sealing) return size;
+    auto took = [&state](std::size_t n) { state.owed -= std::min<std::uint32_t>(state.owed, static_cast<std::uint32_t>(n)); };
     if (std::string* sink = state.sink) {
         sink->append(data, static_cast<std::size_t>(size));
+        took(static_cast<std::size_t>(size));
         return size;
     }
     const ssize_t n = ::send(bio_fd(bio), data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+    if (n >= 0) took(static_cast<std::size_t>(n));
     if (n >= 0) return static_cast<int>(n);
     if (retryable(errno)) BIO_set_retry_write(bio);
     return -1;
@@ -172,20 +174,35 @@ void emit(BioState& state, std::uint8_t content_type, const void* data, std::siz
     if (!state.sink) (void)::send(state.fd, local.data(), local.size(), MSG_NOSIGNAL);
 }
 
+constexpr unsigned char kKeyUpdate = 24;  // HandshakeType key_update (RFC 8446 §4)
+
 void on_record_message(int write_p, int, int content_type, const void* buf, std::size_t len, SSL* ssl, void*) {
-    if (!write_p) return;
     BioState* state = socket_state(ssl);
     if (!state) return;
     const auto* bytes = static_cast<const unsigned char*>(buf);
-    if (content_type == SSL3_RT_HEADER) {
-        // Called once the record is made, before its bytes go to the BIO.
-        if (state->sealing) state->discard += SSL3_RT_HEADER_LENGTH + (std::uint32_t{bytes[3]} << 8 | bytes[4]);
-        else if (state->sealer.ready()) state->sealer.count_foreign_record();
+    if (!write_p) {
+        // KeyUpdate { HandshakeType 24, uint24 length 1, KeyUpdateRequest }: 1 = update_requested.
+        if (content_type == SSL3_RT_HANDSHAKE && len >= 5 && bytes[0] == kKeyUpdate && bytes[4] == 1)
+            state->key_update_requested = true;
         return;
     }
-    // Called once the message is written; sealed here, it follows OpenSSL's dropped record.
-    if (state->sealing && (content_type == SSL3_RT_ALERT || content_type == SSL3_RT_HANDSHAKE))
+    if (content_type == SSL3_RT_HEADER) {
+        // Called once the record is made, before its bytes go to the BIO.
+        if (state->sealing) return;
+        state->owed += SSL3_RT_HEADER_LENGTH + (std::uint32_t{bytes[3]} << 8 | bytes[4]);
+        if (state->sealer.ready()) state->sealer.count_foreign_record();
+        return;
+    }
+    // Called once the message is written; sealed here, it follows OpenSSL's dropped record. After
+    // our KeyUpdate nothing may go out until OpenSSL reports the key it now expects us to use.
+    if (state->sealing && (content_type == SSL3_RT_ALERT || content_type == SSL3_RT_HANDSHAKE)) {
+        if (state->rekey_pending) {
+            state->broken = true;
+            return;
+        }
         emit(*state, static_cast<std::uint8_t>(content_type), buf, len);
+        if (content_type == SSL3_RT_HANDSHAKE && len > 0 && bytes[0] == kKeyUpdate) state->rekey_pending = true;
+    }
 }
 
 /// "SERVER_TRAFFIC_SECRET_<N> <client random> <secret>" (the NSS key-log format): the write
@@ -205,9 +222,14 @@ void on_key_log(const SSL* ssl, const char* line) {
         secret[length++] = static_cast<unsigned char>(nibble(hex[0]) << 4 | nibble(hex[1]));
     const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
     const RecordCipher aead = cipher ? record_cipher_of_suite(SSL_CIPHER_get_id(cipher)) : RecordCipher::none;
+    // A failure here must not reach the handshake's SSL_get_error as the handshake's own: the
+    // connection then only stays on SSL_write (or, already sealing, is closed on its next write).
+    ERR_set_mark();
     const bool ok = state->sealer.set_secret(aead, std::string_view(reinterpret_cast<char*>(secret), length), 0);
+    ERR_pop_to_mark();
     OPENSSL_cleanse(secret, sizeof secret);
-    if (!ok && state->sealing) state->broken = true;
+    if (ok) state->rekey_pending = false;
+    else if (state->sealing) state->broken = true;
 }
 
 }  // namespace
@@ -320,14 +342,23 @@ bool TlsSocket::sealing() const noexcept { return bio_ && bio_->sealing; }
 
 std::size_t TlsSocket::seal_now(const void* data, std::size_t size, error_code& ec) {
     BioState& state = *bio_;
+    // What OpenSSL's SSL_write would refuse is refused here too.
+    const bool writable = state.sink && !state.broken && !fatal_ && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN);
     // RFC 8446 §4.6.3: a peer's KeyUpdate asking for ours is answered before our next data. OpenSSL
     // would send it at its next SSL_write; here it is asked for, and sealed as it goes out.
-    if (!state.broken && SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
-        ensure_error_queue_empty();
-        if (SSL_key_update(ssl_, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(ssl_) != 1) state.broken = true;
-        ensure_error_queue_empty();
+    if (writable && state.key_update_requested) {
+        state.key_update_requested = false;
+        if (SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
+            ensure_error_queue_empty();
+            if (SSL_key_update(ssl_, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(ssl_) != 1)
+                state.broken = true;
+            ensure_error_queue_empty();
+        }
     }
-    if (state.broken || !state.sink || !state.sealer.seal(kContentApplicationData, data, size, *state.sink)) {
+    // rekey_pending here: this OpenSSL did not report the key after its KeyUpdate (it logs
+    // SERVER_TRAFFIC_SECRET_N since 3.0.7); what we would seal the client could not read.
+    if (!writable || state.broken || state.rekey_pending ||
+        !state.sealer.seal(kContentApplicationData, data, size, *state.sink)) {
         fatal_ = true;
         ec = error_code(EPROTO, boost::system::system_category());
         return 0;
@@ -340,10 +371,13 @@ std::size_t TlsSocket::write_now(const void* data, std::size_t size, Want& want,
     if (!ssl_) return ec = asio::error::no_memory, 0;
     if (!socket_.is_open()) return ec = asio::error::bad_descriptor, 0;
     if (size == 0) return 0;
-    // Sealing starts at a sink write once OpenSSL has reported the key and owes nothing on the wire.
+    // Sealing starts at a sink write once OpenSSL has reported the key and owes nothing on the
+    // wire, unless the client negotiated smaller records (max_fragment_length, RFC 6066 §4), which
+    // OpenSSL's SSL_write keeps to.
     if (BioState& state = *bio_; state.sealing) return seal_now(data, size, ec);
-    else if (state.sink && state.sealer.ready() && !fatal_ && SSL_is_init_finished(ssl_) && !SSL_want_write(ssl_) &&
-             !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
+    else if (state.sink && state.owed == 0 && state.sealer.ready() && !fatal_ && SSL_is_init_finished(ssl_) &&
+             !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) &&
+             SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl_)) == TLSEXT_max_fragment_length_DISABLED) {
         state.sealing = true;
         return seal_now(data, size, ec);
     }

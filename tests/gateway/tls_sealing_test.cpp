@@ -9,6 +9,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <gtest/gtest.h>
+
+#include "tests/gateway/byte_pattern.hpp"
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -36,22 +38,15 @@ std::shared_ptr<asio::ssl::context> server_context() {
     return context;
 }
 
-std::string pattern(std::size_t size, unsigned seed) {
-    std::string s(size, '\0');
-    std::uint32_t x = seed * 2654435761u + 1;
-    for (auto& c : s) {
-        x = x * 1664525u + 1013904223u;
-        c = static_cast<char>(x >> 24);
-    }
-    return s;
-}
+std::string pattern(std::size_t size, unsigned seed) { return testing::byte_pattern(size, seed); }
 
 /// A server TlsSocket and a plain OpenSSL client on the two ends of one loopback connection.
 class Connection {
 public:
-    explicit Connection(const char* suites, int max_version = TLS1_3_VERSION)
+    explicit Connection(const char* suites, int max_version = TLS1_3_VERSION, std::uint8_t max_fragment_length = 0)
         : client_context_(SSL_CTX_new(TLS_client_method())) {
         SSL_CTX_set_max_proto_version(client_context_, max_version);
+        if (max_fragment_length) SSL_CTX_set_tlsext_max_fragment_length(client_context_, max_fragment_length);
         if (max_version == TLS1_3_VERSION) SSL_CTX_set_ciphersuites(client_context_, suites);
         SSL_CTX_set_verify(client_context_, SSL_VERIFY_NONE, nullptr);
         tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -118,6 +113,29 @@ public:
             }
         }
         return out;
+    }
+
+    /// Sets the sink and sends one 300-byte message through it, read back by the client: the
+    /// connection is sealing from here on.
+    void start_sealing(std::string& records, unsigned seed) {
+        boost::system::error_code ec;
+        server_->set_write_sink(&records);
+        const std::string message = testing::byte_pattern(300, seed);
+        Want want = Want::nothing;
+        ASSERT_EQ(server_->write_now(message.data(), message.size(), want, ec), message.size()) << ec.message();
+        send_records(records);
+        ASSERT_EQ(client_read(message.size()), message);
+        ASSERT_TRUE(server_->sealing());
+    }
+
+    /// Reads on the client until it gets something other than "want read": the SSL error code.
+    int client_read_until_not_wanting() {
+        char buffer[64];
+        int error = SSL_ERROR_WANT_READ;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (error == SSL_ERROR_WANT_READ && std::chrono::steady_clock::now() < deadline)
+            error = SSL_get_error(client_, SSL_read(client_, buffer, sizeof buffer));
+        return error;
     }
 
     /// The server reads until `size` bytes of plaintext came or it fails; returns what it read.
@@ -191,12 +209,7 @@ TEST(TlsSealing, AClientsKeyUpdateRequestIsAnsweredAndTheNewKeyUsed) {
     Connection c("TLS_AES_256_GCM_SHA384");
     boost::system::error_code ec;
     std::string records;
-    c.server().set_write_sink(&records);
-    const std::string before = pattern(300, 3);
-    ASSERT_EQ(server_write(c.server(), before, ec), before.size());
-    c.send_records(records);
-    ASSERT_EQ(c.client_read(before.size()), before);
-    ASSERT_TRUE(c.server().sealing());
+    ASSERT_NO_FATAL_FAILURE(c.start_sealing(records, 3));
 
     // The client updates its key and asks the server to do the same (RFC 8446 §4.6.3).
     ASSERT_EQ(SSL_key_update(c.client(), SSL_KEY_UPDATE_REQUESTED), 1);
@@ -227,22 +240,10 @@ TEST(TlsSealing, AClientsKeyUpdateRequestIsAnsweredAndTheNewKeyUsed) {
 
 TEST(TlsSealing, CloseNotifyAfterSealingEndsTheClientsStreamCleanly) {
     Connection c("TLS_AES_128_GCM_SHA256");
-    boost::system::error_code ec;
     std::string records;
-    c.server().set_write_sink(&records);
-    const std::string message = pattern(300, 4);
-    ASSERT_EQ(server_write(c.server(), message, ec), message.size());
-    c.send_records(records);
-    ASSERT_EQ(c.client_read(message.size()), message);
+    ASSERT_NO_FATAL_FAILURE(c.start_sealing(records, 4));
     c.server().send_close_notify();
-    char buffer[64];
-    int n = -1, error = SSL_ERROR_WANT_READ;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (error == SSL_ERROR_WANT_READ && std::chrono::steady_clock::now() < deadline) {
-        n = SSL_read(c.client(), buffer, sizeof buffer);
-        error = SSL_get_error(c.client(), n);
-    }
-    EXPECT_EQ(error, SSL_ERROR_ZERO_RETURN) << ERR_reason_error_string(ERR_peek_error());
+    EXPECT_EQ(c.client_read_until_not_wanting(), SSL_ERROR_ZERO_RETURN) << ERR_reason_error_string(ERR_peek_error());
     ERR_clear_error();
 }
 
@@ -250,11 +251,7 @@ TEST(TlsSealing, AnAlertOpenSslSendsWhileSealingReachesTheClientReadable) {
     Connection c("TLS_AES_256_GCM_SHA384");
     boost::system::error_code ec;
     std::string records;
-    c.server().set_write_sink(&records);
-    const std::string message = pattern(300, 5);
-    ASSERT_EQ(server_write(c.server(), message, ec), message.size());
-    c.send_records(records);
-    ASSERT_EQ(c.client_read(message.size()), message);
+    ASSERT_NO_FATAL_FAILURE(c.start_sealing(records, 5));
     // An application-data record no key made: the server must answer bad_record_mac.
     std::string forged = {23, 3, 3, 0, 40};
     forged += pattern(40, 6);
@@ -264,17 +261,62 @@ TEST(TlsSealing, AnAlertOpenSslSendsWhileSealingReachesTheClientReadable) {
     ASSERT_TRUE(ec) << "the forged record is refused";
     ASSERT_FALSE(records.empty()) << "OpenSSL's alert was sealed into the sink";
     c.send_records(records);
-    char buffer[64];
-    int error = SSL_ERROR_WANT_READ;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (error == SSL_ERROR_WANT_READ && std::chrono::steady_clock::now() < deadline)
-        error = SSL_get_error(c.client(), SSL_read(c.client(), buffer, sizeof buffer));
-    ASSERT_EQ(error, SSL_ERROR_SSL);
+    ASSERT_EQ(c.client_read_until_not_wanting(), SSL_ERROR_SSL);
     // The client decrypted the alert: it reports the server's bad_record_mac, not a record of
     // its own it could not decrypt (SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC).
     EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), SSL_AD_REASON_OFFSET + SSL_AD_BAD_RECORD_MAC)
         << ERR_reason_error_string(ERR_peek_error());
     ERR_clear_error();
+}
+
+TEST(TlsSealing, AKeyUpdateRequestedBeforeSealingStartsIsAnsweredFirst) {
+    Connection c("TLS_AES_128_GCM_SHA256");
+    boost::system::error_code ec;
+    ASSERT_EQ(SSL_key_update(c.client(), SSL_KEY_UPDATE_REQUESTED), 1);
+    ASSERT_EQ(SSL_write(c.client(), "ping", 4), 4);
+    EXPECT_EQ(c.server_read(4, ec), "ping");
+    std::string records;
+    c.server().set_write_sink(&records);
+    const std::string message = pattern(2000, 50);
+    ASSERT_EQ(server_write(c.server(), message, ec), message.size());
+    EXPECT_TRUE(c.server().sealing());
+    c.send_records(records);
+    EXPECT_EQ(c.client_read(message.size()), message);
+    EXPECT_EQ(c.key_updates_received(), 1);
+}
+
+TEST(TlsSealing, SealingGoesOnUnderTheKeyOpenSslMovedTo) {
+    // OpenSSL answers the request itself (a write before the sink), under the new key its records
+    // go on at number 0; the sealer must count them from there.
+    Connection c("TLS_AES_256_GCM_SHA384");
+    boost::system::error_code ec;
+    ASSERT_EQ(SSL_key_update(c.client(), SSL_KEY_UPDATE_REQUESTED), 1);
+    ASSERT_EQ(SSL_write(c.client(), "ping", 4), 4);
+    EXPECT_EQ(c.server_read(4, ec), "ping");
+    const std::string first = pattern(700, 51);
+    ASSERT_EQ(server_write(c.server(), first, ec), first.size());
+    ASSERT_EQ(c.client_read(first.size()), first);
+    EXPECT_EQ(c.key_updates_received(), 1);
+    std::string records;
+    c.server().set_write_sink(&records);
+    const std::string sealed = pattern(700, 52);
+    ASSERT_EQ(server_write(c.server(), sealed, ec), sealed.size());
+    EXPECT_TRUE(c.server().sealing());
+    c.send_records(records);
+    EXPECT_EQ(c.client_read(sealed.size()), sealed);
+}
+
+TEST(TlsSealing, AClientThatAskedForSmallRecordsIsLeftToOpenSsl) {
+    // max_fragment_length (RFC 6066 §4): 512-byte records, which the sealer does not make.
+    Connection c("TLS_AES_128_GCM_SHA256", TLS1_3_VERSION, TLSEXT_max_fragment_length_512);
+    boost::system::error_code ec;
+    std::string records;
+    c.server().set_write_sink(&records);
+    const std::string message = pattern(3000, 53);
+    ASSERT_EQ(server_write(c.server(), message, ec), message.size());
+    EXPECT_FALSE(c.server().sealing());
+    c.send_records(records);
+    EXPECT_EQ(c.client_read(message.size()), message);
 }
 
 TEST(TlsSealing, Tls12IsLeftToOpenSsl) {
