@@ -177,7 +177,7 @@ void RecordSeal(benchmark::State& state) {
     std::vector<TlsRecordSealer> sealers(static_cast<std::size_t>(state.range(0)));
     for (std::size_t i = 0; i < sealers.size(); ++i) {
         const std::string secret(48, static_cast<char>(i + 1));
-        if (!sealers[i].set_secret(RecordCipher::aes_256_gcm, secret, 0)) return state.SkipWithError("no key");
+        if (!sealers[i].set_secret(RecordCipher::aes_256_gcm, secret)) return state.SkipWithError("no key");
     }
     std::vector<std::string> sinks(sealers.size());
     const std::string frame(300, 'x');
@@ -196,7 +196,7 @@ void SealerKeys(benchmark::State& state) {
     tickgate::gateway::TlsRecordSealer sealer;
     const std::string secret(48, 's');
     for (auto _ : state)
-        if (!sealer.set_secret(tickgate::gateway::RecordCipher::aes_256_gcm, secret, 0))
+        if (!sealer.set_secret(tickgate::gateway::RecordCipher::aes_256_gcm, secret))
             return state.SkipWithError("no key");
 }
 BENCHMARK(SealerKeys)->Unit(benchmark::kMicrosecond);

@@ -46,9 +46,10 @@ public:
     static constexpr std::size_t kOverhead = 5 + 1 + 16;
 
     /// Takes a traffic secret of the connection's write side (RFC 8446 §7.1: *_traffic_secret_N)
-    /// and derives its key and IV (§7.3); the next record is number `next_sequence` under it.
-    /// False, and nothing usable, when the cipher is `none` or the derivation fails.
-    bool set_secret(RecordCipher cipher, std::string_view secret, std::uint64_t next_sequence) noexcept;
+    /// and derives its key and IV (§7.3); records under it are numbered from 0 (§5.3). False, and
+    /// nothing usable, when the cipher is `none`, the secret is not the suite's hash long, or the
+    /// derivation fails.
+    bool set_secret(RecordCipher cipher, std::string_view secret) noexcept;
     bool ready() const noexcept { return cipher_ != RecordCipher::none; }
     /// A record under the current key was made elsewhere (by OpenSSL): ours come after it.
     void count_foreign_record() noexcept { ++sequence_; }

@@ -80,6 +80,7 @@ struct BioState {
     bool broken = false;                // a record could not be sealed: the stream cannot go on
     bool rekey_pending = false;         // our KeyUpdate is out, OpenSSL has not reported the new key
     bool key_update_requested = false;  // the peer asked for our KeyUpdate
+    bool alert_sent = false;            // close_notify or a fatal alert: no more data (RFC 8446 §6)
     std::string* sink = nullptr;
     TlsRecordSealer sealer;
 };
@@ -99,15 +100,16 @@ int bio_write(BIO* bio, const char* data, int size) {
     // Sealing: OpenSSL's record is under a key and number the wire has moved past; its content is
     // sealed in its place by on_record_message.
     if (state.sealing) return size;
-    auto took = [&state](std::size_t n) { state.owed -= std::min<std::uint32_t>(state.owed, static_cast<std::uint32_t>(n)); };
+    const auto took = [&state](int n) {
+        state.owed -= std::min(state.owed, static_cast<std::uint32_t>(n));
+        return n;
+    };
     if (std::string* sink = state.sink) {
         sink->append(data, static_cast<std::size_t>(size));
-        took(static_cast<std::size_t>(size));
-        return size;
+        return took(size);
     }
     const ssize_t n = ::send(bio_fd(bio), data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
-    if (n >= 0) took(static_cast<std::size_t>(n));
-    if (n >= 0) return static_cast<int>(n);
+    if (n >= 0) return took(static_cast<int>(n));
     if (retryable(errno)) BIO_set_retry_write(bio);
     return -1;
 }
@@ -180,6 +182,7 @@ void on_record_message(int write_p, int, int content_type, const void* buf, std:
     BioState* state = socket_state(ssl);
     if (!state) return;
     const auto* bytes = static_cast<const unsigned char*>(buf);
+    if (write_p && content_type == SSL3_RT_ALERT) state->alert_sent = true;
     if (!write_p) {
         // KeyUpdate { HandshakeType 24, uint24 length 1, KeyUpdateRequest }: 1 = update_requested.
         if (content_type == SSL3_RT_HANDSHAKE && len >= 5 && bytes[0] == kKeyUpdate && bytes[4] == 1)
@@ -225,7 +228,7 @@ void on_key_log(const SSL* ssl, const char* line) {
     // A failure here must not reach the handshake's SSL_get_error as the handshake's own: the
     // connection then only stays on SSL_write (or, already sealing, is closed on its next write).
     ERR_set_mark();
-    const bool ok = state->sealer.set_secret(aead, std::string_view(reinterpret_cast<char*>(secret), length), 0);
+    const bool ok = state->sealer.set_secret(aead, std::string_view(reinterpret_cast<char*>(secret), length));
     ERR_pop_to_mark();
     OPENSSL_cleanse(secret, sizeof secret);
     if (ok) state->rekey_pending = false;
@@ -342,8 +345,9 @@ bool TlsSocket::sealing() const noexcept { return bio_ && bio_->sealing; }
 
 std::size_t TlsSocket::seal_now(const void* data, std::size_t size, error_code& ec) {
     BioState& state = *bio_;
-    // What OpenSSL's SSL_write would refuse is refused here too.
-    const bool writable = state.sink && !state.broken && !fatal_ && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN);
+    // What OpenSSL's SSL_write would refuse is refused here too. Nothing here reads the SSL object,
+    // cold in cache by this connection's turn, unless a KeyUpdate is owed.
+    const bool writable = state.sink && !state.broken && !fatal_ && !state.alert_sent;
     // RFC 8446 §4.6.3: a peer's KeyUpdate asking for ours is answered before our next data. OpenSSL
     // would send it at its next SSL_write; here it is asked for, and sealed as it goes out.
     if (writable && state.key_update_requested) {
@@ -375,8 +379,8 @@ std::size_t TlsSocket::write_now(const void* data, std::size_t size, Want& want,
     // wire, unless the client negotiated smaller records (max_fragment_length, RFC 6066 §4), which
     // OpenSSL's SSL_write keeps to.
     if (BioState& state = *bio_; state.sealing) return seal_now(data, size, ec);
-    else if (state.sink && state.owed == 0 && state.sealer.ready() && !fatal_ && SSL_is_init_finished(ssl_) &&
-             !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) &&
+    else if (state.sink && state.owed == 0 && state.sealer.ready() && !fatal_ && !state.alert_sent &&
+             SSL_is_init_finished(ssl_) &&
              SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl_)) == TLSEXT_max_fragment_length_DISABLED) {
         state.sealing = true;
         return seal_now(data, size, ec);

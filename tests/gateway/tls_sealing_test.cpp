@@ -128,6 +128,16 @@ public:
         ASSERT_TRUE(server_->sealing());
     }
 
+    /// The client updates its key and asks the server for the same (RFC 8446 §4.6.3), then sends
+    /// `note`, which the server reads.
+    void client_asks_for_key_update(const std::string& note) {
+        ASSERT_EQ(SSL_key_update(client_, SSL_KEY_UPDATE_REQUESTED), 1);
+        ASSERT_EQ(SSL_write(client_, note.data(), static_cast<int>(note.size())), static_cast<int>(note.size()));
+        boost::system::error_code ec;
+        ASSERT_EQ(server_read(note.size(), ec), note);
+        ASSERT_FALSE(ec) << ec.message();
+    }
+
     /// Reads on the client until it gets something other than "want read": the SSL error code.
     int client_read_until_not_wanting() {
         char buffer[64];
@@ -211,11 +221,7 @@ TEST(TlsSealing, AClientsKeyUpdateRequestIsAnsweredAndTheNewKeyUsed) {
     std::string records;
     ASSERT_NO_FATAL_FAILURE(c.start_sealing(records, 3));
 
-    // The client updates its key and asks the server to do the same (RFC 8446 §4.6.3).
-    ASSERT_EQ(SSL_key_update(c.client(), SSL_KEY_UPDATE_REQUESTED), 1);
-    ASSERT_EQ(SSL_write(c.client(), "ping", 4), 4);
-    EXPECT_EQ(c.server_read(4, ec), "ping");
-    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_NO_FATAL_FAILURE(c.client_asks_for_key_update("ping"));
 
     std::string after;
     for (unsigned i = 0; i < 5; ++i) {
@@ -228,9 +234,7 @@ TEST(TlsSealing, AClientsKeyUpdateRequestIsAnsweredAndTheNewKeyUsed) {
     EXPECT_EQ(c.key_updates_received(), 1) << "the server answers with a KeyUpdate of its own";
 
     // Twice: the sealer follows every key, not only the first update.
-    ASSERT_EQ(SSL_key_update(c.client(), SSL_KEY_UPDATE_REQUESTED), 1);
-    ASSERT_EQ(SSL_write(c.client(), "pong", 4), 4);
-    EXPECT_EQ(c.server_read(4, ec), "pong");
+    ASSERT_NO_FATAL_FAILURE(c.client_asks_for_key_update("pong"));
     const std::string last = pattern(1000, 30);
     ASSERT_EQ(server_write(c.server(), last, ec), last.size());
     c.send_records(records);
@@ -272,9 +276,7 @@ TEST(TlsSealing, AnAlertOpenSslSendsWhileSealingReachesTheClientReadable) {
 TEST(TlsSealing, AKeyUpdateRequestedBeforeSealingStartsIsAnsweredFirst) {
     Connection c("TLS_AES_128_GCM_SHA256");
     boost::system::error_code ec;
-    ASSERT_EQ(SSL_key_update(c.client(), SSL_KEY_UPDATE_REQUESTED), 1);
-    ASSERT_EQ(SSL_write(c.client(), "ping", 4), 4);
-    EXPECT_EQ(c.server_read(4, ec), "ping");
+    ASSERT_NO_FATAL_FAILURE(c.client_asks_for_key_update("ping"));
     std::string records;
     c.server().set_write_sink(&records);
     const std::string message = pattern(2000, 50);
@@ -290,9 +292,7 @@ TEST(TlsSealing, SealingGoesOnUnderTheKeyOpenSslMovedTo) {
     // go on at number 0; the sealer must count them from there.
     Connection c("TLS_AES_256_GCM_SHA384");
     boost::system::error_code ec;
-    ASSERT_EQ(SSL_key_update(c.client(), SSL_KEY_UPDATE_REQUESTED), 1);
-    ASSERT_EQ(SSL_write(c.client(), "ping", 4), 4);
-    EXPECT_EQ(c.server_read(4, ec), "ping");
+    ASSERT_NO_FATAL_FAILURE(c.client_asks_for_key_update("ping"));
     const std::string first = pattern(700, 51);
     ASSERT_EQ(server_write(c.server(), first, ec), first.size());
     ASSERT_EQ(c.client_read(first.size()), first);
