@@ -41,6 +41,7 @@ struct Metrics::Families {
     pm::Counter& bytes_sent;
     pm::Counter& writes;
     pm::Counter& uring_submits;
+    pm::Counter& tls_sealed_connections;
     pm::Family<pm::Gauge>& io_backend;
     pm::Counter& messages_conflated;
     pm::Counter& book_deltas_merged;
@@ -119,6 +120,8 @@ struct Metrics::Families {
           writes(counter("tickgate_writes_total", "Session writes completed; messages sent / writes = messages per write")),
           uring_submits(counter("tickgate_uring_submits_total",
                                 "io_uring_submit calls that carried session writes (uring backend); writes / this = sends per kernel call")),
+          tls_sealed_connections(counter("tickgate_tls_sealed_connections_total",
+                                         "WebSocket connections whose TLS 1.3 records the gateway seals itself; the others (TLS 1.2, max_fragment_length) write through SSL_write")),
           io_backend(pm::BuildGauge()
                          .Name("tickgate_io_backend")
                          .Help("1 for the backend the workers write through (--io-backend, resolved)")
@@ -288,7 +291,7 @@ std::string Metrics::scrape() {
     Families& f = *families_;
 
     std::int64_t sessions = 0, subscriptions = 0;
-    std::uint64_t writes = 0, submits = 0;
+    std::uint64_t writes = 0, submits = 0, sealed = 0;
     std::uint64_t sent = 0, bytes = 0, conflated = 0, slow = 0, heartbeats = 0, skipped = 0, merged = 0, trades_dropped = 0;
     std::uint64_t throttled = 0;
     std::uint64_t throttled_encodes = 0;
@@ -309,6 +312,7 @@ std::string Metrics::scrape() {
         bytes += s.bytes_sent.get();
         writes += s.writes.get();
         submits += s.uring_submits.get();
+        sealed += s.tls_sealed_connections.get();
         conflated += s.messages_conflated.get();
         merged += s.book_deltas_merged.get();
         trades_dropped += s.trades_dropped_slow.get();
@@ -338,6 +342,7 @@ std::string Metrics::scrape() {
     set_total(f.bytes_sent, static_cast<double>(bytes));
     set_total(f.writes, static_cast<double>(writes));
     set_total(f.uring_submits, static_cast<double>(submits));
+    set_total(f.tls_sealed_connections, static_cast<double>(sealed));
     f.io_backend.Add({{"backend", server_.io_backend()}}).Set(1);
     set_total(f.messages_conflated, static_cast<double>(conflated));
     set_total(f.book_deltas_merged, static_cast<double>(merged));

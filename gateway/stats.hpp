@@ -37,6 +37,7 @@ struct alignas(64) WorkerStats {
     runtime::OwnedCounter bytes_sent;
     runtime::OwnedCounter writes;            // session writes completed (each one buffer, one send or more)
     runtime::OwnedCounter uring_submits;     // io_uring_submit calls that carried sends (uring backend)
+    runtime::OwnedCounter tls_sealed_connections;  // TLS connections whose records the gateway seals, not SSL_write
     runtime::OwnedCounter messages_conflated;
     runtime::OwnedCounter book_deltas_merged;   // a slow client's pending book delta folded into a newer one
     runtime::OwnedCounter trades_dropped_slow;  // trades not queued for a client past its queue's half mark

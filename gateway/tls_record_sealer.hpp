@@ -1,7 +1,7 @@
 #pragma once
-// TLS 1.3 records made here instead of by SSL_write (RFC 8446 §5.2), for the batched (io_uring)
-// egress: OpenSSL keeps the handshake, the reads and every decision about the connection, and
-// this only encrypts what the gateway sends, under the write key OpenSSL reports.
+// TLS 1.3 records made here instead of by SSL_write (RFC 8446 §5.2), for the WebSocket sessions'
+// egress on both backends: OpenSSL keeps the handshake, the reads and every decision about the
+// connection, and this only encrypts what the gateway sends, under the write key OpenSSL reports.
 //
 // Why: a 300-byte SSL_write costs ~0.8 us (OpenSSL 3.0 on this machine), sealing the same record
 // here ~0.56 us (bench/tls_handshake_bench, RecordWriteAcross against RecordSeal), and in the

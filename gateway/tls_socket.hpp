@@ -66,8 +66,9 @@ public:
     /// socket must be retried with the same bytes (OpenSSL already holds the record it started).
     std::size_t write_now(const void* data, std::size_t size, Want& want, boost::system::error_code& ec);
     /// From now on records are appended to `*sink` instead of being sent (nullptr: back to the
-    /// socket), so a batch writer can send them; write_now() then always takes everything. Reads
-    /// still come from the socket. `*sink` must outlive the setting.
+    /// socket), so the session sends them itself (in an io_uring batch, or with send());
+    /// write_now() then always takes everything. Reads still come from the socket. `*sink` must
+    /// outlive the setting.
     /// On a TLS 1.3 server connection the first write_now() into a sink also hands the write
     /// side's records to a TlsRecordSealer (gateway/tls_record_sealer.hpp) for good: after that,
     /// data can only be written into a sink.

@@ -11,8 +11,8 @@ import { assertGapFree } from './support/checks.mjs';
 const NO_IO_URING = ['/usr/bin/python3', path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'no_io_uring.py')];
 
 /** 30 updates of one topic, in order and gap-free, then close. */
-async function receives(gw) {
-  const c = await connectReady(gw.wsUrl, { label: 'io' });
+async function receives(gw, tlsOptions = {}) {
+  const c = await connectReady(gw.wsUrl, { label: 'io', ...tlsOptions });
   try {
     c.send({ op: 'subscribe', id: 1, topics: ['ticker.BTC-USD'] });
     const updates = [];
@@ -41,11 +41,25 @@ describe('--io-backend', () => {
           assert.ok(m.tickgate_writes_total >= 30, `tickgate_writes_total ${m.tickgate_writes_total}`);
           if (backend === 'uring') assert.ok(m.tickgate_uring_submits_total > 0, 'no io_uring submission was counted');
           else assert.equal(m.tickgate_uring_submits_total, 0);
+          // A TLS 1.3 client's records are the gateway's own on both backends.
+          assert.equal(m.tickgate_tls_sealed_connections_total, tls ? 1 : 0);
         } finally {
           await gw.stop();
         }
       });
     }
+
+    test(`${backend}: a TLS 1.2 client is served through SSL_write, gap-free`, { timeout: 20000 }, async () => {
+      const gw = await startGateway(['--symbols', '3', '--rate', '200', '--io-backend', backend]);
+      try {
+        await receives(gw, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+        const m = await scrape(gw);
+        assert.equal(m.tickgate_tls_sealed_connections_total, 0);
+        assert.ok(m.tickgate_writes_total >= 30, `tickgate_writes_total ${m.tickgate_writes_total}`);
+      } finally {
+        await gw.stop();
+      }
+    });
   }
 
   test('auto where io_uring is refused: falls back to epoll, says why, and serves', { timeout: 20000 }, async () => {
