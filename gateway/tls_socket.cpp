@@ -63,8 +63,9 @@ namespace tls_detail {
 // A minimal socket BIO: send(MSG_NOSIGNAL)/recv on the descriptor. OpenSSL's own socket BIO
 // uses write()/read(), which go through the VFS layer (~6% of the gateway's CPU in the fan-out
 // profile: vfs_write, fdget_pos) and raise SIGPIPE when a client has gone.
-// With a write sink set (set_write_sink), writes append there instead: the records of a batched
-// (io_uring) write, produced in place with no second copy by a memory BIO pair.
+// With a write sink set (set_write_sink), writes append there instead: the records a WebSocket
+// session sends itself (in an io_uring batch, or with send() on epoll), produced in place with no
+// second copy by a memory BIO pair.
 //
 // Sealing (server side, TLS 1.3, with a sink; tls_record_sealer.hpp says why): OpenSSL reports each
 // write traffic secret through the context's key-log callback, and each record it makes through
@@ -254,6 +255,9 @@ void prepare_tls_context(SSL_CTX* context) {
     SSL_CTX_set_num_tickets(context, 0);
     // Hands each write traffic secret to the connection's sealer; nothing is written anywhere.
     SSL_CTX_set_keylog_callback(context, on_key_log);
+    // No TLS 1.2 renegotiation, from either side (OpenSSL already refuses the client's by
+    // default): a write into a sink must never wait for a read (SSL_ERROR_WANT_READ).
+    SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION);
 }
 
 void prepare_tls_client_context(SSL_CTX* context) {

@@ -6,13 +6,14 @@
 // record buffers plus a 2 x 17 KiB BIO pair) and copies every record through them; it also arms
 // two deadline timers per operation. Here OpenSSL's own record buffers are the only ones, and
 // SSL_MODE_RELEASE_BUFFERS frees them whenever a connection is idle, so an idle subscriber holds
-// only the SSL object. Ciphertext goes from SSL_write to send() with no copy in between.
+// only the SSL object. Without a write sink, ciphertext goes from SSL_write to send() with no copy
+// in between.
 //
 // Two ways to drive it:
 //  - read_now()/write_now() plus wait(): the caller tries the operation and, when it would block,
 //    waits for the readiness OpenSSL asked for (a read can need the socket writable and the other
-//    way round). The WebSocket session uses this, so a write that completes at once costs no
-//    handler and a read lands in a buffer shared by the whole worker.
+//    way round). The WebSocket session reads this way, so a read lands in a buffer shared by the
+//    whole worker; it writes into a sink (set_write_sink) and sends the records itself.
 //  - async_read_some/async_write_some/async_handshake, for Beast's HTTP parser and asio::async_write.
 //    Their handlers never run inside the initiating call (asio's rule for composed operations).
 

@@ -108,7 +108,11 @@ private:
         if constexpr (kTls) {
             error_code ec;
             Want want = Want::nothing;
-            if (!plaintext.empty()) write_now(stream_, plaintext.data(), plaintext.size(), want, ec);
+            // Into the sink, write_now() takes everything or fails: anything short of that would
+            // drop plaintext already counted as queued, so it ends the connection instead.
+            const std::size_t taken_bytes =
+                plaintext.empty() ? 0 : write_now(stream_, plaintext.data(), plaintext.size(), want, ec);
+            if (!ec && taken_bytes < plaintext.size()) ec = asio::error::broken_pipe;
             if (plaintext.capacity() > kKeepWriteCapacity) std::string().swap(plaintext);
             if (ec) return on_write(ec);
             if (!sealing_counted_ && stream_.sealing()) {
@@ -155,8 +159,8 @@ private:
         file_slot_ = -1;
     }
 
-    /// Writes without waiting while the socket takes the bytes (the usual case: no handler, no
-    /// allocation); only a full socket makes the write wait for readiness.
+    /// No TLS, epoll: writes without waiting while the socket takes the bytes (the usual case: no
+    /// handler, no allocation); only a full socket makes the write wait for readiness.
     void do_write() {
         error_code ec;
         Want want = Want::nothing;
@@ -267,15 +271,18 @@ private:
         socket_of(stream_).shutdown(TcpSocket::shutdown_send, ignored);
     }
 
-    /// TLS: close_notify, unless a send is still in flight (it would overtake those records); on
-    /// the uring backend, records OpenSSL made since (an alert) go out before it.
+    /// TLS: close_notify, unless a send is still in flight (it would overtake those records, and
+    /// an alert a read made waits in records_ behind it: closing then goes without both). Records
+    /// made since the last write (an alert) go out before it; when the socket takes only part of
+    /// them, close_notify does not follow a cut record, which the client would read as corrupt.
     void send_close_notify() {
         if constexpr (kTls) {
             if (write_in_flight()) return;
             error_code ignored;
-            if (!records_.empty()) socket_of(stream_).send(asio::buffer(records_), 0, ignored);
+            const std::size_t size = records_.size();
+            const std::size_t sent = size == 0 ? 0 : socket_of(stream_).send(asio::buffer(records_), 0, ignored);
             records_.clear();
-            stream_.send_close_notify();
+            if (sent == size) stream_.send_close_notify();
         }
     }
 

@@ -10,6 +10,8 @@ ticker.BTC-USD is read all along and must see every seq, during the case and aft
 - 2,000 upgraded connections reset with RST at once: all gone from tickgate_connections within
   seconds, nothing else disturbed;
 - a TLS 1.1 client (and a TLS 1.0 one): refused with the protocol_version alert;
+- a TLS 1.2 WebSocket client that asks to renegotiate: refused with the no_renegotiation alert,
+  which the session's write path must deliver like any record a read makes OpenSSL write;
 - a burst of 1,000 requests in one write: the first ones answered in order (--client-rate's
   burst), the next refused with rate_limited, then a close with 1008; the sustained flood is
   abuse.test.mjs's (10 x --client-rate for seconds, closed with 1008).
@@ -23,6 +25,7 @@ import os
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import time
 import warnings
@@ -167,6 +170,36 @@ def case_old_tls(gw):
     served_again(gw)
 
 
+def case_renegotiation(gw):
+    # openssl s_client renegotiates on a line "R" (Python's ssl cannot); the upgrade goes first, so
+    # the request reaches an open WebSocket session, not the HTTP stage.
+    upgrade_request = (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{gw.port}\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n")
+    p = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{gw.port}", "-tls1_2"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        p.stdin.write(upgrade_request.encode())
+        p.stdin.flush()
+        time.sleep(0.5)
+        p.stdin.write(b"R\n")
+        p.stdin.flush()
+        time.sleep(1.0)
+        p.stdin.close()
+        try:
+            p.wait(10)  # s_client ends once the refusal arrives
+        except subprocess.TimeoutExpired:
+            raise AssertionError("s_client still waits for an answer to its renegotiation 10 s on") from None
+        out = p.stdout.read().decode(errors="replace")
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert "HTTP/1.1 101" in out, f"no upgrade: {out[-800:]}"
+    assert "RENEGOTIATING" in out, f"s_client did not ask: {out[-800:]}"
+    assert "no renegotiation" in out, f"the refusal did not reach the client: {out[-800:]}"
+    served_again(gw)
+
+
 def case_request_burst(gw):
     s = upgrade(gw.port)
     n = 1000
@@ -210,6 +243,8 @@ CASES = [
     ("hostile", "10,000 pings in one burst: every one answered in order (or 1008), others served", case_ping_burst),
     ("hostile", "2,000 upgraded connections reset (RST) at once: all released, others served", case_reset_burst),
     ("hostile", "TLS 1.1 and TLS 1.0 clients: refused with protocol_version, others served", case_old_tls),
+    ("hostile", "TLS 1.2 renegotiation asked on an open WebSocket: refused with no_renegotiation, others served",
+     case_renegotiation),
     ("hostile", "1,000 requests in one write: the burst answered, the rest rate_limited, then 1008",
      case_request_burst),
 ]
