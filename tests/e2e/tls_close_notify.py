@@ -17,7 +17,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from raw_websocket import (Gateway as RawGateway, assert_close_notify, connect, frame, read_exact,  # noqa: E402
+from raw_websocket import (Gateway as RawGateway, assert_close_notify, attempt, connect, frame, read_exact,  # noqa: E402
                            read_frame, read_until_close, upgrade)
 
 
@@ -116,12 +116,7 @@ def main():
         try:
             cases = [case_client_close, case_too_big, case_protocol_error, case_rate_limited, case_http_close, case_431]
             for case in cases:
-                try:
-                    case(gw)
-                    print(f"ok   {backend:5} {case.__name__}")
-                except (AssertionError, OSError) as e:
-                    failures += 1
-                    print(f"FAIL {backend:5} {case.__name__}: {e}")
+                failures += attempt(f"{backend:5} {case.__name__}", lambda: case(gw))
             # The gateway served them all and is still up.
             assert gw.proc.poll() is None, "the gateway exited: " + gw.output()
         finally:
@@ -129,12 +124,7 @@ def main():
             if status != 0:
                 failures += 1
                 print(f"FAIL {backend:5} gateway exit status {status}: {gw.output()}")
-        try:
-            case_drain(a.gateway, backend)
-            print(f"ok   {backend:5} case_drain")
-        except (AssertionError, OSError) as e:
-            failures += 1
-            print(f"FAIL {backend:5} case_drain: {e}")
+        failures += attempt(f"{backend:5} case_drain", lambda: case_drain(a.gateway, backend))
     print(f"{failures} failed" if failures else "all passed")
     return 1 if failures else 0
 

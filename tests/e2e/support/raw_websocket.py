@@ -231,6 +231,17 @@ class Witness(threading.Thread):
         return len(self.seqs)
 
 
+def attempt(name, fn):
+    """Runs fn(); prints "ok   name[: what fn returned]" or "FAIL name: why". 0 when it passed, else 1."""
+    try:
+        said = fn()
+    except (AssertionError, OSError) as e:
+        print(f"FAIL {name}: {e}")
+        return 1
+    print(f"ok   {name}" + (f": {said}" if said else ""))
+    return 0
+
+
 def run_cases(binary, args, cases):
     """Starts the gateway with `args`, a witness on it, then runs every (family, name, fn(gw)) case;
     prints the table (family, case, result) with the witness's and the gateway's own rows.
