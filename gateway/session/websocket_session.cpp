@@ -30,7 +30,7 @@ namespace {
 constexpr std::chrono::milliseconds kCloseGrace{2000};
 // The worker's one plaintext buffer, grown past this by a burst, is given back once drained.
 constexpr std::size_t kKeepWriteCapacity = 64 * 1024;
-// A session's own write buffers keep what one ordinary write needs (a message or two) between
+// A session's own write buffer keeps what one ordinary write needs (a message or two) between
 // writes and give back what a burst grew them to (its snapshots at subscribe, a backlog): kept at
 // a burst's size they were 3 of the 27 KiB an idle connection cost (10,000 held, 10 topics each).
 constexpr std::size_t kKeepSessionBufferCapacity = 1024;
@@ -70,14 +70,7 @@ public:
         if (write_in_flight() || socket_closed_ || state_ == State::closed) return;
         // records_: what OpenSSL wrote while reading (an alert), waiting for the next write.
         if (queue().empty() && records_.empty()) return;
-        if (uring_ || kTls) return start_record_write();
-        const auto taken = queue().take(write_buffer_);
-        inflight_messages_ = taken.messages;
-        inflight_oldest_ts_ = taken.oldest_update_ts_ns;
-        inflight_bytes_ = write_buffer_.size();
-        written_ = 0;
-        begin_write(taken.queued_since_ns);
-        do_write();
+        start_write();
     }
 
     /// The uring backend's answer: every byte of outgoing_ is out, or the connection failed.
@@ -94,7 +87,7 @@ private:
     /// The queue's bytes (as TLS records made in memory, over TLS) become outgoing_. On uring the
     /// worker's submit hands them to the kernel along with every other session's of this pass; on
     /// epoll they go at once with send().
-    void start_record_write() {
+    void start_write() {
         // The plaintext lives only until it is encrypted, so one buffer serves the whole worker.
         thread_local std::string plaintext;
         std::string& taken_into = kTls ? plaintext : outgoing_;
@@ -130,9 +123,10 @@ private:
                      std::shared_ptr<UringSink>(shared_self(), static_cast<UringSink*>(this)));
     }
 
-    /// The epoll backend, TLS: sends outgoing_ from written_ on without waiting while the socket
-    /// takes it; a full socket makes the rest wait for room. Unlike SSL_write's, this retry needs
-    /// nothing from OpenSSL: the records are whole bytes already.
+    /// The epoll backend: sends outgoing_ from written_ on without waiting while the socket takes
+    /// it (the usual case: no handler, no allocation); a full socket makes the rest wait for room.
+    /// Over TLS, unlike SSL_write's, this retry needs nothing from OpenSSL: the records are whole
+    /// bytes already.
     void send_records() {
         const int fd = socket_of(stream_).native_handle();
         while (written_ < outgoing_.size()) {
@@ -159,20 +153,6 @@ private:
         file_slot_ = -1;
     }
 
-    /// No TLS, epoll: writes without waiting while the socket takes the bytes (the usual case: no
-    /// handler, no allocation); only a full socket makes the write wait for readiness.
-    void do_write() {
-        error_code ec;
-        Want want = Want::nothing;
-        written_ += write_now(stream_, write_buffer_.data() + written_, write_buffer_.size() - written_, want, ec);
-        if (!ec && written_ < write_buffer_.size())
-            return wait(stream_, want, [self = shared_self()](error_code wait_ec) {
-                if (wait_ec) return self->on_write(wait_ec);
-                self->do_write();
-            });
-        on_write(ec);
-    }
-
     /// done_ns: when the kernel took the last byte, when known (the uring backend), else now.
     void on_write(error_code ec, std::int64_t done_ns = 0) {
         const std::int64_t ended_ns = end_write(done_ns);
@@ -184,14 +164,12 @@ private:
         stats.bytes_sent.add(inflight_bytes_);
         stats.writes.add();
         if (inflight_oldest_ts_ != 0) stats.fanout_latency.observe_ns(ended_ns - inflight_oldest_ts_);
-        for (std::string* buffer : {&write_buffer_, &outgoing_}) {
-            buffer->clear();
-            if (buffer->capacity() > kKeepSessionBufferCapacity) std::string().swap(*buffer);
-        }
-        // TLS: outgoing_ and records_ trade buffers at every write, so keeping this one would
-        // keep two per idle connection (~0.8 KiB, 10,000 held). The next write's records get a
-        // fresh one: one malloc of a few hundred bytes per write, from the thread's cache.
-        if (kTls) std::string().swap(outgoing_);
+        // Over TLS none is kept: outgoing_ and records_ trade buffers at every write, so keeping
+        // this one would keep two per idle connection (~0.8 KiB, 10,000 held). The next write's
+        // records get a fresh one: one malloc of a few hundred bytes per write, from the thread's
+        // cache.
+        outgoing_.clear();
+        if (kTls || outgoing_.capacity() > kKeepSessionBufferCapacity) std::string().swap(outgoing_);
         if (state_ == State::closing && queue().empty()) {
             // Our close frame is out. RFC 6455: the server closes TCP once both close frames are
             // exchanged; after a framing or UTF-8 error (Fail the WebSocket Connection, §7.1.7) it
@@ -322,8 +300,7 @@ private:
     ConnectionSlot slot_;
     asio::steady_timer close_timer_;
     protocol::FrameReader reader_;
-    std::string write_buffer_;  // epoll backend, no TLS: the bytes of the write in flight
-    std::string outgoing_;      // uring backend, or TLS: the bytes (TLS records) of the send in flight
+    std::string outgoing_;      // the bytes of the write in flight (over TLS, its records)
     std::string records_;       // TLS: records made since outgoing_ was taken (an alert a read caused)
     UringWriter* uring_ = nullptr;
     int file_slot_ = -1;  // the ring's registered-file slot, -1 when not attached
